@@ -1,0 +1,52 @@
+"""The one wiring point: builds the repository, Google clients and scheduler for both processes.
+
+`create_app` and `python -m sync` ask a `Services` for what they need; nothing is
+connected until first asked for, so importing any module opens no connection and
+reads no variable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+from config import Config
+from models.repository import Repository, connect
+
+
+class Services:
+    """Lazily built, shared dependencies for one process."""
+
+    def __init__(self, config: Config | Mapping | None = None,
+                 loader: Callable[[], Config] = Config.from_env):
+        if isinstance(config, Mapping):
+            config = Config.from_mapping(config)
+        self._config = config
+        self._loader = loader
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            with self._lock:
+                if self._config is None:
+                    self._config = self._loader()
+        return self._config
+
+    @property
+    def firestore(self):
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
+        return self._client
+
+    def repository(self, tenant: str) -> Repository:
+        """The repository of one tenant: the only way code reaches Firestore."""
+        return Repository(self.firestore, tenant)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,170 @@
+"""Sidecar's configuration: read once, from the environment, in this one module.
+
+Every value is parsed by a typed parser that refuses bad input; a missing or
+invalid value raises `ConfigError` naming the variable, so a process stops at
+start with a message an operator can act on (SPEC §4). Nothing here runs at
+import: callers ask for `Config.from_env()` (or build a `Config` directly in
+tests) when they start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from urllib.parse import urlparse
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"  # Google's x509 certs for ID tokens
+GOOGLE_API_ROOT = "https://www.googleapis.com/"  # root of Gmail, Calendar and Directory REST paths
+DEFAULT_SYNC_INTERVAL_SECONDS = 300
+DEFAULT_BACKFILL_DAYS = 365
+# Google: a user may spend 6,000 Gmail quota units a minute by default.
+DEFAULT_GMAIL_UNITS_PER_MINUTE = 6000
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or invalid; the message names it."""
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None, required: bool = False) -> str | None:
+    value = env.get(name, "").strip()
+    if value:
+        return value
+    if required:
+        raise ConfigError(f"{name} is required but not set")
+    return default
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _url(env: Mapping[str, str], name: str, default: str | None = None, required: bool = False,
+         https_only: bool = False) -> str | None:
+    """An http(s) URL; `https_only` still lets a loopback host use http (the local demo)."""
+    value = _text(env, name, default, required)
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    loopback = parsed.hostname in LOOPBACK_HOSTS
+    schemes = ("https",) if https_only and not loopback else ("http", "https")
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise ConfigError(f"{name} must be an {' or '.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def _root(url: str | None) -> str | None:
+    """API roots are joined with relative paths, so they always end in '/'."""
+    if url is None:
+        return None
+    return url if url.endswith("/") else url + "/"
+
+
+def _emails(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    emails = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    for email in emails:
+        local, _, domain = email.partition("@")
+        if not local or "." not in domain:
+            raise ConfigError(f"{name} holds an invalid email address: {email!r}")
+    return emails
+
+
+def _email(env: Mapping[str, str], name: str, required: bool = False) -> str | None:
+    value = _text(env, name, required=required)
+    if value is None:
+        return None
+    emails = _emails({name: value}, name)
+    if len(emails) != 1:
+        raise ConfigError(f"{name} must be one email address, got {value!r}")
+    return emails[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything Sidecar reads from its environment, already parsed."""
+
+    google_cloud_project: str
+    firestore_emulator_host: str | None = None
+    public_url: str | None = None
+    addon_service_account: str | None = None
+    oauth_client_id: str | None = None
+    google_certs_url: str = GOOGLE_CERTS_URL
+    google_api_root: str = GOOGLE_API_ROOT
+    google_application_credentials: str | None = None
+    users: tuple[str, ...] = ()
+    admin_email: str | None = None
+    sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL_SECONDS
+    backfill_days: int = DEFAULT_BACKFILL_DAYS
+    gmail_units_per_minute: int = DEFAULT_GMAIL_UNITS_PER_MINUTE
+    demo: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, web: bool = False) -> Config:
+        """Parse the environment; `web=True` also requires what the add-on backend needs."""
+        env = os.environ if env is None else env
+        project = _text(env, "GOOGLE_CLOUD_PROJECT", required=True)
+        public_url = _url(env, "SIDECAR_PUBLIC_URL", required=web, https_only=True)
+        return cls(
+            google_cloud_project=project,
+            firestore_emulator_host=_text(env, "FIRESTORE_EMULATOR_HOST"),
+            public_url=public_url.rstrip("/") if public_url else None,
+            addon_service_account=_email(env, "SIDECAR_ADDON_SERVICE_ACCOUNT", required=web),
+            oauth_client_id=_text(env, "SIDECAR_OAUTH_CLIENT_ID", required=web),
+            google_certs_url=_url(env, "SIDECAR_GOOGLE_CERTS_URL", GOOGLE_CERTS_URL),
+            google_api_root=_root(_url(env, "SIDECAR_GOOGLE_API_ROOT", GOOGLE_API_ROOT)),
+            google_application_credentials=_existing_file(env, "GOOGLE_APPLICATION_CREDENTIALS"),
+            users=_emails(env, "SIDECAR_USERS"),
+            admin_email=_email(env, "SIDECAR_ADMIN_EMAIL"),
+            sync_interval_seconds=_int(env, "SIDECAR_SYNC_INTERVAL_SECONDS", DEFAULT_SYNC_INTERVAL_SECONDS),
+            backfill_days=_int(env, "SIDECAR_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS),
+            gmail_units_per_minute=_int(env, "SIDECAR_GMAIL_UNITS_PER_MINUTE", DEFAULT_GMAIL_UNITS_PER_MINUTE),
+            demo=_flag(env, "SIDECAR_DEMO"),
+        )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> Config:
+        """Build from an explicit mapping (tests, `create_app({...})`), refusing unknown keys."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
+        if not values.get("google_cloud_project"):
+            raise ConfigError("google_cloud_project is required")
+        return cls(**values)
+
+    def require_web(self) -> None:
+        """The add-on backend cannot verify a single request without these."""
+        for name, env_name in (("public_url", "SIDECAR_PUBLIC_URL"),
+                               ("addon_service_account", "SIDECAR_ADDON_SERVICE_ACCOUNT"),
+                               ("oauth_client_id", "SIDECAR_OAUTH_CLIENT_ID")):
+            if not getattr(self, name):
+                raise ConfigError(f"{env_name} is required for the web process")
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> str | None:
+    value = _text(env, name)
+    if value is not None and not os.path.isfile(value):
+        raise ConfigError(f"{name} points to {value!r}, which is not a readable file")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 1/true/yes or 0/false/no, got {raw!r}")

@@ -1,0 +1,135 @@
+"""Start and stop the real Cloud Firestore emulator (SPEC §11).
+
+The SDK's own launcher (`platform/cloud-firestore-emulator/cloud_firestore_emulator`)
+is started in a new process group, so stopping it kills the Java child as well
+(`gcloud emulators firestore start` leaves that child running when killed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LAUNCHER = Path("platform/cloud-firestore-emulator/cloud_firestore_emulator")
+START_TIMEOUT_SECONDS = 90  # a cold JVM on a busy 2-core machine can take half a minute
+STOP_TIMEOUT_SECONDS = 15
+
+
+class EmulatorError(RuntimeError):
+    """The emulator is not installed or did not start."""
+
+
+def sdk_root() -> Path:
+    """The Cloud SDK root, as `gcloud info` reports it (SPEC §11)."""
+    override = os.environ.get("SIDECAR_CLOUD_SDK_ROOT")
+    if override:
+        return Path(override)
+    gcloud = shutil.which("gcloud")
+    if gcloud is None:
+        raise EmulatorError("gcloud is not on PATH; install the Cloud SDK and its Firestore emulator "
+                            "(apt-get install google-cloud-cli-firestore-emulator)")
+    out = subprocess.run([gcloud, "info", "--format=value(installation.sdk_root)"],
+                         capture_output=True, text=True, check=True, timeout=60)
+    return Path(out.stdout.strip())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FirestoreEmulator:
+    """One emulator process group on a free port; `host` is what FIRESTORE_EMULATOR_HOST takes."""
+
+    def __init__(self, port: int | None = None, log_path: str | os.PathLike | None = None):
+        self.port = port or free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> FirestoreEmulator:
+        launcher = sdk_root() / LAUNCHER
+        if not launcher.exists():
+            raise EmulatorError(f"{launcher} not found; install it with `gcloud components install "
+                                "cloud-firestore-emulator` or apt-get install google-cloud-cli-firestore-emulator")
+        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
+            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmulatorError(f"the Firestore emulator exited with {self.process.returncode}")
+            if self.ready():
+                log.info("firestore emulator up host=%s pgid=%s", self.host, self.process.pid)
+                return self
+            time.sleep(0.25)
+        self.stop()
+        raise EmulatorError(f"the Firestore emulator did not answer on {self.host} in {START_TIMEOUT_SECONDS}s")
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def reset(self, project: str) -> None:
+        """Delete every document of a project (the emulator's own endpoint)."""
+        request = urllib.request.Request(
+            f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+    def stop(self) -> None:
+        """Kill the whole process group (launcher script and Java child)."""
+        if self.process is None:
+            return
+        pgid = self.process.pid
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            if wait_group_gone(pgid, STOP_TIMEOUT_SECONDS, reap=self.process):
+                break
+        self.process = None
+
+    def __enter__(self) -> FirestoreEmulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def wait_group_gone(pgid: int, timeout: float, reap: subprocess.Popen | None = None) -> bool:
+    """Wait until no process of the group is left, reaping our own child meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reap is not None:
+            reap.poll()
+        if not group_alive(pgid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the group still exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,1 @@
+"""Sidecar's domain objects and the Firestore repository; nothing here knows Flask or Gmail."""

@@ -1,0 +1,194 @@
+"""Sidecar's domain objects: plain dataclasses in the words a CRM admin and the Gmail API use.
+
+Nothing here knows Firestore, Flask or Gmail; `models.repository` maps these to documents.
+Times are timezone-aware UTC datetimes; email addresses are stored normalised
+(`models.addresses.normalize_email`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+# SPEC §8, in funnel order; the value is what is stored, the label what a rep reads.
+LIFECYCLE_STAGES: dict[str, str] = {
+    "subscriber": "Subscriber",
+    "lead": "Lead",
+    "marketing_qualified": "Marketing qualified",
+    "sales_qualified": "Sales qualified",
+    "opportunity": "Opportunity",
+    "customer": "Customer",
+    "evangelist": "Evangelist",
+    "other": "Other",
+}
+DEFAULT_LIFECYCLE_STAGE = "lead"
+
+ACTIVITY_KINDS = ("email", "meeting", "note", "call")
+INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+
+PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
+DEFAULT_PRIVACY_LEVEL = "subject"
+
+# Who becomes a contact automatically (SPEC §7): people the rep wrote to or met
+# with (default), also people who only wrote to the rep, or nobody.
+AUTO_CREATE_POLICIES = ("outbound", "all", "none")
+DEFAULT_AUTO_CREATE = "outbound"
+
+CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
+
+CONTACT_SOURCES = ("sync", "gmail_card", "import", "manual")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclasses.dataclass
+class CustomFieldDefinition:
+    """A tenant-defined field shown on contacts or companies."""
+
+    key: str
+    label: str
+    type: str = "text"
+    options: list[str] = dataclasses.field(default_factory=list)
+    applies_to: str = "contact"  # "contact" or "company"
+
+
+@dataclasses.dataclass
+class Settings:
+    """A tenant's policy: what teammates see, what is never stored, who is auto-created."""
+
+    privacy_level: str = DEFAULT_PRIVACY_LEVEL
+    exclusions: list[str] = dataclasses.field(default_factory=list)  # addresses and domains
+    auto_create: str = DEFAULT_AUTO_CREATE
+    internal_domains: list[str] = dataclasses.field(default_factory=list)
+    custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
+    admins: list[str] = dataclasses.field(default_factory=list)
+
+    def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
+        for definition in self.custom_fields:
+            if definition.key == key and definition.applies_to == applies_to:
+                return definition
+        return None
+
+
+@dataclasses.dataclass
+class Contact:
+    """A person the team deals with; `emails[0]` is the primary address."""
+
+    id: str
+    emails: list[str]
+    first_name: str = ""
+    middle_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    phone: str = ""  # E.164
+    company_id: str | None = None  # the company's registrable domain
+    owner: str | None = None  # a rep's mailbox
+    tags: list[str] = dataclasses.field(default_factory=list)
+    lifecycle_stage: str = DEFAULT_LIFECYCLE_STAGE
+    custom: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = "manual"
+    created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    updated_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    last_activity_at: dt.datetime | None = None
+    last_email_at: dt.datetime | None = None
+    last_meeting_at: dt.datetime | None = None
+    # rep mailbox -> when that rep last emailed or met this person ("also in touch")
+    touches: dict[str, dt.datetime] = dataclasses.field(default_factory=dict)
+    # set when the person appeared at a new corporate domain: {"company_id", "email", "seen_at"}
+    job_change: dict[str, Any] | None = None
+    previous_companies: list[str] = dataclasses.field(default_factory=list)
+    merged_into: str | None = None  # an alias left behind by a merge
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.middle_name, self.last_name) if part)
+
+    @property
+    def primary_email(self) -> str:
+        return self.emails[0] if self.emails else ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.primary_email
+
+
+@dataclasses.dataclass
+class Company:
+    """An organisation, identified by its registrable domain (`acme.co.uk`)."""
+
+    id: str  # == domain
+    name: str = ""
+    custom: dict[str, Any] = dataclasses.field(default_factory=dict)
+    created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    updated_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    last_activity_at: dt.datetime | None = None
+    # a bounded sample of the company's contacts, newest first, for the company card
+    contact_ids: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def domain(self) -> str:
+        return self.id
+
+
+@dataclasses.dataclass
+class Participant:
+    """One address on an activity and its role there (from, to, cc, bcc, attendee, organizer)."""
+
+    email: str
+    name: str = ""
+    role: str = "to"
+
+
+@dataclasses.dataclass
+class Activity:
+    """An email, meeting, note or call; one per real-world event, whoever's mailbox holds it.
+
+    `holders` maps each rep mailbox that holds the activity to its id there (the
+    Gmail message id or Calendar event id), so a deletion in one mailbox only
+    drops that holder.
+    """
+
+    id: str
+    kind: str
+    at: dt.datetime
+    subject: str = ""
+    snippet: str = ""
+    direction: str | None = None
+    participants: list[Participant] = dataclasses.field(default_factory=list)
+    contact_ids: list[str] = dataclasses.field(default_factory=list)
+    company_ids: list[str] = dataclasses.field(default_factory=list)
+    holders: dict[str, str] = dataclasses.field(default_factory=dict)
+    author: str | None = None  # the rep who wrote a note or logged a call
+    body: str = ""  # a note's or call's text; never an email body (SPEC §9)
+    end_at: dt.datetime | None = None
+    external_key: str | None = None  # Message-ID header, or iCalUID + start
+    created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+
+
+@dataclasses.dataclass
+class TimelineEntry:
+    """A contact's pointer to one activity, ordered by `at` (newest first)."""
+
+    activity_id: str
+    at: dt.datetime
+    kind: str
+    direction: str | None = None
+
+
+@dataclasses.dataclass
+class Mailbox:
+    """A rep's synced mailbox and its cursors (SPEC §6, §7)."""
+
+    email: str
+    state: str = "new"  # new, syncing, ok, failed, revoked
+    history_id: str | None = None
+    sync_token: str | None = None
+    last_success_at: dt.datetime | None = None
+    last_attempt_at: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+    cursor_at: dt.datetime | None = None  # when the cursors were last advanced
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)

@@ -1,0 +1,171 @@
+"""The Firestore repository against the real emulator."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from models.domain import Activity, Company, Contact, Mailbox, Participant, Settings
+from models.repository import (
+    Conflict,
+    NotFound,
+    Repository,
+    activity_id_for,
+    contact_id_for,
+    decode_cursor,
+)
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def make_contact(email: str, **fields) -> Contact:
+    return Contact(id=contact_id_for(email), emails=[email], **fields)
+
+
+def make_email(n: int, contact_ids: list[str], rep: str = "rep@example.com") -> Activity:
+    return Activity(id=activity_id_for(f"<m{n}@x>"), kind="email", at=T0 + dt.timedelta(minutes=n),
+                    subject=f"subject {n}", direction="outbound", contact_ids=contact_ids,
+                    participants=[Participant(email=rep, role="from")], holders={rep: f"{n:x}"})
+
+
+def test_a_contact_is_created_read_and_updated(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com", first_name="Jane", last_name="Doe",
+                                               company_id="acme.com", tags=["vip"]))
+    stored = repo.get_contact(contact.id)
+    assert (stored.name, stored.emails, stored.tags, stored.company_id) == ("Jane Doe", ["jane@acme.com"], ["vip"],
+                                                                             "acme.com")
+    stored.title = "CTO"
+    stored.lifecycle_stage = "customer"
+    repo.save_contact(stored)
+    again = repo.get_contact(contact.id)
+    assert (again.title, again.lifecycle_stage) == ("CTO", "customer")
+    assert again.updated_at >= stored.created_at
+
+
+def test_a_missing_contact_is_not_found(repo):
+    with pytest.raises(NotFound):
+        repo.get_contact("nobody")
+
+
+def test_a_contact_is_found_by_each_of_its_emails_whatever_the_case(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    contact.emails.append("jane.doe@gmail.com")
+    repo.save_contact(contact)
+    for address in ("jane@acme.com", "JANE@Acme.COM", "Jane.Doe@gmail.com", " <jane.doe@GMAIL.com> "):
+        assert repo.find_contact_by_email(address).id == contact.id
+    assert repo.find_contact_by_email("someone@acme.com") is None
+
+
+def test_a_removed_email_no_longer_finds_the_contact(repo):
+    contact = repo.create_contact(Contact(id="c1", emails=["a@acme.com", "b@acme.com"]))
+    contact.emails = ["a@acme.com"]
+    repo.save_contact(contact)
+    assert repo.find_contact_by_email("b@acme.com") is None
+    assert repo.find_contact_by_email("a@acme.com").id == "c1"
+
+
+def test_an_address_belongs_to_one_contact_only(repo):
+    repo.create_contact(Contact(id="c1", emails=["jane@acme.com"]))
+    with pytest.raises(Conflict):
+        repo.create_contact(Contact(id="c2", emails=["jane@acme.com"]))
+    other = repo.create_contact(Contact(id="c3", emails=["bob@acme.com"]))
+    other.emails.append("jane@acme.com")
+    with pytest.raises(Conflict):
+        repo.save_contact(other)
+    assert repo.get_contact("c3").emails == ["bob@acme.com"]
+
+
+def test_a_company_is_found_by_its_domain(repo):
+    repo.save_company(Company(id="acme.co.uk", name="Acme"))
+    assert repo.get_company("acme.co.uk").name == "Acme"
+    assert repo.get_company("acme.com") is None
+
+
+def test_a_timeline_pages_newest_first_without_gaps_or_repeats(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    other = repo.create_contact(make_contact("bob@acme.com"))
+    with repo.batch() as writer:
+        for n in range(45):
+            repo.put_activity(writer, make_email(n, [contact.id]))
+        # activities at the same instant are still ordered and paged exactly once
+        for n in range(3):
+            same_time = make_email(100 + n, [contact.id])
+            same_time.at = T0 + dt.timedelta(minutes=44)
+            repo.put_activity(writer, same_time)
+        repo.put_activity(writer, make_email(999, [other.id]))
+
+    first = repo.timeline(contact.id)
+    assert len(first.activities) == 20 and first.next_cursor
+    assert [a.at for a in first.activities] == sorted((a.at for a in first.activities), reverse=True)
+    assert first.activities[0].at == T0 + dt.timedelta(minutes=44)
+    seen = [a.id for a in first.activities]
+    cursor = first.next_cursor
+    while cursor:
+        page = repo.timeline(contact.id, cursor)
+        seen += [a.id for a in page.activities]
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 48
+    assert activity_id_for("<m999@x>") not in seen
+
+
+def test_a_forged_cursor_is_refused(repo):
+    with pytest.raises(ValueError, match="invalid timeline cursor"):
+        decode_cursor("not-a-cursor")
+
+
+def test_touch_counters_only_move_forward(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    later, earlier = T0 + dt.timedelta(days=2), T0
+    with repo.batch() as writer:
+        repo.record_touch(writer, contact.id, "rep@example.com", later, "email")
+    with repo.batch() as writer:
+        repo.record_touch(writer, contact.id, "rep@example.com", earlier, "email")
+        repo.record_touch(writer, contact.id, "other.rep@example.com", earlier, "meeting")
+    stored = repo.get_contact(contact.id)
+    assert stored.last_activity_at == later and stored.last_email_at == later
+    assert stored.last_meeting_at == earlier
+    assert stored.touches == {"rep@example.com": later, "other.rep@example.com": earlier}
+
+
+def test_an_edit_never_overwrites_sync_counters(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    with repo.batch() as writer:
+        repo.record_touch(writer, contact.id, "rep@example.com", T0, "email")
+    contact.title = "VP Sales"  # this copy was read before the touch
+    repo.save_contact(contact)
+    assert repo.get_contact(contact.id).touches == {"rep@example.com": T0}
+
+
+def test_settings_and_mailboxes_round_trip(repo):
+    assert repo.get_settings() == Settings()
+    repo.save_settings(Settings(privacy_level="metadata", exclusions=["rival.com"]))
+    assert repo.get_settings().exclusions == ["rival.com"]
+    repo.save_mailbox(Mailbox(email="rep@example.com", history_id="1234", state="ok"))
+    assert repo.get_mailbox("rep@example.com").history_id == "1234"
+    assert [m.email for m in repo.list_mailboxes()] == ["rep@example.com"]
+
+
+def test_two_tenants_with_the_same_email_never_see_each_other(firestore_client):
+    ours, theirs = Repository(firestore_client, "example.com"), Repository(firestore_client, "rival.com")
+    mine = ours.create_contact(make_contact("jane@acme.com", first_name="Jane"))
+    with ours.batch() as writer:
+        ours.put_activity(writer, make_email(1, [mine.id]))
+    theirs.create_contact(make_contact("jane@acme.com", first_name="Janet"))  # same id, other tenant
+
+    assert ours.find_contact_by_email("jane@acme.com").first_name == "Jane"
+    assert theirs.find_contact_by_email("jane@acme.com").first_name == "Janet"
+    assert theirs.timeline(mine.id).activities == []
+    with pytest.raises(NotFound):
+        theirs.get_activity(activity_id_for("<m1@x>"))
+    ours.save_settings(Settings(privacy_level="snippet"))
+    assert theirs.get_settings().privacy_level == "subject"
+
+
+def test_a_batch_commits_in_chunks_of_at_most_500(repo):
+    with repo.batch() as writer:
+        for n in range(1203):
+            repo.put_activity(writer, make_email(n, []))
+    assert writer.writes == 1203
+    wanted = [activity_id_for(f"<m{n}@x>") for n in (0, 600, 1202)]
+    assert sorted(repo.get_activities(wanted)) == sorted(wanted)
