@@ -1,0 +1,88 @@
+"""Admin SDK Directory ``users.list``: who is in the Workspace, for an admin caller."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from . import errors
+from .tokens import sub_for
+from .world import User
+
+USERS_LIST_DEFAULT = 100  # users.list maxResults default
+USERS_LIST_MAX = 500  # users.list maxResults maximum
+
+
+def not_authorized() -> errors.ApiError:
+    return errors.ApiError(403, "Not Authorized to access this resource/api", "forbidden")
+
+
+def render_user(user: User, customer_id: str) -> dict:
+    created = user.creation_time.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {
+        "kind": "admin#directory#user",
+        "id": sub_for(user.primary_email),
+        "etag": '"' + base64.urlsafe_b64encode(user.primary_email.encode()).decode().rstrip("=") + '"',
+        "primaryEmail": user.primary_email,
+        "name": {
+            "givenName": user.given_name,
+            "familyName": user.family_name,
+            "fullName": f"{user.given_name} {user.family_name}",
+        },
+        "isAdmin": user.is_admin,
+        "isDelegatedAdmin": False,
+        "lastLoginTime": "1970-01-01T00:00:00.000Z",
+        "creationTime": created,
+        "agreedToTerms": True,
+        "suspended": user.suspended,
+        "archived": False,
+        "changePasswordAtNextLogin": False,
+        "ipWhitelisted": False,
+        "emails": [{"address": user.primary_email, "primary": True}],
+        "customerId": customer_id,
+        "orgUnitPath": "/",
+        "isMailboxSetup": True,
+        "isEnrolledIn2Sv": True,
+        "isEnforcedIn2Sv": False,
+        "includeInGlobalAddressList": True,
+        **({"organizations": [{"title": user.title, "primary": True}]} if user.title else {}),
+    }
+
+
+def list_users(call) -> dict:
+    params, world = call.params, call.world
+    caller = world.users.get((call.subject or "").lower())
+    if caller is None or not caller.is_admin:
+        raise not_authorized()
+    customer, domain = params.str("customer"), params.str("domain")
+    if not customer and not domain:
+        raise errors.bad_request("Bad Request", reason="badRequest")
+    if customer and customer not in ("my_customer", world.customer_id):
+        raise not_authorized()
+    if domain and domain.lower() != world.domain:
+        raise not_authorized()
+    max_results = params.int("maxResults", USERS_LIST_DEFAULT)
+    if not 1 <= max_results <= USERS_LIST_MAX:
+        raise errors.bad_request("Invalid Input: maxResults", reason="invalid")
+    users = sorted(world.users.values(), key=lambda u: u.primary_email)
+    if params.str("sortOrder") == "DESCENDING":
+        users.reverse()
+    offset = 0
+    token = params.str("pageToken")
+    if token:
+        try:
+            offset = int(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")[1])
+        except (ValueError, IndexError):
+            raise errors.bad_request("Invalid Input: pageToken", reason="invalid") from None
+    page = users[offset : offset + max_results]
+    body = {
+        "kind": "admin#directory#users",
+        "etag": f'"{world.customer_id}/{len(users)}"',
+        "users": [render_user(user, world.customer_id) for user in page],
+    }
+    if offset + max_results < len(users):
+        body["nextPageToken"] = base64.urlsafe_b64encode(f"users:{offset + max_results}".encode()).decode()
+    return body
+
+
+HANDLERS = {"directory.users.list": list_users}

@@ -1,0 +1,88 @@
+"""The one place Sidecar builds Google API clients (Gmail, Calendar, Directory).
+
+Everything goes to ``api_root`` (SIDECAR_GOOGLE_API_ROOT: Google's in
+production, the simulator in tests and the demo), batch calls included.
+
+Two facts about googleapiclient this module exists to encode once:
+
+* ``client_options.api_endpoint`` replaces the discovery document's
+  ``rootUrl + servicePath``. Gmail and Directory have an empty servicePath
+  (their method paths start ``gmail/v1/`` and ``admin/directory/v1/``), so
+  their endpoint is the root itself; Calendar's servicePath is
+  ``calendar/v3/``, so its endpoint is ``root + "calendar/v3/"``.
+* ``service.new_batch_http_request()`` ignores ``api_endpoint`` and posts to
+  the discovery ``rootUrl`` + ``batchPath``, so batches are built here with the
+  real ``BatchHttpRequest`` pointed at ``root + "batch/<api>/<version>"``.
+"""
+
+from __future__ import annotations
+
+import google_auth_httplib2
+import googleapiclient.discovery
+import httplib2
+from google.oauth2 import service_account
+from googleapiclient.http import BatchHttpRequest
+
+GOOGLE_API_ROOT = "https://www.googleapis.com/"
+# (api, version) -> (path appended to the root for api_endpoint, batch path)
+API_LAYOUT = {
+    ("gmail", "v1"): ("", "batch/gmail/v1"),
+    ("calendar", "v3"): ("calendar/v3/", "batch/calendar/v3"),
+    ("admin", "directory_v1"): ("", "batch/admin/directory_v1"),
+}
+HTTP_TIMEOUT_SECONDS = 60  # httplib2 waits forever by default
+
+GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.readonly",)
+CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
+DIRECTORY_SCOPES = ("https://www.googleapis.com/auth/admin.directory.user.readonly",)
+
+
+def normalise_root(api_root: str | None) -> str:
+    root = api_root or GOOGLE_API_ROOT
+    return root if root.endswith("/") else root + "/"
+
+
+def _layout(api: str, version: str) -> tuple[str, str]:
+    try:
+        return API_LAYOUT[(api, version)]
+    except KeyError:
+        raise ValueError(f"unsupported Google API {api} {version}") from None
+
+
+def delegated_credentials(key_file: str, subject: str | None, scopes) -> service_account.Credentials:
+    """Service-account credentials acting as ``subject`` (domain-wide delegation).
+
+    The key file's ``token_uri`` is honoured, which is how tests and the demo
+    reach the simulator's token endpoint.
+    """
+    credentials = service_account.Credentials.from_service_account_file(key_file, scopes=list(scopes))
+    return credentials.with_subject(subject) if subject else credentials
+
+
+def build_service(api: str, version: str, credentials, api_root: str | None = None, http=None):
+    """A googleapiclient Resource from the bundled (static) discovery document.
+
+    ``http`` (an authorised httplib2 object) replaces ``credentials`` when given.
+    """
+    service_path, _ = _layout(api, version)
+    endpoint = normalise_root(api_root) + service_path
+    if http is None:
+        http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
+    return googleapiclient.discovery.build(
+        api,
+        version,
+        http=http,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": endpoint},
+    )
+
+
+def batch_uri(api: str, version: str, api_root: str | None = None) -> str:
+    return normalise_root(api_root) + _layout(api, version)[1]
+
+
+def new_batch(api: str, api_root: str | None, callback=None, version: str | None = None) -> BatchHttpRequest:
+    """The real BatchHttpRequest, posting to this API's batch path under ``api_root``."""
+    version = version or {"gmail": "v1", "calendar": "v3", "admin": "directory_v1"}[api]
+    return BatchHttpRequest(callback=callback, batch_uri=batch_uri(api, version, api_root))
