@@ -17,7 +17,7 @@ import time
 from bench.common import fmt, percentiles
 from devtools.firestore_emulator import FirestoreEmulator
 from models.domain import Activity, Company, Contact, Participant
-from models.repository import Repository, activity_id_for, connect, contact_id_for, contact_to_doc
+from models.repository import Repository, Touch, activity_id_for, connect, contact_id_for, contact_to_doc
 
 log = logging.getLogger(__name__)
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
@@ -49,21 +49,26 @@ def seed(repo: Repository, activities: int) -> str:
             contact = Contact(id=cid, emails=[email], first_name=f"P{n}", company_id="acme.com" if n == 0 else None)
             writer.set(repo.contact_ref(cid), contact_to_doc(contact))
             writer.set(repo.email_ref(email), {"contact_id": cid, "domain": email.split("@")[1]})
+        touches: dict[str, list[Touch]] = {}
         for n in range(activities):
             cid = ids[0] if n < TARGET_ACTIVITIES else ids[1 + n % (contacts - 1)]
+            at = T0 + dt.timedelta(hours=n)
             repo.put_activity(writer, Activity(
-                id=activity_id_for(f"<{n}@bench>"), kind="email", at=T0 + dt.timedelta(minutes=n),
+                id=activity_id_for(f"<{n}@bench>"), kind="email", at=at,
                 subject=f"Subject {n}", snippet="a snippet of the message " * 4, direction="inbound",
                 participants=[Participant(email="rep@example.com", role="to")], contact_ids=[cid],
                 holders={"rep@example.com": f"{n:016x}"}))
+            touches.setdefault(cid, []).append(Touch(at, "email", "rep@example.com"))
+        for cid, marks in touches.items():
+            repo.record_touches(writer, cid, marks)
     return target
 
 
 def load_card_data(repo: Repository, email: str) -> None:
     contact = repo.find_contact_by_email(email)
     repo.get_company(contact.company_id)
-    page = repo.timeline(contact.id)
-    assert len(page.activities) == 20
+    page = repo.timeline(contact.id, contact=contact)
+    assert len(page.entries) == 20
 
 
 def measure(repo: Repository, email: str, loads: int) -> dict[str, float]:

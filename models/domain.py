@@ -101,6 +101,7 @@ class Contact:
     job_change: dict[str, Any] | None = None
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
+    timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
 
     @property
     def name(self) -> str:
@@ -168,14 +169,35 @@ class Activity:
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
 
 
+TIMELINE_SNIPPET_MAX = 200  # what a timeline row shows; the full note lives on the activity
+
+
 @dataclasses.dataclass
 class TimelineEntry:
-    """A contact's pointer to one activity, ordered by `at` (newest first)."""
+    """What a timeline row shows of one activity, copied onto the contact's timeline.
+
+    It carries `holders` so the card can apply the tenant's privacy level
+    without reading the activity itself.
+    """
 
     activity_id: str
     at: dt.datetime
     kind: str
     direction: str | None = None
+    subject: str = ""
+    snippet: str = ""
+    holders: list[str] = dataclasses.field(default_factory=list)
+    author: str | None = None
+    counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+
+    @classmethod
+    def of(cls, activity: Activity) -> TimelineEntry:
+        text = activity.snippet or activity.body
+        counterpart = next((p.name or p.email for p in activity.participants
+                            if p.email not in activity.holders), "")
+        return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
+                   subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
 
 
 @dataclasses.dataclass

@@ -11,6 +11,7 @@ from models.repository import (
     Conflict,
     NotFound,
     Repository,
+    Touch,
     activity_id_for,
     contact_id_for,
     decode_cursor,
@@ -21,6 +22,18 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 def make_contact(email: str, **fields) -> Contact:
     return Contact(id=contact_id_for(email), emails=[email], **fields)
+
+
+def put_emails(repo: Repository, activities: list[Activity]) -> None:
+    """What sync does: the activities, then each contact's counters in one write."""
+    with repo.batch() as writer:
+        touches: dict[str, list[Touch]] = {}
+        for activity in activities:
+            repo.put_activity(writer, activity)
+            for contact_id in activity.contact_ids:
+                touches.setdefault(contact_id, []).append(Touch(activity.at, activity.kind, "rep@example.com"))
+        for contact_id, marks in touches.items():
+            repo.record_touches(writer, contact_id, marks)
 
 
 def make_email(n: int, contact_ids: list[str], rep: str = "rep@example.com") -> Activity:
@@ -85,28 +98,55 @@ def test_a_company_is_found_by_its_domain(repo):
 def test_a_timeline_pages_newest_first_without_gaps_or_repeats(repo):
     contact = repo.create_contact(make_contact("jane@acme.com"))
     other = repo.create_contact(make_contact("bob@acme.com"))
-    with repo.batch() as writer:
-        for n in range(45):
-            repo.put_activity(writer, make_email(n, [contact.id]))
-        # activities at the same instant are still ordered and paged exactly once
-        for n in range(3):
-            same_time = make_email(100 + n, [contact.id])
-            same_time.at = T0 + dt.timedelta(minutes=44)
-            repo.put_activity(writer, same_time)
-        repo.put_activity(writer, make_email(999, [other.id]))
+    emails = [make_email(n, [contact.id]) for n in range(45)]
+    # activities at the same instant are still ordered and paged exactly once
+    for n in range(3):
+        emails.append(make_email(100 + n, [contact.id]))
+        emails[-1].at = T0 + dt.timedelta(minutes=44)
+    # and a long history spans many monthly buckets
+    for n in range(30):
+        emails.append(make_email(200 + n, [contact.id]))
+        emails[-1].at = T0 - dt.timedelta(days=17 * n + 1)
+    emails.append(make_email(999, [other.id]))
+    put_emails(repo, emails)
 
     first = repo.timeline(contact.id)
-    assert len(first.activities) == 20 and first.next_cursor
-    assert [a.at for a in first.activities] == sorted((a.at for a in first.activities), reverse=True)
-    assert first.activities[0].at == T0 + dt.timedelta(minutes=44)
-    seen = [a.id for a in first.activities]
+    assert len(first.entries) == 20 and first.next_cursor
+    assert first.entries[0].at == T0 + dt.timedelta(minutes=44)
+    assert first.entries[-1].subject == "subject 28"  # 4 rows at minute 44, then 43 down to 28
+    seen = list(first.entries)
     cursor = first.next_cursor
     while cursor:
         page = repo.timeline(contact.id, cursor)
-        seen += [a.id for a in page.activities]
+        assert len(page.entries) == 20 or page.next_cursor is None
+        seen += page.entries
         cursor = page.next_cursor
-    assert len(seen) == len(set(seen)) == 48
-    assert activity_id_for("<m999@x>") not in seen
+    assert len({e.activity_id for e in seen}) == len(seen) == 78
+    assert [(e.at, e.activity_id) for e in seen] == sorted(((e.at, e.activity_id) for e in seen), reverse=True)
+    assert activity_id_for("<m999@x>") not in {e.activity_id for e in seen}
+
+
+def test_a_timeline_row_carries_what_the_card_shows_and_a_deletion_removes_it(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    email = make_email(1, [contact.id])
+    email.participants.append(Participant(email="jane@acme.com", name="Jane Doe", role="to"))
+    email.snippet = "Let us meet on Tuesday"
+    put_emails(repo, [email])
+    (row,) = repo.timeline(contact.id).entries
+    assert (row.subject, row.snippet, row.holders, row.counterpart) == (
+        "subject 1", "Let us meet on Tuesday", ["rep@example.com"], "Jane Doe")
+    with repo.batch() as writer:
+        repo.delete_activity(writer, email)
+    assert repo.timeline(contact.id).entries == []
+    with pytest.raises(NotFound):
+        repo.get_activity(email.id)
+
+
+def test_a_timeline_since_returns_every_row_in_the_window(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    put_emails(repo, [make_email(n * 24 * 60, [contact.id]) for n in range(120)])  # one a day
+    window = repo.timeline(contact.id, since=T0 + dt.timedelta(days=30))
+    assert len(window.entries) == 90 and window.next_cursor is None
 
 
 def test_a_forged_cursor_is_refused(repo):
@@ -118,10 +158,12 @@ def test_touch_counters_only_move_forward(repo):
     contact = repo.create_contact(make_contact("jane@acme.com"))
     later, earlier = T0 + dt.timedelta(days=2), T0
     with repo.batch() as writer:
-        repo.record_touch(writer, contact.id, "rep@example.com", later, "email")
+        repo.record_touches(writer, contact.id, [Touch(later, "email", "rep@example.com")])
     with repo.batch() as writer:
-        repo.record_touch(writer, contact.id, "rep@example.com", earlier, "email")
-        repo.record_touch(writer, contact.id, "other.rep@example.com", earlier, "meeting")
+        repo.record_touches(writer, contact.id, [Touch(earlier, "email", "rep@example.com")])
+    with repo.batch() as writer:
+        repo.record_touches(writer, contact.id, [Touch(earlier, "meeting", "other.rep@example.com"),
+                                                 Touch(earlier, "note")])
     stored = repo.get_contact(contact.id)
     assert stored.last_activity_at == later and stored.last_email_at == later
     assert stored.last_meeting_at == earlier
@@ -131,7 +173,7 @@ def test_touch_counters_only_move_forward(repo):
 def test_an_edit_never_overwrites_sync_counters(repo):
     contact = repo.create_contact(make_contact("jane@acme.com"))
     with repo.batch() as writer:
-        repo.record_touch(writer, contact.id, "rep@example.com", T0, "email")
+        repo.record_touches(writer, contact.id, [Touch(T0, "email", "rep@example.com")])
     contact.title = "VP Sales"  # this copy was read before the touch
     repo.save_contact(contact)
     assert repo.get_contact(contact.id).touches == {"rep@example.com": T0}
@@ -149,13 +191,12 @@ def test_settings_and_mailboxes_round_trip(repo):
 def test_two_tenants_with_the_same_email_never_see_each_other(firestore_client):
     ours, theirs = Repository(firestore_client, "example.com"), Repository(firestore_client, "rival.com")
     mine = ours.create_contact(make_contact("jane@acme.com", first_name="Jane"))
-    with ours.batch() as writer:
-        ours.put_activity(writer, make_email(1, [mine.id]))
+    put_emails(ours, [make_email(1, [mine.id])])
     theirs.create_contact(make_contact("jane@acme.com", first_name="Janet"))  # same id, other tenant
 
     assert ours.find_contact_by_email("jane@acme.com").first_name == "Jane"
     assert theirs.find_contact_by_email("jane@acme.com").first_name == "Janet"
-    assert theirs.timeline(mine.id).activities == []
+    assert theirs.timeline(mine.id).entries == []
     with pytest.raises(NotFound):
         theirs.get_activity(activity_id_for("<m1@x>"))
     ours.save_settings(Settings(privacy_level="snippet"))
