@@ -393,8 +393,12 @@ class Generator:
         kinds, weights = zip(*CONVERSATION_WEIGHTS.items(), strict=False)
         for index, rep in enumerate(self.reps):
             rng = random.Random(f"{self.spec.seed}:mail:{index}")
+            made = 0
             while len(self.drafts[rep.address]) < self.spec.messages:
-                self._own_conversation(rng, rep, rng.choices(kinds, weights)[0])
+                # Every kind at least once, so even a tiny mailbox has each messy case.
+                kind = kinds[made] if made < len(kinds) else rng.choices(kinds, weights)[0]
+                self._own_conversation(rng, rep, kind)
+                made += 1
             # Trim the overshoot of the last conversation, keeping the earlier turns.
             del self.drafts[rep.address][self.spec.messages :]
 
@@ -500,8 +504,11 @@ class Generator:
         kinds, weights = zip(*EVENT_WEIGHTS.items(), strict=False)
         for index, rep in enumerate(self.reps):
             rng = random.Random(f"{self.spec.seed}:events:{index}")
+            made = 0
             while counts[rep.address] < self.spec.events:
-                counts[rep.address] += self._event(rng, rep, rng.choices(kinds, weights)[0])
+                kind = kinds[made] if made < len(kinds) else rng.choices(kinds, weights)[0]
+                counts[rep.address] += self._event(rng, rep, kind)
+                made += 1
 
     def build(self) -> World:
         self.build_team()

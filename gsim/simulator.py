@@ -17,6 +17,7 @@ from .server import Server
 log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = "sidecar-sim"
+SHUTDOWN_POLL_SECONDS = 0.05  # socketserver's default 0.5 s makes every stop() (and test) half a second slower
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -68,7 +69,9 @@ class Simulator:
         """Serve in a background thread (threaded: concurrent clients are fine)."""
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
         self.host, self.port = host, self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gsim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, name="gsim", daemon=True
+        )
         self._thread.start()
         log.info("gsim serving url=%s", self.url)
         return self
