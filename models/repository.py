@@ -70,6 +70,7 @@ TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a time
 
 # Fields stored as epoch seconds so `Maximum` transforms can merge them (see module doc).
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
+_KIND_COUNTERS = {"email": ("last_email_at",), "meeting": ("last_meeting_at",)}
 
 
 class NotFound(LookupError):
@@ -406,7 +407,7 @@ class Repository:
         for touch in touches:
             epoch = touch.at.timestamp()
             months.add(month_of(touch.at))
-            fields = ["last_activity_at"] + {"email": ["last_email_at"], "meeting": ["last_meeting_at"]}.get(touch.kind, [])
+            fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
             if touch.rep and touch.kind in ("email", "meeting"):
@@ -497,7 +498,8 @@ class Repository:
             for snapshot in snapshots:
                 for activity_id, data in (snapshot.get("entries") or {}).items():
                     entry = _entry_from_doc(activity_id, data)
-                    if (after is None or (entry.at, entry.activity_id) < after) and (since is None or entry.at >= since):
+                    before_cursor = after is None or (entry.at, entry.activity_id) < after
+                    if before_cursor and (since is None or entry.at >= since):
                         rows.append(entry)
             if wanted is not None and len(rows) >= wanted:
                 break
