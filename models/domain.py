@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from typing import Any
 
 # SPEC §8, in funnel order; the value is what is stored, the label what a rep reads.
@@ -24,6 +25,35 @@ LIFECYCLE_STAGES: dict[str, str] = {
 }
 DEFAULT_LIFECYCLE_STAGE = "lead"
 
+# Other spellings of the stages, as HubSpot exports them (its internal values and
+# labels) and as people type them; compared after dropping case, spaces and
+# punctuation (see `parse_lifecycle_stage`).
+LIFECYCLE_STAGE_ALIASES: dict[str, str] = {
+    "marketingqualifiedlead": "marketing_qualified",
+    "mql": "marketing_qualified",
+    "salesqualifiedlead": "sales_qualified",
+    "sql": "sales_qualified",
+    "advocate": "evangelist",
+}
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def parse_lifecycle_stage(text: str) -> str:
+    """The stored stage for a key, label or HubSpot value ("Marketing Qualified Lead", "salesqualifiedlead").
+
+    Raises ValueError naming the accepted values, so an import or a card can say what is wrong.
+    """
+    wanted = _squash(text)
+    for key, label in LIFECYCLE_STAGES.items():
+        if wanted in (_squash(key), _squash(label)):
+            return key
+    if wanted in LIFECYCLE_STAGE_ALIASES:
+        return LIFECYCLE_STAGE_ALIASES[wanted]
+    raise ValueError(f"unknown lifecycle stage {text!r} (expected one of: {', '.join(LIFECYCLE_STAGES.values())})")
+
 ACTIVITY_KINDS = ("email", "meeting", "note", "call")
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
 
@@ -36,6 +66,9 @@ AUTO_CREATE_POLICIES = ("outbound", "all", "none")
 DEFAULT_AUTO_CREATE = "outbound"
 
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
+CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
+CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
+ISO_DATE_LENGTH = len("2026-01-31")
 
 CONTACT_SOURCES = ("sync", "gmail_card", "import", "manual")
 
@@ -53,6 +86,43 @@ class CustomFieldDefinition:
     type: str = "text"
     options: list[str] = dataclasses.field(default_factory=list)
     applies_to: str = "contact"  # "contact" or "company"
+
+    def parse(self, raw: str) -> Any:
+        """The stored value for text typed by a person (a card input, a CSV cell); None when blank.
+
+        number -> int or float ("1,234.5" allowed), date -> "YYYY-MM-DD" (ISO only:
+        "03/04/2026" means different days in different countries), select -> the
+        option as defined, matched case-insensitively. Raises ValueError saying
+        what was expected.
+        """
+        text = (raw or "").strip()
+        if not text:
+            return None
+        if self.type == "number":
+            plain = text.replace(" ", "")
+            if CUSTOM_NUMBER_THOUSANDS.match(plain):
+                plain = plain.replace(",", "")
+            try:
+                number = float(plain)
+            except ValueError:
+                raise ValueError(f"{self.label} must be a number, got {text!r}") from None
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError(f"{self.label} must be a number, got {text!r}")
+            return int(number) if number.is_integer() and "." not in plain and "e" not in plain.lower() else number
+        if self.type == "date":
+            try:
+                return (dt.date.fromisoformat(text) if len(text) == ISO_DATE_LENGTH
+                        else dt.datetime.fromisoformat(text).date()).isoformat()
+            except ValueError:
+                raise ValueError(f"{self.label} must be a date as YYYY-MM-DD, got {text!r}") from None
+        if self.type == "select":
+            for option in self.options:
+                if option.casefold() == text.casefold():
+                    return option
+            raise ValueError(f"{self.label} must be one of {', '.join(self.options)}; got {text!r}")
+        if len(text) > CUSTOM_TEXT_MAX:
+            raise ValueError(f"{self.label} is longer than {CUSTOM_TEXT_MAX} characters")
+        return text
 
 
 @dataclasses.dataclass
