@@ -1,0 +1,325 @@
+"""`python -m demo`: the whole product on this machine, stopped by one Ctrl-C.
+
+Order of start (each step waits until the previous one answers):
+
+1. the Firestore emulator (its own process group, `devtools.firestore_emulator`);
+2. the Google API simulator with a seeded sales team, served from this process
+   (a thread: it holds no child process, so nothing of it can outlive us);
+3. `python -m sync once` for every rep: the first sync, so the cards have history;
+4. the web backend, `gunicorn 'demo.wsgi:build_app()'` (the add-on plus the preview);
+5. `python -m sync run`, the daemon, which keeps syncing what the simulator adds.
+
+Every child runs in a new session (its own process group). SIGINT or SIGTERM, or any
+child dying, stops every group (SIGTERM, then SIGKILL after a grace period) and waits
+until no process of any group is left. Lines on stdout are the demo's user interface;
+everything else goes to the log files in the run folder, printed at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from devtools.firestore_emulator import EmulatorError, FirestoreEmulator, free_port, group_alive, wait_group_gone
+
+log = logging.getLogger("demo")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_PROJECT = "sidecar-demo"
+# The add-on's OAuth client id in the demo: the audience of the user ID tokens the preview signs.
+DEMO_OAUTH_CLIENT_ID = "000000000000-sidecar-demo.apps.googleusercontent.com"
+DEFAULT_PORT = 8080
+DEFAULT_SEED = 7
+DEFAULT_REPS = 3
+DEFAULT_MESSAGES = 300  # per rep: "a few hundred messages and meetings each"
+DEFAULT_EVENTS = 120
+DEFAULT_SYNC_INTERVAL_SECONDS = 60  # the daemon's interval in the demo: new simulator mail shows up within a minute
+FIRST_SYNC_TIMEOUT_SECONDS = 600
+READY_TIMEOUT_SECONDS = 60  # gunicorn boots in a couple of seconds; the rest is margin on a busy machine
+STOP_GRACE_SECONDS = 10  # SIGTERM first (the daemon checkpoints), then SIGKILL
+POLL_SECONDS = 0.2
+PREVIEW_PATH = "/demo/"
+
+
+class DemoError(RuntimeError):
+    """A step of the demo failed; the message says which and where its log is."""
+
+
+class Stop(Exception):  # noqa: N818 - a request to stop, not an error
+    """SIGINT or SIGTERM arrived."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def say(line: str) -> None:
+    """The demo's user interface: one line on stdout, flushed at once."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Child:
+    """One child command in its own process group, its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Child:
+        with open(self.log_path, "ab") as output:
+            self.process = subprocess.Popen(
+                self.argv, cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL,
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        log.info("started name=%s pid=%s", self.name, self.process.pid)
+        return self
+
+    @property
+    def pgid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exited(self) -> int | None:
+        return self.process.poll() if self.process else None
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the child to exit (it stays interruptible by our signal handlers)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.exited()
+            if code is not None:
+                return code
+            time.sleep(POLL_SECONDS)
+        raise DemoError(f"{self.name} did not finish in {timeout:.0f}s (log: {self.log_path})")
+
+    def stop(self) -> None:
+        """SIGTERM the whole group, SIGKILL what is left after the grace period, reap."""
+        if self.process is None:
+            return
+        pgid = self.process.pid
+        for sig, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, STOP_GRACE_SECONDS)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            if wait_group_gone(pgid, grace, reap=self.process):
+                break
+        self.process.poll()
+        if group_alive(pgid):
+            log.error("process group still alive name=%s pgid=%s", self.name, pgid)
+        else:
+            log.info("stopped name=%s", self.name)
+        self.process = None
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Demo:
+    """Starts and stops everything; `run()` blocks until a signal or a child's death."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.port = args.port or free_port()
+        self.public_url = f"http://127.0.0.1:{self.port}"
+        self.run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="sidecar-demo-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.emulator: FirestoreEmulator | None = None
+        self.simulator = None
+        self.children: list[Child] = []
+
+    # -- steps ---------------------------------------------------------------------------
+    def start(self) -> None:
+        began = time.monotonic()
+        say(f"Sidecar demo: logs in {self.run_dir}")
+        self._check_port()
+
+        step = time.monotonic()
+        # Assigned before start(): a Ctrl-C while the JVM boots must still stop its group.
+        self.emulator = FirestoreEmulator(log_path=self.run_dir / "firestore-emulator.log")
+        self.emulator.start()
+        say(f"  Firestore emulator        {self.emulator.host}  ({time.monotonic() - step:.1f}s)")
+
+        step = time.monotonic()
+        self.simulator = self._start_simulator()
+        counts = self.simulator.describe()["mailboxes"]
+        total_messages = sum(box["messages"] for box in counts.values())
+        total_events = sum(box["events"] for box in counts.values())
+        say(f"  Google API simulator      {self.simulator.url}  {len(counts)} reps at {self.simulator.domain}, "
+            f"{total_messages} messages, {total_events} events  ({time.monotonic() - step:.1f}s)")
+
+        env = self._child_env()
+        step = time.monotonic()
+        say("  first sync                python -m sync once ...")
+        first_sync = self._spawn("sync-once", [sys.executable, "-m", "sync", "once"], env)
+        code = first_sync.wait(FIRST_SYNC_TIMEOUT_SECONDS)
+        self.children.remove(first_sync)
+        first_sync.process = None
+        for line in first_sync.log_path.read_text(errors="replace").splitlines()[-len(counts) - 2:]:
+            say(f"      {line}")
+        if code != 0:
+            say(f"  first sync exited with {code}; the cards may be missing history (log: {first_sync.log_path})")
+        else:
+            say(f"  first sync done  ({time.monotonic() - step:.1f}s)")
+
+        step = time.monotonic()
+        web = self._spawn("web", [
+            sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.args.workers),
+            "--access-logfile", "-", "demo.wsgi:build_app()"], env)
+        self._wait_http(web, self.public_url + "/healthz")
+        self._wait_http(web, self.public_url + PREVIEW_PATH)
+        say(f"  web backend (gunicorn)    {self.public_url}  ({time.monotonic() - step:.1f}s)")
+
+        self._spawn("sync-daemon", [sys.executable, "-m", "sync", "run"], env)
+        say(f"  sync daemon               python -m sync run, every {self.args.sync_interval}s")
+        say("")
+        say(f"Preview ready in {time.monotonic() - began:.0f}s: {self.public_url}{PREVIEW_PATH}")
+        say("Press Ctrl-C to stop everything.")
+
+    def watch(self) -> None:
+        """Block until a signal (raised as Stop) or a child's unexpected exit."""
+        while True:
+            for child in self.children:
+                code = child.exited()
+                if code is not None:
+                    raise DemoError(f"{child.name} exited with {code} (log: {child.log_path})")
+            time.sleep(POLL_SECONDS)
+
+    def stop(self) -> None:
+        """Stop children newest first (the daemon checkpoints before Firestore goes), then the rest."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _check_port(self) -> None:
+        if http_ok(f"http://127.0.0.1:{self.port}/healthz") or not _port_free(self.port):
+            raise DemoError(f"port {self.port} is in use; stop what runs there or pass --port N (0 picks a free one)")
+
+    def _start_simulator(self):
+        import gsim  # imported here: the simulator's world is built only when the demo runs
+
+        sim = gsim.Simulator(seed=self.args.seed, reps=self.args.reps, messages=self.args.messages,
+                             events=self.args.events, project_id=DEMO_PROJECT)
+        sim.start(port=self.args.simulator_port)
+        sim.write_service_account_key(self.run_dir / "service-account.json")
+        return sim
+
+    def _child_env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("SIDECAR_", "GOOGLE_"))}
+        env.update({
+            "GOOGLE_CLOUD_PROJECT": DEMO_PROJECT,
+            "FIRESTORE_EMULATOR_HOST": self.emulator.host,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(self.run_dir / "service-account.json"),
+            "SIDECAR_GOOGLE_API_ROOT": self.simulator.url,
+            "SIDECAR_GOOGLE_CERTS_URL": self.simulator.certs_url,
+            "SIDECAR_USERS": ",".join(self.simulator.reps),
+            "SIDECAR_ADMIN_EMAIL": self.simulator.admin,
+            "SIDECAR_PUBLIC_URL": self.public_url,
+            "SIDECAR_ADDON_SERVICE_ACCOUNT": self.simulator.addon_service_account,
+            "SIDECAR_OAUTH_CLIENT_ID": DEMO_OAUTH_CLIENT_ID,
+            "SIDECAR_SYNC_INTERVAL_SECONDS": str(self.args.sync_interval),
+            "SIDECAR_DEMO": "1",
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, argv, env, self.run_dir / f"{name}.log")
+        self.children.append(child)
+        return child.start()
+
+    @staticmethod
+    def _wait_http(child: Child, url: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            code = child.exited()
+            if code is not None:
+                raise DemoError(f"{child.name} exited with {code} before answering (log: {child.log_path})")
+            if http_ok(url):
+                return
+            time.sleep(POLL_SECONDS)
+        raise DemoError(f"{url} did not answer in {READY_TIMEOUT_SECONDS}s (log: {child.log_path})")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="web backend port (0: a free one)")
+    parser.add_argument("--simulator-port", type=int, default=0, help="simulator port (default: a free one)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="the simulated team's seed")
+    parser.add_argument("--reps", type=int, default=DEFAULT_REPS)
+    parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES, help="messages per rep")
+    parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="calendar events per rep")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--sync-interval", type=int, default=DEFAULT_SYNC_INTERVAL_SECONDS)
+    parser.add_argument("--run-dir", help="where logs and the simulator's key file go (default: a temp folder)")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the run folder after a clean stop")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def on_signal(signum, _frame):
+        raise Stop(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    demo = Demo(args)
+    status = 0
+    try:
+        demo.start()
+        demo.watch()
+    except Stop as stop:
+        say(f"\n{stop} received: stopping")
+    except (DemoError, EmulatorError) as exc:
+        say(f"demo failed: {exc}")
+        status = 1
+    finally:
+        # A second Ctrl-C must not cut the cleanup short: it is bounded by the grace periods.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        demo.stop()
+    if status == 0 and not args.keep_logs and not args.run_dir:
+        shutil.rmtree(demo.run_dir, ignore_errors=True)
+    say("Stopped; nothing left running." if status == 0 else f"Stopped; logs kept in {demo.run_dir}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
