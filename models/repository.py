@@ -9,6 +9,8 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       companies/{domain}                     a Company, keyed by registrable domain
       activities/{activity_id}               an Activity, one per message/meeting/note/call
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
+      names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
+                                             a known person at a new company (a likely job change)
 
 Why this shape: a card must cost a handful of reads whatever the tenant's size,
 and the emulator scans whole collections on queries. So a contact is found by
@@ -25,6 +27,13 @@ Counters that several writers touch at once (a contact's last activity, who on
 the team last touched them) are Firestore `Maximum` transforms on epoch
 seconds, so two mailboxes syncing the same person concurrently can neither
 lose nor lower a value, and a rerun writes the same numbers again.
+
+Sync's queries (the `# --- sync` section) are the exception that proves the
+rule: they run in the daemon, never behind a card, and only for what is rare
+(a deleted message or cancelled event found by its id in one mailbox, the
+activities of a newly created contact, a resync's reconciliation). Contacts
+sync creates carry `link_pending` until sync has linked the activities other
+mailboxes already stored for their addresses.
 
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments.
@@ -45,9 +54,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models.addresses import normalize_email
+from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.domain import (
     Activity,
     Company,
@@ -63,6 +74,7 @@ from models.domain import (
 log = logging.getLogger(__name__)
 
 FIRESTORE_BATCH_MAX = 500  # Firestore: at most 500 writes in one batch or transaction
+FIRESTORE_IN_MAX = 30  # Firestore: at most 30 values in an `in` or `array_contains_any` filter
 FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably small
 TIMELINE_PAGE_SIZE = 20
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
@@ -278,6 +290,7 @@ class Repository:
         self.client = client
         self.tenant = tenant
         self.root = client.collection("tenants").document(doc_id(tenant))
+        self.search_index = SearchIndex(self.root)
 
     # --- references ---------------------------------------------------------------------
 
@@ -362,6 +375,7 @@ class Repository:
             transaction.set(self.contact_ref(contact.id), contact_to_doc(contact))
             for email in contact.emails:
                 transaction.set(self.email_ref(email), _email_doc(contact.id, email))
+            self.search_index.index_contact(transaction, contact)
             if contact.company_id:
                 transaction.set(self.company_ref(contact.company_id),
                                 {"contact_ids": firestore.ArrayUnion([contact.id])}, merge=True)
@@ -386,11 +400,14 @@ class Repository:
             # counters belong to sync's Maximum transforms; never overwrite them from an edit
             for name in (*_EPOCH_FIELDS, "touches", "timeline_months"):
                 data.pop(name)
-            transaction.set(self.contact_ref(contact.id), data, merge=True)
+            # whole top-level fields are replaced, so a removed tag or custom value is gone
+            transaction.set(self.contact_ref(contact.id), data, merge=list(data))
             for email in set(contact.emails) - old_emails:
                 transaction.set(self.email_ref(email), _email_doc(contact.id, email))
             for email in old_emails - set(contact.emails):
                 transaction.delete(self.email_ref(email))
+            self.search_index.index_contact(transaction, contact,
+                                            previous=contact_from_doc(stored) if stored.exists else None)
 
         save(transaction)
         return contact
@@ -435,8 +452,15 @@ class Repository:
         data = company_to_doc(company)
         data.pop("last_activity_at")
         data["contact_ids"] = data["contact_ids"][:COMPANY_CONTACT_SAMPLE]
-        self.company_ref(company.id).set(data, merge=True)
+        previous = self.get_company(company.id)
+        with self.batch() as writer:
+            writer.set(self.company_ref(company.id), data, merge=list(data))
+            self.search_index.index_company(writer, company, previous)
         return company
+
+    def search(self, query: str, limit: int = MAX_RESULTS) -> list[SearchHit]:
+        """Contacts and companies matching every word of `query` (see models.search)."""
+        return self.search_index.search(query, limit)
 
     # --- activities and timelines ---------------------------------------------------------
 
@@ -525,6 +549,138 @@ class Repository:
 
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self.root.collection("mailboxes").stream()]
+
+    # --- sync: bulk creation, the name index and the daemon's few queries --------------------
+
+    def name_ref(self, name_key: str):
+        return self.root.collection("names").document(doc_id(name_key))
+
+    def contact_ids_by_name(self, name_keys: Iterable[str]) -> dict[str, list[str]]:
+        """Folded full name -> ids of the contacts carrying it (one batched read)."""
+        keys = list(dict.fromkeys(name_keys))
+        by_id = {doc_id(k): k for k in keys}
+        return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
+
+    def put_synced_contact(self, writer: Batch | Any, contact: Contact, name_key: str | None = None,
+                           new_company: Company | None = None) -> None:
+        """A contact sync creates, with its address index, company and name index, through `writer`.
+
+        A field merge that leaves the counters alone, so a rerun (or a second
+        mailbox creating the same person at once) rewrites the same values and
+        never resets what `record_touches` already raised.
+        """
+        data = contact_to_doc(contact)
+        for name in (*_EPOCH_FIELDS, "touches", "timeline_months"):
+            data.pop(name)
+        if contact.job_change is None:
+            data.pop("job_change")
+        data["link_pending"] = True
+        writer.set(self.contact_ref(contact.id), data, merge=True)
+        for email in contact.emails:
+            writer.set(self.email_ref(email), _email_doc(contact.id, email))
+        if contact.company_id:
+            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])}
+            if new_company is not None:
+                company.update(name=new_company.name, custom={}, created_at=new_company.created_at,
+                               updated_at=new_company.updated_at)
+            writer.set(self.company_ref(contact.company_id), company, merge=True)
+        if name_key:
+            writer.set(self.name_ref(name_key), {"contact_ids": firestore.ArrayUnion([contact.id])}, merge=True)
+
+    def flag_job_change(self, writer: Batch | Any, contact_id: str, job_change: dict[str, Any]) -> None:
+        writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
+
+    def contacts_pending_links(self) -> list[Contact]:
+        query = self.root.collection("contacts").where(filter=FieldFilter("link_pending", "==", True))
+        return [contact_from_doc(s) for s in query.stream()]
+
+    def clear_pending_link(self, writer: Batch | Any, contact_id: str) -> None:
+        writer.set(self.contact_ref(contact_id), {"link_pending": firestore.DELETE_FIELD}, merge=True)
+
+    def activities_with_addresses(self, emails: Iterable[str]) -> list[Activity]:
+        """Activities involving any of these addresses (a query: for sync only)."""
+        emails = list(dict.fromkeys(emails))
+        found: dict[str, Activity] = {}
+        for start in range(0, len(emails), FIRESTORE_IN_MAX):
+            query = self.root.collection("activities").where(
+                filter=FieldFilter("addresses", "array_contains_any", emails[start:start + FIRESTORE_IN_MAX]))
+            for snapshot in query.stream():
+                found[snapshot.id] = activity_from_doc(snapshot)
+        return list(found.values())
+
+    def activities_held_by(self, mailbox: str, held_ids: Iterable[str] | None = None) -> list[Activity]:
+        """Activities a mailbox holds: those with these Gmail/Calendar ids there, or all of them."""
+        field = FieldPath("holders", doc_id(mailbox)).to_api_repr()
+        collection = self.root.collection("activities")
+        if held_ids is None:
+            return [activity_from_doc(s) for s in collection.where(filter=FieldFilter(field, ">=", "")).stream()]
+        held_ids = list(dict.fromkeys(held_ids))
+        found = []
+        for start in range(0, len(held_ids), FIRESTORE_IN_MAX):
+            query = collection.where(filter=FieldFilter(field, "in", held_ids[start:start + FIRESTORE_IN_MAX]))
+            found.extend(activity_from_doc(s) for s in query.stream())
+        return found
+
+    # --- the add-on's lookups ---------------------------------------------------------------
+
+    def message_ref(self, mailbox: str, message_id: str):
+        """`mailboxes/{email}/messages/{gmail id}`: which activity (or people) a Gmail message is."""
+        return self.mailbox_ref(mailbox).collection("messages").document(doc_id(message_id))
+
+    def record_message(self, mailbox: str, message_id: str, activity_id: str | None = None,
+                       participants: Iterable[Participant] = (), subject: str = "",
+                       writer: Batch | Any | None = None) -> None:
+        """Remember a mailbox's Gmail message so the add-on finds its people with one `get`.
+
+        Sync may record each message it stores (with `activity_id`); the add-on
+        records what it read from the Gmail API (with `participants`), so a
+        message opened twice costs the API once.
+        """
+        data = {"activity_id": activity_id, "subject": subject,
+                "participants": [dataclasses.asdict(p) for p in participants]}
+        ref = self.message_ref(mailbox, message_id)
+        if writer is None:
+            ref.set(data)
+        else:
+            writer.set(ref, data)
+
+    def get_message(self, mailbox: str, message_id: str) -> tuple[list[Participant], str] | None:
+        """(participants, subject) of a recorded message, or None when neither sync nor the add-on has it."""
+        snapshot = self.message_ref(mailbox, message_id).get()
+        if not snapshot.exists:
+            return None
+        data = snapshot.to_dict()
+        if data.get("participants"):
+            return [Participant(**p) for p in data["participants"]], data.get("subject") or ""
+        if data.get("activity_id"):
+            try:
+                activity = self.get_activity(data["activity_id"])
+            except NotFound:
+                return None
+            return activity.participants, activity.subject
+        return None
+
+    def contacts_owned_by(self, rep: str, limit: int) -> list[Contact]:
+        """A rep's contacts, at most `limit` (an equality query: no composite index)."""
+        query = self.root.collection("contacts").where(filter=FieldFilter("owner", "==", rep)).limit(limit)
+        return [contact_from_doc(s) for s in query.stream()]
+
+    def contacts_by_name_prefix(self, prefix: str, limit: int) -> list[Contact]:
+        """Contacts whose first or last name starts with `prefix` as typed and capitalised.
+
+        Bounded (`limit` per field) and case-sensitive beyond the first letter:
+        Firestore has no case-insensitive range; full search is a later issue.
+        """
+        found: dict[str, Contact] = {}
+        for variant in dict.fromkeys((prefix, prefix[:1].upper() + prefix[1:], prefix.title())):
+            for field in ("first_name", "last_name"):
+                query = (self.root.collection("contacts")
+                         .where(filter=FieldFilter(field, ">=", variant))
+                         .where(filter=FieldFilter(field, "<", variant + "\uf8ff"))
+                         .limit(limit))
+                for snapshot in query.stream():
+                    found.setdefault(snapshot.id, contact_from_doc(snapshot))
+        return [c for c in found.values() if not c.merged_into][:limit]
 
 
 def _email_doc(contact_id: str, email: str) -> dict[str, str]:

@@ -1,0 +1,69 @@
+"""Search by name prefix, address or company, without scanning the tenant."""
+
+from __future__ import annotations
+
+from models.domain import Company, Contact
+from models.repository import Repository, contact_id_for
+
+
+def add(repo: Repository, email: str, first: str = "", last: str = "", company: str | None = None) -> Contact:
+    return repo.create_contact(Contact(id=contact_id_for(email), emails=[email], first_name=first, last_name=last,
+                                       company_id=company))
+
+
+def found(repo: Repository, query: str) -> list[str]:
+    return [hit.id for hit in repo.search(query)]
+
+
+def test_a_name_prefix_finds_the_contact_whatever_the_case_and_accents(repo):
+    jose = add(repo, "jose@acme.com", "José", "Núñez", "acme.com")
+    add(repo, "joan@other.com", "Joan", "Smith", "other.com")
+    assert found(repo, "jose") == [jose.id]
+    assert found(repo, "JOS") == [jose.id]
+    assert found(repo, "nunez") == [jose.id]
+    assert found(repo, "José Nú") == [jose.id]
+    assert sorted(found(repo, "jo")) == sorted([jose.id, contact_id_for("joan@other.com")])
+
+
+def test_an_address_or_its_domain_finds_the_contact(repo):
+    jane = add(repo, "jane.doe@mail.acme.co.uk", "Jane", "Doe", "acme.co.uk")
+    assert found(repo, "jane.doe@mail.acme.co.uk") == [jane.id]
+    assert found(repo, "Jane.Doe@Mail.Acme.co.uk") == [jane.id]
+    assert found(repo, "acme.co.uk") == [jane.id]
+    assert found(repo, "acme") == [jane.id]
+
+
+def test_a_company_is_found_by_name_and_domain(repo):
+    repo.save_company(Company(id="globex.com", name="Globex Corporation"))
+    hits = repo.search("corpor")
+    assert [(h.kind, h.id, h.title) for h in hits] == [("company", "globex.com", "Globex Corporation")]
+    assert [h.kind for h in repo.search("globex")] == ["company"]
+
+
+def test_free_mail_domains_are_not_search_terms(repo):
+    add(repo, "sam.lee@gmail.com", "Sam", "Lee")
+    assert found(repo, "gmail") == []
+    assert found(repo, "sam") == [contact_id_for("sam.lee@gmail.com")]
+
+
+def test_an_edit_removes_what_no_longer_matches(repo):
+    contact = add(repo, "bob@acme.com", "Bob", "Stone", "acme.com")
+    contact.first_name, contact.last_name = "Robert", "Stone"
+    contact.emails = ["robert@acme.com"]
+    repo.save_contact(contact)
+    assert found(repo, "bob") == []
+    assert found(repo, "robert") == [contact.id]
+    assert found(repo, "stone") == [contact.id]
+
+
+def test_too_short_or_empty_queries_find_nothing(repo):
+    add(repo, "ann@acme.com", "Ann", "Lee", "acme.com")
+    assert found(repo, "a") == []
+    assert found(repo, "  ") == []
+    assert found(repo, "%$#") == []
+
+
+def test_search_stays_inside_the_tenant(firestore_client):
+    ours, theirs = Repository(firestore_client, "example.com"), Repository(firestore_client, "rival.com")
+    add(ours, "zed@acme.com", "Zed", "Ray", "acme.com")
+    assert found(theirs, "zed") == []
