@@ -39,7 +39,10 @@ class Services:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
+                    client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
+                    if self.config.firestore_deadline_seconds:
+                        _cap_deadlines(client, self.config.firestore_deadline_seconds)
+                    self._client = client
         return self._client
 
     def repository(self, tenant: str) -> Repository:
@@ -50,3 +53,22 @@ class Services:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def _cap_deadlines(client, seconds: float) -> None:
+    """Make every Firestore RPC of this client give up after `seconds`, retries included.
+
+    The generated client retries UNAVAILABLE for up to 60 s (300 s for some
+    calls) and offers no client-wide setting; the add-on must answer Google
+    within about 30 s, so the web process lowers each method's default retry
+    deadline and timeout here, in the one wiring point, instead of passing
+    them to every call in the repository.
+    """
+    transport = client._firestore_api._transport
+    for wrapped in transport._wrapped_methods.values():
+        retry = getattr(wrapped, "_retry", None)
+        if retry is not None:
+            capped = getattr(retry, "with_timeout", None) or retry.with_deadline
+            wrapped._retry = capped(seconds)
+        if hasattr(wrapped, "_timeout"):
+            wrapped._timeout = seconds

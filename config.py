@@ -20,6 +20,10 @@ DEFAULT_SYNC_INTERVAL_SECONDS = 300
 DEFAULT_BACKFILL_DAYS = 365
 # Google: a user may spend 6,000 Gmail quota units a minute by default.
 DEFAULT_GMAIL_UNITS_PER_MINUTE = 6000
+DEFAULT_SYNC_CONCURRENCY = 4  # mailboxes synced at once; each is paced to its own quota
+# Google gives an add-on about 30 s to answer; a Firestore call of the web process gives up
+# well before that so the rep gets an error card with a retry button, not a timeout.
+WEB_FIRESTORE_DEADLINE_SECONDS = 8
 
 
 class ConfigError(ValueError):
@@ -109,7 +113,9 @@ class Config:
     sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL_SECONDS
     backfill_days: int = DEFAULT_BACKFILL_DAYS
     gmail_units_per_minute: int = DEFAULT_GMAIL_UNITS_PER_MINUTE
+    sync_concurrency: int = DEFAULT_SYNC_CONCURRENCY
     demo: bool = False
+    firestore_deadline_seconds: int | None = None  # caps every Firestore RPC, retries included (web)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, web: bool = False) -> Config:
@@ -131,7 +137,10 @@ class Config:
             sync_interval_seconds=_int(env, "SIDECAR_SYNC_INTERVAL_SECONDS", DEFAULT_SYNC_INTERVAL_SECONDS),
             backfill_days=_int(env, "SIDECAR_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS),
             gmail_units_per_minute=_int(env, "SIDECAR_GMAIL_UNITS_PER_MINUTE", DEFAULT_GMAIL_UNITS_PER_MINUTE),
+            sync_concurrency=_int(env, "SIDECAR_SYNC_CONCURRENCY", DEFAULT_SYNC_CONCURRENCY),
             demo=_flag(env, "SIDECAR_DEMO"),
+            firestore_deadline_seconds=_int(env, "SIDECAR_FIRESTORE_DEADLINE_SECONDS",
+                                            WEB_FIRESTORE_DEADLINE_SECONDS) if web else None,
         )
 
     @classmethod

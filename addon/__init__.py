@@ -6,4 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register every add-on blueprint on the app (none yet: the add-on issue builds them)."""
+    """Register every add-on blueprint on the app: the triggers and the card actions."""
+    from addon import actions, triggers
+
+    app.register_blueprint(triggers.bp)
+    app.register_blueprint(actions.bp)

@@ -1,0 +1,410 @@
+"""Card actions: `/addon/action/<name>`, routed by the ACTIONS table; an unknown name is a 400.
+
+Each handler validates what the rep typed before it writes anything; invalid
+input answers the same form again with what is wrong (and a notification),
+and nothing is written. A contact id always comes from our own card's
+parameters and is read through the tenant's repository, so an id of another
+tenant is simply not found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import phonenumbers
+from flask import Blueprint, jsonify
+
+from addon.context import Request, addon_endpoint
+from addon.events import BadEvent
+from addon.people import fill_timeline, person_of
+from addon.triggers import VIEWS
+from cards import errors as error_cards
+from cards import responses
+from cards.contact import (
+    Person,
+    activity_form,
+    add_contact_form,
+    company_card,
+    contact_card,
+    edit_form,
+    stage_form,
+    tags_form,
+    timeline_card,
+)
+from cards.home import results_card
+from models.addresses import (
+    company_domain,
+    domain_matches,
+    email_domain,
+    is_valid_email,
+    name_parts,
+    normalize_email,
+)
+from models.domain import Activity, Company, Contact, parse_lifecycle_stage, utcnow
+from models.repository import Conflict, NotFound, contact_id_for, new_id
+
+bp = Blueprint("addon_actions", __name__, url_prefix="/addon/action")
+
+NOTE_MAX = 10_000  # characters in a note or call summary
+TAG_MAX_LENGTH = 50
+TAGS_MAX = 50  # tags on one contact
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9 _-]+$")
+NAME_MAX = 100
+TITLE_MAX = 200
+SEARCH_MIN, SEARCH_MAX = 2, 100  # characters of a search
+SEARCH_RESULTS = 20
+SEARCH_NOTE = f"Name search matches the start of a first or last name, {SEARCH_RESULTS} results at most."
+
+
+class Invalid(ValueError):
+    """What the rep typed cannot be saved; the message says why, in their words."""
+
+
+Handler = Callable[[Request], dict]
+ACTIONS: dict[str, Handler] = {}
+
+
+def action(name: str):
+    def register(handler: Handler) -> Handler:
+        ACTIONS[name] = handler
+        return handler
+    return register
+
+
+@bp.post("/<name>")
+def dispatch(name: str):
+    handler = ACTIONS.get(name)
+    if handler is None:
+        return jsonify(error=f"unknown action {name!r}"), 400
+    return _run(handler)
+
+
+@addon_endpoint("action")
+def _run(req: Request, handler: Handler) -> dict:
+    return handler(req)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def load_contact(req: Request) -> Contact | None:
+    try:
+        return req.repo.get_contact(req.event.parameter("contact_id"))
+    except NotFound:
+        return None
+
+
+def not_found() -> dict:
+    return responses.update_card(error_cards.not_found_card("contact"), "Contact not found")
+
+
+def show_contact(req: Request, contact: Contact, notification: str) -> dict:
+    return responses.update_card(contact_card(person_of(req.repo, contact), req.viewer), notification)
+
+
+def invalid(card: dict, message: str) -> dict:
+    return responses.update_card(card, message)
+
+
+def text(req: Request, name: str) -> str:
+    return (req.event.input(name) or "").strip()
+
+
+def bounded(value: str, label: str, limit: int) -> str:
+    if len(value) > limit:
+        raise Invalid(f"{label} is {len(value):,} characters; {limit:,} at most.")
+    return value
+
+
+def check_tag(raw: str) -> str:
+    tag = " ".join(raw.split())
+    if not tag:
+        raise Invalid("Type a tag first.")
+    if len(tag) > TAG_MAX_LENGTH:
+        raise Invalid(f"A tag has at most {TAG_MAX_LENGTH} characters.")
+    if not TAG_PATTERN.match(tag):
+        raise Invalid("A tag may hold letters, digits, spaces, - and _ only.")
+    return tag
+
+
+def check_teammate(req: Request, raw: str) -> str:
+    email = normalize_email(raw)
+    if not is_valid_email(email):
+        raise Invalid(f"{raw or 'An empty value'} is not an email address.")
+    domains = (req.identity.tenant, *req.settings.internal_domains)
+    if not any(domain_matches(email_domain(email), d) for d in domains):
+        raise Invalid(f"The owner must be a teammate at {req.identity.tenant}.")
+    return email
+
+
+def check_phone(raw: str, locale: str | None) -> str:
+    if not raw:
+        return ""
+    region = locale.replace("_", "-").split("-")[1].upper() if locale and "-" in locale.replace("_", "-") else None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        raise Invalid(f"{raw} is not a phone number; use the international form, e.g. +44 20 7946 0000.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise Invalid(f"{raw} is not a valid phone number.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# --- forms and navigation -------------------------------------------------------------------
+
+@action("form")
+def open_form(req: Request) -> dict:
+    form = req.event.parameter("form")
+    if form == "add_contact":
+        email = normalize_email(req.event.parameter("email"))
+        first, middle, last = name_parts(req.event.parameters.get("name", ""), email)
+        return responses.push_card(add_contact_form(email, first, middle, last, company_domain(email) or "",
+                                                    req.viewer))
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    builders = {
+        "note": lambda: activity_form(contact, "note", req.viewer),
+        "call": lambda: activity_form(contact, "call", req.viewer),
+        "edit": lambda: edit_form(contact, req.viewer),
+        "tags": lambda: tags_form(contact, req.viewer),
+        "stage": lambda: stage_form(contact, req.viewer),
+    }
+    if form not in builders:
+        raise BadEvent(f"unknown form {form!r}")
+    return responses.push_card(builders[form]())
+
+
+@action("open_contact")
+def open_contact(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    return responses.push_card(contact_card(person_of(req.repo, contact), req.viewer))
+
+
+@action("open_company")
+def open_company(req: Request) -> dict:
+    domain = req.event.parameter("domain").lower()
+    company = req.repo.get_company(domain)
+    if company is None:
+        return responses.push_card(error_cards.not_found_card("company"))
+    contacts = req.repo.get_contacts(company.contact_ids)
+    return responses.push_card(company_card(company, list(contacts.values()), req.viewer))
+
+
+@action("show_more")
+def show_more(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    try:
+        person = fill_timeline(req.repo, Person(contact.primary_email, contact=contact),
+                               cursor=req.event.parameter("cursor"))
+    except ValueError:
+        raise BadEvent("invalid timeline cursor") from None
+    card = timeline_card(contact, person.entries, person.next_cursor, req.viewer)
+    return responses.update_card(card) if req.event.parameters.get("replace") else responses.push_card(card)
+
+
+@action("refresh")
+def refresh(req: Request) -> dict:
+    """The Retry of an error card shown by a trigger: the trigger's card, as an update."""
+    view = VIEWS.get(req.event.parameter("view"))
+    if view is None:
+        raise BadEvent("unknown view")
+    return responses.update_card(view(req))
+
+
+@action("search")
+def search(req: Request) -> dict:
+    query = " ".join(text(req, "query").split())
+    if not SEARCH_MIN <= len(query) <= SEARCH_MAX:
+        card = results_card(query, [], [], req.viewer, note=None)
+        message = f"Type {SEARCH_MIN} to {SEARCH_MAX} characters to search."
+        return invalid(card, message)
+    contacts: dict[str, Contact] = {}
+    companies: list[Company] = []
+    lowered = query.lower()
+    if "@" in lowered:
+        found = req.repo.find_contact_by_email(lowered)
+        if found:
+            contacts[found.id] = found
+    else:
+        domain = lowered.lstrip("@")
+        if "." in domain and " " not in domain:
+            company = req.repo.get_company(domain)
+            if company:
+                companies.append(company)
+                contacts.update(req.repo.get_contacts(company.contact_ids[:SEARCH_RESULTS]))
+        for contact in req.repo.contacts_by_name_prefix(query, SEARCH_RESULTS):
+            contacts.setdefault(contact.id, contact)
+    card = results_card(query, list(contacts.values())[:SEARCH_RESULTS], companies, req.viewer, note=SEARCH_NOTE)
+    return responses.update_card(card) if req.event.parameters.get("replace") else responses.push_card(card)
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+@action("add_contact")
+def add_contact(req: Request) -> dict:
+    email = normalize_email(req.event.parameter("email"))
+    first, middle, last, title = (text(req, n) for n in ("first_name", "middle_name", "last_name", "title"))
+    domain = company_domain(email) or ""
+
+    def again(message: str) -> dict:
+        return invalid(add_contact_form(email, first, middle, last, domain, req.viewer, error=message, title=title),
+                       message)
+
+    try:
+        if not is_valid_email(email):
+            raise Invalid(f"{email} is not an email address.")
+        for value, label in ((first, "First name"), (middle, "Middle name"), (last, "Last name")):
+            bounded(value, label, NAME_MAX)
+        bounded(title, "Title", TITLE_MAX)
+    except Invalid as exc:
+        return again(str(exc))
+    contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle, last_name=last,
+                      title=title, company_id=domain or None, owner=req.rep, source="gmail_card")
+    if domain and req.repo.get_company(domain) is None:
+        req.repo.save_company(Company(id=domain, name=_company_name(domain)))
+    try:
+        req.repo.create_contact(contact)
+    except Conflict:
+        return again(f"{email} is already a contact.")
+    return show_contact(req, contact, f"{contact.display_name} added")
+
+
+def _company_name(domain: str) -> str:
+    """`acme-labs.co.uk` -> "Acme Labs": a starting point the rep can edit."""
+    label = domain.split(".")[0]
+    return " ".join(word.capitalize() for word in re.split(r"[-_]+", label) if word)
+
+
+@action("edit_fields")
+def edit_fields(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    names = ("first_name", "middle_name", "last_name", "title", "phone")
+    typed = {n: text(req, n) for n in names}
+    custom_typed = {}
+    try:
+        for name in names[:3]:
+            bounded(typed[name], name.replace("_", " ").capitalize(), NAME_MAX)
+        bounded(typed["title"], "Title", TITLE_MAX)
+        phone = check_phone(typed["phone"], req.event.locale)
+        custom = dict(contact.custom)
+        for definition in req.settings.custom_fields:
+            if definition.applies_to != "contact":
+                continue
+            key = "custom." + definition.key
+            if definition.type == "date" and key in req.event.date_inputs:
+                ms = req.event.date_inputs[key]
+                value = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date().isoformat()
+            else:
+                raw = text(req, key)
+                custom_typed[key] = raw
+                value = definition.parse(raw)
+            if value is None:
+                custom.pop(definition.key, None)
+            else:
+                custom[definition.key] = value
+    except (Invalid, ValueError) as exc:
+        message = str(exc)
+        return invalid(edit_form(contact, req.viewer, error=message, values={**typed, **custom_typed}), message)
+    contact.first_name, contact.middle_name, contact.last_name = typed["first_name"], typed["middle_name"], \
+        typed["last_name"]
+    contact.title, contact.phone, contact.custom = typed["title"], phone, custom
+    req.repo.save_contact(contact)
+    return show_contact(req, contact, "Saved")
+
+
+@action("add_tag")
+def add_tag(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    typed = text(req, "tag")
+    try:
+        tag = check_tag(typed)
+        if tag.lower() in (t.lower() for t in contact.tags):
+            raise Invalid(f"{tag} is already a tag.")
+        if len(contact.tags) >= TAGS_MAX:
+            raise Invalid(f"A contact has at most {TAGS_MAX} tags.")
+    except Invalid as exc:
+        return invalid(tags_form(contact, req.viewer, error=str(exc), tag=typed), str(exc))
+    contact.tags.append(tag)
+    req.repo.save_contact(contact)
+    return responses.update_card(tags_form(contact, req.viewer), f"Tagged {tag}")
+
+
+@action("remove_tag")
+def remove_tag(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    tag = req.event.parameter("tag")
+    if tag not in contact.tags:
+        message = f"{tag} is not a tag of this contact."
+        return invalid(tags_form(contact, req.viewer, error=message), message)
+    contact.tags.remove(tag)
+    req.repo.save_contact(contact)
+    return responses.update_card(tags_form(contact, req.viewer), f"Removed {tag}")
+
+
+@action("set_owner")
+def set_owner(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    raw = req.event.parameters.get("owner") or text(req, "owner")
+    try:
+        owner = check_teammate(req, raw)
+    except Invalid as exc:
+        return invalid(stage_form(contact, req.viewer, error=str(exc)), str(exc))
+    contact.owner = owner
+    req.repo.save_contact(contact)
+    return show_contact(req, contact, f"Owner: {owner}")
+
+
+@action("set_stage")
+def set_stage(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    try:
+        stage = parse_lifecycle_stage(req.event.parameters.get("stage") or text(req, "stage"))
+    except ValueError as exc:
+        return invalid(stage_form(contact, req.viewer, error=str(exc)), "Unknown lifecycle stage")
+    contact.lifecycle_stage = stage
+    req.repo.save_contact(contact)
+    return show_contact(req, contact, "Stage saved")
+
+
+def _log(req: Request, kind: str) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    body = req.event.input("body") or ""
+    try:
+        if not body.strip():
+            raise Invalid("Write something first.")
+        bounded(body, "This text", NOTE_MAX)
+    except Invalid as exc:
+        return invalid(activity_form(contact, kind, req.viewer, error=str(exc), body=body), str(exc))
+    activity = Activity(id=new_id("a"), kind=kind, at=utcnow(), body=body.strip(), author=req.rep,
+                        contact_ids=[contact.id], company_ids=[contact.company_id] if contact.company_id else [])
+    req.repo.add_activity(activity, rep=None)
+    contact = req.repo.get_contact(contact.id)
+    return show_contact(req, contact, "Note added" if kind == "note" else "Call logged")
+
+
+@action("add_note")
+def add_note(req: Request) -> dict:
+    return _log(req, "note")
+
+
+@action("log_call")
+def log_call(req: Request) -> dict:
+    return _log(req, "call")

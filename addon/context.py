@@ -1,0 +1,155 @@
+"""What every /addon/ endpoint does before and after its own work.
+
+`addon_endpoint` wraps a view: it verifies the system ID token (from the
+header alone, before the body is even parsed), parses the JSON, verifies the
+user ID token, parses the event, and hands the view a `Request` scoped to the
+verified tenant. A Firestore or Google API fault becomes an error card with a
+retry button; a bad body is a 400 and a bad token a 401, both short JSON.
+Log lines carry the path, rep, tenant and outcome, never a token or the
+authorization object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app, jsonify, request
+from google.api_core.exceptions import GoogleAPIError
+
+from addon import events
+from addon.google_apis import ApiUnavailable
+from addon.verify import CertCache, CertsUnavailable, Identity, Unauthorized, Verifier
+from cards import errors as error_cards
+from cards import responses
+from cards.contact import Viewer
+from models.domain import Settings
+from models.repository import Repository
+
+log = logging.getLogger(__name__)
+
+ACTION_PATH = "/addon/action/"
+FAULT_MESSAGE = "Sidecar could not reach its data just now. Your work is safe; try again in a moment."
+API_FAULT_MESSAGE = "Sidecar could not read this from Google just now. Try again in a moment."
+
+
+@dataclasses.dataclass
+class Request:
+    """One verified add-on request: who asks, what they sent, and their tenant's data."""
+
+    identity: Identity
+    event: events.Event
+    repo: Repository
+    public_url: str
+    api_root: str
+    _settings: Settings | None = None
+
+    @property
+    def rep(self) -> str:
+        return self.identity.rep
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = self.repo.get_settings()
+        return self._settings
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(rep=self.rep, settings=self.settings, actions=self.public_url + ACTION_PATH,
+                      tz=self.event.time_zone)
+
+    def action_url(self, name: str) -> str:
+        return self.public_url + ACTION_PATH + name
+
+
+def verifier() -> Verifier:
+    """One verifier (and certificate cache) per app, built on first use from the app's config."""
+    state = current_app.extensions.setdefault("sidecar_addon", {})
+    if "verifier" not in state:
+        config = current_app.extensions["sidecar"].config
+        config.require_web()
+        state["verifier"] = Verifier(CertCache(config.google_certs_url), config.public_url,
+                                     config.addon_service_account, config.oauth_client_id)
+    return state["verifier"]
+
+
+def refuse(status: int, message: str):
+    return jsonify(error=message), status
+
+
+def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | None = None):
+    """Decorate a view `(Request) -> response dict`; `kind` is "trigger" or "action" (the error envelope).
+
+    `retry(req)` names the action URL and parameters an error card's Retry button runs.
+    """
+    def decorate(view: Callable[[Request], dict[str, Any]]):
+        @functools.wraps(view)
+        def endpoint(*args, **kwargs):
+            started = time.perf_counter()
+            path = request.path
+            try:
+                check = verifier()
+                check.system_token(request.headers.get("Authorization"), path)
+            except Unauthorized as exc:
+                log.warning("addon refused path=%s reason=%s", path, exc)
+                return refuse(401, "unauthorized")
+            except CertsUnavailable as exc:
+                log.error("addon certs unavailable path=%s reason=%s", path, exc)
+                return refuse(503, "cannot verify the request now")
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                log.warning("addon bad request path=%s reason=malformed JSON", path)
+                return refuse(400, "the request body must be a JSON object")
+            try:
+                identity = check.user_token(events.user_id_token(body))
+            except Unauthorized as exc:
+                log.warning("addon refused path=%s reason=%s", path, exc)
+                return refuse(401, "unauthorized")
+            except CertsUnavailable as exc:
+                log.error("addon certs unavailable path=%s reason=%s", path, exc)
+                return refuse(503, "cannot verify the request now")
+            try:
+                event = events.parse(body)
+            except events.BadEvent as exc:
+                log.warning("addon bad request path=%s rep=%s reason=%s", path, identity.rep, exc)
+                return refuse(400, str(exc))
+            services = current_app.extensions["sidecar"]
+            config = services.config
+            req = Request(identity, event, services.repository(identity.tenant), config.public_url,
+                          config.google_api_root)
+            try:
+                answer = view(req, *args, **kwargs)
+            except events.BadEvent as exc:
+                log.warning("addon bad request path=%s rep=%s reason=%s", path, identity.rep, exc)
+                return refuse(400, str(exc))
+            except (GoogleAPIError, ApiUnavailable) as exc:
+                message = API_FAULT_MESSAGE if isinstance(exc, ApiUnavailable) else FAULT_MESSAGE
+                log.error("addon fault path=%s rep=%s tenant=%s error=%s", path, identity.rep, identity.tenant,
+                          type(exc).__name__)
+                answer = _fault(kind, message, *(retry(req) if retry else _same_again(req, path)))
+            log.info("addon ok path=%s host=%s rep=%s tenant=%s ms=%.0f", path, event.host_app, identity.rep,
+                     identity.tenant, (time.perf_counter() - started) * 1000)
+            return jsonify(answer)
+
+        return endpoint
+
+    return decorate
+
+
+def _same_again(req: Request, path: str) -> tuple[str, dict]:
+    """Run the same action again: its parameters, and the rep's typed inputs carried as parameters."""
+    parameters = dict(req.event.parameters)
+    for name, values in req.event.string_inputs.items():
+        if values:
+            parameters.setdefault(events.RETRY_INPUT_PREFIX + name, values[0])
+    return req.public_url + path, parameters
+
+
+def _fault(kind: str, message: str, retry_url: str, retry_parameters: dict) -> dict[str, Any]:
+    card = error_cards.error_card(message, retry_url, retry_parameters)
+    return responses.trigger(card) if kind == "trigger" else responses.update_card(card, "Something went wrong")

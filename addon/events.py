@@ -1,0 +1,228 @@
+"""Google's add-on event object, parsed into small dataclasses; a bad shape is a `BadEvent` (400).
+
+Only what Sidecar uses is read. Tokens are kept out of every `repr` so an
+event can never leak one into a log line, and `loggable()` strips the
+authorization object before anything about a raw event is logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+HOST_APPS = ("GMAIL", "CALENDAR", "DRIVE", "DOCS", "SHEETS", "SLIDES", "CHAT")
+RETRY_INPUT_PREFIX = "input."  # an error card's Retry carries the rep's typed inputs as these parameters
+MSG_F_PREFIX = "msg-f:"  # Gmail's web ids: "msg-f:<decimal>" for the API's hex id
+
+
+class BadEvent(ValueError):
+    """The request body is not a usable add-on event; the message says which part is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str = ""
+    organizer: bool = False
+    is_self: bool = False
+    resource: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class GmailContext:
+    message_id: str  # the API's hex form, whatever form the event used
+    thread_id: str | None = None
+    access_token: str | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarContext:
+    calendar_id: str
+    event_id: str
+    recurring_event_id: str | None = None
+    organizer: str | None = None
+    attendees: tuple[Attendee, ...] | None = None  # None: the event did not carry them
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One add-on event, as Sidecar reads it."""
+
+    host_app: str
+    platform: str | None = None
+    locale: str | None = None
+    time_zone: dt.tzinfo = dt.UTC
+    string_inputs: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    date_inputs: dict[str, int] = dataclasses.field(default_factory=dict)  # ms since epoch
+    parameters: dict[str, str] = dataclasses.field(default_factory=dict)
+    gmail: GmailContext | None = None
+    calendar: CalendarContext | None = None
+    user_oauth_token: str | None = dataclasses.field(default=None, repr=False)
+
+    def input(self, name: str) -> str | None:
+        values = self.string_inputs.get(name)
+        return values[0] if values else None
+
+    def inputs(self, name: str) -> list[str]:
+        return list(self.string_inputs.get(name, []))
+
+    def parameter(self, name: str) -> str:
+        """A required action parameter; our own cards always send it, so its absence is a bad request."""
+        value = self.parameters.get(name)
+        if not value:
+            raise BadEvent(f"missing parameter {name!r}")
+        return value
+
+
+def loggable(body: Any) -> Any:
+    """The event without its authorization object, for any log line that mentions an event."""
+    if isinstance(body, dict):
+        return {k: v for k, v in body.items() if k != "authorizationEventObject"}
+    return body
+
+
+def user_id_token(body: dict) -> object:
+    auth = body.get("authorizationEventObject")
+    return auth.get("userIdToken") if isinstance(auth, dict) else None
+
+
+def parse(body: Any) -> Event:
+    if not isinstance(body, dict):
+        raise BadEvent("the request body must be a JSON object")
+    common = _object(body, "commonEventObject")
+    host_app = common.get("hostApp")
+    if host_app not in HOST_APPS:
+        raise BadEvent("commonEventObject.hostApp is missing or unknown")
+    auth = body.get("authorizationEventObject") or {}
+    parameters = _parameters(common.get("parameters"))
+    string_inputs = _string_inputs(common.get("formInputs"))
+    for name, value in parameters.items():
+        if name.startswith(RETRY_INPUT_PREFIX):
+            string_inputs.setdefault(name[len(RETRY_INPUT_PREFIX):], [value])
+    return Event(
+        host_app=host_app,
+        platform=_optional_str(common, "platform"),
+        locale=_optional_str(common, "userLocale"),
+        time_zone=_time_zone(common.get("timeZone")),
+        string_inputs=string_inputs,
+        date_inputs=_date_inputs(common.get("formInputs")),
+        parameters=parameters,
+        gmail=_gmail(body.get("gmail")) if body.get("gmail") is not None else None,
+        calendar=_calendar(body.get("calendar")) if body.get("calendar") is not None else None,
+        user_oauth_token=auth.get("userOAuthToken") if isinstance(auth, dict) else None,
+    )
+
+
+def gmail_message_id(raw: str) -> str:
+    """`msg-f:1790000000000000000` (Gmail web) or the API's hex id -> the API's hex id."""
+    raw = raw.strip()
+    if raw.startswith(MSG_F_PREFIX):
+        decimal = raw[len(MSG_F_PREFIX):]
+        if not decimal.isdigit():
+            raise BadEvent("gmail.messageId is not a valid msg-f id")
+        return format(int(decimal), "x")
+    if not raw or not all(ch in "0123456789abcdefABCDEF" for ch in raw):
+        raise BadEvent("gmail.messageId is not a Gmail message id")
+    return raw.lower()
+
+
+def _object(body: dict, name: str) -> dict:
+    value = body.get(name)
+    if not isinstance(value, dict):
+        raise BadEvent(f"{name} is missing or not an object")
+    return value
+
+
+def _optional_str(data: dict, name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _time_zone(value: Any) -> dt.tzinfo:
+    """`{"id": "Europe/Paris", "offset": 3600000}`; the offset (ms) is enough to show local times."""
+    if not isinstance(value, dict):
+        return dt.UTC
+    try:
+        offset_ms = int(value.get("offset", 0))
+    except (TypeError, ValueError):
+        raise BadEvent("commonEventObject.timeZone.offset is not a number") from None
+    if abs(offset_ms) >= 24 * 3600 * 1000:
+        raise BadEvent("commonEventObject.timeZone.offset is out of range")
+    return dt.timezone(dt.timedelta(milliseconds=offset_ms)) if offset_ms else dt.UTC
+
+
+def _string_inputs(form_inputs: Any) -> dict[str, list[str]]:
+    if form_inputs is None:
+        return {}
+    if not isinstance(form_inputs, dict):
+        raise BadEvent("commonEventObject.formInputs is not an object")
+    result = {}
+    for name, value in form_inputs.items():
+        strings = value.get("stringInputs") if isinstance(value, dict) else None
+        if strings is None:
+            continue
+        values = strings.get("value") if isinstance(strings, dict) else None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise BadEvent(f"formInputs.{name}.stringInputs.value must be a list of strings")
+        result[name] = values
+    return result
+
+
+def _date_inputs(form_inputs: Any) -> dict[str, int]:
+    result = {}
+    for name, value in (form_inputs or {}).items():
+        if not isinstance(value, dict):
+            continue
+        date = value.get("dateInput") or value.get("dateTimeInput")
+        if date is None:
+            continue
+        try:
+            result[name] = int(date["msSinceEpoch"])
+        except (KeyError, TypeError, ValueError):
+            raise BadEvent(f"formInputs.{name} has no valid msSinceEpoch") from None
+    return result
+
+
+def _parameters(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise BadEvent("commonEventObject.parameters must map names to strings")
+    return dict(value)
+
+
+def _gmail(value: Any) -> GmailContext:
+    if not isinstance(value, dict) or not isinstance(value.get("messageId"), str):
+        raise BadEvent("gmail.messageId is missing")
+    return GmailContext(message_id=gmail_message_id(value["messageId"]),
+                        thread_id=_optional_str(value, "threadId"),
+                        access_token=_optional_str(value, "accessToken"))
+
+
+def _calendar(value: Any) -> CalendarContext:
+    if not isinstance(value, dict):
+        raise BadEvent("calendar is not an object")
+    event_id = _optional_str(value, "id")
+    if event_id is None:
+        raise BadEvent("calendar.id is missing")
+    attendees = value.get("attendees")
+    parsed = None
+    if attendees is not None:
+        if not isinstance(attendees, list):
+            raise BadEvent("calendar.attendees is not a list")
+        parsed = tuple(_attendee(a) for a in attendees if isinstance(a, dict) and isinstance(a.get("email"), str))
+    organizer = value.get("organizer")
+    return CalendarContext(
+        calendar_id=_optional_str(value, "calendarId") or "primary",
+        event_id=event_id,
+        recurring_event_id=_optional_str(value, "recurringEventId"),
+        organizer=organizer.get("email") if isinstance(organizer, dict) else None,
+        attendees=parsed,
+    )
+
+
+def _attendee(value: dict) -> Attendee:
+    return Attendee(email=value["email"], name=str(value.get("displayName") or ""),
+                    organizer=bool(value.get("organizer")), is_self=bool(value.get("self")),
+                    resource=bool(value.get("resource")))

@@ -1,0 +1,151 @@
+"""Verification of every /addon/ request: Google's system ID token and the rep's user ID token (SPEC §5).
+
+Google signs both with the keys published at SIDECAR_GOOGLE_CERTS_URL
+(`{kid: x509 PEM}`); they are fetched once and kept for as long as the
+response's Cache-Control max-age allows, and fetched again early only when a
+token names a key id we have not seen (Google rotates keys), at most once per
+`CERTS_REFETCH_MIN_SECONDS`.
+
+The tenant is the user token's `hd` claim. A consumer account (no `hd`) is
+refused with 401: Sidecar is a Workspace product and a tenant must be a
+domain an admin controls; taking the domain of a gmail.com address would put
+every consumer user in one shared tenant.
+
+Nothing here logs a token; failures are logged with a reason only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+import time
+
+import requests
+from google.auth import exceptions as auth_exceptions
+from google.auth import jwt
+
+log = logging.getLogger(__name__)
+
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")  # Google: either form appears in `iss`
+CLOCK_SKEW_SECONDS = 30  # tolerated difference between Google's clock and ours
+CERTS_DEFAULT_MAX_AGE = 300  # when the certs response carries no usable Cache-Control
+CERTS_REFETCH_MIN_SECONDS = 30  # an unknown key id refetches at most this often (no refetch storm on forged kids)
+CERTS_HTTP_TIMEOUT_SECONDS = 5
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+class Unauthorized(Exception):
+    """The request does not prove it comes from Google on behalf of a rep; answered with 401."""
+
+
+class CertsUnavailable(Exception):
+    """The signing certificates could not be fetched; nothing can be verified (503)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who is asking, from the verified user ID token."""
+
+    rep: str  # the rep's email, lower case
+    tenant: str  # the Workspace domain (`hd`)
+
+
+class CertCache:
+    """Google's token-signing certificates, cached per the response's Cache-Control."""
+
+    def __init__(self, url: str, session: requests.Session | None = None, clock=time.monotonic):
+        self.url = url
+        self._session = session or requests.Session()
+        self._clock = clock
+        self._certs: dict[str, str] = {}
+        self._expires_at = 0.0
+        self._fetched_at: float | None = None
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def get(self, kid: str | None = None) -> dict[str, str]:
+        """The current certificates; refetched when expired, or early for an unknown `kid`."""
+        now = self._clock()
+        with self._lock:
+            stale = now >= self._expires_at
+            unknown = kid is not None and kid not in self._certs
+            may_refetch = self._fetched_at is None or now - self._fetched_at >= CERTS_REFETCH_MIN_SECONDS
+            if stale or (unknown and may_refetch):
+                self._fetch(now)
+            return self._certs
+
+    def _fetch(self, now: float) -> None:
+        try:
+            response = self._session.get(self.url, timeout=CERTS_HTTP_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            certs = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            if self._certs and now < self._expires_at:
+                return  # an early refetch failed; the cached set is still valid
+            raise CertsUnavailable(f"cannot fetch signing certificates: {type(exc).__name__}") from None
+        if not isinstance(certs, dict):
+            raise CertsUnavailable("signing certificates are not a JSON object")
+        match = _MAX_AGE.search(response.headers.get("Cache-Control", ""))
+        max_age = int(match.group(1)) if match else CERTS_DEFAULT_MAX_AGE
+        self._certs = {str(k): str(v) for k, v in certs.items()}
+        self._fetched_at = now
+        self._expires_at = now + max_age
+        self.fetches += 1
+
+
+class Verifier:
+    """Checks Google's ID tokens for one deployment (public URL, service account, OAuth client)."""
+
+    def __init__(self, certs: CertCache, public_url: str, service_account: str, oauth_client_id: str):
+        self.certs = certs
+        self.public_url = public_url.rstrip("/")
+        self.service_account = service_account.lower()
+        self.oauth_client_id = oauth_client_id
+
+    def system_token(self, authorization_header: str | None, path: str) -> None:
+        """The `Authorization: Bearer` system ID token, addressed to this exact endpoint."""
+        scheme, _, token = (authorization_header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing system ID token")
+        claims = self._decode(token.strip(), audience=self.public_url + path, what="system")
+        if str(claims.get("email", "")).lower() != self.service_account:
+            raise Unauthorized("system ID token is not from the add-on's service account")
+
+    def user_token(self, token: object) -> Identity:
+        """`authorizationEventObject.userIdToken`: the rep (email) and the tenant (hd)."""
+        if not isinstance(token, str) or not token:
+            raise Unauthorized("missing user ID token")
+        claims = self._decode(token, audience=self.oauth_client_id, what="user")
+        email = str(claims.get("email", "")).lower()
+        tenant = str(claims.get("hd", "")).lower()
+        if not tenant:
+            raise Unauthorized("not a Google Workspace account")
+        if not email.endswith("@" + tenant):
+            raise Unauthorized("user ID token email is outside its domain")
+        return Identity(rep=email, tenant=tenant)
+
+    def _decode(self, token: str, audience: str, what: str) -> dict:
+        try:
+            header = jwt.decode_header(token)
+        except (ValueError, auth_exceptions.GoogleAuthError):
+            raise Unauthorized(f"malformed {what} ID token") from None
+        if header.get("alg") != "RS256":
+            raise Unauthorized(f"{what} ID token is not RS256")
+        certs = self.certs.get(kid=header.get("kid"))
+        try:
+            claims = jwt.decode(token, certs=certs, audience=audience, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
+        except (ValueError, auth_exceptions.GoogleAuthError) as exc:
+            raise Unauthorized(f"invalid {what} ID token: {_reason(exc)}") from None
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise Unauthorized(f"{what} ID token is not issued by Google")
+        if claims.get("email_verified") is not True:
+            raise Unauthorized(f"{what} ID token email is not verified")
+        return claims
+
+
+def _reason(exc: Exception) -> str:
+    """google-auth's messages can quote claims but never the token; keep the first clause only."""
+    text = str(exc).split(":", 1)[0]
+    return text[:80]

@@ -1,0 +1,64 @@
+"""The Calendar event card: a short meeting brief for each external attendee (SPEC §1)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cards.contact import Person, Viewer
+from cards.timeline import fmt_date
+from cards.widgets import bold, button, button_list, card, decorated_text, esc, muted, paragraph, section
+from models.domain import INBOUND, OUTBOUND
+
+BRIEF_WINDOW_DAYS = 90  # "emails in/out in the last 90 days" (SPEC §1)
+KNOWERS_SHOWN = 5
+
+
+@dataclasses.dataclass
+class Brief:
+    person: Person
+    emails_in: int = 0
+    emails_out: int = 0
+
+    @classmethod
+    def of(cls, person: Person) -> Brief:
+        """Counts from the person's timeline entries of the window (already fetched with `since`)."""
+        emails = [e for e in person.entries if e.kind == "email"]
+        return cls(person, sum(e.direction == INBOUND for e in emails), sum(e.direction == OUTBOUND for e in emails))
+
+
+def brief_section(brief: Brief, viewer: Viewer) -> dict[str, Any]:
+    person, contact = brief.person, brief.person.contact
+    if contact is None:
+        widgets = [
+            decorated_text(bold(person.display_name or person.email), top_label="Not in Sidecar yet",
+                           bottom_label=person.email, icon="PERSON"),
+            button_list(button("Add as contact", viewer.act("form", form="add_contact", email=person.email,
+                                                            name=person.display_name))),
+        ]
+        return section(widgets, header=person.display_name or person.email)
+    company = person.company.name if person.company and person.company.name else (contact.company_id or "")
+    knowers = sorted(((at, rep) for rep, at in contact.touches.items() if at), reverse=True)[:KNOWERS_SHOWN]
+    known_by = ", ".join("you" if rep == viewer.rep else rep for _, rep in knowers)
+    widgets = [
+        decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
+                       icon="PERSON", button_=button("Open", viewer.act("open_contact", contact_id=contact.id))),
+        decorated_text(esc(fmt_date(contact.last_email_at, viewer.tz)), top_label="Last email with the team",
+                       icon="EMAIL"),
+        decorated_text(esc(fmt_date(contact.last_meeting_at, viewer.tz)), top_label="Last meeting with the team",
+                       icon="INVITE"),
+        decorated_text(f"{brief.emails_in} in · {brief.emails_out} out",
+                       top_label=f"Emails, last {BRIEF_WINDOW_DAYS} days", icon="CLOCK"),
+        decorated_text(esc(known_by) or muted("Nobody yet"), top_label="Who on the team knows them",
+                       icon="MULTIPLE_PEOPLE"),
+    ]
+    return section(widgets, header=contact.display_name)
+
+
+def event_card(briefs: list[Brief], viewer: Viewer, hidden: int = 0) -> dict[str, Any]:
+    if not briefs:
+        return card("event", "Meeting brief", [section([paragraph("No external attendees on this event.")])])
+    sections = [brief_section(b, viewer) for b in briefs]
+    if hidden:
+        sections.append(section([paragraph(muted(f"{hidden} more attendees are not shown."))]))
+    return card("event", "Meeting brief", sections, subtitle=f"{len(briefs) + hidden} external attendees")

@@ -1,0 +1,295 @@
+"""Contact cards: one section per person on the Gmail message, the contact card, its forms and timeline.
+
+Every builder takes `actions`, the action base URL (public URL + "/addon/action/"),
+and the viewing rep, so nothing here reads configuration or the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from cards.timeline import fmt_date, timeline_row
+from cards.widgets import (
+    Widget,
+    action,
+    bold,
+    button,
+    button_list,
+    card,
+    date_input,
+    decorated_text,
+    divider,
+    error_text,
+    esc,
+    muted,
+    paragraph,
+    section,
+    selection_input,
+    text_input,
+)
+from models.domain import LIFECYCLE_STAGES, Company, Contact, CustomFieldDefinition, Settings, TimelineEntry
+
+ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
+CUSTOM_FIELDS_SHOWN = 10  # key custom fields on a contact section
+HEADER_WIDGETS = 3  # what a collapsed section still shows: who, emails, owner
+
+
+@dataclasses.dataclass
+class Person:
+    """One participant as the card shows them: a contact with their data, or an unknown address."""
+
+    email: str
+    display_name: str = ""
+    contact: Contact | None = None
+    company: Company | None = None
+    entries: list[TimelineEntry] = dataclasses.field(default_factory=list)
+    next_cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Viewer:
+    """Who is looking, and how to show it to them."""
+
+    rep: str
+    settings: Settings
+    actions: str  # action base URL, ends with "/addon/action/"
+    tz: dt.tzinfo = dt.UTC
+
+    def act(self, name: str, **parameters: object) -> dict[str, Any]:
+        return action(self.actions + name, parameters)
+
+
+def person_section(person: Person, viewer: Viewer, collapsed: bool = False) -> dict[str, Any]:
+    if person.contact is None:
+        return unknown_section(person, viewer)
+    widgets = contact_widgets(person, viewer)
+    title = person.contact.display_name
+    return section(widgets, header=title, collapsible=collapsed, uncollapsible=HEADER_WIDGETS if collapsed else None)
+
+
+def unknown_section(person: Person, viewer: Viewer) -> dict[str, Any]:
+    widgets = [
+        decorated_text(bold(person.display_name or person.email), top_label="Not in Sidecar yet",
+                       bottom_label=person.email, icon="PERSON"),
+        button_list(button("Add as contact", viewer.act("form", form="add_contact", email=person.email,
+                                                        name=person.display_name), filled=True)),
+    ]
+    return section(widgets, header=person.display_name or person.email)
+
+
+def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
+    contact = person.contact
+    assert contact is not None
+    company = person.company.name if person.company and person.company.name else (contact.company_id or "")
+    widgets: list[Widget] = [
+        decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
+                       icon="PERSON", button_=button("Open", viewer.act("open_contact", contact_id=contact.id))),
+        decorated_text(esc(", ".join(contact.emails)), icon="EMAIL"),
+        decorated_text(esc(contact.owner or "Unassigned"), top_label="Owner", icon="MULTIPLE_PEOPLE"),
+        decorated_text(esc(LIFECYCLE_STAGES.get(contact.lifecycle_stage, contact.lifecycle_stage)),
+                       top_label="Lifecycle stage", icon="STAR"),
+        decorated_text(esc(", ".join(contact.tags)) or muted("No tags"), top_label="Tags", icon="BOOKMARK"),
+    ]
+    if contact.phone:
+        widgets.append(decorated_text(esc(contact.phone), top_label="Phone", icon="PHONE"))
+    widgets.extend(custom_field_widgets(contact, viewer.settings))
+    if contact.job_change:
+        widgets.append(error_text(f"Likely job change: now seen at {contact.job_change.get('company_id', '?')}"))
+    widgets.append(button_list(
+        button("Add note", viewer.act("form", form="note", contact_id=contact.id)),
+        button("Log call", viewer.act("form", form="call", contact_id=contact.id)),
+        button("Edit", viewer.act("form", form="edit", contact_id=contact.id)),
+    ))
+    quick = [button("Tags", viewer.act("form", form="tags", contact_id=contact.id)),
+             button("Stage", viewer.act("form", form="stage", contact_id=contact.id))]
+    if contact.owner != viewer.rep:
+        quick.append(button("Assign to me", viewer.act("set_owner", contact_id=contact.id, owner=viewer.rep)))
+    if contact.company_id:
+        quick.append(button("Company", viewer.act("open_company", domain=contact.company_id)))
+    widgets.append(button_list(*quick))
+    widgets.extend(also_in_touch(contact, viewer))
+    widgets.append(divider())
+    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer))
+    return widgets
+
+
+def custom_field_widgets(contact: Contact, settings: Settings) -> list[Widget]:
+    widgets = []
+    for definition in settings.custom_fields:
+        if definition.applies_to != "contact" or contact.custom.get(definition.key) in (None, ""):
+            continue
+        widgets.append(decorated_text(esc(format_custom(definition, contact.custom[definition.key])),
+                                      top_label=definition.label))
+        if len(widgets) == CUSTOM_FIELDS_SHOWN:
+            break
+    return widgets
+
+
+def format_custom(definition: CustomFieldDefinition, value: Any) -> str:
+    if definition.type == "number" and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def also_in_touch(contact: Contact, viewer: Viewer) -> list[Widget]:
+    others = sorted(((at, rep) for rep, at in contact.touches.items() if rep != viewer.rep and at),
+                    reverse=True)[:ALSO_IN_TOUCH_MAX]
+    if not others:
+        return []
+    widgets = [paragraph(bold("Also in touch"))]
+    for at, rep in others:
+        widgets.append(decorated_text(esc(rep), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
+                                      icon="MULTIPLE_PEOPLE"))
+    return widgets
+
+
+def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor: str | None,
+                     viewer: Viewer, replace: bool = False) -> list[Widget]:
+    """The rows, newest first, and "Show more" (which opens the timeline card, then pages inside it)."""
+    widgets = [paragraph(bold("Team timeline"))]
+    if not entries:
+        widgets.append(paragraph(muted("Nothing yet.")))
+    level = viewer.settings.privacy_level
+    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz) for entry in entries)
+    if next_cursor:
+        more = viewer.act("show_more", contact_id=contact_id, cursor=next_cursor, replace="1" if replace else None)
+        widgets.append(button_list(button("Show more", more)))
+    return widgets
+
+
+def message_card(people: list[Person], viewer: Viewer, subject: str = "", hidden: int = 0) -> dict[str, Any]:
+    """The Gmail contextual card: the sender first, then the other external participants."""
+    if not people:
+        body = [section([paragraph("No external people on this message: nothing to show.")])]
+        return card("message", "Sidecar", body, subtitle=subject or None)
+    sections = [person_section(p, viewer, collapsed=n > 0) for n, p in enumerate(people)]
+    if hidden:
+        sections.append(section([paragraph(muted(f"{hidden} more participants are not shown."))]))
+    return card("message", people[0].contact.display_name if people[0].contact else (people[0].display_name
+                or people[0].email), sections, subtitle=subject or None)
+
+
+def contact_card(person: Person, viewer: Viewer, error: str | None = None) -> dict[str, Any]:
+    widgets = contact_widgets(person, viewer)
+    if error:
+        widgets.insert(0, error_text(error))
+    assert person.contact is not None
+    return card("contact", person.contact.display_name, [section(widgets)],
+                subtitle=person.contact.title or person.contact.company_id or None)
+
+
+def timeline_card(contact: Contact, entries: list[TimelineEntry], next_cursor: str | None,
+                  viewer: Viewer) -> dict[str, Any]:
+    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True)
+    return card("timeline", contact.display_name, [section(widgets)], subtitle="Team timeline")
+
+
+# --- forms -------------------------------------------------------------------------------
+
+def add_contact_form(email: str, first: str, middle: str, last: str, company: str, viewer: Viewer,
+                     error: str | None = None, title: str = "") -> dict[str, Any]:
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets += [
+        decorated_text(esc(email), top_label="Email", icon="EMAIL"),
+        text_input("first_name", "First name", first),
+        text_input("middle_name", "Middle name", middle),
+        text_input("last_name", "Last name", last),
+        text_input("title", "Title", title),
+        decorated_text(esc(company) or muted("Free mail: no company"), top_label="Company"),
+        button_list(button("Add contact", viewer.act("add_contact", email=email), filled=True)),
+    ]
+    return card("add_contact", "Add as contact", [section(widgets)], subtitle=email)
+
+
+def edit_form(contact: Contact, viewer: Viewer, error: str | None = None,
+              values: dict[str, str] | None = None) -> dict[str, Any]:
+    """Standard fields and the tenant's custom fields, each input typed by its definition."""
+    values = values or {}
+
+    def value(name: str, current: object) -> str:
+        return values.get(name, "" if current is None else str(current))
+
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets += [
+        text_input("first_name", "First name", value("first_name", contact.first_name)),
+        text_input("middle_name", "Middle name", value("middle_name", contact.middle_name)),
+        text_input("last_name", "Last name", value("last_name", contact.last_name)),
+        text_input("title", "Title", value("title", contact.title)),
+        text_input("phone", "Phone", value("phone", contact.phone), hint="International format, e.g. +44 20 7946 0000"),
+    ]
+    for definition in viewer.settings.custom_fields:
+        if definition.applies_to == "contact":
+            widgets.append(custom_input(definition, contact.custom.get(definition.key), values))
+    widgets.append(button_list(button("Save", viewer.act("edit_fields", contact_id=contact.id), filled=True)))
+    return card("edit", f"Edit {contact.display_name}", [section(widgets)])
+
+
+def custom_input(definition: CustomFieldDefinition, current: Any, values: dict[str, str]) -> Widget:
+    name = "custom." + definition.key
+    if definition.type == "select":
+        options = [("—", "")] + [(option, option) for option in definition.options]
+        return selection_input(name, definition.label, options, values.get(name, current or ""))
+    if definition.type == "date":
+        ms = None
+        if isinstance(current, str) and current:
+            try:
+                ms = int(dt.datetime.fromisoformat(current).replace(tzinfo=dt.UTC).timestamp() * 1000)
+            except ValueError:
+                ms = None
+        return date_input(name, definition.label, ms)
+    shown = values.get(name, "" if current is None else format_custom(definition, current))
+    hint = "A number" if definition.type == "number" else ""
+    return text_input(name, definition.label, shown, hint=hint)
+
+
+def activity_form(contact: Contact, kind: str, viewer: Viewer, error: str | None = None,
+                  body: str = "") -> dict[str, Any]:
+    label = "Note" if kind == "note" else "Call summary"
+    name = "add_note" if kind == "note" else "log_call"
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets += [text_input("body", label, body, multiline=True),
+                button_list(button("Save", viewer.act(name, contact_id=contact.id), filled=True))]
+    title = "Add note" if kind == "note" else "Log call"
+    return card(name, title, [section(widgets)], subtitle=contact.display_name)
+
+
+def tags_form(contact: Contact, viewer: Viewer, error: str | None = None, tag: str = "") -> dict[str, Any]:
+    widgets: list[Widget] = [error_text(error)] if error else []
+    for existing in contact.tags:
+        widgets.append(decorated_text(esc(existing), icon="BOOKMARK", button_=button(
+            "Remove", viewer.act("remove_tag", contact_id=contact.id, tag=existing))))
+    widgets += [text_input("tag", "New tag", tag, hint="Letters, digits, space, - and _ (50 at most)"),
+                button_list(button("Add tag", viewer.act("add_tag", contact_id=contact.id), filled=True))]
+    return card("tags", "Tags", [section(widgets)], subtitle=contact.display_name)
+
+
+def stage_form(contact: Contact, viewer: Viewer, error: str | None = None) -> dict[str, Any]:
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets += [
+        selection_input("stage", "Lifecycle stage", [(label, key) for key, label in LIFECYCLE_STAGES.items()],
+                        contact.lifecycle_stage),
+        text_input("owner", "Owner (a teammate's email)", contact.owner or ""),
+        button_list(button("Save stage", viewer.act("set_stage", contact_id=contact.id), filled=True),
+                    button("Save owner", viewer.act("set_owner", contact_id=contact.id))),
+    ]
+    return card("stage", "Stage and owner", [section(widgets)], subtitle=contact.display_name)
+
+
+def company_card(company: Company, contacts: list[Contact], viewer: Viewer) -> dict[str, Any]:
+    widgets: list[Widget] = [decorated_text(bold(company.name or company.id), top_label="Company",
+                                            bottom_label=company.id)]
+    for definition in viewer.settings.custom_fields:
+        if definition.applies_to == "company" and company.custom.get(definition.key) not in (None, ""):
+            widgets.append(decorated_text(esc(format_custom(definition, company.custom[definition.key])),
+                                          top_label=definition.label))
+    widgets.append(decorated_text(esc(fmt_date(company.last_activity_at, viewer.tz)), top_label="Last activity"))
+    widgets.append(paragraph(bold("People")))
+    for contact in contacts:
+        widgets.append(decorated_text(esc(contact.display_name), top_label=contact.title or None,
+                                      bottom_label=contact.primary_email, icon="PERSON",
+                                      on_action=viewer.act("open_contact", contact_id=contact.id)))
+    if not contacts:
+        widgets.append(paragraph(muted("No contacts yet.")))
+    return card("company", company.name or company.id, [section(widgets)], subtitle=company.id)

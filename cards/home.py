@@ -1,0 +1,71 @@
+"""The home page: search, "my contacts" and recent activity; and the search results card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards.contact import Viewer
+from cards.timeline import fmt_date
+from cards.widgets import (
+    bold,
+    button,
+    button_list,
+    card,
+    decorated_text,
+    error_text,
+    esc,
+    muted,
+    paragraph,
+    section,
+    text_input,
+)
+from models.domain import Company, Contact
+
+RECENT_SHOWN = 10
+
+
+def search_widgets(viewer: Viewer, query: str = "", error: str | None = None, replace: bool = False) -> list[dict]:
+    widgets = [error_text(error)] if error else []
+    widgets += [
+        text_input("query", "Search contacts and companies", query, hint="Name, email, or company domain"),
+        button_list(button("Search", viewer.act("search", replace="1" if replace else None), filled=True)),
+    ]
+    return widgets
+
+
+def contact_row(contact: Contact, viewer: Viewer) -> dict:
+    bottom = contact.primary_email
+    if contact.last_activity_at:
+        bottom += f" · {fmt_date(contact.last_activity_at, viewer.tz)}"
+    return decorated_text(esc(contact.display_name), top_label=contact.title or contact.company_id or None,
+                          bottom_label=bottom, icon="PERSON",
+                          on_action=viewer.act("open_contact", contact_id=contact.id))
+
+
+def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None) -> dict[str, Any]:
+    my_rows = [contact_row(c, viewer) for c in mine] or [paragraph(muted("You own no contacts yet."))]
+    recent = sorted((c for c in mine if c.last_activity_at), key=lambda c: c.last_activity_at, reverse=True)
+    recent_rows = [decorated_text(esc(c.display_name),
+                                  top_label=f"Last activity {fmt_date(c.last_activity_at, viewer.tz)}",
+                                  bottom_label=c.primary_email, icon="CLOCK",
+                                  on_action=viewer.act("open_contact", contact_id=c.id))
+                   for c in recent[:RECENT_SHOWN]] or [paragraph(muted("No recent activity."))]
+    sections = [
+        section(search_widgets(viewer, error=error), header="Search"),
+        section(my_rows, header="My contacts"),
+        section(recent_rows, header="Recent activity"),
+    ]
+    return card("home", "Sidecar", sections, subtitle=viewer.rep)
+
+
+def results_card(query: str, contacts: list[Contact], companies: list[Company], viewer: Viewer,
+                 note: str | None = None) -> dict[str, Any]:
+    rows = [contact_row(c, viewer) for c in contacts]
+    rows += [decorated_text(bold(co.name or co.id), top_label="Company", bottom_label=co.id, icon="STORE",
+                            on_action=viewer.act("open_company", domain=co.id)) for co in companies]
+    if not rows:
+        rows = [paragraph(f"Nothing matches {bold(query)}.")]
+    if note:
+        rows.append(paragraph(muted(note)))
+    return card("results", "Search results", [section(search_widgets(viewer, query, replace=True)), section(rows)],
+                subtitle=query)
