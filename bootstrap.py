@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 
-from config import Config
+from config import Config, ConfigError
 from models.repository import Repository, connect
 
 
@@ -48,6 +48,20 @@ class Services:
     def repository(self, tenant: str) -> Repository:
         """The repository of one tenant: the only way code reaches Firestore."""
         return Repository(self.firestore, tenant)
+
+    def google_service(self, api: str, version: str, subject: str | None, scopes):
+        """A Google API client acting as `subject` by domain-wide delegation (sync).
+
+        Each call builds fresh credentials and a fresh HTTP connection: httplib2
+        is not thread-safe, so every mailbox's worker gets its own.
+        """
+        from sync import google_clients  # sync's own module; imported when first asked for
+
+        key_file = self.config.google_application_credentials
+        if not key_file:
+            raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS is required to sync mailboxes")
+        credentials = google_clients.delegated_credentials(key_file, subject, scopes)
+        return google_clients.build_service(api, version, credentials, self.config.google_api_root)
 
     def close(self) -> None:
         if self._client is not None:

@@ -137,6 +137,14 @@ def name_parts(display_name: str, address: str) -> tuple[str, str, str]:
     return words[0], " ".join(words[1:-1]), words[-1]
 
 
+def name_key(first: str, last: str) -> str | None:
+    """The key two mentions of one person share: folded "first last", or None without both parts."""
+    first, last = fold(first).strip(), fold(last).strip()
+    if not first or not last:
+        return None
+    return " ".join(f"{first} {last}".split())
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form for search: "José" -> "jose"."""
     decomposed = unicodedata.normalize("NFKD", text or "")

@@ -1,0 +1,179 @@
+"""Gmail sync for one mailbox (SPEC §7): a full sync, then history.list from the stored history id.
+
+Full sync: the profile's history id is read first (so nothing that changes
+during the listing is lost), then `messages.list` (500 a page) back to the
+backfill window, then metadata gets through batches with only the headers
+linking needs. Incremental: `history.list` (messageAdded, messageDeleted),
+paged; a 404 means the history id expired and a full resync follows, which
+also drops this mailbox from activities it no longer holds. The history id is
+handed back to the caller, who saves it after every write it covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import html
+import logging
+
+from googleapiclient.errors import HttpError
+
+from models.addresses import decode_words, parse_address_list
+from models.domain import Mailbox, Participant, utcnow
+from models.repository import activity_id_for
+from sync.api import GMAIL_UNITS, MailboxApi, Stopped, status_of
+from sync.linking import Item
+from sync.writer import SyncWriter
+
+log = logging.getLogger(__name__)
+
+METADATA_HEADERS = ["From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+                    "List-Id", "List-Unsubscribe", "Precedence", "Auto-Submitted"]  # SPEC §7: only these
+SKIPPED_LABELS = frozenset({"SPAM", "TRASH", "DRAFT", "CHAT"})
+BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+MESSAGES_PAGE_MAX = 500  # messages.list maxResults maximum
+HISTORY_PAGE_MAX = 500  # history.list maxResults maximum
+FETCH_GROUP = 1000  # ids fetched between stop checks and progress logs
+HISTORY_TYPES = ["messageAdded", "messageDeleted"]
+ADDRESS_HEADERS = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
+
+
+def is_bulk(headers: dict[str, str]) -> bool:
+    """Mailing lists, newsletters and machine mail (SPEC §7): never a reason to create a contact."""
+    auto = headers.get("auto-submitted", "").strip().lower()
+    return bool(headers.get("list-id") or headers.get("list-unsubscribe")
+                or headers.get("precedence", "").strip().lower() in BULK_PRECEDENCE
+                or (auto and auto != "no"))
+
+
+def message_time(headers: dict[str, str], internal_date: str | None) -> dt.datetime:
+    """The Date header (the same in every mailbox holding the mail), else Gmail's internalDate."""
+    raw = headers.get("date")
+    if raw:
+        try:
+            parsed = email.utils.parsedate_to_datetime(raw)
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(dt.UTC)
+        except (TypeError, ValueError, IndexError):
+            pass
+    return dt.datetime.fromtimestamp(int(internal_date or 0) / 1000, dt.UTC)
+
+
+def parse_message(message: dict, mailbox: str) -> Item | None:
+    """A metadata-format message as an Item; None for what is never stored (SPAM, TRASH, DRAFT, CHAT)."""
+    if SKIPPED_LABELS.intersection(message.get("labelIds") or ()):
+        return None
+    headers: dict[str, str] = {}
+    for header in (message.get("payload") or {}).get("headers") or ():
+        name = header.get("name", "").lower()
+        value = header.get("value") or ""
+        headers[name] = f"{headers[name]}, {value}" if name in headers and name in ("to", "cc", "bcc") else value
+    participants: list[Participant] = []
+    seen = set()
+    for header, role in ADDRESS_HEADERS:
+        for name, address in parse_address_list(headers.get(header, "")):
+            if address not in seen:
+                seen.add(address)
+                participants.append(Participant(email=address, name=name, role=role))
+    message_id = headers.get("message-id", "").strip()
+    key = message_id or f"gmail:{mailbox}:{message['id']}"
+    return Item(external_key=key, activity_id=activity_id_for(key), kind="email", held_id=message["id"],
+                at=message_time(headers, message.get("internalDate")),
+                subject=decode_words(headers.get("subject", "")).strip(),
+                snippet=html.unescape(message.get("snippet") or ""), participants=participants,
+                bulk=is_bulk(headers))
+
+
+class GmailSync:
+    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int):
+        self.api = api
+        self.writer = writer
+        self.backfill_days = backfill_days
+        self.messages = 0  # messages stored or updated this run
+
+    def run(self, mailbox: Mailbox) -> str:
+        """Sync, and return the history id that the caller may store once the writes are committed."""
+        if mailbox.history_id:
+            try:
+                return self.incremental(mailbox.history_id)
+            except HttpError as exc:
+                if status_of(exc) != 404:
+                    raise
+                log.info("history expired mailbox=%s state=resync", mailbox.email)
+                return self.full(resync=True)
+        return self.full(resync=False)
+
+    def full(self, resync: bool) -> str:
+        users = self.api.gmail["users"]
+        history_id = self.api.call(users.getProfile(userId="me"), GMAIL_UNITS["getProfile"])["historyId"]
+        since = utcnow() - dt.timedelta(days=self.backfill_days)
+        ids = self._list_ids(f"after:{int(since.timestamp())}")
+        log.info("full sync mailbox=%s messages=%d resync=%s", self.api.mailbox, len(ids), resync)
+        items: list[Item] = []
+        try:
+            for start in range(0, len(ids), FETCH_GROUP):
+                items.extend(self._fetch(ids[start:start + FETCH_GROUP]))
+        except Stopped:
+            self._store(items)  # checkpoint what was fetched; the cursor stays where it was
+            raise
+        self._store(items)
+        if resync:
+            listed = set(ids)
+            held = self.writer.repo.activities_held_by(self.api.mailbox)
+            gone = [a for a in held if a.kind == "email" and a.at >= since
+                    and a.holders.get(self.api.mailbox) not in listed]
+            self.writer.release(gone)
+        return history_id
+
+    def incremental(self, start_history_id: str) -> str:
+        history = self.api.gmail["history"]
+        added: dict[str, None] = {}
+        deleted: dict[str, None] = {}
+        page_token, latest = None, start_history_id
+        while True:
+            response = self.api.call(history.list(
+                userId="me", startHistoryId=start_history_id, historyTypes=HISTORY_TYPES,
+                maxResults=HISTORY_PAGE_MAX, pageToken=page_token), GMAIL_UNITS["history.list"])
+            for record in response.get("history") or ():
+                for change in record.get("messagesAdded") or ():
+                    message = change["message"]
+                    if not SKIPPED_LABELS.intersection(message.get("labelIds") or ()):
+                        added[message["id"]] = None
+                        deleted.pop(message["id"], None)
+                for change in record.get("messagesDeleted") or ():
+                    added.pop(change["message"]["id"], None)
+                    deleted[change["message"]["id"]] = None
+            latest = response.get("historyId", latest)
+            page_token = response.get("nextPageToken")
+            if not page_token:
+                break
+        if added:
+            self._store(self._fetch(list(added)))
+        self.writer.release_held(list(deleted), "email")
+        return latest
+
+    def _list_ids(self, query: str) -> list[str]:
+        messages = self.api.gmail["messages"]
+        ids: list[str] = []
+        page_token = None
+        while True:
+            response = self.api.call(messages.list(userId="me", q=query, maxResults=MESSAGES_PAGE_MAX,
+                                                   pageToken=page_token), GMAIL_UNITS["messages.list"])
+            ids.extend(m["id"] for m in response.get("messages") or ())
+            page_token = response.get("nextPageToken")
+            if not page_token:
+                return list(dict.fromkeys(ids))
+
+    def _fetch(self, ids: list[str]) -> list[Item]:
+        found = self.api.get_messages(ids, METADATA_HEADERS)
+        items = []
+        for message_id in ids:
+            message = found.get(message_id)
+            item = parse_message(message, self.api.mailbox) if message else None
+            if item is not None and not item.bulk:  # bulk mail is never stored: no one's timeline wants it
+                items.append(item)
+        return items
+
+    def _store(self, items: list[Item]) -> None:
+        self.writer.store(items)
+        self.messages += len(items)

@@ -1,0 +1,95 @@
+"""Linking rules (SPEC §7): who is on the team, who may become a contact, and how an item is described.
+
+An `Item` is one message or meeting as one mailbox sees it, already reduced to
+what Sidecar stores (no body, ever). `Team` answers the questions the rules
+ask of an address; the address facts themselves (free mail, role addresses,
+registrable domains, names) live in `models.addresses`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from models.addresses import domain_matches, email_domain, is_excluded, is_role_address
+from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, Participant, Settings
+
+SENDER_ROLES = ("from", "organizer")
+
+
+@dataclasses.dataclass
+class Item:
+    """One email or meeting as one mailbox holds it."""
+
+    external_key: str  # Message-ID header, or iCalUID|start
+    activity_id: str
+    kind: str  # email or meeting
+    held_id: str  # the Gmail message id or Calendar event id in this mailbox
+    at: dt.datetime
+    subject: str = ""
+    snippet: str = ""
+    participants: list[Participant] = dataclasses.field(default_factory=list)
+    end_at: dt.datetime | None = None
+    bulk: bool = False  # mailing list, newsletter, auto-submitted
+    declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
+
+    @property
+    def sender(self) -> str | None:
+        return next((p.email for p in self.participants if p.role in SENDER_ROLES), None)
+
+
+class Team:
+    """A tenant's view of addresses: its own domains, its exclusions, its auto-create policy."""
+
+    def __init__(self, tenant: str, settings: Settings):
+        self.domains = [tenant, *settings.internal_domains]
+        self.exclusions = list(settings.exclusions)
+        policy = settings.auto_create
+        self.policy = policy if policy in AUTO_CREATE_POLICIES else "outbound"
+
+    def is_internal(self, email: str) -> bool:
+        domain = email_domain(email)
+        return any(domain_matches(domain, own) for own in self.domains)
+
+    def excludes(self, item: Item) -> bool:
+        """Mail or meetings touching an excluded address or domain are never stored (SPEC §9)."""
+        return bool(self.exclusions) and any(is_excluded(p.email, self.exclusions) for p in item.participants)
+
+    def external(self, item: Item) -> list[Participant]:
+        return [p for p in item.participants if not self.is_internal(p.email)]
+
+    def arrange(self, item: Item) -> None:
+        self.arrange_participants(item.participants)
+
+    def arrange_participants(self, participants: list[Participant]) -> None:
+        """External participants first (header order kept), so a timeline row's counterpart is a person
+        outside the team whichever mailbox wrote the row."""
+        participants.sort(key=lambda p: self.is_internal(p.email))
+
+    def direction_of(self, participants: list[Participant], kind: str = "email") -> str:
+        """The team's view, the same from every holder: internal if no outsider is on it, outbound
+        if someone on the team sent or organised it, inbound otherwise."""
+        if all(self.is_internal(p.email) for p in participants):
+            return INTERNAL
+        sender = next((p.email for p in participants if p.role in SENDER_ROLES), None)
+        return OUTBOUND if sender and self.is_internal(sender) else INBOUND
+
+    def creatable(self, item: Item) -> list[Participant]:
+        """Participants the policy makes contacts of when no contact holds their address yet.
+
+        Default ("outbound"): people the team wrote to or met with; "all" adds
+        people who only wrote to the team; "none": nobody. Never the team,
+        role or no-reply addresses, bulk mail or excluded addresses.
+        """
+        if self.policy == "none" or item.bulk:
+            return []
+        team_sent = bool(item.sender) and self.is_internal(item.sender)
+        people = []
+        for participant in self.external(item):
+            if is_role_address(participant.email) or participant.email in item.declined:
+                continue
+            if is_excluded(participant.email, self.exclusions):
+                continue
+            if item.kind == "meeting" or self.policy == "all" or (team_sent and participant.role not in SENDER_ROLES):
+                people.append(participant)
+        return people

@@ -1,0 +1,153 @@
+"""One sync pass over every mailbox: a bounded pool, each mailbox's failure caught and recorded.
+
+A mailbox is synced in its own worker thread with its own credentials and
+HTTP connections (httplib2 is not thread-safe); mailboxes of one tenant share
+a `TenantState` (see `sync.writer`). A mailbox that fails is marked with its
+state and reason and the others go on; the mailbox document is written once,
+at the end, after every write its cursors cover.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import threading
+import time
+
+from bootstrap import Services
+from models.addresses import email_domain
+from models.domain import Mailbox, utcnow
+from sync import google_clients
+from sync.api import MailboxApi, MailboxError, Stopped, classify
+from sync.calendar import CalendarSync
+from sync.gmail import GmailSync
+from sync.linking import Team
+from sync.writer import SyncWriter, TenantState, link_pending
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_PAGE_MAX = 500  # Directory users.list maxResults maximum
+
+
+@dataclasses.dataclass
+class MailboxResult:
+    email: str
+    state: str
+    messages: int = 0
+    events: int = 0
+    contacts_created: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    api_calls: int = 0
+    firestore_writes: int = 0
+
+    def line(self) -> str:
+        text = (f"mailbox={self.email} state={self.state} messages={self.messages} events={self.events} "
+                f"contacts_created={self.contacts_created} seconds={self.seconds:.1f}")
+        return text + (f" error={self.error!r}" if self.error else "")
+
+
+def configured_mailboxes(services: Services) -> list[str]:
+    """SIDECAR_USERS, else the Directory's active users, listed as SIDECAR_ADMIN_EMAIL."""
+    config = services.config
+    if config.users:
+        return list(config.users)
+    if not config.admin_email:
+        raise MailboxError("failed", "set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to choose the mailboxes")
+    users = services.google_service("admin", "directory_v1", config.admin_email,
+                                    google_clients.DIRECTORY_SCOPES).users()
+    found, page_token = [], None
+    while True:
+        response = users.list(customer="my_customer", maxResults=DIRECTORY_PAGE_MAX, pageToken=page_token,
+                              orderBy="email").execute()
+        found.extend(u["primaryEmail"].lower() for u in response.get("users") or () if not u.get("suspended"))
+        page_token = response.get("nextPageToken")
+        if not page_token:
+            return found
+
+
+class SyncRun:
+    """One pass: `run(mailboxes)` returns a result per mailbox."""
+
+    def __init__(self, services: Services, stop: threading.Event | None = None):
+        self.services = services
+        self.stop = stop or threading.Event()
+        self._tenants: dict[str, TenantState] = {}
+        self._lock = threading.Lock()
+
+    def tenant(self, tenant: str) -> TenantState:
+        with self._lock:
+            if tenant not in self._tenants:
+                repo = self.services.repository(tenant)
+                self._tenants[tenant] = TenantState(repo, Team(tenant, repo.get_settings()))
+            return self._tenants[tenant]
+
+    def run(self, mailboxes: list[str]) -> list[MailboxResult]:
+        workers = max(1, min(self.services.config.sync_concurrency, len(mailboxes)))
+        with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
+            results = list(pool.map(self.sync_mailbox, mailboxes))
+        for state in self._tenants.values():
+            if self.stop.is_set():
+                break
+            with state.lock:
+                link_pending(state.repo)
+        return results
+
+    def sync_mailbox(self, email: str) -> MailboxResult:
+        started = time.monotonic()
+        email = email.lower()
+        state = self.tenant(email_domain(email))
+        repo = state.repo
+        mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        config = self.services.config
+        api = MailboxApi(email, self.services.google_service, config.google_api_root,
+                         config.gmail_units_per_minute, self.stop)
+        writer = SyncWriter(state, email)
+        gmail = GmailSync(api, writer, config.backfill_days)
+        calendar = CalendarSync(api, writer, config.backfill_days)
+        result = MailboxResult(email, "ok")
+        mailbox.last_attempt_at = utcnow()
+        log.info("sync start mailbox=%s state=%s", email, mailbox.state)
+        try:
+            history_id = gmail.run(mailbox)
+            mailbox.history_id = history_id
+            sync_token = calendar.run(mailbox)
+            mailbox.sync_token = sync_token or mailbox.sync_token
+            mailbox.cursor_at = utcnow()
+        except Stopped:
+            result.state, result.error = mailbox.state, "stopped"
+        except Exception as exc:  # classified below; the other mailboxes go on
+            failure = exc if isinstance(exc, MailboxError) else classify(exc)
+            result.state, result.error = failure.state, failure.reason
+            if failure.state == "failed" and not isinstance(exc, MailboxError):
+                log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+        writer.flush()
+        result.messages, result.events = gmail.messages, calendar.events
+        result.contacts_created = writer.counts.contacts_created
+        if result.error != "stopped":
+            mailbox.state = result.state
+            if result.error:
+                mailbox.last_error, mailbox.last_error_at = result.error, utcnow()
+            else:
+                mailbox.last_success_at = mailbox.last_attempt_at
+            mailbox.counts = {"messages": result.messages, "events": result.events,
+                              "contacts_created": result.contacts_created, "removed": writer.counts.removed}
+        repo.save_mailbox(mailbox, writer.batch)
+        writer.flush()
+        result.seconds = time.monotonic() - started
+        result.api_calls = api.stats.calls
+        result.firestore_writes = writer.writes
+        log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
+                 email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
+                 f" reason={result.error!r}" if result.error else "")
+        return result
+
+
+def status_rows(services: Services, mailboxes: list[str]) -> list[Mailbox]:
+    """The stored Mailbox of each tenant the configured mailboxes belong to."""
+    tenants = sorted({email_domain(m) for m in mailboxes})
+    rows = []
+    for tenant in tenants:
+        rows.extend(services.repository(tenant).list_mailboxes())
+    return sorted(rows, key=lambda m: m.email)

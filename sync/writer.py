@@ -1,0 +1,313 @@
+"""Writing what one mailbox synced: contacts first, then activities in atomic chunks, cursor last.
+
+The rules that make a crashed-and-rerun sync leave what an uninterrupted run
+leaves (SPEC §7):
+
+- ids are deterministic (`activity_id_for`, `contact_id_for`), so a rerun
+  writes the same documents, never twins;
+- an activity already stored is rewritten only when something changed (a new
+  holder, a new linked contact, new participants), so a rerun of unchanged
+  data writes nothing;
+- a chunk's writes (counters, timeline rows, activity documents) commit
+  together, counters first; a mailbox's cursor is written after everything it
+  covers has been committed;
+- counters are `Maximum` transforms, aggregated per contact per chunk (one
+  write a contact, not one a message).
+
+Mailboxes of one tenant syncing at once share a `TenantState`: its lock makes
+"read the stored activities, then write them" atomic within the process, so
+two reps holding the same thread never overwrite each other's holder, and
+its caches spare repeated lookups of the same addresses.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import logging
+import threading
+
+from google.cloud import firestore
+
+from models.addresses import company_domain, name_key, name_parts
+from models.domain import Activity, Company, Contact, Participant
+from models.repository import Repository, Touch, contact_id_for, month_of
+from sync.linking import Item, Team
+
+log = logging.getLogger(__name__)
+
+CHUNK_WRITES_MAX = 400  # stay under Firestore's 500 writes a commit, so a chunk is one atomic commit
+CHUNK_ITEMS_MAX = 150  # and keep each get_all of stored activities small
+
+
+class TenantState:
+    """What the mailboxes of one tenant share during a run (see module doc)."""
+
+    def __init__(self, repo: Repository, team: Team):
+        self.repo = repo
+        self.team = team
+        self.lock = threading.Lock()
+        self.contacts: dict[str, str | None] = {}  # address -> contact id, None when there is none
+        self.names: dict[str, list[str]] = {}  # name key -> contact ids
+        self.company_of: dict[str, str | None] = {}  # contact id -> company id
+        self.companies: set[str] = set()  # company ids known to exist
+        self.created: list[str] = []  # contact ids created this run
+
+
+@dataclasses.dataclass
+class WriteCounts:
+    stored: int = 0  # activities written (new or changed)
+    unchanged: int = 0
+    removed: int = 0  # holders dropped (activities deleted when none was left)
+    contacts_created: int = 0
+    job_changes: int = 0
+
+
+class SyncWriter:
+    """One mailbox's writes, through one buffered Firestore batch."""
+
+    def __init__(self, state: TenantState, mailbox: str):
+        self.state = state
+        self.repo = state.repo
+        self.team = state.team
+        self.mailbox = mailbox
+        self.batch = self.repo.batch()
+        self.counts = WriteCounts()
+
+    @property
+    def writes(self) -> int:
+        return self.batch.writes
+
+    # --- storing messages and meetings --------------------------------------------------------
+
+    def store(self, items: list[Item]) -> None:
+        """Link and write items: contacts for the whole list first (oldest first), then chunks."""
+        kept = []
+        for item in items:
+            if self.team.excludes(item):
+                continue
+            self.team.arrange(item)
+            kept.append(item)
+        if not kept:
+            return
+        with self.state.lock:
+            self._lookup({p.email for item in kept for p in self.team.external(item)})
+            self._create_contacts(kept)
+            for chunk in _chunks(kept, self.team):
+                self._write_chunk(chunk)
+
+    def _lookup(self, emails: set[str]) -> None:
+        missing = [e for e in emails if e not in self.state.contacts]
+        if missing:
+            found = self.repo.contact_ids_by_email(missing)
+            for email in missing:
+                self.state.contacts[email] = found.get(email)
+
+    def _create_contacts(self, items: list[Item]) -> None:
+        planned: dict[str, tuple[Participant, dt.datetime]] = {}
+        for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
+            for person in self.team.creatable(item):
+                if self.state.contacts.get(person.email):
+                    continue
+                if person.email not in planned:
+                    planned[person.email] = (person, item.at)
+                elif person.name and not planned[person.email][0].name:
+                    planned[person.email] = (person, planned[person.email][1])
+        if not planned:
+            return
+        contacts = []
+        for email, (person, seen_at) in planned.items():
+            first, middle, last = name_parts(person.name, email)
+            contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle,
+                              last_name=last, company_id=company_domain(email), owner=self.mailbox, source="sync")
+            contacts.append((contact, name_key(first, last), seen_at))
+        self._load_names([key for _, key, _ in contacts if key])
+        self._load_companies([c.company_id for c, _, _ in contacts if c.company_id])
+        flags: dict[str, dict] = {}
+        for contact, key, seen_at in contacts:
+            if key:
+                for other in self.state.names.setdefault(key, []):
+                    other_company = self.state.company_of.get(other)
+                    if contact.company_id and other_company and other_company != contact.company_id:
+                        # a known person at a new corporate domain: flag, never merge (SPEC §7)
+                        flags[other] = {"company_id": contact.company_id, "email": contact.primary_email,
+                                        "seen_at": seen_at}
+                self.state.names[key].append(contact.id)
+            self.state.company_of[contact.id] = contact.company_id
+        self.batch.commit()
+        for contact, key, _ in contacts:
+            new_company = None
+            if contact.company_id and contact.company_id not in self.state.companies:
+                new_company = Company(id=contact.company_id, name=company_name(contact.company_id))
+                self.state.companies.add(contact.company_id)
+            self.repo.put_synced_contact(self.batch, contact, key, new_company)
+            self.state.contacts[contact.primary_email] = contact.id
+            self.state.created.append(contact.id)
+        for contact_id, job_change in flags.items():
+            self.repo.flag_job_change(self.batch, contact_id, job_change)
+            log.info("job change flagged mailbox=%s contact=%s company=%s", self.mailbox, contact_id,
+                     job_change["company_id"])
+        self.batch.commit()
+        self.counts.contacts_created += len(contacts)
+        self.counts.job_changes += len(flags)
+
+    def _load_names(self, keys: list[str]) -> None:
+        missing = [k for k in dict.fromkeys(keys) if k not in self.state.names]
+        if not missing:
+            return
+        found = self.repo.contact_ids_by_name(missing)
+        for key in missing:
+            self.state.names[key] = list(found.get(key, []))
+        unknown = [cid for key in missing for cid in self.state.names[key] if cid not in self.state.company_of]
+        for contact_id, contact in self.repo.get_contacts(unknown).items():
+            self.state.company_of[contact_id] = contact.company_id
+
+    def _load_companies(self, ids: list[str]) -> None:
+        missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]
+        if missing:
+            self.state.companies.update(self.repo.get_companies(missing))
+
+    def _write_chunk(self, chunk: list[Item]) -> None:
+        stored = self.repo.get_activities([item.activity_id for item in chunk])
+        touches: dict[str, list[Touch]] = collections.defaultdict(list)
+        activities: dict[str, Activity] = {}
+        for item in chunk:
+            old = activities.get(item.activity_id) or stored.get(item.activity_id)
+            activity = self._merge(item, old)
+            if activity is None:
+                self.counts.unchanged += 1
+                continue
+            activities[activity.id] = activity
+            for contact_id in activity.contact_ids:
+                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox))
+        if not activities:
+            return
+        self.batch.commit()
+        for contact_id, marks in touches.items():
+            self.repo.record_touches(self.batch, contact_id, marks)
+        for activity in activities.values():
+            self.repo.put_activity(self.batch, activity)
+        self.batch.commit()
+        self.counts.stored += len(activities)
+
+    def _merge(self, item: Item, old: Activity | None) -> Activity | None:
+        """The activity to write for `item`, or None when what is stored already says it all."""
+        linked = [self.state.contacts.get(p.email) for p in self.team.external(item)]
+        contact_ids = list(dict.fromkeys(c for c in linked if c))
+        participants = list(item.participants)
+        holders = {self.mailbox: item.held_id}
+        created_at = None
+        if old is not None:
+            contact_ids = old.contact_ids + [c for c in contact_ids if c not in old.contact_ids]
+            known = {p.email for p in old.participants}
+            participants = old.participants + [p for p in item.participants if p.email not in known]
+            self.team.arrange_participants(participants)
+            holders = {**old.holders, self.mailbox: item.held_id}
+            unchanged = (holders == old.holders and contact_ids == old.contact_ids
+                         and len(participants) == len(old.participants)
+                         and (old.subject, old.at, old.end_at) == (item.subject, item.at, item.end_at))
+            if unchanged:
+                return None
+            created_at = old.created_at
+        companies = sorted({self.state.company_of.get(c) or "" for c in contact_ids} - {""})
+        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject=item.subject,
+                            snippet=item.snippet, participants=participants, contact_ids=contact_ids,
+                            company_ids=companies, holders=holders, end_at=item.end_at,
+                            external_key=item.external_key)
+        activity.direction = self.team.direction_of(activity.participants, item.kind)
+        if created_at is not None:
+            activity.created_at = created_at
+        return activity
+
+    # --- removing what a mailbox no longer holds ------------------------------------------------
+
+    def release(self, activities: list[Activity]) -> None:
+        """Drop this mailbox from each activity's holders; an activity nobody holds is deleted."""
+        with self.state.lock:
+            self.batch.commit()
+            for activity in activities:
+                if self.mailbox not in activity.holders:
+                    continue
+                activity.holders = {k: v for k, v in activity.holders.items() if k != self.mailbox}
+                if activity.holders:
+                    self.repo.put_activity(self.batch, activity)
+                else:
+                    self._delete(activity)
+                self.counts.removed += 1
+            self.batch.commit()
+
+    def release_held(self, held_ids: list[str], kind: str) -> None:
+        """Release the activities holding these Gmail message or Calendar event ids here."""
+        if not held_ids:
+            return
+        wanted = set(held_ids)
+        found = self.repo.activities_held_by(self.mailbox, held_ids)
+        self.release([a for a in found if a.kind == kind and a.holders.get(self.mailbox) in wanted])
+
+    def _delete(self, activity: Activity) -> None:
+        """Timeline rows first, the activity last: a crash in between leaves it to delete again."""
+        for contact_id in activity.contact_ids:
+            self.batch.set(self.repo.timeline_ref(contact_id, month_of(activity.at)),
+                           {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
+        self.batch.delete(self.repo.activity_ref(activity.id))
+
+    def flush(self) -> None:
+        self.batch.commit()
+
+
+def company_name(domain: str) -> str:
+    """A first guess at a company's name from its registrable domain: acme.co.uk -> Acme."""
+    label = domain.split(".", 1)[0]
+    return label[:1].upper() + label[1:]
+
+
+def _chunks(items: list[Item], team: Team):
+    chunk, writes = [], 0
+    for item in items:
+        cost = 1 + 2 * max(1, len(team.external(item)))  # activity, a row and a counter per contact
+        if chunk and (writes + cost > CHUNK_WRITES_MAX or len(chunk) >= CHUNK_ITEMS_MAX):
+            yield chunk
+            chunk, writes = [], 0
+        chunk.append(item)
+        writes += cost
+    if chunk:
+        yield chunk
+
+
+def link_pending(repo: Repository) -> int:
+    """Link contacts sync created to activities other mailboxes stored before they existed.
+
+    Runs after a pass's mailboxes have all finished. The flag `link_pending` is
+    cleared only after the links are committed, so a crash leaves it to redo.
+    Returns the number of activities linked.
+    """
+    pending = repo.contacts_pending_links()
+    if not pending:
+        return 0
+    by_email = {email: contact.id for contact in pending for email in contact.emails}
+    company_of = {contact.id: contact.company_id for contact in pending}
+    touches: dict[str, list[Touch]] = collections.defaultdict(list)
+    changed = []
+    for activity in repo.activities_with_addresses(list(by_email)):
+        added = [by_email[p.email] for p in activity.participants
+                 if p.email in by_email and by_email[p.email] not in activity.contact_ids]
+        added = list(dict.fromkeys(added))
+        if not added:
+            continue
+        activity.contact_ids = activity.contact_ids + added
+        activity.company_ids = sorted(set(activity.company_ids) | {company_of[c] for c in added if company_of[c]})
+        changed.append(activity)
+        for contact_id in added:
+            for rep in activity.holders:
+                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
+    with repo.batch() as batch:
+        for contact_id, marks in touches.items():
+            repo.record_touches(batch, contact_id, marks)
+        for activity in changed:
+            repo.put_activity(batch, activity)
+        batch.commit()
+        for contact in pending:
+            repo.clear_pending_link(batch, contact.id)
+    log.info("linked tenant=%s contacts=%d activities=%d", repo.tenant, len(pending), len(changed))
+    return len(changed)

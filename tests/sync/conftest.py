@@ -1,0 +1,60 @@
+"""Fixtures for sync's tests: a small seeded team in the simulator, and Services wired to it and the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from bootstrap import Services
+from gsim import Simulator
+from models.repository import Repository
+
+TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300)
+
+
+@pytest.fixture
+def simulator():
+    """A fresh seeded Workspace per test (its knobs and mutations never leak)."""
+    sim = Simulator(**TEAM_SIZE).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def key_file(simulator, tmp_path):
+    return str(simulator.write_service_account_key(tmp_path / "sa.json"))
+
+
+@pytest.fixture
+def sync_config(simulator, key_file, firestore_emulator, project_id) -> dict:
+    return {
+        "google_cloud_project": project_id,
+        "firestore_emulator_host": firestore_emulator.host,
+        "google_api_root": simulator.url,
+        "google_application_credentials": key_file,
+        "users": tuple(simulator.reps),
+        "admin_email": simulator.admin,
+    }
+
+
+@pytest.fixture
+def services(sync_config):
+    services = Services(sync_config)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def tenant_repo(services, simulator) -> Repository:
+    return services.repository(simulator.domain)
+
+
+@pytest.fixture
+def sync_env(sync_config) -> dict[str, str]:
+    """The same wiring as environment variables, for `python -m sync` in a subprocess."""
+    return {
+        "GOOGLE_CLOUD_PROJECT": sync_config["google_cloud_project"],
+        "FIRESTORE_EMULATOR_HOST": sync_config["firestore_emulator_host"],
+        "SIDECAR_GOOGLE_API_ROOT": sync_config["google_api_root"],
+        "GOOGLE_APPLICATION_CREDENTIALS": sync_config["google_application_credentials"],
+        "SIDECAR_USERS": ",".join(sync_config["users"]),
+    }
