@@ -1,0 +1,448 @@
+"""Duplicates and merges: keeping the contact list clean without losing a thing (SPEC §8).
+
+Two contacts are the same person when they share an address (possible after an
+import or an edit raced another writer: the `emails/{addr}` index then points at
+one of them while the other still lists it) or, more softly, when their names
+are alike at the same company ("Bob Smith" and "Robert Smith" at acme.com).
+
+`find_duplicates` is cheap enough for a card: it reads the contact's address
+index entries and the company's bounded contact sample (`Company.contact_ids`),
+one `get_all` each, and never queries the contacts collection. The price of
+that is a documented blind spot: at a company with more contacts than the
+sample holds, a similar name outside the sample is not found by the card
+(`scan_address_conflicts` covers same-address twins for an admin, tenant-wide).
+
+Merge rule (`absorb`, shared with the CSV import): the kept contact's non-empty
+value wins; an empty one is filled from the other; emails, tags and previous
+companies are unions (the kept contact's order first). Every value of the
+merged-away contact that lost a conflict is written, field by field, into a
+"previous values" note on the kept contact's timeline, so nothing typed by a
+rep disappears and the card shows what changed.
+
+`merge_contacts` is a sequence of idempotent steps, journaled in
+`merges/{merge_id}` and finished by writing the alias (`merged_into`) last:
+
+1. journal     `merges/{merge_id}` = {keep_id, state: started, started_at}
+2. fields      the kept contact's fields (the union), every address re-pointed
+               to it in the index, its counters raised to the other's
+               (`Maximum`), the previous-values note — one batch
+3. timeline    per month bucket of the merged contact: each activity's
+               `contact_ids` re-pointed, then in one batch the rows copied into
+               the kept contact's bucket, the month listed there and the old
+               bucket deleted
+4. company     the company samples: the merged id out, the kept id in
+5. alias       the merged contact becomes an alias (no emails, no timeline,
+               `merged_into`), older aliases of it re-pointed, journal done
+
+Each step recomputes what it writes from the current documents, and writing it
+twice writes the same values, so a crash anywhere and a rerun leave exactly
+what an uninterrupted merge leaves. Until step 5 the merged contact still
+exists as itself, so a retry finds everything it needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from rapidfuzz import fuzz
+
+from models.addresses import fold, name_parts
+from models.domain import LIFECYCLE_STAGES, Activity, Contact, utcnow
+from models.repository import (
+    COMPANY_CONTACT_SAMPLE,
+    Conflict,
+    Repository,
+    activity_id_for,
+    contact_to_doc,
+    doc_id,
+    month_of,
+    to_epoch,
+)
+
+log = logging.getLogger(__name__)
+
+SAME_ADDRESS = "same_address"
+SIMILAR_NAME = "similar_name"
+SAME_ADDRESS_SCORE = 100.0
+# token_sort_ratio of the folded, nickname-resolved names: 88 lets "Jon"/"John" and
+# "Smith"/"Smyth" through and keeps "John"/"Jane" (80) out.
+SIMILAR_NAME_THRESHOLD = 88.0
+SURNAME_THRESHOLD = 85.0  # the family names alone must be this close too
+NICKNAME_SCORE = 95.0  # a nickname match is strong, but below a shared address
+
+# Fields where the kept contact's non-empty value wins and an empty one is filled.
+SCALAR_FIELDS = ("first_name", "middle_name", "last_name", "title", "phone", "company_id", "owner")
+FIELD_LABELS = {"first_name": "First name", "middle_name": "Middle name", "last_name": "Last name",
+                "title": "Job title", "phone": "Phone", "company_id": "Company", "owner": "Owner",
+                "lifecycle_stage": "Lifecycle stage"}
+
+# Common English nicknames -> the given name they shorten. nameparser has no such
+# table (its constants cover titles, suffixes and prefixes only), so this is ours:
+# small on purpose, the names sales teams meet most; both sides are looked up, so
+# "Bob" and "Robert" meet at "robert", "Bill" and "Will" at "william".
+NICKNAMES: dict[str, str] = {
+    "al": "albert", "alex": "alexander", "andy": "andrew", "drew": "andrew", "tony": "anthony",
+    "ben": "benjamin", "bill": "william", "billy": "william", "will": "william", "willy": "william",
+    "liam": "william", "bob": "robert", "bobby": "robert", "rob": "robert", "robbie": "robert",
+    "bert": "robert", "chris": "christopher", "chuck": "charles", "charlie": "charles",
+    "dan": "daniel", "danny": "daniel", "dave": "david", "ed": "edward", "eddie": "edward",
+    "ted": "edward", "fred": "frederick", "greg": "gregory", "jim": "james", "jimmy": "james",
+    "jamie": "james", "joe": "joseph", "joey": "joseph", "jon": "jonathan", "jack": "john",
+    "johnny": "john", "ken": "kenneth", "larry": "lawrence", "matt": "matthew", "mike": "michael",
+    "mick": "michael", "nate": "nathan", "nick": "nicholas", "pat": "patrick", "pete": "peter",
+    "phil": "philip", "ray": "raymond", "rick": "richard", "rich": "richard", "dick": "richard",
+    "ron": "ronald", "sam": "samuel", "steve": "stephen", "steven": "stephen", "stu": "stuart",
+    "tom": "thomas", "tommy": "thomas", "tim": "timothy", "vince": "vincent", "zach": "zachary",
+    "abby": "abigail", "allie": "allison", "becky": "rebecca", "beth": "elizabeth",
+    "liz": "elizabeth", "lizzie": "elizabeth", "betty": "elizabeth", "cathy": "catherine",
+    "kate": "katherine", "katie": "katherine", "kathy": "katherine",
+    "deb": "deborah", "debbie": "deborah", "jen": "jennifer", "jenny": "jennifer", "jess": "jessica",
+    "jo": "joanne", "judy": "judith", "maggie": "margaret", "meg": "margaret", "peggy": "margaret",
+    "mandy": "amanda", "pam": "pamela", "sue": "susan", "susie": "susan", "vicky": "victoria",
+    "val": "valerie", "nicky": "nicole", "sandy": "sandra", "cindy": "cynthia", "patty": "patricia",
+    "trish": "patricia", "terry": "theresa", "tess": "theresa",
+}
+
+# The step names a crash-test hook sees, in order ("timeline" once per month bucket).
+MERGE_STEPS = ("journal", "fields", "timeline", "company", "alias")
+
+
+class Duplicate(NamedTuple):
+    """A likely twin of a contact: a tuple `(contact, reason, score)` so callers may unpack it."""
+
+    contact: Contact
+    reason: str  # SAME_ADDRESS or SIMILAR_NAME
+    score: float  # 0-100, higher is surer
+
+
+@dataclasses.dataclass
+class FieldConflict:
+    """One field both contacts hold with different values; the kept value won."""
+
+    field: str
+    kept: Any
+    other: Any
+
+
+@dataclasses.dataclass
+class AddressConflict:
+    """An address listed by a contact that the index gives to another (or to nobody)."""
+
+    email: str
+    listed_by: str
+    indexed_to: str | None
+
+
+# --- the merge rule --------------------------------------------------------------------------
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def absorb(kept: Contact, other: Contact) -> list[FieldConflict]:
+    """Fold `other` into `kept` by the merge rule (module doc); the conflicts the kept side won.
+
+    Pure and idempotent: absorbing the same contact twice changes nothing the
+    second time and reports the same conflicts, which is what makes both a
+    re-import and a retried merge write nothing new.
+    """
+    conflicts = []
+    for name in SCALAR_FIELDS:
+        mine, theirs = getattr(kept, name), getattr(other, name)
+        if _empty(mine) and not _empty(theirs):
+            setattr(kept, name, theirs)
+        elif not _empty(theirs) and mine != theirs:
+            conflicts.append(FieldConflict(name, mine, theirs))
+    if not kept.lifecycle_stage and other.lifecycle_stage:
+        kept.lifecycle_stage = other.lifecycle_stage
+    elif other.lifecycle_stage and kept.lifecycle_stage != other.lifecycle_stage:
+        conflicts.append(FieldConflict("lifecycle_stage", kept.lifecycle_stage, other.lifecycle_stage))
+    kept.emails = list(dict.fromkeys([*kept.emails, *other.emails]))
+    known_tags = {tag.casefold() for tag in kept.tags}
+    for tag in other.tags:
+        if tag.casefold() not in known_tags:
+            kept.tags.append(tag)
+            known_tags.add(tag.casefold())
+    for key, value in other.custom.items():
+        if _empty(kept.custom.get(key)) and not _empty(value):
+            kept.custom[key] = value
+        elif not _empty(value) and kept.custom[key] != value:
+            conflicts.append(FieldConflict(f"custom.{key}", kept.custom[key], value))
+    kept.previous_companies = list(dict.fromkeys([*kept.previous_companies, *other.previous_companies]))
+    if kept.job_change is None and other.job_change is not None:
+        kept.job_change = other.job_change
+    return conflicts
+
+
+# --- finding duplicates ------------------------------------------------------------------------
+
+def _first_name_key(first: str) -> str:
+    folded = fold(first).strip().strip(".")
+    return NICKNAMES.get(folded, folded)
+
+
+def _name_of(contact: Contact) -> tuple[str, str]:
+    """(first, last) folded, falling back to the address's local part as sync does."""
+    first, last = contact.first_name, contact.last_name
+    if not (first and last) and contact.primary_email:
+        derived_first, _, derived_last = name_parts("", contact.primary_email)
+        first, last = first or derived_first, last or derived_last
+    return fold(first).strip(), fold(last).strip()
+
+
+def name_similarity(a: Contact, b: Contact) -> float:
+    """0-100: how alike two contacts' names are, nicknames resolved; 0 without a first and last name."""
+    (first_a, last_a), (first_b, last_b) = _name_of(a), _name_of(b)
+    if not (first_a and last_a and first_b and last_b):
+        return 0.0
+    if fuzz.ratio(last_a, last_b) < SURNAME_THRESHOLD:
+        return 0.0
+    key_a, key_b = _first_name_key(first_a), _first_name_key(first_b)
+    score = fuzz.token_sort_ratio(f"{key_a} {last_a}", f"{key_b} {last_b}")
+    if key_a == key_b and first_a != first_b:
+        score = min(score, NICKNAME_SCORE)  # "Bob" is probably, not certainly, "Robert"
+    return float(score)
+
+
+def find_duplicates(repo: Repository, contact: Contact) -> list[Duplicate]:
+    """Likely twins of `contact`, surest first: a shared address, or a similar name at its company.
+
+    Two batched reads (the contact's address index entries, then the company
+    sample and any contact an address points at), never a query.
+    """
+    index = repo.contact_ids_by_email(contact.emails)
+    company = repo.get_company(contact.company_id) if contact.company_id else None
+    sample = company.contact_ids if company else []
+    candidates = repo.get_contacts([*index.values(), *sample])
+    candidates = _resolve_aliases(repo, candidates)
+    found: dict[str, Duplicate] = {}
+    own = {email.casefold() for email in contact.emails}
+    for other in candidates.values():
+        if other.id == contact.id or other.merged_into:
+            continue
+        shared = own & {email.casefold() for email in other.emails}
+        if shared or any(index.get(email) == other.id for email in contact.emails):
+            found[other.id] = Duplicate(other, SAME_ADDRESS, SAME_ADDRESS_SCORE)
+            continue
+        if other.company_id and other.company_id == contact.company_id:
+            score = name_similarity(contact, other)
+            if score >= SIMILAR_NAME_THRESHOLD:
+                found[other.id] = Duplicate(other, SIMILAR_NAME, score)
+    return sorted(found.values(), key=lambda d: (-d.score, d.contact.id))
+
+
+def _resolve_aliases(repo: Repository, contacts: dict[str, Contact]) -> dict[str, Contact]:
+    """Replace alias records by the contacts they point at (one more read at most)."""
+    targets = {c.merged_into for c in contacts.values() if c.merged_into}
+    live = {cid: c for cid, c in contacts.items() if not c.merged_into}
+    live.update(repo.get_contacts(targets - set(live)))
+    return live
+
+
+def scan_address_conflicts(repo: Repository) -> list[AddressConflict]:
+    """Every address a contact lists that the index gives to another contact or to nobody.
+
+    A tenant-wide scan for admins and the CLI (it streams the contacts
+    collection), never for a card.
+    """
+    listed: dict[str, list[str]] = {}
+    for snapshot in repo.root.collection("contacts").stream():
+        data = snapshot.to_dict()
+        if data.get("merged_into"):
+            continue
+        for email in data.get("emails") or []:
+            listed.setdefault(email, []).append(snapshot.id)
+    index = repo.contact_ids_by_email(listed)
+    conflicts = []
+    for email, holders in sorted(listed.items()):
+        for holder in holders:
+            if index.get(email) != holder:
+                conflicts.append(AddressConflict(email, holder, index.get(email)))
+    return conflicts
+
+
+# --- merging ----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class MergeResult:
+    """What a merge did, for the card's notification and the logs."""
+
+    contact: Contact  # the kept contact as it now stands
+    merged_id: str
+    activities_moved: int = 0
+    conflicts: list[FieldConflict] = dataclasses.field(default_factory=list)
+    already_done: bool = False
+
+
+def merge_ref(repo: Repository, merge_id: str):
+    """`merges/{merged contact id}`: the journal of the merge that makes that contact an alias."""
+    return repo.root.collection("merges").document(merge_id)
+
+
+def previous_values_note_id(keep_id: str, merge_id: str) -> str:
+    """Deterministic, so a retried merge rewrites its note instead of adding a second."""
+    return activity_id_for(f"merge:{keep_id}:{merge_id}")
+
+
+def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
+                   after_step: Callable[[str], None] | None = None) -> MergeResult:
+    """Merge contact `merge_id` into `keep_id`, losing nothing; safe to call again after any crash.
+
+    `after_step` is called with each step's name once that step is committed
+    (tests raise from it to simulate a crash). Raises ValueError for a merge of a
+    contact into itself, NotFound for an unknown id, Conflict when the contact
+    is (being) merged into a different one.
+    """
+    hook = after_step or (lambda step: None)
+    if keep_id == merge_id:
+        raise ValueError("a contact cannot be merged into itself")
+    other = repo.get_contact(merge_id, follow_alias=False)
+    journal_snapshot = merge_ref(repo, merge_id).get()
+    journal = journal_snapshot.to_dict() if journal_snapshot.exists else None
+    if journal and journal.get("keep_id") != keep_id:
+        raise Conflict(f"contact {merge_id} is already being merged into {journal.get('keep_id')}; "
+                       "retry that merge instead")
+    if other.merged_into:
+        if other.merged_into == keep_id and journal and journal.get("state") == "done":
+            return MergeResult(repo.get_contact(keep_id), merge_id, already_done=True)
+        raise Conflict(f"contact {merge_id} was already merged into {other.merged_into}")
+    kept = repo.get_contact(keep_id, follow_alias=False)
+    if kept.merged_into:
+        raise Conflict(f"contact {keep_id} was merged into {kept.merged_into}; merge into that one")
+
+    # 1. journal
+    started_at = journal["started_at"] if journal else utcnow()
+    if journal is None:
+        merge_ref(repo, merge_id).set({"keep_id": keep_id, "merge_id": merge_id, "state": "started",
+                                       "started_at": started_at, "merged": contact_to_doc(other)})
+    hook("journal")
+
+    # 2. fields, addresses, counters and the previous-values note, in one batch
+    conflicts = absorb(kept, other)
+    if other.company_id and other.company_id != kept.company_id:
+        kept.previous_companies = list(dict.fromkeys([*kept.previous_companies, other.company_id]))
+    kept.created_at = min(kept.created_at, other.created_at)
+    note = _previous_values_note(kept, other, conflicts, started_at) if conflicts else None
+    with repo.batch() as writer:
+        _write_fields(repo, writer, kept, other, note)
+        if note is not None:
+            repo.put_activity(writer, note)
+    hook("fields")
+
+    # 3. timeline, bucket by bucket
+    moved = 0
+    for month in sorted(other.timeline_months):
+        moved += _move_bucket(repo, kept.id, other.id, month)
+        hook("timeline")
+
+    # 4. company samples
+    _fix_company_samples(repo, kept, other)
+    hook("company")
+
+    # 5. alias last: from here on everything reaching the merged id lands on the kept one
+    with repo.batch() as writer:
+        writer.set(repo.contact_ref(other.id), {"merged_into": kept.id, "emails": [], "timeline_months": [],
+                                                "updated_at": utcnow()}, merge=True)
+        for alias in _aliases_of(repo, other.id):
+            writer.set(repo.contact_ref(alias), {"merged_into": kept.id}, merge=True)
+            writer.set(merge_ref(repo, alias), {"keep_id": kept.id}, merge=True)
+        writer.set(merge_ref(repo, merge_id), {"state": "done", "finished_at": utcnow(),
+                                               "activities_moved": moved,
+                                               "conflicts": [dataclasses.asdict(c) for c in conflicts]},
+                   merge=True)
+    hook("alias")
+    log.info("merged contact tenant=%s merged=%s into=%s activities=%d conflicts=%d",
+             repo.tenant, other.id, kept.id, moved, len(conflicts))
+    return MergeResult(repo.get_contact(kept.id), other.id, moved, conflicts)
+
+
+def _write_fields(repo: Repository, writer, kept: Contact, other: Contact, note: Activity | None) -> None:
+    """The kept contact's merged fields, its addresses in the index, and the other's counters.
+
+    The note's month is listed here too, not through `record_touches`: a merge is
+    not a touch and must not move "last activity".
+    """
+    data = contact_to_doc(kept)
+    for name in ("last_activity_at", "last_email_at", "last_meeting_at", "touches", "timeline_months",
+                 "merged_into"):
+        data.pop(name)
+    data["updated_at"] = utcnow()
+    for name, value in (("last_activity_at", other.last_activity_at), ("last_email_at", other.last_email_at),
+                        ("last_meeting_at", other.last_meeting_at)):
+        if value is not None:
+            data[name] = firestore.Maximum(to_epoch(value))
+    if note is not None:
+        data["timeline_months"] = firestore.ArrayUnion([month_of(note.at)])
+    if other.touches:
+        data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+    writer.set(repo.contact_ref(kept.id), data, merge=True)
+    for email in kept.emails:
+        writer.set(repo.email_ref(email), {"contact_id": kept.id, "domain": email.rpartition("@")[2]})
+
+
+def _previous_values_note(kept: Contact, other: Contact, conflicts: list[FieldConflict],
+                          at: dt.datetime) -> Activity:
+    """A note on the kept contact keeping every value of the merged one that lost a conflict."""
+    lines = [f"Merged {other.display_name} ({', '.join(other.emails) or other.id}) into this contact.",
+             "Their values that differed (this contact's were kept):"]
+    for conflict in conflicts:
+        label = FIELD_LABELS.get(conflict.field, conflict.field.removeprefix("custom."))
+        value = LIFECYCLE_STAGES.get(conflict.other, conflict.other) if conflict.field == "lifecycle_stage" \
+            else conflict.other
+        lines.append(f"- {label}: {value}")
+    return Activity(id=previous_values_note_id(kept.id, other.id), kind="note", at=at,
+                    subject="Previous values after a merge", body="\n".join(lines),
+                    contact_ids=[kept.id], company_ids=[kept.company_id] if kept.company_id else [],
+                    created_at=at)
+
+
+def _move_bucket(repo: Repository, keep_id: str, merge_id: str, month: str) -> int:
+    """Move one month of the merged contact's timeline; idempotent, the bucket deleted last."""
+    snapshot = repo.timeline_ref(merge_id, month).get()
+    if not snapshot.exists:
+        return 0  # moved by an earlier, interrupted run
+    entries: dict[str, Any] = snapshot.get("entries") or {}
+    activities = repo.get_activities(entries)
+    # re-point activities first, in batches that leave room for nothing else
+    with repo.batch() as writer:
+        for activity in activities.values():
+            if merge_id in activity.contact_ids or keep_id not in activity.contact_ids:
+                ids = [keep_id if cid == merge_id else cid for cid in activity.contact_ids]
+                if keep_id not in ids:
+                    ids.append(keep_id)
+                writer.update(repo.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids))})
+    # then copy, list and delete the bucket in one batch (3 writes)
+    batch = repo.client.batch()
+    batch.set(repo.timeline_ref(keep_id, month), {"entries": entries}, merge=True)
+    batch.set(repo.contact_ref(keep_id), {"timeline_months": firestore.ArrayUnion([month])}, merge=True)
+    batch.delete(repo.timeline_ref(merge_id, month))
+    batch.set(repo.contact_ref(merge_id), {"timeline_months": firestore.ArrayRemove([month])}, merge=True)
+    batch.commit()
+    return len(entries)
+
+
+def _fix_company_samples(repo: Repository, kept: Contact, other: Contact) -> None:
+    """Take the merged id out of its company's sample; make sure the kept one is in its own."""
+    companies = repo.get_companies({cid for cid in (kept.company_id, other.company_id) if cid})
+    with repo.batch() as writer:
+        for company in companies.values():
+            ids = [cid for cid in company.contact_ids if cid != other.id]
+            if company.id == kept.company_id and kept.id not in ids and len(ids) < COMPANY_CONTACT_SAMPLE:
+                ids.append(kept.id)
+            if ids != company.contact_ids:
+                writer.set(repo.company_ref(company.id), {"contact_ids": ids}, merge=True)
+
+
+def _aliases_of(repo: Repository, contact_id: str) -> list[str]:
+    """Contacts merged into `contact_id` earlier (so a chain never needs two hops to resolve).
+
+    A query, but on the merges journal: one small document per merge ever made.
+    """
+    query = repo.root.collection("merges").where(filter=FieldFilter("keep_id", "==", contact_id))
+    return [snapshot.id for snapshot in query.stream()]
