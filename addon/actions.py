@@ -44,6 +44,7 @@ from models.addresses import (
 )
 from models.domain import Activity, Company, Contact, parse_lifecycle_stage, utcnow
 from models.repository import Conflict, NotFound, contact_id_for, new_id
+from models.search import SearchHit
 
 bp = Blueprint("addon_actions", __name__, url_prefix="/addon/action")
 
@@ -55,7 +56,7 @@ NAME_MAX = 100
 TITLE_MAX = 200
 SEARCH_MIN, SEARCH_MAX = 2, 100  # characters of a search
 SEARCH_RESULTS = 20
-SEARCH_NOTE = f"Name search matches the start of a first or last name, {SEARCH_RESULTS} results at most."
+SEARCH_NOTE = f"Matches the start of names, addresses and company domains; {SEARCH_RESULTS} results at most."
 
 
 class Invalid(ValueError):
@@ -219,28 +220,18 @@ def refresh(req: Request) -> dict:
 
 @action("search")
 def search(req: Request) -> dict:
+    """Exact address first (one get), then the prefix index (one read): contacts and companies."""
     query = " ".join(text(req, "query").split())
     if not SEARCH_MIN <= len(query) <= SEARCH_MAX:
-        card = results_card(query, [], [], req.viewer, note=None)
         message = f"Type {SEARCH_MIN} to {SEARCH_MAX} characters to search."
-        return invalid(card, message)
-    contacts: dict[str, Contact] = {}
-    companies: list[Company] = []
-    lowered = query.lower()
-    if "@" in lowered:
-        found = req.repo.find_contact_by_email(lowered)
+        return invalid(results_card(query, [], req.viewer), message)
+    hits: list[SearchHit] = []
+    if "@" in query:
+        found = req.repo.find_contact_by_email(query)
         if found:
-            contacts[found.id] = found
-    else:
-        domain = lowered.lstrip("@")
-        if "." in domain and " " not in domain:
-            company = req.repo.get_company(domain)
-            if company:
-                companies.append(company)
-                contacts.update(req.repo.get_contacts(company.contact_ids[:SEARCH_RESULTS]))
-        for contact in req.repo.contacts_by_name_prefix(query, SEARCH_RESULTS):
-            contacts.setdefault(contact.id, contact)
-    card = results_card(query, list(contacts.values())[:SEARCH_RESULTS], companies, req.viewer, note=SEARCH_NOTE)
+            hits.append(SearchHit("contact", found.id, found.display_name, found.company_id or found.primary_email))
+    hits += [hit for hit in req.repo.search(query, SEARCH_RESULTS) if hit not in hits]
+    card = results_card(query, hits[:SEARCH_RESULTS], req.viewer, note=SEARCH_NOTE)
     return responses.update_card(card) if req.event.parameters.get("replace") else responses.push_card(card)
 
 

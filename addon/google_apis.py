@@ -12,6 +12,7 @@ from __future__ import annotations
 import google.oauth2.credentials
 import google_auth_httplib2
 import httplib2
+from google.auth.exceptions import GoogleAuthError
 from googleapiclient.errors import HttpError
 
 from addon.events import Attendee
@@ -33,7 +34,9 @@ def _service(api: str, version: str, oauth_token: str | None, api_root: str):
     if not oauth_token:
         raise ApiUnavailable("the event carries no user OAuth token")
     credentials = google.oauth2.credentials.Credentials(token=oauth_token)
-    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=API_TIMEOUT_SECONDS))
+    # the event's token cannot be refreshed: a 401 is an answer, not a cue to refresh
+    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=API_TIMEOUT_SECONDS),
+                                               refresh_status_codes=())
     return build_service(api, version, None, api_root, http=http)
 
 
@@ -48,7 +51,7 @@ def message_people(api_root: str, oauth_token: str | None, gmail_access_token: s
     request.headers[GMAIL_ACCESS_TOKEN_HEADER] = gmail_access_token
     try:
         message = request.execute(num_retries=API_RETRIES)
-    except (HttpError, httplib2.HttpLib2Error, OSError) as exc:
+    except (HttpError, GoogleAuthError, httplib2.HttpLib2Error, OSError) as exc:
         raise ApiUnavailable(f"Gmail: {_status(exc)}") from None
     headers: dict[str, str] = {}
     for header in (message.get("payload") or {}).get("headers") or []:
@@ -64,7 +67,7 @@ def event_attendees(api_root: str, oauth_token: str | None, calendar_id: str, ev
     service = _service("calendar", "v3", oauth_token, api_root)
     try:
         event = service.events().get(calendarId=calendar_id, eventId=event_id).execute(num_retries=API_RETRIES)
-    except (HttpError, httplib2.HttpLib2Error, OSError) as exc:
+    except (HttpError, GoogleAuthError, httplib2.HttpLib2Error, OSError) as exc:
         raise ApiUnavailable(f"Calendar: {_status(exc)}") from None
     return [Attendee(email=a["email"], name=a.get("displayName", ""), organizer=bool(a.get("organizer")),
                      is_self=bool(a.get("self")), resource=bool(a.get("resource")))

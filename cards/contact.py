@@ -57,8 +57,8 @@ class Viewer:
     actions: str  # action base URL, ends with "/addon/action/"
     tz: dt.tzinfo = dt.UTC
 
-    def act(self, name: str, **parameters: object) -> dict[str, Any]:
-        return action(self.actions + name, parameters)
+    def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
+        return action(self.actions + action_name, parameters)
 
 
 def person_section(person: Person, viewer: Viewer, collapsed: bool = False) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from cards.widgets import (
     section,
     text_input,
 )
-from models.domain import Company, Contact
+from models.domain import Contact
+from models.search import SearchHit
 
 RECENT_SHOWN = 10
 
@@ -58,14 +59,18 @@ def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None) -> 
     return card("home", "Sidecar", sections, subtitle=viewer.rep)
 
 
-def results_card(query: str, contacts: list[Contact], companies: list[Company], viewer: Viewer,
-                 note: str | None = None) -> dict[str, Any]:
-    rows = [contact_row(c, viewer) for c in contacts]
-    rows += [decorated_text(bold(co.name or co.id), top_label="Company", bottom_label=co.id, icon="STORE",
-                            on_action=viewer.act("open_company", domain=co.id)) for co in companies]
+def results_card(query: str, hits: list[SearchHit], viewer: Viewer, note: str | None = None) -> dict[str, Any]:
+    rows = []
+    for hit in hits:
+        if hit.kind == "company":
+            rows.append(decorated_text(bold(hit.title), top_label="Company", bottom_label=hit.subtitle, icon="STORE",
+                                       on_action=viewer.act("open_company", domain=hit.id)))
+        else:
+            rows.append(decorated_text(esc(hit.title), bottom_label=hit.subtitle, icon="PERSON",
+                                       on_action=viewer.act("open_contact", contact_id=hit.id)))
     if not rows:
         rows = [paragraph(f"Nothing matches {bold(query)}.")]
     if note:
         rows.append(paragraph(muted(note)))
     return card("results", "Search results", [section(search_widgets(viewer, query, replace=True)), section(rows)],
-                subtitle=query)
+                subtitle=query or None)

@@ -7,9 +7,10 @@ import dataclasses
 import datetime as dt
 import json
 
-import google.auth.transport.requests
 import pytest
 from google.apps import card_v1
+from google.auth.transport.requests import Request as AuthRequest
+from google.oauth2 import service_account
 
 from app import create_app
 from gsim import Simulator
@@ -116,12 +117,10 @@ class AddonClient:
     def gmail_access(self, mailbox: str | None = None) -> str:
         """A real access token for a rep's mailbox from gsim's token endpoint (stands in for userOAuthToken)."""
         info = self.google.service_account_info()
-        from google.oauth2 import service_account
-
         credentials = service_account.Credentials.from_service_account_info(
             info, scopes=list(google_clients.GMAIL_SCOPES + google_clients.CALENDAR_SCOPES))
         credentials = credentials.with_subject(mailbox or self.rep)
-        credentials.refresh(google.auth.transport.requests.Request())
+        credentials.refresh(AuthRequest())
         return credentials.token
 
 
