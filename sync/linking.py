@@ -56,7 +56,10 @@ class Team:
         return bool(self.exclusions) and any(is_excluded(p.email, self.exclusions) for p in item.participants)
 
     def external(self, item: Item) -> list[Participant]:
-        return [p for p in item.participants if not self.is_internal(p.email)]
+        return self.external_participants(item.participants)
+
+    def external_participants(self, participants: list[Participant]) -> list[Participant]:
+        return [p for p in participants if not self.is_internal(p.email)]
 
     def arrange(self, item: Item) -> None:
         self.arrange_participants(item.participants)

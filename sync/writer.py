@@ -30,7 +30,7 @@ import threading
 
 from google.cloud import firestore
 
-from models.addresses import company_domain, name_key, name_parts
+from models.addresses import company_domain, is_role_address, name_key, name_parts
 from models.domain import Activity, Company, Contact, Participant
 from models.repository import Repository, Touch, contact_id_for, month_of
 from sync.linking import Item, Team
@@ -187,6 +187,9 @@ class SyncWriter:
         for contact_id, marks in touches.items():
             self.repo.record_touches(self.batch, contact_id, marks)
         for activity in activities.values():
+            for person in self.team.external_participants(activity.participants):
+                if not self.state.contacts.get(person.email) and not is_role_address(person.email):
+                    self.repo.note_unlinked(self.batch, person.email, activity.id)
             self.repo.put_activity(self.batch, activity)
         self.batch.commit()
         self.counts.stored += len(activities)
@@ -280,16 +283,17 @@ def link_pending(repo: Repository) -> int:
 
     Runs after a pass's mailboxes have all finished. The flag `link_pending` is
     cleared only after the links are committed, so a crash leaves it to redo.
-    Returns the number of activities linked.
+    Returns the number of Firestore writes it made.
     """
     pending = repo.contacts_pending_links()
     if not pending:
         return 0
     by_email = {email: contact.id for contact in pending for email in contact.emails}
     company_of = {contact.id: contact.company_id for contact in pending}
+    noted = repo.unlinked_activity_ids(by_email)
     touches: dict[str, list[Touch]] = collections.defaultdict(list)
     changed = []
-    for activity in repo.activities_with_addresses(list(by_email)):
+    for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
         added = [by_email[p.email] for p in activity.participants
                  if p.email in by_email and by_email[p.email] not in activity.contact_ids]
         added = list(dict.fromkeys(added))
@@ -307,7 +311,9 @@ def link_pending(repo: Repository) -> int:
         for activity in changed:
             repo.put_activity(batch, activity)
         batch.commit()
+        for email in noted:
+            batch.delete(repo.unlinked_ref(email))
         for contact in pending:
             repo.clear_pending_link(batch, contact.id)
     log.info("linked tenant=%s contacts=%d activities=%d", repo.tenant, len(pending), len(changed))
-    return len(changed)
+    return batch.writes
