@@ -11,6 +11,8 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
+      unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
+                                             address no contact held yet, linked when one is created
 
 Why this shape: a card must cost a handful of reads whatever the tenant's size,
 and the emulator scans whole collections on queries. So a contact is found by
@@ -30,10 +32,11 @@ lose nor lower a value, and a rerun writes the same numbers again.
 
 Sync's queries (the `# --- sync` section) are the exception that proves the
 rule: they run in the daemon, never behind a card, and only for what is rare
-(a deleted message or cancelled event found by its id in one mailbox, the
-activities of a newly created contact, a resync's reconciliation). Contacts
-sync creates carry `link_pending` until sync has linked the activities other
-mailboxes already stored for their addresses.
+(a deleted message or cancelled event found by its id in one mailbox, a
+resync's reconciliation, the few contacts still `link_pending`). Contacts sync
+creates carry `link_pending` until sync has linked the activities stored
+before they existed, which `unlinked/{email}` lists (one read per address,
+where a query over activities would scan them all).
 
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments.
@@ -58,7 +61,6 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models.addresses import normalize_email
-from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.domain import (
     Activity,
     Company,
@@ -70,6 +72,7 @@ from models.domain import (
     TimelineEntry,
     utcnow,
 )
+from models.search import MAX_RESULTS, SearchHit, SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -589,6 +592,19 @@ class Repository:
 
     def flag_job_change(self, writer: Batch | Any, contact_id: str, job_change: dict[str, Any]) -> None:
         writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
+
+    def unlinked_ref(self, email: str):
+        return self.root.collection("unlinked").document(doc_id(email))
+
+    def note_unlinked(self, writer: Batch | Any, email: str, activity_id: str) -> None:
+        """Remember that an activity names an address no contact holds yet (see module doc)."""
+        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion([activity_id])}, merge=True)
+
+    def unlinked_activity_ids(self, emails: Iterable[str]) -> dict[str, list[str]]:
+        emails = list(dict.fromkeys(emails))
+        by_id = {doc_id(e): e for e in emails}
+        refs = [self.unlinked_ref(e) for e in emails]
+        return {by_id[s.id]: list(s.get("activity_ids") or []) for s in self.get_all(refs)}
 
     def contacts_pending_links(self) -> list[Contact]:
         query = self.root.collection("contacts").where(filter=FieldFilter("link_pending", "==", True))
