@@ -224,7 +224,7 @@ def search(req: Request) -> dict:
     query = " ".join(text(req, "query").split())
     if not SEARCH_MIN <= len(query) <= SEARCH_MAX:
         message = f"Type {SEARCH_MIN} to {SEARCH_MAX} characters to search."
-        return invalid(results_card(query, [], req.viewer), message)
+        return invalid(results_card(query, [], req.viewer, error=message), message)
     hits: list[SearchHit] = []
     if "@" in query:
         found = req.repo.find_contact_by_email(query)
@@ -255,6 +255,8 @@ def add_contact(req: Request) -> dict:
         bounded(title, "Title", TITLE_MAX)
     except Invalid as exc:
         return again(str(exc))
+    if req.repo.find_contact_by_email(email) is not None:
+        return again(f"{email} is already a contact.")
     contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle, last_name=last,
                       title=title, company_id=domain or None, owner=req.rep, source="gmail_card")
     if domain and req.repo.get_company(domain) is None:

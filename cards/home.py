@@ -59,7 +59,8 @@ def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None) -> 
     return card("home", "Sidecar", sections, subtitle=viewer.rep)
 
 
-def results_card(query: str, hits: list[SearchHit], viewer: Viewer, note: str | None = None) -> dict[str, Any]:
+def results_card(query: str, hits: list[SearchHit], viewer: Viewer, note: str | None = None,
+                 error: str | None = None) -> dict[str, Any]:
     rows = []
     for hit in hits:
         if hit.kind == "company":
@@ -69,8 +70,10 @@ def results_card(query: str, hits: list[SearchHit], viewer: Viewer, note: str | 
             rows.append(decorated_text(esc(hit.title), bottom_label=hit.subtitle, icon="PERSON",
                                        on_action=viewer.act("open_contact", contact_id=hit.id)))
     if not rows:
-        rows = [paragraph(f"Nothing matches {bold(query)}.")]
+        rows = [paragraph(muted("Search by name, email or company domain.") if error
+                          else f"Nothing matches {bold(query)}.")]
     if note:
         rows.append(paragraph(muted(note)))
-    return card("results", "Search results", [section(search_widgets(viewer, query, replace=True)), section(rows)],
+    return card("results", "Search results", [section(search_widgets(viewer, query, error=error, replace=True)),
+                                                    section(rows)],
                 subtitle=query or None)
