@@ -70,10 +70,10 @@ log = logging.getLogger(__name__)
 SAME_ADDRESS = "same_address"
 SIMILAR_NAME = "similar_name"
 SAME_ADDRESS_SCORE = 100.0
-# token_sort_ratio of the folded, nickname-resolved names: 88 lets "Jon"/"John" and
-# "Smith"/"Smyth" through and keeps "John"/"Jane" (80) out.
+# token_sort_ratio of the folded full names: 88 lets "Jon Smith"/"John Smith" (95) and
+# "John Smyth"/"John Smith" (90) through and keeps "Jane Smith"/"John Smith" (80) out.
 SIMILAR_NAME_THRESHOLD = 88.0
-SURNAME_THRESHOLD = 85.0  # the family names alone must be this close too
+SURNAME_THRESHOLD = 80.0  # the family names alone must be this close too: "Smyth"/"Smith" is 80
 NICKNAME_SCORE = 95.0  # a nickname match is strong, but below a shared address
 
 # Fields where the kept contact's non-empty value wins and an empty one is filled.
@@ -203,10 +203,11 @@ def name_similarity(a: Contact, b: Contact) -> float:
         return 0.0
     if fuzz.ratio(last_a, last_b) < SURNAME_THRESHOLD:
         return 0.0
+    # as written ("Jon"/"John" are close) and with nicknames resolved ("Bob"/"Robert" meet)
+    score = fuzz.token_sort_ratio(f"{first_a} {last_a}", f"{first_b} {last_b}")
     key_a, key_b = _first_name_key(first_a), _first_name_key(first_b)
-    score = fuzz.token_sort_ratio(f"{key_a} {last_a}", f"{key_b} {last_b}")
     if key_a == key_b and first_a != first_b:
-        score = min(score, NICKNAME_SCORE)  # "Bob" is probably, not certainly, "Robert"
+        score = max(score, NICKNAME_SCORE)  # "Bob" is probably, not certainly, "Robert"
     return float(score)
 
 
@@ -306,6 +307,8 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     journal_snapshot = merge_ref(repo, merge_id).get()
     journal = journal_snapshot.to_dict() if journal_snapshot.exists else None
     if journal and journal.get("keep_id") != keep_id:
+        if journal.get("state") == "done":
+            raise Conflict(f"contact {merge_id} was already merged into {journal.get('keep_id')}")
         raise Conflict(f"contact {merge_id} is already being merged into {journal.get('keep_id')}; "
                        "retry that merge instead")
     if other.merged_into:
