@@ -73,18 +73,20 @@ def say(line: str) -> None:
 class Child:
     """One child command in its own process group, its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path,
+                 stdout_path: Path | None = None):
         self.name = name
         self.argv = argv
         self.env = env
         self.log_path = log_path
+        self.stdout_path = stdout_path  # a command's report, kept apart from its log when it has one
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Child:
-        with open(self.log_path, "ab") as output:
+        with open(self.log_path, "ab") as output, open(self.stdout_path or os.devnull, "ab") as report:
             self.process = subprocess.Popen(
                 self.argv, cwd=REPO_ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                stdout=report if self.stdout_path else output, stderr=output, start_new_session=True)
         log.info("started name=%s pid=%s", self.name, self.process.pid)
         return self
 
@@ -169,11 +171,12 @@ class Demo:
         env = self._child_env()
         step = time.monotonic()
         say("  first sync                python -m sync once ...")
-        first_sync = self._spawn("sync-once", [sys.executable, "-m", "sync", "once"], env)
+        first_sync = self._spawn("sync-once", [sys.executable, "-m", "sync", "once"], env,
+                                 stdout_path=self.run_dir / "sync-once.out")
         code = first_sync.wait(FIRST_SYNC_TIMEOUT_SECONDS)
+        first_sync.stop()  # reaps it, and anything it left in its group
         self.children.remove(first_sync)
-        first_sync.process = None
-        for line in first_sync.log_path.read_text(errors="replace").splitlines()[-len(counts) - 2:]:
+        for line in first_sync.stdout_path.read_text(errors="replace").splitlines():
             say(f"      {line}")
         if code != 0:
             say(f"  first sync exited with {code}; the cards may be missing history (log: {first_sync.log_path})")
@@ -249,8 +252,8 @@ class Demo:
         })
         return env
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
-        child = Child(name, argv, env, self.run_dir / f"{name}.log")
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str], stdout_path: Path | None = None) -> Child:
+        child = Child(name, argv, env, self.run_dir / f"{name}.log", stdout_path)
         self.children.append(child)
         return child.start()
 
@@ -268,7 +271,9 @@ class Demo:
 
 
 def _port_free(port: int) -> bool:
+    """Free to listen on, as gunicorn binds (SO_REUSEADDR: connections closing in TIME_WAIT don't count)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -267,6 +267,7 @@ def summarise_event(item: dict) -> dict:
         "allDay": "date" in start,
         "organizer": item.get("organizer", {}).get("email"),
         "attendees": [a.get("email") for a in item.get("attendees", [])],
+        "attendeeNames": [a.get("displayName") or a.get("email") for a in item.get("attendees", [])],
         "recurring": bool(item.get("recurringEventId")),
     }
 

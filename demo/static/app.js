@@ -28,6 +28,11 @@
     return body;
   }
 
+  // Gmail's snippets arrive HTML-escaped ("I&#39;d"); show them as text.
+  function unescape(text) {
+    return new DOMParser().parseFromString("<body>" + (text || ""), "text/html").body.textContent;
+  }
+
   function fmtDate(iso, withTime) {
     if (!iso) return "";
     const d = new Date(iso);
@@ -99,7 +104,7 @@
         ["from", sent ? "To: " + m.to.split(",")[0].replace(/<.*>/, "").trim() : m.from],
         ["date", fmtDate(m.date)],
         ["subject", m.subject],
-        ["snippet", m.snippet],
+        ["snippet", unescape(m.snippet)],
       ], () => openMessage(m));
       node.dataset.from = m.fromAddress;
       node.dataset.subject = m.subject;
@@ -121,6 +126,8 @@
         ["snippet", external.join(", ")],
       ], () => openEvent(e));
       node.dataset.external = String(external.length);
+      node.dataset.externalNames = JSON.stringify(e.attendees.map((a, i) => [a, e.attendeeNames[i]])
+        .filter(([a]) => external.includes(a)).map(([, name]) => name));
       list.appendChild(node);
     }
   }
@@ -151,7 +158,7 @@
 
   function openMessage(m) {
     showReading(m.subject, [["From", m.from + " <" + m.fromAddress + ">"], ["To", m.to], ["Date", fmtDate(m.date, true)]],
-      m.snippet + " …");
+      unescape(m.snippet) + " …");
     page.context = { messageId: m.id };
     trigger("gmail");
   }

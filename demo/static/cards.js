@@ -14,25 +14,25 @@
   "use strict";
 
   const ALLOWED_TAGS = new Set(["B", "I", "U", "S", "STRIKE", "FONT", "A", "BR", "TIME", "STRONG", "EM"]);
-  // Google's knownIcon values, drawn with text glyphs (the demo loads nothing from the network).
+  // Google's knownIcon values, drawn with glyphs the DejaVu fonts carry (the demo loads nothing from the
+  // network and a bare Debian machine has no emoji font).
   const KNOWN_ICONS = {
-    AIRPLANE: "✈", BOOKMARK: "🔖", BUS: "🚌", CAR: "🚗", CLOCK: "🕒", CONFIRMATION_NUMBER_ICON: "🎫",
-    DOLLAR: "$", DESCRIPTION: "📄", EMAIL: "✉", EVENT_PERFORMER: "🎤", EVENT_SEAT: "💺",
-    FLIGHT_ARRIVAL: "🛬", FLIGHT_DEPARTURE: "🛫", HOTEL: "🏨", HOTEL_ROOM_TYPE: "🛏", INVITE: "✉",
-    MAP_PIN: "📍", MEMBERSHIP: "🪪", MULTIPLE_PEOPLE: "👥", OFFER: "🏷", PERSON: "👤", PHONE: "📞",
-    RESTAURANT_ICON: "🍴", SHOPPING_CART: "🛒", STAR: "★", STORE: "🏬", TICKET: "🎟", TRAIN: "🚆",
-    VIDEO_CAMERA: "📹", VIDEO_PLAY: "▶",
+    AIRPLANE: "✈", BOOKMARK: "⚑", BUS: "⇨", CAR: "⇨", CLOCK: "◷", CONFIRMATION_NUMBER_ICON: "#",
+    DOLLAR: "$", DESCRIPTION: "▤", EMAIL: "✉", EVENT_PERFORMER: "♪", EVENT_SEAT: "▣",
+    FLIGHT_ARRIVAL: "✈", FLIGHT_DEPARTURE: "✈", HOTEL: "⌂", HOTEL_ROOM_TYPE: "⌂", INVITE: "✉",
+    MAP_PIN: "⚲", MEMBERSHIP: "▭", MULTIPLE_PEOPLE: "⚇", OFFER: "%", PERSON: "☺", PHONE: "☎",
+    RESTAURANT_ICON: "♨", SHOPPING_CART: "⊔", STAR: "★", STORE: "⌂", TICKET: "▭", TRAIN: "⇨",
+    VIDEO_CAMERA: "▶", VIDEO_PLAY: "▶",
   };
   // Material Symbols names Sidecar's cards may use; any other name shows its first letter.
   const MATERIAL_ICONS = {
-    add: "+", arrow_back: "←", business: "🏢", call: "📞", check: "✓", close: "✕", delete: "🗑",
-    domain: "🏢", edit: "✎", email: "✉", event: "📅", group: "👥", groups: "👥", history: "🕘",
-    label: "🏷", mail: "✉", merge: "⇄", note: "📝", note_add: "📝", notes: "📝", person: "👤",
-    person_add: "👤", phone: "📞", refresh: "↻", schedule: "🕒", search: "🔍", sell: "🏷",
-    settings: "⚙", star: "★", sticky_note_2: "📝", sync: "↻", tag: "#", timeline: "🕘",
-    trending_up: "📈", warning: "⚠", work: "💼", calendar_month: "📅", description: "📄",
-    badge: "🪪", handshake: "🤝", flag: "⚑", filter_list: "⏷", download: "⤓", upload: "⤒",
-    error: "⚠", info: "ℹ", link: "🔗", open_in_new: "↗", more_vert: "⋮", visibility: "👁",
+    add: "+", arrow_back: "←", badge: "▭", business: "▥", calendar_month: "▦", call: "☎", check: "✓",
+    close: "✕", delete: "✕", description: "▤", domain: "▥", download: "⤓", edit: "✎", email: "✉",
+    error: "⚠", event: "▦", filter_list: "☰", flag: "⚑", group: "⚇", groups: "⚇", handshake: "⚭",
+    history: "◷", info: "ℹ", label: "⚑", link: "∞", mail: "✉", merge: "⇄", more_vert: "⋮", note: "✎",
+    note_add: "✎", notes: "✎", open_in_new: "↗", person: "☺", person_add: "☺", phone: "☎", refresh: "↻",
+    schedule: "◷", search: "⚲", sell: "%", settings: "⚙", star: "★", sticky_note_2: "✎", sync: "↻",
+    tag: "#", timeline: "◷", trending_up: "↗", upload: "⤒", visibility: "◉", warning: "⚠", work: "▥",
   };
 
   const state = { unknown: [] };
