@@ -9,12 +9,12 @@ from flask import Blueprint
 from addon import google_apis
 from addon.context import ACTION_PATH, Request, addon_endpoint
 from addon.events import BadEvent
-from addon.people import MAX_ATTENDEES, MAX_PEOPLE, external, load_people
+from addon.people import MAX_ATTENDEES, MAX_PEOPLE, external, load_people, settings_and_message
 from cards import responses
 from cards.calendar import BRIEF_WINDOW_DAYS, Brief, event_card
 from cards.contact import message_card
 from cards.home import home_card
-from models.domain import utcnow
+from models.domain import Participant, utcnow
 
 bp = Blueprint("addon_triggers", __name__, url_prefix="/addon")
 MY_CONTACTS_SHOWN = 20  # "my contacts" on the home page: a bounded equality query
@@ -29,7 +29,12 @@ def gmail_message(req: Request) -> dict:
     gmail = req.event.gmail
     if gmail is None:
         raise BadEvent("gmail is missing: this endpoint serves Gmail message events")
-    found = req.repo.get_message(req.rep, gmail.message_id)
+    req._settings, recorded = settings_and_message(req.repo, req.rep, gmail.message_id)
+    found = None
+    if recorded and recorded.get("participants"):
+        found = [Participant(**p) for p in recorded["participants"]], recorded.get("subject") or ""
+    elif recorded:
+        found = req.repo.get_message(req.rep, gmail.message_id)  # recorded by sync: its activity has the people
     if found is None:
         participants, subject = google_apis.message_people(req.api_root, req.event.user_oauth_token,
                                                            gmail.access_token, gmail.message_id)
