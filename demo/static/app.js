@@ -208,6 +208,7 @@
 
   async function trigger(kind) {
     if (kind === "homepage") page.context = {};
+    $("notice").classList.add("hidden");  // a notification belongs to the card that raised it
     const seq = ++page.seq;
     const body = await send({ trigger: kind });
     if (body && seq === page.seq) {  // a later click wins over a slower earlier answer

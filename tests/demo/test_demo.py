@@ -159,17 +159,20 @@ def card_button(driver, pattern: str):
 
 
 def screenshot(driver, name: str) -> Path:
-    """The whole window, made tall enough that the add-on panel's card shows in full."""
+    """The whole window, its viewport made tall enough that the add-on panel's card shows in full."""
     needed = driver.execute_script(
         "const h = document.getElementById('card-host'); return h.scrollHeight - h.clientHeight;")
-    size = driver.get_window_size()
-    driver.set_window_size(size["width"], min(size["height"] + max(needed, 0), SCREENSHOT_MAX_HEIGHT))
+    width, height = driver.execute_script("return [window.innerWidth, window.innerHeight];")
+    tall = min(height + max(needed, 0), SCREENSHOT_MAX_HEIGHT)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": tall, "deviceScaleFactor": 1, "mobile": False})
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     try:
+        wait(driver, lambda: driver.execute_script("return window.innerHeight;") == tall, "the tall viewport")
         assert driver.save_screenshot(str(path)), f"could not save {path}"
     finally:
-        driver.set_window_size(size["width"], size["height"])
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return path
 
 
