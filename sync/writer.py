@@ -52,6 +52,8 @@ class TenantState:
         self.names: dict[str, list[str]] = {}  # name key -> contact ids
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
+        self.email_of: dict[str, str] = {}  # contact id -> primary address
+        self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
 
 
@@ -106,10 +108,12 @@ class SyncWriter:
 
     def _create_contacts(self, items: list[Item]) -> None:
         planned: dict[str, tuple[Participant, dt.datetime]] = {}
+        latest: dict[str, float] = {}
         for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
             for person in self.team.creatable(item):
                 if self.state.contacts.get(person.email):
                     continue
+                latest[person.email] = item.at.timestamp()
                 if person.email not in planned:
                     planned[person.email] = (person, item.at)
                 elif person.name and not planned[person.email][0].name:
@@ -130,11 +134,18 @@ class SyncWriter:
                 for other in self.state.names.setdefault(key, []):
                     other_company = self.state.company_of.get(other)
                     if contact.company_id and other_company and other_company != contact.company_id:
-                        # a known person at a new corporate domain: flag, never merge (SPEC §7)
-                        flags[other] = {"company_id": contact.company_id, "email": contact.primary_email,
-                                        "seen_at": seen_at}
+                        # a known person at a new corporate domain: flag, never merge (SPEC §7). The
+                        # address seen less recently is the old job, whichever was created first.
+                        if latest[contact.primary_email] >= self.state.seen_at.get(other, 0.0):
+                            flags[other] = {"company_id": contact.company_id, "email": contact.primary_email,
+                                            "seen_at": seen_at}
+                        else:
+                            contact.job_change = {"company_id": other_company, "email": self.state.email_of[other],
+                                                  "seen_at": seen_at}
                 self.state.names[key].append(contact.id)
             self.state.company_of[contact.id] = contact.company_id
+            self.state.email_of[contact.id] = contact.primary_email
+            self.state.seen_at[contact.id] = latest[contact.primary_email]
         self.batch.commit()
         for contact, key, _ in contacts:
             new_company = None
@@ -162,6 +173,9 @@ class SyncWriter:
         unknown = [cid for key in missing for cid in self.state.names[key] if cid not in self.state.company_of]
         for contact_id, contact in self.repo.get_contacts(unknown).items():
             self.state.company_of[contact_id] = contact.company_id
+            self.state.email_of[contact_id] = contact.primary_email
+            if contact.last_activity_at:
+                self.state.seen_at[contact_id] = contact.last_activity_at.timestamp()
 
     def _load_companies(self, ids: list[str]) -> None:
         missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]

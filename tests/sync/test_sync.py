@@ -16,7 +16,6 @@ def sync(services, sim):
 
 
 def test_the_team_syncs_into_contacts_companies_and_one_activity_per_real_email(services, simulator, tenant_repo):
-    excluded = simulator.world.events  # placeholder so the name reads; replaced below
     excluded = sorted({p.email.split("@")[1] for e in simulator.world.events.values() for p in e.attendees
                        if not p.email.endswith(simulator.domain) and not is_free_mail(p.email.split("@")[1])})[0]
     tenant_repo.save_settings(Settings(exclusions=[company_domain("x@" + excluded)]))

@@ -1,0 +1,82 @@
+"""Faults and crashes: whatever happens on the way, the final state is the uninterrupted run's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from bootstrap import Services
+from gsim import Simulator
+from models.repository import Repository
+from sync.runner import SyncRun
+from tests.sync.conftest import TEAM_SIZE
+from tests.sync.helpers import snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+KILL_AFTER_ACTIVITIES = 40  # mid-run: some chunks committed, most not
+SUBPROCESS_TIMEOUT_SECONDS = 120
+
+
+@pytest.fixture
+def twin(firestore_emulator, tmp_path):
+    """The same seeded world in a second simulator and an empty second project: the fault-free reference."""
+    sim = Simulator(**TEAM_SIZE).start()
+    config = {"google_cloud_project": f"sidecar-twin-{uuid.uuid4().hex[:8]}",
+              "firestore_emulator_host": firestore_emulator.host, "google_api_root": sim.url,
+              "google_application_credentials": str(sim.write_service_account_key(tmp_path / "twin.json")),
+              "users": tuple(sim.reps)}
+    services = Services(config)
+    yield sim, services
+    services.close()
+    sim.stop()
+
+
+def reference(twin) -> dict:
+    sim, services = twin
+    SyncRun(services).run(sim.reps)
+    return snapshot(services.repository(sim.domain))
+
+
+def test_injected_faults_leave_the_fault_free_state(services, simulator, tenant_repo, twin):
+    simulator.set_faults(rate=0.10, statuses=(500, 503, 429))
+
+    results = SyncRun(services).run(simulator.reps)
+
+    assert [r.state for r in results] == ["ok"] * 3
+    assert sum(r.failed_calls for r in results) == 0
+    counters = simulator.counters()["total"]
+    assert counters["fault"] > 0
+    assert snapshot(tenant_repo) == reference(twin)
+
+
+def test_a_sync_killed_mid_run_and_run_again_leaves_the_uninterrupted_state(
+        simulator, tenant_repo, sync_env, twin):
+    env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT)}
+    simulator.set_latency(20)  # slow enough to be caught in the middle
+    process = subprocess.Popen([sys.executable, "-m", "sync", "once"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_SECONDS
+    activities = tenant_repo.root.collection("activities")
+    while time.monotonic() < deadline and process.poll() is None:
+        if sum(1 for _ in activities.select([]).stream()) >= KILL_AFTER_ACTIVITIES:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the sync finished before it could be killed; slow the simulator more"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    simulator.set_latency(0)
+
+    rerun = subprocess.run([sys.executable, "-m", "sync", "once"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS)
+
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    got, want = snapshot(Repository(tenant_repo.client, simulator.domain)), reference(twin)
+    assert got == want
+
