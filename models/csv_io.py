@@ -61,7 +61,14 @@ from urllib.parse import urlparse
 import phonenumbers
 from google.cloud import firestore
 
-from models.addresses import company_domain, is_valid_email, name_parts, normalize_email, registrable_domain
+from models.addresses import (
+    company_domain,
+    is_valid_email,
+    name_key,
+    name_parts,
+    normalize_email,
+    registrable_domain,
+)
 from models.domain import (
     DEFAULT_LIFECYCLE_STAGE,
     LIFECYCLE_STAGES,
@@ -624,10 +631,25 @@ def _changes(group: _Group) -> dict[str, Any]:
     return data
 
 
+class _Unit:
+    """The writes of one contact (or company) that must land in the same batch; a `writer` for indexes."""
+
+    def __init__(self) -> None:
+        self.writes: list[tuple[Any, dict[str, Any], bool]] = []
+
+    def set(self, ref, data: dict[str, Any], merge: bool = False) -> None:
+        self.writes.append((ref, data, merge))
+
+
 def _write(repo: Repository, groups: list[_Group], outcomes: dict[int, RowOutcome], report: ImportReport,
            dry_run: bool) -> None:
-    """Write what changed, a contact's documents always in one batch; then the companies."""
-    units: list[list[tuple[Any, dict[str, Any], bool]]] = []
+    """Write what changed, a contact's documents and index rows always in one batch; then the companies.
+
+    New addresses get `link_pending`, so sync links the activities it stored
+    for them before anyone held them (`unlinked/{email}`); the name index
+    (sync's job-change check) and the search index follow the contact.
+    """
+    units: list[_Unit] = []
     for group in groups:
         outcome = outcomes[group.line]
         outcome.contact_id = group.contact.id
@@ -636,31 +658,62 @@ def _write(repo: Repository, groups: list[_Group], outcomes: dict[int, RowOutcom
             continue
         if group.stored is not None:
             outcome.outcome = UPDATED
-        unit = [(repo.contact_ref(group.contact.id), data, True)]
-        old = set(group.stored.emails) if group.stored else set()
-        for email in group.contact.emails:
+        contact, stored = group.contact, group.stored
+        unit = _Unit()
+        old = set(stored.emails) if stored else set()
+        if set(contact.emails) - old:
+            data["link_pending"] = True
+        unit.set(repo.contact_ref(contact.id), data, True)
+        for email in contact.emails:
             if email not in old:
-                unit.append((repo.email_ref(email), {"contact_id": group.contact.id,
-                                                     "domain": email.rpartition("@")[2]}, False))
+                unit.set(repo.email_ref(email), {"contact_id": contact.id, "domain": email.rpartition("@")[2]})
+        new_key = name_key(contact.first_name, contact.last_name)
+        old_key = name_key(stored.first_name, stored.last_name) if stored else None
+        if new_key != old_key:
+            if old_key:
+                unit.set(repo.name_ref(old_key), {"contact_ids": firestore.ArrayRemove([contact.id])}, True)
+            if new_key:
+                unit.set(repo.name_ref(new_key), {"contact_ids": firestore.ArrayUnion([contact.id])}, True)
+        repo.search_index.index_contact(unit, contact, previous=stored)
         units.append(unit)
     company_units = _company_writes(repo, groups)
     report.contacts_written = len(units)
     report.companies_written = len(company_units)
-    report.writes = sum(len(u) for u in [*units, *company_units])
+    report.writes = sum(len(u.writes) for u in [*units, *company_units])
     if dry_run:
         return
-    with repo.batch() as writer:
-        pending = 0
-        for unit in [*units, *company_units]:
-            if pending + len(unit) > FIRESTORE_BATCH_MAX:
-                writer.commit()
-                pending = 0
-            for ref, doc, merge in unit:
-                writer.set(ref, doc, merge=merge)
-            pending += len(unit)
+    pending: list[tuple[Any, dict[str, Any], bool]] = []
+    for unit in [*units, *company_units]:
+        if len(pending) + len(unit.writes) > FIRESTORE_BATCH_MAX:
+            _commit(repo, pending)
+            pending = []
+        pending += unit.writes
+    _commit(repo, pending)
 
 
-def _company_writes(repo: Repository, groups: list[_Group]) -> list[list[tuple[Any, dict[str, Any], bool]]]:
+def _commit(repo: Repository, writes: list[tuple[Any, dict[str, Any], bool]]) -> None:
+    """One atomic batch; the search rows of its contacts folded into one write per prefix document.
+
+    Hundreds of contacts share a handful of two-letter prefixes; folding their
+    field-level merges (`{contacts: {id: row}}`) into one merge per document
+    writes the same values with far fewer writes.
+    """
+    search: dict[str, tuple[Any, dict[str, Any]]] = {}
+    batch = repo.client.batch()
+    for ref, doc, merge in writes:
+        if merge and ref.parent.id == "search":
+            _, folded = search.setdefault(ref.path, (ref, {}))
+            for field, rows in doc.items():
+                folded.setdefault(field, {}).update(rows)
+        else:
+            batch.set(ref, doc, merge=merge)
+    for ref, folded in search.values():
+        batch.set(ref, folded, merge=True)
+    if writes:
+        batch.commit()
+
+
+def _company_writes(repo: Repository, groups: list[_Group]) -> list[_Unit]:
     """Create missing companies, fill empty names, add new contacts to the bounded sample."""
     wanted: dict[str, tuple[str, list[str]]] = {}
     for group in groups:
@@ -675,11 +728,14 @@ def _company_writes(repo: Repository, groups: list[_Group]) -> list[list[tuple[A
     units = []
     for domain, (name, ids) in wanted.items():
         company = stored.get(domain)
+        unit = _Unit()
         if company is None:
             new = Company(id=domain, name=name, contact_ids=ids[:COMPANY_CONTACT_SAMPLE])
             data = dataclasses.asdict(new)
             data.pop("id")
-            units.append([(repo.company_ref(domain), data, True)])
+            unit.set(repo.company_ref(domain), data, True)
+            repo.search_index.index_company(unit, new)
+            units.append(unit)
             continue
         data = {}
         if name and not company.name:
@@ -694,7 +750,10 @@ def _company_writes(repo: Repository, groups: list[_Group]) -> list[list[tuple[A
             data["contact_ids"] = sample
         if data:
             data["updated_at"] = utcnow()
-            units.append([(repo.company_ref(domain), data, True)])
+            unit.set(repo.company_ref(domain), data, True)
+            if "name" in data:
+                repo.search_index.index_company(unit, dataclasses.replace(company, name=name), previous=company)
+            units.append(unit)
     return units
 
 

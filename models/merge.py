@@ -25,14 +25,16 @@ rep disappears and the card shows what changed.
 1. journal     `merges/{merge_id}` = {keep_id, state: started, started_at}
 2. fields      the kept contact's fields (the union), every address re-pointed
                to it in the index, its counters raised to the other's
-               (`Maximum`), the previous-values note — one batch
+               (`Maximum`), its search and name index rows, the
+               previous-values note — one batch
 3. timeline    per month bucket of the merged contact: each activity's
                `contact_ids` re-pointed, then in one batch the rows copied into
                the kept contact's bucket, the month listed there and the old
                bucket deleted
 4. company     the company samples: the merged id out, the kept id in
 5. alias       the merged contact becomes an alias (no emails, no timeline,
-               `merged_into`), older aliases of it re-pointed, journal done
+               `merged_into`, out of the search and name indexes), older
+               aliases of it re-pointed, journal done
 
 Each step recomputes what it writes from the current documents, and writing it
 twice writes the same values, so a crash anywhere and a rerun leave exactly
@@ -52,7 +54,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from rapidfuzz import fuzz
 
-from models.addresses import fold, name_parts
+from models.addresses import fold, name_key, name_parts
 from models.domain import LIFECYCLE_STAGES, Activity, Contact, utcnow
 from models.repository import (
     COMPANY_CONTACT_SAMPLE,
@@ -326,14 +328,19 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
                                        "started_at": started_at, "merged": contact_to_doc(other)})
     hook("journal")
 
-    # 2. fields, addresses, counters and the previous-values note, in one batch
+    # 2. fields, addresses, counters, indexes and the previous-values note, in one batch
+    before = dataclasses.replace(kept, emails=list(kept.emails))
     conflicts = absorb(kept, other)
     if other.company_id and other.company_id != kept.company_id:
         kept.previous_companies = list(dict.fromkeys([*kept.previous_companies, other.company_id]))
     kept.created_at = min(kept.created_at, other.created_at)
     note = _previous_values_note(kept, other, conflicts, started_at) if conflicts else None
     with repo.batch() as writer:
-        _write_fields(repo, writer, kept, other, note)
+        _write_fields(repo, writer, kept, other, note, gained_emails=set(kept.emails) - set(before.emails))
+        repo.search_index.index_contact(writer, kept, previous=before)
+        if name_key(kept.first_name, kept.last_name):
+            writer.set(repo.name_ref(name_key(kept.first_name, kept.last_name)),
+                       {"contact_ids": firestore.ArrayUnion([kept.id])}, merge=True)
         if note is not None:
             repo.put_activity(writer, note)
     hook("fields")
@@ -352,6 +359,10 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     with repo.batch() as writer:
         writer.set(repo.contact_ref(other.id), {"merged_into": kept.id, "emails": [], "timeline_months": [],
                                                 "updated_at": utcnow()}, merge=True)
+        repo.search_index.remove_contact(writer, other)
+        if name_key(other.first_name, other.last_name):
+            writer.set(repo.name_ref(name_key(other.first_name, other.last_name)),
+                       {"contact_ids": firestore.ArrayRemove([other.id])}, merge=True)
         for alias in _aliases_of(repo, other.id):
             writer.set(repo.contact_ref(alias), {"merged_into": kept.id}, merge=True)
             writer.set(merge_ref(repo, alias), {"keep_id": kept.id}, merge=True)
@@ -365,8 +376,12 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     return MergeResult(repo.get_contact(kept.id), other.id, moved, conflicts)
 
 
-def _write_fields(repo: Repository, writer, kept: Contact, other: Contact, note: Activity | None) -> None:
+def _write_fields(repo: Repository, writer, kept: Contact, other: Contact, note: Activity | None,
+                  gained_emails: set[str]) -> None:
     """The kept contact's merged fields, its addresses in the index, and the other's counters.
+
+    Addresses it gains flag it `link_pending`, as sync flags the contacts it
+    creates, so activities sync parked under them (`unlinked/{email}`) find it.
 
     The note's month is listed here too, not through `record_touches`: a merge is
     not a touch and must not move "last activity".
@@ -376,6 +391,8 @@ def _write_fields(repo: Repository, writer, kept: Contact, other: Contact, note:
                  "merged_into"):
         data.pop(name)
     data["updated_at"] = utcnow()
+    if gained_emails:
+        data["link_pending"] = True
     for name, value in (("last_activity_at", other.last_activity_at), ("last_email_at", other.last_email_at),
                         ("last_meeting_at", other.last_meeting_at)):
         if value is not None:

@@ -65,6 +65,10 @@ def test_a_hubspot_export_is_imported_with_every_field(repo):
     assert repo.get_company("acme.com").name == "Acme Inc"
     assert repo.get_company("acme.com").contact_ids == [jane.id]
     assert report.ignored_columns == []  # Record ID and Create Date are known, read-only
+    assert [(hit.kind, hit.id) for hit in repo.search("jane")] == [("contact", jane.id)]
+    assert {(hit.kind, hit.id) for hit in repo.search("globex")} == {("company", "globex.co.uk"),
+                                                                    ("contact", bob.id)}
+    assert repo.contact_ids_by_name(["jane doe"]) == {"jane doe": [jane.id]}  # sync's job-change index
 
 
 def test_a_google_contacts_export_is_imported_with_both_emails_and_labels(repo):
@@ -148,7 +152,8 @@ def test_a_row_fills_an_existing_contact_without_overwriting_it(repo):
     jane = repo.get_contact("c1")
     assert (jane.first_name, jane.last_name, jane.title, jane.owner, jane.tags) == (
         "Jane", "Doe", "CTO", "rep@example.com", ["vip", "new-tag"])
-    assert report.writes == 1  # the contact only: the company already lists it
+    assert (report.contacts_written, report.companies_written) == (1, 0)  # the company already lists it
+    assert [hit.id for hit in repo.search("doe")] == ["c1"]  # the filled name is searchable
 
 
 def test_addresses_of_two_different_contacts_in_one_row_are_rejected(repo):

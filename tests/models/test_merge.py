@@ -136,6 +136,8 @@ def test_two_contacts_with_300_activities_each_merge_into_one_that_loses_nothing
     assert repo.get_company("acme.com").contact_ids == [KEEP]
     assert find_duplicates(repo, kept) == []
     assert merge_ref(repo, MERGE).get().get("state") == "done"
+    assert [hit.id for hit in repo.search("bob")] == [KEEP]  # by the merged address, never the alias
+    assert repo.contact_ids_by_name(["bob smith", "robert smith"]) == {"bob smith": [], "robert smith": [KEEP]}
 
     again = merge_contacts(repo, KEEP, MERGE)  # a second call is a no-op
     assert again.already_done and again.contact.id == KEEP
