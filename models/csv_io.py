@@ -40,8 +40,10 @@ Writes. The result is compared with what is stored and only differences are
 written: importing the same file twice writes nothing the second time. New
 contacts get sync's deterministic id for their primary address, so an import
 and a sync that meet the same person make one contact. A contact's writes (its
-document and its addresses in the index) always share one batch (at most 500
-writes), so a crash leaves whole contacts, and a rerun finishes the rest.
+document, its addresses in the index, its name and search index rows) always
+share one batch (at most 500 writes), so a crash leaves whole contacts, and a
+rerun finishes the rest. New addresses are flagged `link_pending`, so sync's
+next pass links the activities it parked for them.
 Companies are written after the contacts.
 """
 
