@@ -31,7 +31,7 @@ def gmail_message(req: Request) -> dict:
         raise BadEvent("gmail is missing: this endpoint serves Gmail message events")
     req._settings, recorded = settings_and_message(req.repo, req.rep, gmail.message_id)
     found = None
-    if recorded and recorded.get("participants"):
+    if recorded and (recorded.get("participants") or not recorded.get("activity_id")):
         found = [Participant(**p) for p in recorded["participants"]], recorded.get("subject") or ""
     elif recorded:
         found = req.repo.get_message(req.rep, gmail.message_id)  # recorded by sync: its activity has the people

@@ -207,3 +207,12 @@ def test_a_firestore_outage_answers_an_error_card_with_retry(project_id, google,
     params = json.dumps(card_of(action))
     assert "keep me" in params  # the retry carries what the rep typed
     app.extensions["sidecar"].close()
+
+
+def test_retry_of_a_trigger_renders_its_card_again(addon, repo, jane):
+    repo.record_message(addon.rep, "f00d", participants=[])
+    home = card_of(addon.action("refresh", params={"view": "home"}))
+    assert home["name"] == "home"
+    message = addon.action("refresh", params={"view": "gmail"}, gmail={"messageId": "f00d"})
+    assert card_of(message)["name"] == "message" and "updateCard" in json.dumps(message.get_json())
+    assert addon.action("refresh", params={"view": "nope"}).status_code == 400
