@@ -42,12 +42,12 @@ SCREENSHOT_MAX_HEIGHT = 2000
 class DemoRun:
     """`python -m demo` in its own session, its stdout collected line by line."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, command: tuple[str, ...] = (sys.executable, "-m", "demo")):
         self.port = port
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "demo", "--port", str(port), *DEMO_ARGS], cwd=REPO_ROOT,
+            [*command, "--port", str(port), *DEMO_ARGS], cwd=REPO_ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
             env={k: v for k, v in os.environ.items() if not k.startswith(("SIDECAR_", "GOOGLE_", "FIRESTORE_"))})
         threading.Thread(target=self._read, daemon=True).start()
@@ -264,8 +264,10 @@ def test_calendar_event_shows_a_brief_for_each_external_attendee(demo, browser):
 
 
 def test_ctrl_c_stops_every_process_and_a_second_run_starts_cleanly(demo):
+    """The second run is the README's own command (scripts/demo execs python -m demo: same pid)."""
     for run in (demo, None):
-        run = run or DemoRun(demo.port)  # the same port: nothing of the first run may still hold it
+        # The same port: nothing of the first run may still hold it.
+        run = run or DemoRun(demo.port, command=("bash", str(REPO_ROOT / "scripts" / "demo")))
         tree = run.tree()
         assert len(tree) >= 3, f"expected the emulator, gunicorn and the daemon, found {tree}"
         groups = {group for group in map(pgid, tree) if group is not None}

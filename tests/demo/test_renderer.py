@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from google.apps import card_v1
@@ -11,6 +12,7 @@ from demo.preview import STATIC_DIR
 from tests.demo.browser import start_browser, stop_browser
 from tests.demo.sample_cards import EVERY_WIDGET_CARD, WIDGET_TYPES
 
+LOAD_TIMEOUT_SECONDS = 10
 HARNESS = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="{static}/preview.css"></head>
 <body><div id="host" class="card-host"></div><script src="{static}/cards.js"></script>
@@ -32,6 +34,10 @@ def page(tmp_path_factory):
     harness.write_text(HARNESS.format(static=STATIC_DIR.as_uri()))
     driver = start_browser()
     driver.get(harness.as_uri())
+    deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
+    while not driver.execute_script("return !!(window.CardRenderer && window.show);"):
+        assert time.monotonic() < deadline, "cards.js did not load"
+        time.sleep(0.1)
     yield driver
     stop_browser(driver)
 
