@@ -366,11 +366,13 @@ class Repository:
             return None
 
     def create_contact(self, contact: Contact) -> Contact:
-        """Create a contact and claim its addresses, atomically; Conflict if one is taken."""
+        """Create a contact and claim its addresses, atomically; Conflict if it or an address exists."""
         transaction = self.client.transaction()
 
         @firestore.transactional
         def create(transaction):
+            if self.contact_ref(contact.id).get(transaction=transaction).exists:
+                raise Conflict(f"contact {contact.id} already exists")
             for email in contact.emails:
                 snapshot = self.email_ref(email).get(transaction=transaction)
                 if snapshot.exists and snapshot.get("contact_id") != contact.id:

@@ -210,3 +210,11 @@ def test_a_batch_commits_in_chunks_of_at_most_500(repo):
     assert writer.writes == 1203
     wanted = [activity_id_for(f"<m{n}@x>") for n in (0, 600, 1202)]
     assert sorted(repo.get_activities(wanted)) == sorted(wanted)
+
+
+def test_creating_a_contact_never_overwrites_one_with_the_same_id(repo):
+    repo.create_contact(Contact(id="c1", emails=["jane@acme.com"], title="CTO"))
+    with pytest.raises(Conflict, match="already exists"):
+        repo.create_contact(Contact(id="c1", emails=["other@acme.com"]))
+    assert repo.get_contact("c1").title == "CTO"
+    assert repo.find_contact_by_email("other@acme.com") is None
