@@ -80,6 +80,7 @@ FIRESTORE_BATCH_MAX = 500  # Firestore: at most 500 writes in one batch or trans
 FIRESTORE_IN_MAX = 30  # Firestore: at most 30 values in an `in` or `array_contains_any` filter
 FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably small
 TIMELINE_PAGE_SIZE = 20
+MESSAGE_INDEX_BUCKETS = 64  # ~160 Gmail ids a bucket per 10,000 messages; 64 writes at most a sync batch
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
 
@@ -662,21 +663,41 @@ class Repository:
         else:
             writer.set(ref, data)
 
+    def message_index_ref(self, mailbox: str, message_id: str):
+        """`mailboxes/{email}/message_index/{n}`: sync's Gmail id -> activity id map, in buckets.
+
+        One document per message would cost sync a write per message; a bucket
+        per `MESSAGE_INDEX_BUCKETS` share of ids is written once per sync batch
+        with a field-level merge, and the card still finds a message with one get.
+        """
+        bucket = int(hashlib.sha1(message_id.encode()).hexdigest()[:8], 16) % MESSAGE_INDEX_BUCKETS
+        return self.mailbox_ref(mailbox).collection("message_index").document(str(bucket))
+
+    def record_synced_messages(self, writer: Batch | Any, mailbox: str, activity_ids: dict[str, str]) -> None:
+        """Map a batch of a mailbox's Gmail ids to their activities: one write per bucket touched."""
+        buckets: dict[str, tuple[Any, dict[str, str]]] = {}
+        for message_id, activity_id in activity_ids.items():
+            ref = self.message_index_ref(mailbox, message_id)
+            buckets.setdefault(ref.id, (ref, {}))[1][message_id] = activity_id
+        for ref, ids in buckets.values():
+            writer.set(ref, {"ids": ids}, merge=True)
+
     def get_message(self, mailbox: str, message_id: str) -> tuple[list[Participant], str] | None:
         """(participants, subject) of a recorded message, or None when neither sync nor the add-on has it."""
-        snapshot = self.message_ref(mailbox, message_id).get()
-        if not snapshot.exists:
-            return None
-        data = snapshot.to_dict()
+        recorded, indexed = self.message_ref(mailbox, message_id), self.message_index_ref(mailbox, message_id)
+        found = {s.reference.path: s for s in self.get_all([recorded, indexed])}
+        data = found[recorded.path].to_dict() if recorded.path in found else {}
         if data.get("participants"):
             return [Participant(**p) for p in data["participants"]], data.get("subject") or ""
-        if data.get("activity_id"):
-            try:
-                activity = self.get_activity(data["activity_id"])
-            except NotFound:
-                return None
-            return activity.participants, activity.subject
-        return None
+        bucket = found[indexed.path].to_dict() if indexed.path in found else {}
+        activity_id = data.get("activity_id") or (bucket.get("ids") or {}).get(message_id)
+        if not activity_id:
+            return None
+        try:
+            activity = self.get_activity(activity_id)
+        except NotFound:
+            return None
+        return activity.participants, activity.subject
 
     def contacts_owned_by(self, rep: str, limit: int) -> list[Contact]:
         """A rep's contacts, at most `limit` (an equality query: no composite index)."""

@@ -218,3 +218,19 @@ def test_creating_a_contact_never_overwrites_one_with_the_same_id(repo):
         repo.create_contact(Contact(id="c1", emails=["other@acme.com"]))
     assert repo.get_contact("c1").title == "CTO"
     assert repo.find_contact_by_email("other@acme.com") is None
+
+
+def test_a_synced_message_is_found_by_its_gmail_id_with_few_writes(repo):
+    contact = repo.create_contact(make_contact("jane@acme.com"))
+    emails = [make_email(n, [contact.id]) for n in range(300)]
+    for email in emails:
+        email.participants.append(Participant(email="jane@acme.com", name="Jane", role="to"))
+    put_emails(repo, emails)
+    with repo.batch() as writer:
+        repo.record_synced_messages(writer, "rep@example.com", {f"{n:x}": e.id for n, e in enumerate(emails)})
+    assert writer.writes <= 64  # one per bucket, not one per message
+    participants, subject = repo.get_message("rep@example.com", f"{42:x}")
+    assert subject == "subject 42"
+    assert [p.email for p in participants] == ["rep@example.com", "jane@acme.com"]
+    assert repo.get_message("rep@example.com", "ffffff") is None
+    assert repo.get_message("other@example.com", f"{42:x}") is None
