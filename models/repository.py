@@ -443,6 +443,11 @@ class Repository:
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
         writer.set(self.contact_ref(contact_id), data, merge=True)
 
+    def record_company_activity(self, writer: Batch | Any, company_id: str, at: dt.datetime) -> None:
+        """Raise a company's `last_activity_at` to `at` (a `Maximum`, like a contact's counters)."""
+        writer.set(self.company_ref(company_id), {"last_activity_at": firestore.Maximum(at.timestamp())},
+                   merge=True)
+
     # --- companies ----------------------------------------------------------------------
 
     def get_company(self, domain: str) -> Company | None:
@@ -489,6 +494,23 @@ class Repository:
         row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
         for contact_id in activity.contact_ids:
             writer.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
+
+    def put_activities(self, writer: Batch | Any, activities: Iterable[Activity]) -> None:
+        """`put_activity` for many, with one write per timeline bucket instead of one per row.
+
+        Rows of one contact's month merge into a single field-level merge of
+        `entries` (the same result as writing them one by one); sync's bulk
+        writes use this. Pair it with `record_touches` in the same way.
+        """
+        rows: dict[tuple[str, str], dict[str, str]] = {}
+        for activity in activities:
+            writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
+            row = _entry_doc(TimelineEntry.of(activity))
+            month = month_of(activity.at)
+            for contact_id in activity.contact_ids:
+                rows.setdefault((contact_id, month), {})[activity.id] = row
+        for (contact_id, month), entries in rows.items():
+            writer.set(self.timeline_ref(contact_id, month), {"entries": entries}, merge=True)
 
     def add_activity(self, activity: Activity, rep: str | None = None) -> Activity:
         """One activity written now (a note or a call from a card), with its counters."""
@@ -569,7 +591,7 @@ class Repository:
 
     def put_synced_contact(self, writer: Batch | Any, contact: Contact, name_key: str | None = None,
                            new_company: Company | None = None) -> None:
-        """A contact sync creates, with its address index, company and name index, through `writer`.
+        """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
         A field merge that leaves the counters alone, so a rerun (or a second
         mailbox creating the same person at once) rewrites the same values and
@@ -592,6 +614,9 @@ class Repository:
             writer.set(self.company_ref(contact.company_id), company, merge=True)
         if name_key:
             writer.set(self.name_ref(name_key), {"contact_ids": firestore.ArrayUnion([contact.id])}, merge=True)
+        self.search_index.index_contact(writer, contact)
+        if new_company is not None:
+            self.search_index.index_company(writer, new_company)
 
     def flag_job_change(self, writer: Batch | Any, contact_id: str, job_change: dict[str, Any]) -> None:
         writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
@@ -599,9 +624,10 @@ class Repository:
     def unlinked_ref(self, email: str):
         return self.root.collection("unlinked").document(doc_id(email))
 
-    def note_unlinked(self, writer: Batch | Any, email: str, activity_id: str) -> None:
-        """Remember that an activity names an address no contact holds yet (see module doc)."""
-        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion([activity_id])}, merge=True)
+    def note_unlinked(self, writer: Batch | Any, email: str, activity_id: str | list[str]) -> None:
+        """Remember that activities name an address no contact holds yet (see module doc); one write."""
+        ids = [activity_id] if isinstance(activity_id, str) else list(activity_id)
+        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids)}, merge=True)
 
     def unlinked_activity_ids(self, emails: Iterable[str]) -> dict[str, list[str]]:
         emails = list(dict.fromkeys(emails))

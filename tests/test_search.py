@@ -67,3 +67,12 @@ def test_search_stays_inside_the_tenant(firestore_client):
     ours, theirs = Repository(firestore_client, "example.com"), Repository(firestore_client, "rival.com")
     add(ours, "zed@acme.com", "Zed", "Ray", "acme.com")
     assert found(theirs, "zed") == []
+
+
+def test_contacts_and_companies_created_by_sync_are_searchable(repo):
+    contact = Contact(id=contact_id_for("gavin@hooli.com"), emails=["gavin@hooli.com"], first_name="Gavin",
+                      last_name="Belson", company_id="hooli.com", source="sync")
+    with repo.batch() as writer:
+        repo.put_synced_contact(writer, contact, new_company=Company(id="hooli.com", name="Hooli"))
+    assert [(h.kind, h.id) for h in repo.search("hooli")] == [("contact", contact.id), ("company", "hooli.com")]
+    assert found(repo, "belson") == [contact.id]
