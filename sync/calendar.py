@@ -132,6 +132,7 @@ class CalendarSync:
             held = self.writer.repo.activities_held_by(self.api.mailbox)
             self.writer.release([a for a in held if a.kind == "meeting" and a.at >= since
                                  and a.holders.get(self.api.mailbox) not in listed])
+        self.writer.drain()  # the token covers these writes: they land before it is handed back
         return next_sync_token
 
     def _release_cancelled(self, events: list[dict]) -> None:

@@ -7,6 +7,12 @@ linking needs. Incremental: `history.list` (messageAdded, messageDeleted),
 paged; a 404 means the history id expired and a full resync follows, which
 also drops this mailbox from activities it no longer holds. The history id is
 handed back to the caller, who saves it after every write it covers.
+
+Fetching and writing overlap (`_fetched`): a background thread fetches the
+next group of messages (Gmail batches) while the caller links and commits the
+current one, through a queue of at most `FETCH_AHEAD` groups. The thread is
+the only user of the mailbox's API objects while it runs, and is joined
+before the sync goes on.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ import datetime as dt
 import email.utils
 import html
 import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
 
 from googleapiclient.errors import HttpError
 
 from models.addresses import decode_words, parse_address_list
 from models.domain import Mailbox, Participant, utcnow
 from models.repository import activity_id_for
-from sync.api import GMAIL_UNITS, MailboxApi, Stopped, status_of
+from sync.api import GMAIL_UNITS, MailboxApi, status_of
 from sync.linking import Item
 from sync.writer import SyncWriter
 
@@ -33,7 +42,9 @@ SKIPPED_LABELS = frozenset({"SPAM", "TRASH", "DRAFT", "CHAT"})
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 MESSAGES_PAGE_MAX = 500  # messages.list maxResults maximum
 HISTORY_PAGE_MAX = 500  # history.list maxResults maximum
-FETCH_GROUP = 1000  # ids fetched between stop checks and progress logs
+FETCH_GROUP = 500  # ids fetched (10 batches) and stored as one group: one read of the stored activities
+FETCH_AHEAD = 2  # groups fetched ahead of the writes, at most (bounds memory)
+QUEUE_POLL_SECONDS = 0.2  # how often a fetcher waiting for room checks that the writer still wants more
 HISTORY_TYPES = ["messageAdded", "messageDeleted"]
 ADDRESS_HEADERS = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
 
@@ -59,8 +70,12 @@ def message_time(headers: dict[str, str], internal_date: str | None) -> dt.datet
     return dt.datetime.fromtimestamp(int(internal_date or 0) / 1000, dt.UTC)
 
 
-def parse_message(message: dict, mailbox: str) -> Item | None:
-    """A metadata-format message as an Item; None for what is never stored (SPAM, TRASH, DRAFT, CHAT)."""
+def parse_message(message: dict, mailbox: str,
+                  addresses: Callable[[str], list[tuple[str, str]]] = parse_address_list) -> Item | None:
+    """A metadata-format message as an Item; None for what is never stored (SPAM, TRASH, DRAFT, CHAT).
+
+    `addresses` parses one address header (a per-run cache of `parse_address_list` in a sync).
+    """
     if SKIPPED_LABELS.intersection(message.get("labelIds") or ()):
         return None
     headers: dict[str, str] = {}
@@ -71,7 +86,7 @@ def parse_message(message: dict, mailbox: str) -> Item | None:
     participants: list[Participant] = []
     seen = set()
     for header, role in ADDRESS_HEADERS:
-        for name, address in parse_address_list(headers.get(header, "")):
+        for name, address in addresses(headers.get(header, "")):
             if address not in seen:
                 seen.add(address)
                 participants.append(Participant(email=address, name=name, role=role))
@@ -90,6 +105,7 @@ class GmailSync:
         self.writer = writer
         self.backfill_days = backfill_days
         self.messages = 0  # messages stored or updated this run
+        self._addresses: dict[str, list[tuple[str, str]]] = {}  # header value -> parsed, for this run
 
     def run(self, mailbox: Mailbox) -> str:
         """Sync, and return the history id that the caller may store once the writes are committed."""
@@ -109,14 +125,11 @@ class GmailSync:
         since = utcnow() - dt.timedelta(days=self.backfill_days)
         ids = self._list_ids(f"after:{int(since.timestamp())}")
         log.info("full sync mailbox=%s messages=%d resync=%s", self.api.mailbox, len(ids), resync)
-        items: list[Item] = []
-        try:
-            for start in range(0, len(ids), FETCH_GROUP):
-                items.extend(self._fetch(ids[start:start + FETCH_GROUP]))
-        except Stopped:
-            self._store(items)  # checkpoint what was fetched; the cursor stays where it was
-            raise
-        self._store(items)
+        # a Stopped from the fetcher arrives after every group fetched before it has been stored:
+        # that is the checkpoint, and the cursor stays where it was
+        for items in self._fetched(ids):
+            self._store(items)
+        self.writer.drain()
         if resync:
             listed = set(ids)
             held = self.writer.repo.activities_held_by(self.api.mailbox)
@@ -147,9 +160,10 @@ class GmailSync:
             page_token = response.get("nextPageToken")
             if not page_token:
                 break
-        if added:
-            self._store(self._fetch(list(added)))
+        for items in self._fetched(list(added)):
+            self._store(items)
         self.writer.release_held(list(deleted), "email")
+        self.writer.drain()
         return latest
 
     def _list_ids(self, query: str) -> list[str]:
@@ -164,12 +178,60 @@ class GmailSync:
             if not page_token:
                 return list(dict.fromkeys(ids))
 
+    def _fetched(self, ids: list[str]) -> Iterator[list[Item]]:
+        """The messages of `ids` in groups, fetched by a background thread ahead of the caller (module doc)."""
+        if len(ids) <= FETCH_GROUP:
+            if ids:
+                yield self._fetch(ids)
+            return
+        handoff: queue.Queue = queue.Queue(maxsize=FETCH_AHEAD)
+        unwanted = threading.Event()  # the caller stopped consuming (it failed): the fetcher quits
+
+        def hand(kind: str, value) -> bool:
+            while not unwanted.is_set():
+                try:
+                    handoff.put((kind, value), timeout=QUEUE_POLL_SECONDS)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def fetch_all() -> None:
+            try:
+                for start in range(0, len(ids), FETCH_GROUP):
+                    if not hand("items", self._fetch(ids[start:start + FETCH_GROUP])):
+                        return
+            except Exception as exc:  # handed to the caller, who raises it after storing what came before
+                hand("error", exc)
+                return
+            hand("end", None)
+
+        fetcher = threading.Thread(target=fetch_all, name=f"fetch-{self.api.mailbox}", daemon=True)
+        fetcher.start()
+        try:
+            while True:
+                kind, value = handoff.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            unwanted.set()
+            fetcher.join()
+
+    def _parse_addresses(self, header: str) -> list[tuple[str, str]]:
+        parsed = self._addresses.get(header)
+        if parsed is None:
+            parsed = self._addresses[header] = parse_address_list(header)
+        return parsed
+
     def _fetch(self, ids: list[str]) -> list[Item]:
         found = self.api.get_messages(ids, METADATA_HEADERS)
         items = []
         for message_id in ids:
             message = found.get(message_id)
-            item = parse_message(message, self.api.mailbox) if message else None
+            item = parse_message(message, self.api.mailbox, self._parse_addresses) if message else None
             if item is not None and not item.bulk:  # bulk mail is never stored: no one's timeline wants it
                 items.append(item)
         return items

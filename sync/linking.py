@@ -39,21 +39,48 @@ class Item:
 
 
 class Team:
-    """A tenant's view of addresses: its own domains, its exclusions, its auto-create policy."""
+    """A tenant's view of addresses: its own domains, its exclusions, its auto-create policy.
+
+    Its answers depend only on the address and the settings read at the start
+    of the run, so each is computed once per address per run: a mailbox names
+    the same few hundred people thousands of times, and parsing an address is
+    what a full sync spent most of its Python time on. (Dict reads and writes
+    are atomic under the GIL, so mailbox threads share the caches safely.)
+    """
 
     def __init__(self, tenant: str, settings: Settings):
         self.domains = [tenant, *settings.internal_domains]
         self.exclusions = list(settings.exclusions)
         policy = settings.auto_create
         self.policy = policy if policy in AUTO_CREATE_POLICIES else "outbound"
+        self._internal: dict[str, bool] = {}
+        self._excluded: dict[str, bool] = {}
+        self._role: dict[str, bool] = {}
 
     def is_internal(self, email: str) -> bool:
-        domain = email_domain(email)
-        return any(domain_matches(domain, own) for own in self.domains)
+        known = self._internal.get(email)
+        if known is None:
+            domain = email_domain(email)
+            known = self._internal[email] = any(domain_matches(domain, own) for own in self.domains)
+        return known
+
+    def is_excluded(self, email: str) -> bool:
+        if not self.exclusions:
+            return False
+        known = self._excluded.get(email)
+        if known is None:
+            known = self._excluded[email] = is_excluded(email, self.exclusions)
+        return known
+
+    def is_role(self, email: str) -> bool:
+        known = self._role.get(email)
+        if known is None:
+            known = self._role[email] = is_role_address(email)
+        return known
 
     def excludes(self, item: Item) -> bool:
         """Mail or meetings touching an excluded address or domain are never stored (SPEC §9)."""
-        return bool(self.exclusions) and any(is_excluded(p.email, self.exclusions) for p in item.participants)
+        return bool(self.exclusions) and any(self.is_excluded(p.email) for p in item.participants)
 
     def external(self, item: Item) -> list[Participant]:
         return self.external_participants(item.participants)
@@ -89,9 +116,9 @@ class Team:
         team_sent = bool(item.sender) and self.is_internal(item.sender)
         people = []
         for participant in self.external(item):
-            if is_role_address(participant.email) or participant.email in item.declined:
+            if self.is_role(participant.email) or participant.email in item.declined:
                 continue
-            if is_excluded(participant.email, self.exclusions):
+            if self.is_excluded(participant.email):
                 continue
             if item.kind == "meeting" or self.policy == "all" or (team_sent and participant.role not in SENDER_ROLES):
                 people.append(participant)

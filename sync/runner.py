@@ -124,6 +124,7 @@ class SyncRun:
             result.state, result.error = failure.state, failure.reason
             if failure.state == "failed" and not isinstance(exc, MailboxError):
                 log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+        writer.close()  # chunk commits still in flight after a failure or a stop land (or are logged)
         writer.flush()
         result.messages, result.events = gmail.messages, calendar.events
         result.contacts_created = writer.counts.contacts_created
