@@ -143,6 +143,33 @@ class Settings:
         return None
 
 
+SEGMENT_ACTIVITY_MODES = ("inactive", "active")  # "no touch in N days" / "touched in the last N days"
+
+
+@dataclasses.dataclass
+class Segment:
+    """A rep's saved filter over the tenant's contacts (SPEC §1, §8); every filter set must match.
+
+    `tag`, `lifecycle_stage`, `owner`, `company_id` and each `custom` value are
+    equalities; `activity_days` with `activity_mode` "inactive" means no touch
+    in that many days (contacts never touched included), "active" a touch
+    within them. `count`/`counted_at` cache the last count (see models.segments).
+    """
+
+    id: str
+    name: str
+    tag: str | None = None
+    lifecycle_stage: str | None = None
+    owner: str | None = None
+    company_id: str | None = None
+    activity_mode: str | None = None
+    activity_days: int | None = None
+    custom: dict[str, Any] = dataclasses.field(default_factory=dict)
+    count: int | None = None
+    counted_at: dt.datetime | None = None
+    created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+
+
 @dataclasses.dataclass
 class Contact:
     """A person the team deals with; `emails[0]` is the primary address."""

@@ -104,6 +104,9 @@ class SearchIndex:
     def remove_contact(self, writer: Any, contact: Contact) -> None:
         self._index(writer, "contacts", contact.id, None, "", "", contact_tokens(contact))
 
+    def remove_company(self, writer: Any, company: Company) -> None:
+        self._index(writer, "companies", company.id, None, "", "", company_tokens(company))
+
     def index_company(self, writer: Any, company: Company, previous: Company | None = None) -> None:
         self._index(writer, "companies", company.id, company_tokens(company), company.name or company.id,
                     company.id, company_tokens(previous) if previous else set())
