@@ -32,6 +32,14 @@ from cards.widgets import (
 from models.domain import LIFECYCLE_STAGES, Company, Contact, CustomFieldDefinition, Settings, TimelineEntry
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
+RECENT_TOUCH_DAYS = 14  # issue 7: warn when another rep touched the person this recently
+RECENT_TOUCH_NAMED = 3  # reps named in that warning
+WARNING_COLOR = "#B06000"  # Material's amber 900: a caution, not an error
+DUPLICATE_REASONS = {"same_address": "Same email address", "similar_name": "Similar name at the same company"}
+MERGE_RULE = ("The contact you keep wins every field it has a value for; an empty field takes the other's value. "
+              "Emails, tags, custom fields and the whole timeline are combined. Every value of the other contact "
+              "that lost goes into a \u201cPrevious values\u201d note on the timeline, and the other contact "
+              "becomes an alias of the one you keep.")
 CUSTOM_FIELDS_SHOWN = 10  # key custom fields on a contact section
 HEADER_WIDGETS = 3  # what a collapsed section still shows: who, emails, owner
 
@@ -46,6 +54,8 @@ class Person:
     company: Company | None = None
     entries: list[TimelineEntry] = dataclasses.field(default_factory=list)
     next_cursor: str | None = None
+    # likely twins, (contact, reason, score) as models.merge.find_duplicates gives them; the contact card only
+    duplicates: list[tuple[Contact, str, float]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +76,8 @@ def person_section(person: Person, viewer: Viewer, collapsed: bool = False) -> d
         return unknown_section(person, viewer)
     widgets = contact_widgets(person, viewer)
     title = person.contact.display_name
-    return section(widgets, header=title, collapsible=collapsed, uncollapsible=HEADER_WIDGETS if collapsed else None)
+    shown = HEADER_WIDGETS + (1 if touch_warning(person.contact, viewer) else 0)
+    return section(widgets, header=title, collapsible=collapsed, uncollapsible=shown if collapsed else None)
 
 
 def unknown_section(person: Person, viewer: Viewer) -> dict[str, Any]:
@@ -92,11 +103,14 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
                        top_label="Lifecycle stage", icon="STAR"),
         decorated_text(esc(", ".join(contact.tags)) or muted("No tags"), top_label="Tags", icon="BOOKMARK"),
     ]
+    warning = touch_warning(contact, viewer)
+    if warning:
+        widgets.insert(1, warning)  # second, so a collapsed section still shows it
     if contact.phone:
         widgets.append(decorated_text(esc(contact.phone), top_label="Phone", icon="PHONE"))
     widgets.extend(custom_field_widgets(contact, viewer.settings))
     if contact.job_change:
-        widgets.append(error_text(f"Likely job change: now seen at {contact.job_change.get('company_id', '?')}"))
+        widgets.extend(job_change_widgets(contact, viewer))
     widgets.append(button_list(
         button("Add note", viewer.act("form", form="note", contact_id=contact.id)),
         button("Log call", viewer.act("form", form="call", contact_id=contact.id)),
@@ -109,10 +123,93 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
     if contact.company_id:
         quick.append(button("Company", viewer.act("open_company", domain=contact.company_id)))
     widgets.append(button_list(*quick))
+    widgets.extend(duplicate_widgets(contact, person.duplicates, viewer))
     widgets.extend(also_in_touch(contact, viewer))
     widgets.append(divider())
     widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer))
     return widgets
+
+
+def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = None) -> Widget | None:
+    """"Heads up" when another rep emailed or met this person in the last RECENT_TOUCH_DAYS days."""
+    now = now or dt.datetime.now(dt.UTC)
+    since = now - dt.timedelta(days=RECENT_TOUCH_DAYS)
+    recent = sorted(((at, rep) for rep, at in contact.touches.items() if rep != viewer.rep and at and at >= since),
+                    reverse=True)
+    if not recent:
+        return None
+    named = ", ".join(f"{rep} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
+    more = f" and {len(recent) - RECENT_TOUCH_NAMED} more" if len(recent) > RECENT_TOUCH_NAMED else ""
+    text = f'<font color="{WARNING_COLOR}"><b>Heads up:</b> {esc(named)}{more}</font>'
+    return decorated_text(text, top_label=f"A teammate was in touch in the last {RECENT_TOUCH_DAYS} days",
+                          icon="MULTIPLE_PEOPLE")
+
+
+def _ago(at: dt.datetime, now: dt.datetime) -> str:
+    days = (now - at).days
+    return "today" if days <= 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+def job_change_widgets(contact: Contact, viewer: Viewer) -> list[Widget]:
+    """The banner sync's job-change flag raises, with "Moved to <company>" and "Not a move"."""
+    change = contact.job_change or {}
+    company = str(change.get("company_id") or "")
+    if not company:
+        return []
+    seen = f" as {change['email']}" if change.get("email") else ""
+    return [
+        error_text(f"Likely job change: now seen at {company}{seen}"),
+        button_list(button(f"Moved to {company}", viewer.act("job_change", contact_id=contact.id, company=company),
+                           filled=True),
+                    button("Not a move", viewer.act("dismiss_job_change", contact_id=contact.id))),
+    ]
+
+
+def duplicate_widgets(contact: Contact, duplicates: list[tuple[Contact, str, float]], viewer: Viewer) -> list[Widget]:
+    if not duplicates:
+        return []
+    widgets = [paragraph(bold("Possible duplicates"))]
+    for other, reason, _score in duplicates[:ALSO_IN_TOUCH_MAX]:
+        widgets.append(decorated_text(esc(other.display_name), top_label=DUPLICATE_REASONS.get(reason, reason),
+                                      bottom_label=", ".join(other.emails) or None, icon="PERSON",
+                                      button_=button("Merge", viewer.act("merge_form", keep_id=contact.id,
+                                                                         merge_id=other.id))))
+    return widgets
+
+
+def merge_card(kept: Contact, other: Contact, conflicts: list[tuple[str, Any, Any]], viewer: Viewer,
+               error: str | None = None) -> dict[str, Any]:
+    """Confirm a merge: who is kept, the rule, and each field where the other's value will be set aside."""
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets += [
+        decorated_text(bold(kept.display_name), top_label="Keep", bottom_label=", ".join(kept.emails) or None,
+                       icon="PERSON"),
+        decorated_text(esc(other.display_name), top_label="Merge into it, then remove",
+                       bottom_label=", ".join(other.emails) or None, icon="PERSON"),
+        paragraph(esc(MERGE_RULE)),
+    ]
+    if conflicts:
+        widgets.append(paragraph(bold("Kept / moved to \u201cPrevious values\u201d")))
+        for label, mine, theirs in conflicts:
+            widgets.append(decorated_text(f"{esc(mine)} {muted('/ ' + str(theirs))}", top_label=label))
+    else:
+        widgets.append(paragraph(muted("No field conflicts: nothing goes to a Previous values note.")))
+    widgets.append(button_list(
+        button("Merge", viewer.act("merge_contacts", keep_id=kept.id, merge_id=other.id), filled=True),
+        button(f"Keep {other.display_name} instead", viewer.act("merge_form", keep_id=other.id, merge_id=kept.id)),
+    ))
+    return card("merge", "Merge contacts", [section(widgets)],
+                subtitle=f"{other.display_name} into {kept.display_name}")
+
+
+def contact_row(contact: Contact, viewer: Viewer) -> Widget:
+    """One clickable line for a contact in a list (home page, segments)."""
+    bottom = contact.primary_email
+    if contact.last_activity_at:
+        bottom += f" · {fmt_date(contact.last_activity_at, viewer.tz)}"
+    return decorated_text(esc(contact.display_name), top_label=contact.title or contact.company_id or None,
+                          bottom_label=bottom, icon="PERSON",
+                          on_action=viewer.act("open_contact", contact_id=contact.id))
 
 
 def custom_field_widgets(contact: Contact, settings: Settings) -> list[Widget]:
@@ -292,4 +389,18 @@ def company_card(company: Company, contacts: list[Contact], viewer: Viewer) -> d
                                       on_action=viewer.act("open_contact", contact_id=contact.id)))
     if not contacts:
         widgets.append(paragraph(muted("No contacts yet.")))
+    widgets.append(button_list(button("Edit", viewer.act("company_form", domain=company.id))))
     return card("company", company.name or company.id, [section(widgets)], subtitle=company.id)
+
+
+def company_form(company: Company, viewer: Viewer, error: str | None = None,
+                 values: dict[str, str] | None = None) -> dict[str, Any]:
+    """The company's name and the tenant's company custom fields, each input typed by its definition."""
+    values = values or {}
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets.append(text_input("name", "Company name", values.get("name", company.name)))
+    for definition in viewer.settings.custom_fields:
+        if definition.applies_to == "company":
+            widgets.append(custom_input(definition, company.custom.get(definition.key), values))
+    widgets.append(button_list(button("Save", viewer.act("edit_company", domain=company.id), filled=True)))
+    return card("company_edit", f"Edit {company.name or company.id}", [section(widgets)], subtitle=company.id)

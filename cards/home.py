@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.contact import Viewer
+from cards.contact import Viewer, contact_row
+from cards.segments import segment_rows
 from cards.timeline import fmt_date
 from cards.widgets import (
     bold,
@@ -19,7 +20,7 @@ from cards.widgets import (
     section,
     text_input,
 )
-from models.domain import Contact
+from models.domain import Contact, Segment
 from models.search import SearchHit
 
 RECENT_SHOWN = 10
@@ -34,16 +35,9 @@ def search_widgets(viewer: Viewer, query: str = "", error: str | None = None, re
     return widgets
 
 
-def contact_row(contact: Contact, viewer: Viewer) -> dict:
-    bottom = contact.primary_email
-    if contact.last_activity_at:
-        bottom += f" · {fmt_date(contact.last_activity_at, viewer.tz)}"
-    return decorated_text(esc(contact.display_name), top_label=contact.title or contact.company_id or None,
-                          bottom_label=bottom, icon="PERSON",
-                          on_action=viewer.act("open_contact", contact_id=contact.id))
-
-
-def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None) -> dict[str, Any]:
+def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None, segments: list[Segment] | None = None,
+              is_admin: bool = False) -> dict[str, Any]:
+    """Search, saved segments (with cached counts), my contacts, recent activity; "Admin" for admins."""
     my_rows = [contact_row(c, viewer) for c in mine] or [paragraph(muted("You own no contacts yet."))]
     recent = sorted((c for c in mine if c.last_activity_at), key=lambda c: c.last_activity_at, reverse=True)
     recent_rows = [decorated_text(esc(c.display_name),
@@ -55,7 +49,10 @@ def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None) -> 
         section(search_widgets(viewer, error=error), header="Search"),
         section(my_rows, header="My contacts"),
         section(recent_rows, header="Recent activity"),
+        section(segment_rows(segments or [], viewer), header="Segments"),
     ]
+    if is_admin:
+        sections.append(section([button_list(button("Open admin settings", viewer.act("admin")))], header="Admin"))
     return card("home", "Sidecar", sections, subtitle=viewer.rep)
 
 
