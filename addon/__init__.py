@@ -7,7 +7,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every add-on blueprint on the app: the triggers and the card actions."""
-    from addon import actions, triggers
+    from addon import actions, admin, segments, triggers  # noqa: F401 - admin, segments register actions
 
     app.register_blueprint(triggers.bp)
     app.register_blueprint(actions.bp)

@@ -9,6 +9,7 @@ tenant is simply not found.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -27,8 +28,10 @@ from cards.contact import (
     activity_form,
     add_contact_form,
     company_card,
+    company_form,
     contact_card,
     edit_form,
+    merge_card,
     stage_form,
     tags_form,
     timeline_card,
@@ -43,6 +46,7 @@ from models.addresses import (
     normalize_email,
 )
 from models.domain import Activity, Company, Contact, parse_lifecycle_stage, utcnow
+from models.merge import FIELD_LABELS, absorb, merge_contacts
 from models.repository import Conflict, NotFound, contact_id_for, new_id
 from models.search import SearchHit
 
@@ -281,28 +285,13 @@ def edit_fields(req: Request) -> dict:
         return not_found()
     names = ("first_name", "middle_name", "last_name", "title", "phone")
     typed = {n: text(req, n) for n in names}
-    custom_typed = {}
+    custom_typed: dict[str, str] = {}
     try:
         for name in names[:3]:
             bounded(typed[name], name.replace("_", " ").capitalize(), NAME_MAX)
         bounded(typed["title"], "Title", TITLE_MAX)
         phone = check_phone(typed["phone"], req.event.locale)
-        custom = dict(contact.custom)
-        for definition in req.settings.custom_fields:
-            if definition.applies_to != "contact":
-                continue
-            key = "custom." + definition.key
-            if definition.type == "date" and key in req.event.date_inputs:
-                ms = req.event.date_inputs[key]
-                value = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date().isoformat()
-            else:
-                raw = text(req, key)
-                custom_typed[key] = raw
-                value = definition.parse(raw)
-            if value is None:
-                custom.pop(definition.key, None)
-            else:
-                custom[definition.key] = value
+        custom = typed_custom_fields(req, "contact", contact.custom, custom_typed)
     except (Invalid, ValueError) as exc:
         message = str(exc)
         return invalid(edit_form(contact, req.viewer, error=message, values={**typed, **custom_typed}), message)
@@ -311,6 +300,156 @@ def edit_fields(req: Request) -> dict:
     contact.title, contact.phone, contact.custom = typed["title"], phone, custom
     req.repo.save_contact(contact)
     return show_contact(req, contact, "Saved")
+
+
+def typed_custom_fields(req: Request, applies_to: str, current: dict, typed: dict[str, str]) -> dict:
+    """The record's custom values with the form's applied, each parsed by its definition.
+
+    Raises ValueError saying what is wrong; `typed` collects what was typed, to
+    show the form again as it was.
+    """
+    custom = dict(current)
+    for definition in req.settings.custom_fields:
+        if definition.applies_to != applies_to:
+            continue
+        key = "custom." + definition.key
+        if definition.type == "date" and key in req.event.date_inputs:
+            ms = req.event.date_inputs[key]
+            value = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date().isoformat()
+        else:
+            raw = text(req, key)
+            typed[key] = raw
+            value = definition.parse(raw)
+        if value is None:
+            custom.pop(definition.key, None)
+        else:
+            custom[definition.key] = value
+    return custom
+
+
+@action("company_form")
+def open_company_form(req: Request) -> dict:
+    company = req.repo.get_company(req.event.parameter("domain").lower())
+    if company is None:
+        return responses.push_card(error_cards.not_found_card("company"))
+    return responses.push_card(company_form(company, req.viewer))
+
+
+@action("edit_company")
+def edit_company(req: Request) -> dict:
+    """The company's name and custom fields; a wrong type answers the form again and writes nothing."""
+    company = req.repo.get_company(req.event.parameter("domain").lower())
+    if company is None:
+        return responses.update_card(error_cards.not_found_card("company"), "Company not found")
+    name = " ".join(text(req, "name").split())
+    typed: dict[str, str] = {"name": name}
+    try:
+        if not name:
+            raise Invalid("A company needs a name.")
+        bounded(name, "Company name", NAME_MAX)
+        custom = typed_custom_fields(req, "company", company.custom, typed)
+    except (Invalid, ValueError) as exc:
+        return invalid(company_form(company, req.viewer, error=str(exc), values=typed), str(exc))
+    company.name, company.custom = name, custom
+    req.repo.save_company(company)
+    contacts = req.repo.get_contacts(company.contact_ids)
+    return responses.update_card(company_card(company, list(contacts.values()), req.viewer), "Saved")
+
+
+# --- duplicates and job changes ---------------------------------------------------------------
+
+def _pair(req: Request) -> tuple[Contact, Contact] | None:
+    """The two contacts of a merge, as they stand (an alias is never offered as either side)."""
+    try:
+        kept = req.repo.get_contact(req.event.parameter("keep_id"), follow_alias=False)
+        other = req.repo.get_contact(req.event.parameter("merge_id"), follow_alias=False)
+    except NotFound:
+        return None
+    return kept, other
+
+
+def _conflict_rows(req: Request, kept: Contact, other: Contact) -> list[tuple[str, object, object]]:
+    """What the merge rule would set aside, computed on copies (nothing is written)."""
+    rows = []
+    for conflict in absorb(copy.deepcopy(kept), copy.deepcopy(other)):
+        key = conflict.field.removeprefix("custom.")
+        definition = req.settings.field_definition(key) if conflict.field.startswith("custom.") else None
+        label = definition.label if definition else FIELD_LABELS.get(conflict.field, key)
+        rows.append((label, conflict.kept, conflict.other))
+    return rows
+
+
+@action("merge_form")
+def merge_form(req: Request) -> dict:
+    pair = _pair(req)
+    if pair is None:
+        return not_found()
+    kept, other = pair
+    if kept.id == other.id or kept.merged_into or other.merged_into:
+        return show_contact(req, req.repo.get_contact(kept.id), "Already merged")
+    return responses.push_card(merge_card(kept, other, _conflict_rows(req, kept, other), req.viewer))
+
+
+@action("merge_contacts")
+def merge(req: Request) -> dict:
+    """Run the journaled merge (models.merge); pressing Merge again after a failure finishes it."""
+    pair = _pair(req)
+    if pair is None:
+        return not_found()
+    kept, other = pair
+    try:
+        result = merge_contacts(req.repo, kept.id, other.id)
+    except (Conflict, ValueError) as exc:
+        return invalid(merge_card(kept, other, _conflict_rows(req, kept, other), req.viewer, error=str(exc)), str(exc))
+    moved = f"{result.activities_moved} activities moved" if not result.already_done else "already merged"
+    return show_contact(req, result.contact, f"Merged {other.display_name}: {moved}")
+
+
+@action("job_change")
+def moved(req: Request) -> dict:
+    """"Moved to <company>": the person's current job, with all their history kept.
+
+    The address sync saw at the new company is usually a contact of its own
+    (sync creates it, then flags the older record). That contact is merged into
+    this one (journaled, retry-safe: see models.merge) so the person has one
+    record and one timeline; then the new company becomes current, the old one
+    goes to `previous_companies`, the new address becomes the primary one, and
+    the flag is cleared. Running it again after a failure finishes the job.
+    """
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    change = contact.job_change or {}
+    company = (change.get("company_id") or "").lower()
+    if not company or company != req.event.parameter("company").lower():
+        return show_contact(req, contact, "This job change was already handled")
+    old_company, new_email = contact.company_id, normalize_email(change.get("email") or "")
+    twin = req.repo.find_contact_by_email(new_email) if new_email else None
+    if twin is not None and twin.id != contact.id:
+        try:
+            contact = merge_contacts(req.repo, contact.id, twin.id).contact
+        except Conflict as exc:
+            return show_contact(req, contact, str(exc))
+    if req.repo.get_company(company) is None:
+        req.repo.save_company(Company(id=company, name=_company_name(company)))
+    previous = [c for c in contact.previous_companies if c != company]
+    if old_company and old_company != company and old_company not in previous:
+        previous.append(old_company)
+    contact.company_id, contact.previous_companies, contact.job_change = company, previous, None
+    if new_email in contact.emails:
+        contact.emails = [new_email, *(e for e in contact.emails if e != new_email)]
+    req.repo.save_contact(contact)
+    return show_contact(req, contact, f"Moved to {company}")
+
+
+@action("dismiss_job_change")
+def dismiss_job_change(req: Request) -> dict:
+    contact = load_contact(req)
+    if contact is None:
+        return not_found()
+    contact.job_change = None
+    req.repo.save_contact(contact)
+    return show_contact(req, contact, "Kept at the current company")
 
 
 @action("add_tag")

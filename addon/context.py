@@ -47,6 +47,12 @@ class Request:
     public_url: str
     api_root: str
     _settings: Settings | None = None
+    admin_email: str | None = None  # the operator's SIDECAR_ADMIN_EMAIL
+
+    @property
+    def is_admin(self) -> bool:
+        """Settings.admins, plus SIDECAR_ADMIN_EMAIL always (see addon.admin for why)."""
+        return self.rep in self.settings.admins or (self.admin_email is not None and self.rep == self.admin_email)
 
     @property
     def rep(self) -> str:
@@ -121,7 +127,7 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
             services = current_app.extensions["sidecar"]
             config = services.config
             req = Request(identity, event, services.repository(identity.tenant), config.public_url,
-                          config.google_api_root)
+                          config.google_api_root, admin_email=config.admin_email)
             try:
                 answer = view(req, *args, **kwargs)
             except events.BadEvent as exc:

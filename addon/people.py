@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from cards.contact import Person
 from models.addresses import company_domain, domain_matches, email_domain, is_excluded, is_role_address, normalize_email
 from models.domain import Company, Contact, Settings
+from models.merge import find_duplicates
 from models.repository import (
     NotFound,
     Repository,
@@ -115,7 +116,12 @@ def fill_timeline(repo: Repository, person: Person, cursor: str | None = None,
 
 
 def person_of(repo: Repository, contact: Contact) -> Person:
-    """A known contact with their company and newest timeline page (the contact card)."""
+    """A known contact with their company, likely duplicates and newest timeline page (the contact card).
+
+    Duplicates cost two batched reads (`models.merge.find_duplicates`), which is
+    why only the contact card shows them, not each section of a Gmail card.
+    """
     person = Person(email=contact.primary_email, display_name=contact.display_name, contact=contact)
     person.company = repo.get_company(contact.company_id) if contact.company_id else None
+    person.duplicates = [tuple(d) for d in find_duplicates(repo, contact)]
     return fill_timeline(repo, person)

@@ -14,7 +14,10 @@ from cards import responses
 from cards.calendar import BRIEF_WINDOW_DAYS, Brief, event_card
 from cards.contact import message_card
 from cards.home import home_card
-from models.domain import Participant, utcnow
+from models import segments as segments_model
+from models.addresses import is_excluded
+from models.domain import Participant, Segment, utcnow
+from models.repository import settings_from_doc
 
 bp = Blueprint("addon_triggers", __name__, url_prefix="/addon")
 MY_CONTACTS_SHOWN = 20  # "my contacts" on the home page: a bounded equality query
@@ -38,7 +41,9 @@ def gmail_message(req: Request) -> dict:
     if found is None:
         participants, subject = google_apis.message_people(req.api_root, req.event.user_oauth_token,
                                                            gmail.access_token, gmail.message_id)
-        req.repo.record_message(req.rep, gmail.message_id, participants=participants, subject=subject)
+        if not any(is_excluded(p.email, req.settings.exclusions) for p in participants):
+            # excluded mail is never stored (SPEC §9), not even as the add-on's record of its people
+            req.repo.record_message(req.rep, gmail.message_id, participants=participants, subject=subject)
     else:
         participants, subject = found
     order = {"from": 0, "to": 1, "cc": 2}
@@ -63,9 +68,20 @@ def calendar_event(req: Request) -> dict:
     return event_card([Brief.of(p) for p in loaded], req.viewer, hidden=max(0, len(people) - MAX_ATTENDEES))
 
 
-def homepage(req: Request) -> dict:
+def homepage(req: Request, segments: list[Segment] | None = None) -> dict:
+    """Settings and the rep's segments in one batched read, then "my contacts" (a bounded query).
+
+    Segment counts are the cached ones (see models.segments): counting here would
+    cost a query per segment on every open of the home page.
+    """
+    if segments is None:
+        rep_doc = segments_model.rep_ref(req.repo, req.rep)
+        found = {s.reference.path: s for s in req.repo.get_all([req.repo.root, rep_doc])}
+        root = found.get(req.repo.root.path)
+        req._settings = settings_from_doc((root.to_dict() or {}).get("settings") if root else None)
+        segments = segments_model.segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None)
     mine = req.repo.contacts_owned_by(req.rep, MY_CONTACTS_SHOWN)
-    return home_card(mine, req.viewer)
+    return home_card(mine, req.viewer, segments=segments, is_admin=req.is_admin)
 
 
 VIEWS = {"gmail": gmail_message, "calendar": calendar_event, "home": homepage}

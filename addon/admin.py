@@ -1,0 +1,251 @@
+"""Admin actions: the admin card and every change it makes to the tenant's settings (SPEC §1, §9).
+
+Who is an admin: a rep listed in `Settings.admins`, and always the operator's
+`SIDECAR_ADMIN_EMAIL` (the Workspace admin sync already impersonates for the
+Directory). That variable is the bootstrap: on a fresh tenant the list is empty
+and only that person can open the admin card and add others; "the first rep to
+open the card becomes admin" would hand a company's privacy settings to whoever
+clicks first. An admin cannot remove themselves (no lock-out by a slip), and a
+tenant whose operator set no SIDECAR_ADMIN_EMAIL has no admin until the list is
+written (e.g. by `Repository.save_settings`) — a safe default: nothing changes.
+
+Every handler here checks admin rights on the server before it reads a form
+input, whatever card the request claims to come from; a non-admin gets the
+"Admins only" card and nothing is written. Settings are read again right
+before each change, so the change applies to what is stored, not to what the
+card showed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+
+from addon.actions import Handler, Invalid, action, check_teammate, text
+from addon.context import Request
+from cards import responses
+from cards.admin import admin_card, not_admin_card
+from models.addresses import domain_matches, fold, is_valid_email, normalize_email, registrable_domain
+from models.domain import AUTO_CREATE_POLICIES, CUSTOM_FIELD_TYPES, PRIVACY_LEVELS, CustomFieldDefinition, Settings
+from models.privacy import purge_exclusion
+
+log = logging.getLogger(__name__)
+
+FIELD_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+FIELD_LABEL_MAX = 50
+FIELD_OPTION_MAX = 50  # characters in one select option
+FIELD_OPTIONS_MAX = 50  # options of one select field
+CUSTOM_FIELDS_MAX = 30  # per record type: the edit form lists them all in one section
+EXCLUSIONS_MAX = 1000
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+
+
+def admin_only(handler: Callable[[Request], dict]) -> Handler:
+    """Refuse non-admins before anything is read from the form or written."""
+    @functools.wraps(handler)
+    def checked(req: Request) -> dict:
+        if not req.is_admin:
+            log.warning("admin action refused rep=%s tenant=%s", req.rep, req.identity.tenant)
+            return responses.update_card(not_admin_card(), "Admins only")
+        return handler(req)
+    return checked
+
+
+def show(req: Request, notification: str | None = None, error: str | None = None,
+         inputs: dict[str, str] | None = None, push: bool = False) -> dict:
+    card = admin_card(req.settings, req.repo.list_mailboxes(), req.viewer, error=error, inputs=inputs)
+    return responses.push_card(card, notification) if push else responses.update_card(card, notification or error)
+
+
+def fresh(req: Request) -> Settings:
+    """The stored settings now (the request's cached copy is refreshed too)."""
+    req._settings = req.repo.get_settings()
+    return req._settings
+
+
+def save(req: Request, settings: Settings) -> None:
+    req.repo.save_settings(settings)
+    req._settings = settings
+
+
+@action("admin")
+@admin_only
+def open_admin(req: Request) -> dict:
+    return show(req, push=True)
+
+
+@action("admin_policy")
+@admin_only
+def set_policy(req: Request) -> dict:
+    level, policy = text(req, "privacy_level"), text(req, "auto_create")
+    settings = fresh(req)
+    if level not in PRIVACY_LEVELS:
+        return show(req, error=f"Choose a privacy level: {', '.join(PRIVACY_LEVELS)}.")
+    if policy not in AUTO_CREATE_POLICIES:
+        return show(req, error=f"Choose an auto-create policy: {', '.join(AUTO_CREATE_POLICIES)}.")
+    settings.privacy_level, settings.auto_create = level, policy
+    save(req, settings)
+    log.info("admin policy tenant=%s rep=%s privacy=%s auto_create=%s", req.identity.tenant, req.rep, level, policy)
+    return show(req, "Policy saved")
+
+
+def check_exclusion(req: Request, raw: str) -> str:
+    """An address or a registrable domain (or a subdomain of one), never the team's own."""
+    entry = raw.strip().lower().lstrip("@")
+    if not entry:
+        raise Invalid("Type an address or a domain to exclude.")
+    if "@" in entry:
+        entry = normalize_email(entry)
+        if not is_valid_email(entry):
+            raise Invalid(f"{raw} is not an email address.")
+        domain = entry.rpartition("@")[2]
+    else:
+        if not DOMAIN_PATTERN.match(entry) or registrable_domain(entry) is None:
+            raise Invalid(f"{raw} is not a domain a company owns (e.g. lawfirm.com).")
+        domain = entry
+    for own in (req.identity.tenant, *req.settings.internal_domains):
+        if domain_matches(own, domain) or (domain_matches(domain, own) and "@" not in entry):
+            raise Invalid(f"{entry} is the team's own domain: internal mail is never stored anyway.")
+    return entry
+
+
+@action("admin_add_exclusion")
+@admin_only
+def add_exclusion(req: Request) -> dict:
+    """Record the exclusion first (sync refuses matching mail from then on), then purge what is stored.
+
+    Adding an entry that is already listed runs the purge again, which finishes
+    an interrupted one (the purge is idempotent; see models.privacy).
+    """
+    typed = text(req, "exclusion")
+    settings = fresh(req)
+    try:
+        entry = check_exclusion(req, typed)
+        if entry not in settings.exclusions and len(settings.exclusions) >= EXCLUSIONS_MAX:
+            raise Invalid(f"The exclusion list holds at most {EXCLUSIONS_MAX:,} entries.")
+    except Invalid as exc:
+        return show(req, error=str(exc), inputs={"exclusion": typed})
+    if entry not in settings.exclusions:
+        settings.exclusions.append(entry)
+        save(req, settings)
+    report = purge_exclusion(req.repo, entry)
+    log.info("admin exclusion tenant=%s rep=%s activities=%d contacts=%d", req.identity.tenant, req.rep,
+             report.activities, report.contacts)
+    return show(req, f"Excluded {entry}: removed {report.activities} activities, {report.contacts} contacts")
+
+
+@action("admin_remove_exclusion")
+@admin_only
+def remove_exclusion(req: Request) -> dict:
+    """Sync stores matching mail again from its next pass; what was removed stays removed."""
+    entry = req.event.parameter("entry").strip().lower()
+    settings = fresh(req)
+    if entry not in settings.exclusions:
+        return show(req, error=f"{entry} is not on the exclusion list.")
+    settings.exclusions.remove(entry)
+    save(req, settings)
+    return show(req, f"{entry} is no longer excluded")
+
+
+def field_key_from(label: str) -> str:
+    """"Renewal date" -> "renewal_date"; "2026 Budget" -> "f_2026_budget"."""
+    key = "_".join(re.findall(r"[a-z0-9]+", fold(label)))[:40].strip("_")
+    return key if key[:1].isalpha() else ("f_" + key)[:40].strip("_")
+
+
+def check_field(settings: Settings, inputs: dict[str, str]) -> CustomFieldDefinition:
+    label = " ".join(inputs["field_label"].split())
+    if not label:
+        raise Invalid("Give the field a label.")
+    if len(label) > FIELD_LABEL_MAX:
+        raise Invalid(f"A field label has at most {FIELD_LABEL_MAX} characters.")
+    key = inputs["field_key"].strip() or field_key_from(label)
+    if not FIELD_KEY_PATTERN.match(key):
+        raise Invalid("A key starts with a letter and holds lower-case letters, digits and _ (40 at most).")
+    kind, applies_to = inputs["field_type"] or "text", inputs["field_applies_to"] or "contact"
+    if kind not in CUSTOM_FIELD_TYPES:
+        raise Invalid(f"Choose a type: {', '.join(CUSTOM_FIELD_TYPES)}.")
+    if applies_to not in ("contact", "company"):
+        raise Invalid("A field applies to contacts or companies.")
+    same_kind = [d for d in settings.custom_fields if d.applies_to == applies_to]
+    if any(d.key == key for d in same_kind):
+        raise Invalid(f"There is already a {applies_to} field with the key {key}.")
+    if len(same_kind) >= CUSTOM_FIELDS_MAX:
+        raise Invalid(f"At most {CUSTOM_FIELDS_MAX} custom fields per record type.")
+    options: list[str] = []
+    if kind == "select":
+        for raw in inputs["field_options"].split(","):
+            option = " ".join(raw.split())
+            if not option:
+                continue
+            if len(option) > FIELD_OPTION_MAX:
+                raise Invalid(f"An option has at most {FIELD_OPTION_MAX} characters.")
+            if option.casefold() in (o.casefold() for o in options):
+                raise Invalid(f"The option {option} is listed twice.")
+            options.append(option)
+        if not options:
+            raise Invalid("A single select needs options, separated by commas.")
+        if len(options) > FIELD_OPTIONS_MAX:
+            raise Invalid(f"A single select has at most {FIELD_OPTIONS_MAX} options.")
+    return CustomFieldDefinition(key=key, label=label, type=kind, options=options, applies_to=applies_to)
+
+
+@action("admin_add_field")
+@admin_only
+def add_field(req: Request) -> dict:
+    names = ("field_label", "field_key", "field_type", "field_options", "field_applies_to")
+    inputs = {name: text(req, name) for name in names}
+    settings = fresh(req)
+    try:
+        definition = check_field(settings, inputs)
+    except Invalid as exc:
+        return show(req, error=str(exc), inputs=inputs)
+    settings.custom_fields.append(definition)
+    save(req, settings)
+    return show(req, f"Added the field {definition.label}")
+
+
+@action("admin_remove_field")
+@admin_only
+def remove_field(req: Request) -> dict:
+    """The definition goes; stored values stay on the records, hidden, and come back if the key is re-added."""
+    key, applies_to = req.event.parameter("key"), req.event.parameter("applies_to")
+    settings = fresh(req)
+    definition = settings.field_definition(key, applies_to)
+    if definition is None:
+        return show(req, error=f"There is no {applies_to} field {key}.")
+    settings.custom_fields.remove(definition)
+    save(req, settings)
+    return show(req, f"Removed the field {definition.label}")
+
+
+@action("admin_add_admin")
+@admin_only
+def add_admin(req: Request) -> dict:
+    typed = text(req, "admin_email")
+    settings = fresh(req)
+    try:
+        email = check_teammate(req, typed)
+        if email in settings.admins:
+            raise Invalid(f"{email} is already an admin.")
+    except Invalid as exc:
+        return show(req, error=str(exc), inputs={"admin_email": typed})
+    settings.admins.append(email)
+    save(req, settings)
+    return show(req, f"{email} is now an admin")
+
+
+@action("admin_remove_admin")
+@admin_only
+def remove_admin(req: Request) -> dict:
+    email = req.event.parameter("email").lower()
+    settings = fresh(req)
+    if email == req.rep:
+        return show(req, error="You cannot remove yourself; ask another admin.")
+    if email not in settings.admins:
+        return show(req, error=f"{email} is not an admin.")
+    settings.admins.remove(email)
+    save(req, settings)
+    return show(req, f"{email} is no longer an admin")

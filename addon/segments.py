@@ -1,0 +1,134 @@
+"""Segment actions: create, open (a page and a fresh count), delete, and refresh the home page's counts.
+
+See `models.segments` for how a segment is stored and evaluated, and why the
+home page shows cached counts instead of counting.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from addon.actions import Invalid, action, check_tag, check_teammate, text
+from addon.context import Request
+from addon.events import BadEvent
+from addon.triggers import homepage
+from cards import responses
+from cards.segments import segment_card, segment_form
+from models import segments as model
+from models.addresses import company_domain, registrable_domain
+from models.domain import Segment, parse_lifecycle_stage, utcnow
+
+ACTIVITY_DAYS_HINT = f"Days is a whole number from 1 to {model.ACTIVITY_DAYS_MAX}."
+
+
+def form_values(req: Request) -> dict[str, str]:
+    names = ["name", "tag", "stage", "owner", "company", "activity_mode", "activity_days"]
+    names += ["custom." + d.key for d in req.settings.custom_fields if d.applies_to == "contact"]
+    return {name: text(req, name) for name in names}
+
+
+def build_segment(req: Request, values: dict[str, str]) -> Segment:
+    """A segment from the form, every value validated as the contact fields it filters are."""
+    name = " ".join(values["name"].split())
+    if not name:
+        raise Invalid("Give the segment a name.")
+    if len(name) > model.SEGMENT_NAME_MAX:
+        raise Invalid(f"A segment name has at most {model.SEGMENT_NAME_MAX} characters.")
+    segment = Segment(id=model.new_segment_id(), name=name)
+    if values["tag"]:
+        segment.tag = check_tag(values["tag"])
+    if values["stage"]:
+        try:
+            segment.lifecycle_stage = parse_lifecycle_stage(values["stage"])
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+    if values["owner"]:
+        segment.owner = req.rep if values["owner"].lower() == "me" else check_teammate(req, values["owner"])
+    if values["company"]:
+        raw = values["company"].lower().strip()
+        domain = company_domain(raw) if "@" in raw else registrable_domain(raw)
+        if not domain or req.repo.get_company(domain) is None:
+            raise Invalid(f"No company {values['company']} in Sidecar; type its domain, e.g. acme.com.")
+        segment.company_id = domain
+    mode, days = values["activity_mode"], values["activity_days"]
+    if mode:
+        if mode not in ("inactive", "active"):
+            raise Invalid("Choose how recent the last activity is.")
+        if not days.isdigit() or not 1 <= int(days) <= model.ACTIVITY_DAYS_MAX:
+            raise Invalid(ACTIVITY_DAYS_HINT)
+        segment.activity_mode, segment.activity_days = mode, int(days)
+    elif days:
+        raise Invalid("Choose \u201cNo touch\u201d or \u201cTouched\u201d for the days to apply.")
+    for definition in req.settings.custom_fields:
+        raw = values.get("custom." + definition.key, "")
+        if definition.applies_to == "contact" and raw:
+            try:
+                segment.custom[definition.key] = definition.parse(raw)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+    return segment
+
+
+@action("segment_form")
+def open_form(req: Request) -> dict:
+    return responses.push_card(segment_form(req.viewer))
+
+
+@action("save_segment")
+def save_segment(req: Request) -> dict:
+    values = form_values(req)
+    try:
+        segment = build_segment(req, values)
+        if len(model.list_segments(req.repo, req.rep)) >= model.SEGMENTS_MAX:
+            raise Invalid(f"You have {model.SEGMENTS_MAX} segments, the most one rep keeps; delete one first.")
+    except Invalid as exc:
+        return responses.update_card(segment_form(req.viewer, error=str(exc), values=values), str(exc))
+    first = _open(req, segment, cursor=None)
+    model.save_segment(req.repo, req.rep, segment)
+    return responses.update_card(segment_card(segment, first.contacts, first.next_cursor, req.viewer),
+                                 f"Saved {segment.name}")
+
+
+def _open(req: Request, segment: Segment, cursor: str | None) -> model.SegmentPage:
+    """A page and a fresh count, queried at once (two queries in parallel; the count is cached)."""
+    now = utcnow()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counted = pool.submit(model.count, req.repo, segment, now)
+        try:
+            found = model.page(req.repo, segment, cursor, now=now)
+        except ValueError:
+            raise BadEvent("invalid segment cursor") from None
+        segment.count, segment.counted_at = counted.result(), now
+    return found
+
+
+@action("open_segment")
+def open_segment(req: Request) -> dict:
+    segment = model.get_segment(req.repo, req.rep, req.event.parameter("segment_id"))
+    if segment is None:
+        return responses.update_card(home(req), "That segment was deleted")
+    cursor = req.event.parameters.get("cursor")
+    page_number = int(req.event.parameters.get("page", "1")) if req.event.parameters.get("page", "1").isdigit() \
+        else 1
+    found = _open(req, segment, cursor)
+    model.store_counts(req.repo, req.rep, [segment])
+    card = segment_card(segment, found.contacts, found.next_cursor, req.viewer, page_number)
+    return responses.update_card(card) if cursor else responses.push_card(card)
+
+
+@action("delete_segment")
+def delete_segment(req: Request) -> dict:
+    segment = model.get_segment(req.repo, req.rep, req.event.parameter("segment_id"))
+    if segment is not None:
+        model.delete_segment(req.repo, req.rep, segment.id)
+    return responses.update_card(home(req), f"Deleted {segment.name}" if segment else "Already deleted")
+
+
+@action("refresh_counts")
+def refresh_counts(req: Request) -> dict:
+    segments = model.refresh_counts(req.repo, req.rep, model.list_segments(req.repo, req.rep))
+    return responses.update_card(home(req, segments), "Counts refreshed")
+
+
+def home(req: Request, segments: list[Segment] | None = None) -> dict:
+    return homepage(req, segments)
