@@ -76,3 +76,10 @@ def test_contacts_and_companies_created_by_sync_are_searchable(repo):
         repo.put_synced_contact(writer, contact, new_company=Company(id="hooli.com", name="Hooli"))
     assert [(h.kind, h.id) for h in repo.search("hooli")] == [("contact", contact.id), ("company", "hooli.com")]
     assert found(repo, "belson") == [contact.id]
+
+
+def test_a_removed_company_is_no_longer_found(repo):
+    company = repo.save_company(Company(id="lawfirm.com", name="Lawfirm Partners"))
+    with repo.batch() as writer:
+        repo.search_index.remove_company(writer, company)
+    assert repo.search("lawfirm") == [] and repo.search("partners") == []

@@ -178,3 +178,15 @@ def test_excluding_a_domain_purges_stored_mail_and_a_later_sync_stores_none(
         assert repo.find_contact_by_email("pat@lawfirm.com") is None
     finally:
         services.close()
+
+
+@pytest.mark.parametrize(("level", "subject", "snippet"), [("metadata", False, False), ("subject", True, False),
+                                                           ("snippet", True, True)])
+def test_the_level_an_admin_sets_is_what_a_teammate_sees(addon, repo, admin, teammate, level, subject, snippet):
+    jane = seed_contact(repo, "jane@acme.com")
+    seed_emails(repo, jane, 1, holder=admin, subject="Admin pricing", snippet="admin discount")
+    addon.action("admin_policy", inputs={"privacy_level": level, "auto_create": "outbound"})
+    shown = texts(card_of(addon.action("open_contact", params={"contact_id": jane.id}, rep=teammate)))
+    assert ("Admin pricing" in shown) is subject and ("admin discount" in shown) is snippet
+    mine = texts(card_of(addon.action("open_contact", params={"contact_id": jane.id})))
+    assert "Admin pricing" in mine and "admin discount" in mine  # a rep always sees all of their own
