@@ -167,9 +167,22 @@ def company_from_doc(snapshot) -> Company:
     return Company(id=snapshot.id, **_known(Company, data))
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def activity_to_doc(activity: Activity) -> dict[str, Any]:
-    data = dataclasses.asdict(activity)
-    data.pop("id")
+    # by hand, not dataclasses.asdict: its deep copies were a tenth of a full sync's CPU
+    data = {name: getattr(activity, name) for name in _field_names(Activity) if name != "id"}
+    data["participants"] = [{name: getattr(p, name) for name in _field_names(Participant)}
+                            for p in activity.participants]
+    data["contact_ids"], data["company_ids"] = list(activity.contact_ids), list(activity.company_ids)
     data["holders"] = {doc_id(mailbox): held_id for mailbox, held_id in activity.holders.items()}
     # for admin clean-ups (exclusions): which addresses and domains the activity involves
     data["addresses"] = sorted({p.email for p in activity.participants})
@@ -758,8 +771,7 @@ def _entry_doc(entry: TimelineEntry) -> str:
     Measured: decoding and deep-copying a 200-row bucket of nested maps cost the
     Python client ~20 ms per read; the same rows as strings cost a fraction of it.
     """
-    data = dataclasses.asdict(entry)
-    data.pop("activity_id")
+    data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
