@@ -432,6 +432,7 @@ def link_pending(repo: Repository) -> int:
     company_of = {contact.id: contact.company_id for contact in pending}
     noted = repo.unlinked_activity_ids(by_email)
     touches: dict[str, list[Touch]] = collections.defaultdict(list)
+    companies: dict[str, dt.datetime] = {}
     changed = []
     for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
         added = [by_email[p.email] for p in activity.participants
@@ -445,9 +446,13 @@ def link_pending(repo: Repository) -> int:
         for contact_id in added:
             for rep in activity.holders:
                 touches[contact_id].append(Touch(activity.at, activity.kind, rep))
+        for company_id in activity.company_ids:
+            companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:
         for contact_id, marks in touches.items():
             repo.record_touches(batch, contact_id, marks)
+        for company_id, at in companies.items():
+            repo.record_company_activity(batch, company_id, at)
         for activity in changed:
             repo.put_activity(batch, activity)
         batch.commit()

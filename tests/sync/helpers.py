@@ -52,5 +52,5 @@ def snapshot(repo: Repository) -> dict:
     for contact_id in contacts:
         for s in repo.contact_ref(contact_id).collection("timeline").stream():
             timelines[(contact_id, s.id)] = tuple(sorted((s.to_dict().get("entries") or {}).keys()))
-    companies = sorted(s.id for s in repo.root.collection("companies").stream())
+    companies = {s.id: s.to_dict().get("last_activity_at") for s in repo.root.collection("companies").stream()}
     return {"activities": activities, "contacts": contacts, "timelines": timelines, "companies": companies}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from models.addresses import company_domain, is_free_mail
-from models.domain import Settings
+from models.domain import Contact, Settings
+from models.repository import activity_from_doc, activity_id_for, contact_id_for
 from sync.__main__ import main, status_table
 from sync.runner import SyncRun
 from tests.sync.helpers import people_written_to_or_met, snapshot
@@ -111,6 +114,70 @@ def test_the_next_run_picks_up_exactly_what_changed(services, simulator, tenant_
     assert len(after) == count + 1 - 1 - (0 if doomed_activity.id in after else 1)
     for contact_id in meeting.contact_ids:
         assert meeting.id not in {e.activity_id for e in tenant_repo.timeline(contact_id, limit=1000).entries}
+
+
+def test_a_new_email_in_two_reps_mailboxes_is_one_activity_held_by_both_after_the_next_run(
+        services, simulator, tenant_repo):
+    sync(services, simulator)
+    rep, other = simulator.reps[0], simulator.reps[1]
+    header = "<terms-2041@example.com>"
+    for mailbox in (rep, other):  # the sent copy and the received one: one Message-ID, two Gmail ids
+        simulator.add_message(mailbox, sender=rep, to=["Dana Buyer <dana.buyer@newco.io>", other],
+                              subject="Terms", message_id_header=header)
+
+    results = sync(services, simulator)
+
+    assert [r.state for r in results] == ["ok"] * 3
+    matching = [s.id for s in tenant_repo.root.collection("activities").stream()
+                if s.get("external_key") == header]
+    assert matching == [activity_id_for(header)]
+    activity = tenant_repo.get_activity(matching[0])
+    assert set(activity.holders) == {rep, other}
+    dana = tenant_repo.find_contact_by_email("dana.buyer@newco.io")
+    assert activity.contact_ids == [dana.id] and activity.company_ids == ["newco.io"]
+    [entry] = tenant_repo.timeline(dana.id).entries
+    assert entry.activity_id == activity.id and entry.holders == sorted([rep, other])
+    assert set(dana.touches) == {rep, other}
+
+
+def test_a_company_keeps_its_latest_activity(services, simulator, tenant_repo):
+    sync(services, simulator)
+
+    latest: dict[str, dt.datetime] = {}
+    for document in tenant_repo.root.collection("activities").stream():
+        activity = activity_from_doc(document)
+        for company_id in activity.company_ids:
+            latest[company_id] = max(latest.get(company_id, activity.at), activity.at)
+    assert len(latest) > 3
+    companies = tenant_repo.get_companies(latest)
+    for company_id, at in latest.items():
+        assert companies[company_id].last_activity_at.timestamp() == pytest.approx(at.timestamp())
+
+
+def test_an_activity_goes_to_the_stored_company_of_each_linked_contact(services, simulator, tenant_repo):
+    """A personal address on a contact placed at a company, and an address at a subdomain, both link
+    the activity to the contact's company: on the first run and on later incremental ones."""
+    rep = simulator.reps[0]
+    personal = "jane.roe.home@gmail.com"
+    tenant_repo.create_contact(Contact(id=contact_id_for(personal), emails=[personal], first_name="Jane",
+                                       last_name="Roe", company_id="newco.io"))
+    simulator.add_message(rep, sender=rep, to=[f"Jane Roe <{personal}>", "Sam Poe <sam.poe@mail.newco.io>"],
+                          subject="Proposal")
+    sync(services, simulator)
+    simulator.add_message(rep, sender=rep, to=[f"Jane Roe <{personal}>"], subject="Follow-up")
+    simulator.add_message(rep, sender=rep, to=["Sam Poe <sam.poe@mail.newco.io>"], subject="Agenda")
+
+    results = sync(services, simulator)
+
+    assert [r.state for r in results] == ["ok"] * 3
+    sam = tenant_repo.find_contact_by_email("sam.poe@mail.newco.io")
+    assert sam.company_id == "newco.io"
+    mine = {a.subject: a for a in tenant_repo.activities_held_by(rep)
+            if a.subject in ("Proposal", "Follow-up", "Agenda")}
+    assert {subject: a.company_ids for subject, a in mine.items()} == {
+        "Proposal": ["newco.io"], "Follow-up": ["newco.io"], "Agenda": ["newco.io"]}
+    assert tenant_repo.get_company("newco.io").last_activity_at.timestamp() == pytest.approx(
+        max(a.at for a in mine.values()).timestamp())
 
 
 def test_expired_history_and_invalidated_sync_token_resync_without_duplicates(services, simulator, tenant_repo):
