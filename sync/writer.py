@@ -58,7 +58,7 @@ from sync.linking import Item, Team
 log = logging.getLogger(__name__)
 
 CHUNK_WRITES_MAX = 490  # Firestore takes at most 500 writes a commit; a chunk is one atomic commit
-COMMITTERS = 2  # chunk commits in flight at once per mailbox (measured: 2 beat 1; 4 gain nothing more)
+COMMITTERS = 2  # chunk commits in flight per mailbox: the emulator took 2 parallel commits 7-130% faster than 1
 IN_FLIGHT_MAX = 4  # chunks built and waiting for their commit, at most, per mailbox (bounds memory)
 
 
