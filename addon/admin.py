@@ -55,6 +55,7 @@ def admin_only(handler: Callable[[Request], dict]) -> Handler:
 
 def show(req: Request, notification: str | None = None, error: str | None = None,
          inputs: dict[str, str] | None = None, push: bool = False) -> dict:
+    # list_mailboxes is a query (one document per rep): fine for the admin card, never on a rep's card
     card = admin_card(req.settings, req.repo.list_mailboxes(), req.viewer, error=error, inputs=inputs)
     return responses.push_card(card, notification) if push else responses.update_card(card, notification or error)
 

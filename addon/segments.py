@@ -108,8 +108,8 @@ def open_segment(req: Request) -> dict:
     if segment is None:
         return responses.update_card(home(req), "That segment was deleted")
     cursor = req.event.parameters.get("cursor")
-    page_number = int(req.event.parameters.get("page", "1")) if req.event.parameters.get("page", "1").isdigit() \
-        else 1
+    page = req.event.parameters.get("page", "1")
+    page_number = int(page) if page.isdigit() else 1
     found = _open(req, segment, cursor)
     model.store_counts(req.repo, req.rep, [segment])
     card = segment_card(segment, found.contacts, found.next_cursor, req.viewer, page_number)

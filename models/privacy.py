@@ -7,8 +7,8 @@ covering its subdomains). Sync's linking refuses matching mail from then on
 - every email and meeting involving a matching address: the activity document,
   its rows on every linked contact's timeline, the per-mailbox message records
   the add-on and sync keep for it (`mailboxes/{rep}/messages/{id}`, which hold
-  participants and subject), and the `unlinked/{email}` entries of the
-  matching addresses;
+  participants and subject, and sync's `message_index` entries), and the
+  `unlinked/{email}` entries of the matching addresses;
 - contacts that exist only because of that mail: created by sync, every address
   excluded, and nothing left on their timeline once the mail is gone (their
   address index, search rows, name index and company sample entry with them),
@@ -81,11 +81,11 @@ def remove_activity(repo: Repository, writer: Batch, activity: Activity) -> None
     for contact_id in activity.contact_ids:
         writer.set(repo.timeline_ref(contact_id, month_of(activity.at)),
                    {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
-    index_ref = getattr(repo, "message_index_ref", None)  # sync's bucketed Gmail id -> activity map
     for mailbox, held_id in activity.holders.items():
         writer.delete(repo.message_ref(mailbox, held_id))
-        if index_ref is not None and activity.kind == "email":
-            writer.set(index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}}, merge=True)
+        if activity.kind == "email":  # sync's bucketed Gmail id -> activity map
+            writer.set(repo.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
+                       merge=True)
     writer.delete(repo.activity_ref(activity.id))
 
 

@@ -170,6 +170,9 @@ def test_excluding_a_domain_purges_stored_mail_and_a_later_sync_stores_none(
         assert [h.id for h in repo.search("pat")] == []
         assert len(repo.timeline(kim.id).entries) == kim_rows - 1  # the mail Ann was on is gone from Kim's too
         assert not repo.unlinked_ref("ann@mail.lawfirm.com").get().exists
+        indexed = {aid for s in repo.mailbox_ref(rep).collection("message_index").stream()
+                   for aid in ((s.to_dict() or {}).get("ids") or {}).values()}
+        assert indexed <= {s.id for s in repo.root.collection("activities").stream()}  # no pointer to purged mail
 
         google.add_message(rep, sender=rep, to=["pat@lawfirm.com"], subject="After the exclusion")
         google.add_message(rep, sender="Bo <bo@eu.lawfirm.com>", to=[rep], subject="Subdomain")
