@@ -17,8 +17,9 @@ document, as `models.csv_io` writes an import. Then prints:
 
 Measured at 10,000 contacts on a shared 2-core machine: search p50 11 ms, p95
 27 ms, p99 33 ms over 1,500 queries (largest prefix document 281 KiB); home
-page with 5 segments p50 170 ms, p95 238 ms, of which the "my contacts" owner
-query is most (counting the 5 segments live instead would add p50 683 ms);
+page with 5 segments p50 170 ms, p95 238 ms (one batched get for settings and
+segments, then the "my contacts" owner query, its only query; counting the 5
+segments live as well would cost p50 683 ms more);
 opening a segment p50 163 ms; "Refresh counts" p50 753 ms.
 """
 
