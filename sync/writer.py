@@ -53,6 +53,7 @@ from google.cloud import firestore
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, Company, Contact, Participant
 from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id_for, month_of
+from sync import documents
 from sync.linking import Item, Team
 
 log = logging.getLogger(__name__)
@@ -312,7 +313,7 @@ class SyncWriter:
         for start in range(0, len(ordered), FIRESTORE_BATCH_MAX):
             batch = self.repo.client.batch()
             for _, ref, data, merge in ordered[start:start + FIRESTORE_BATCH_MAX]:
-                batch.set(ref, data, merge=merge)
+                documents.add_set(batch, ref, data, merge)  # plain sets skip proto-plus (sync.documents)
             batch.commit()
             with self._committed_lock:
                 self._committed += len(ordered[start:start + FIRESTORE_BATCH_MAX])

@@ -1,0 +1,85 @@
+"""Plain document writes encoded straight into Firestore's protobuf, for sync's bulk commits.
+
+The Firestore client encodes every value through proto-plus wrappers; in a
+full sync that was the largest share of the time the process held the GIL
+(py-spy: about 30%, most of it the activity documents). A plain `set` (no
+merge, no sentinel, no transform) of the types sync stores (None, bool, int,
+float, str, datetime, and lists and dicts of them) is encoded here into the
+same `Write` message, built on the raw protobuf classes; anything else goes
+through the client's own `WriteBatch.set`. tests/sync/test_documents.py checks
+that both paths give equal messages.
+
+The one non-public name used is `WriteBatch._add_write_pbs`, the hook through
+which the client's own `set`, `update` and `delete` add their messages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+from google.cloud._helpers import _datetime_to_pb_timestamp
+from google.cloud.firestore_v1.types import document as document_types
+from google.cloud.firestore_v1.types import write as write_types
+from google.protobuf import struct_pb2
+
+_Value = document_types.Value.pb()
+_ArrayValue = document_types.ArrayValue.pb()
+_MapValue = document_types.MapValue.pb()
+_Document = document_types.Document.pb()
+_Write = write_types.Write.pb()
+
+
+class NotPlain(TypeError):
+    """A value this module does not encode (a sentinel, a transform, a reference...): use the client."""
+
+
+def encode_value(value):
+    """The raw `google.firestore.v1.Value` for a plain value, as the client's `encode_value` makes it."""
+    if value is None:
+        return _Value(null_value=struct_pb2.NULL_VALUE)
+    if isinstance(value, bool):  # before int: bool is an int
+        return _Value(boolean_value=value)
+    if isinstance(value, int):
+        return _Value(integer_value=value)
+    if isinstance(value, float):
+        return _Value(double_value=value)
+    if isinstance(value, DatetimeWithNanoseconds):
+        return _Value(timestamp_value=value.timestamp_pb())
+    if isinstance(value, dt.datetime):
+        return _Value(timestamp_value=_datetime_to_pb_timestamp(value))
+    if isinstance(value, str):
+        return _Value(string_value=value)
+    if isinstance(value, (list, tuple)):
+        return _Value(array_value=_ArrayValue(values=[encode_value(v) for v in value]))
+    if isinstance(value, dict):
+        return _Value(map_value=_MapValue(fields=encode_fields(value)))
+    raise NotPlain(type(value).__name__)
+
+
+def encode_fields(data: dict) -> dict:
+    fields = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise NotPlain("non-string key")
+        fields[key] = encode_value(value)
+    return fields
+
+
+def set_write(ref, data: dict) -> write_types.Write:
+    """The `Write` of `ref.set(data)` (no merge); NotPlain when the data needs the client's path."""
+    raw = _Write(update=_Document(name=ref._document_path, fields=encode_fields(data)))
+    return write_types.Write.wrap(raw)
+
+
+def add_set(batch, ref, data: dict, merge: bool | list = False) -> None:
+    """`batch.set(ref, data, merge=merge)`, through the fast path when the write is a plain set."""
+    if merge is False:
+        try:
+            write = set_write(ref, data)
+        except NotPlain:
+            pass
+        else:
+            batch._add_write_pbs([write])
+            return
+    batch.set(ref, data, merge=merge)

@@ -1,0 +1,45 @@
+"""sync.documents encodes plain sets into the very messages the Firestore client makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import firestore
+from google.cloud.firestore_v1 import _helpers
+
+from models.domain import Activity, Participant
+from models.repository import activity_to_doc
+from sync import documents
+
+AT = dt.datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def ref():
+    client = firestore.Client(project="p", credentials=AnonymousCredentials())
+    return client.collection("tenants").document("example.com").collection("activities").document("a1")
+
+
+@pytest.mark.parametrize("data", [
+    activity_to_doc(Activity(id="a1", kind="email", at=AT, subject="Hé", snippet="x", direction="outbound",
+                             participants=[Participant("jane@acme.co.uk", "Doe, Jane", "to")],
+                             contact_ids=["c1", "c2"], company_ids=["acme.co.uk"],
+                             holders={"rep@example.com": "18c"}, external_key="<k@x>")),
+    {"none": None, "flag": True, "count": 3, "ratio": 0.5, "empty_map": {}, "empty_list": [],
+     "nanos": DatetimeWithNanoseconds(2025, 1, 1, tzinfo=dt.UTC, nanosecond=7), "naive": dt.datetime(2025, 1, 1),
+     "nested": {"a": {"b": [1, {"c": None}, "d"]}}},
+])
+def test_a_plain_set_encodes_to_the_clients_own_message(ref, data):
+    [expected] = _helpers.pbs_for_set_no_merge(ref._document_path, data)
+
+    assert documents.set_write(ref, data)._pb == expected._pb
+
+
+@pytest.mark.parametrize("data", [{"gone": firestore.DELETE_FIELD}, {"n": firestore.Maximum(3)},
+                                  {"ids": firestore.ArrayUnion(["a"])}, {"at": firestore.SERVER_TIMESTAMP}])
+def test_sentinels_and_transforms_are_left_to_the_client(ref, data):
+    with pytest.raises(documents.NotPlain):
+        documents.set_write(ref, data)
