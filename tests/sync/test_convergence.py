@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,12 +17,15 @@ from bootstrap import Services
 from gsim import Simulator
 from models.repository import Repository
 from sync.runner import SyncRun
-from tests.sync.conftest import TEAM_SIZE
+from tests.sync.conftest import SMALL_BATCHES_CODE, TEAM_SIZE
 from tests.sync.helpers import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_AFTER_ACTIVITIES = 40  # mid-run: some chunks committed, most not
 SUBPROCESS_TIMEOUT_SECONDS = 120
+# `python -m sync once` with the tests' small groups and chunks (see conftest)
+SYNC_ONCE = [sys.executable, "-c", f"import sys; {SMALL_BATCHES_CODE}; from sync.__main__ import main; "
+                                   "sys.exit(main(['once']))"]
 
 
 @pytest.fixture
@@ -60,7 +64,7 @@ def test_a_sync_killed_mid_run_and_run_again_leaves_the_uninterrupted_state(
         simulator, tenant_repo, sync_env, twin):
     env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT)}
     simulator.set_latency(20)  # slow enough to be caught in the middle
-    process = subprocess.Popen([sys.executable, "-m", "sync", "once"], cwd=ROOT, env=env,
+    process = subprocess.Popen(SYNC_ONCE, cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + SUBPROCESS_TIMEOUT_SECONDS
     activities = tenant_repo.root.collection("activities")
@@ -73,10 +77,37 @@ def test_a_sync_killed_mid_run_and_run_again_leaves_the_uninterrupted_state(
     process.wait()
     simulator.set_latency(0)
 
-    rerun = subprocess.run([sys.executable, "-m", "sync", "once"], cwd=ROOT, env=env, capture_output=True,
+    rerun = subprocess.run(SYNC_ONCE, cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS)
 
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     got, want = snapshot(Repository(tenant_repo.client, simulator.domain)), reference(twin)
     assert got == want
 
+
+
+def test_a_sync_stopped_mid_run_and_run_again_leaves_the_uninterrupted_state(services, simulator, tenant_repo,
+                                                                             twin):
+    """SIGTERM's path: the fetcher stops, what it fetched is stored, commits in flight land, cursors stay."""
+    simulator.set_latency(20)
+    stop = threading.Event()
+    activities = tenant_repo.root.collection("activities")
+
+    def stop_mid_run():
+        while not stop.is_set():
+            if sum(1 for _ in activities.select([]).stream()) >= KILL_AFTER_ACTIVITIES:
+                stop.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=stop_mid_run, daemon=True)
+    watcher.start()
+    stopped = SyncRun(services, stop).run(simulator.reps)
+    stop.set()
+    watcher.join()
+    simulator.set_latency(0)
+    assert "stopped" in {r.error for r in stopped}, "the sync finished before it could be stopped"
+
+    results = SyncRun(services).run(simulator.reps)
+
+    assert [r.state for r in results] == ["ok"] * 3
+    assert snapshot(tenant_repo) == reference(twin)
