@@ -3,10 +3,10 @@
 The Firestore client encodes every value through proto-plus wrappers; in a
 full sync that was the largest share of the time the process held the GIL
 (py-spy: about 30%, most of it the activity documents). A plain `set` (no
-merge, no sentinel, no transform) of the types sync stores (None, bool, int,
-float, str, datetime, and lists and dicts of them) is encoded here into the
-same `Write` message, built on the raw protobuf classes; anything else goes
-through the client's own `WriteBatch.set`. tests/sync/test_documents.py checks
+sentinel, no transform; `merge=True` or none) of the types sync stores (None,
+bool, int, float, str, datetime, and lists and dicts of them) is encoded here
+into the same `Write` message, built on the raw protobuf classes; anything
+else goes through the client's own `WriteBatch.set`. tests/sync/test_documents.py checks
 that both paths give equal messages.
 
 The one non-public name used is `WriteBatch._add_write_pbs`, the hook through
@@ -19,6 +19,8 @@ import datetime as dt
 
 from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.cloud._helpers import _datetime_to_pb_timestamp
+from google.cloud.firestore_v1.field_path import FieldPath
+from google.cloud.firestore_v1.types import common as common_types
 from google.cloud.firestore_v1.types import document as document_types
 from google.cloud.firestore_v1.types import write as write_types
 from google.protobuf import struct_pb2
@@ -28,6 +30,7 @@ _ArrayValue = document_types.ArrayValue.pb()
 _MapValue = document_types.MapValue.pb()
 _Document = document_types.Document.pb()
 _Write = write_types.Write.pb()
+_DocumentMask = common_types.DocumentMask.pb()
 
 
 class NotPlain(TypeError):
@@ -66,17 +69,32 @@ def encode_fields(data: dict) -> dict:
     return fields
 
 
-def set_write(ref, data: dict) -> write_types.Write:
-    """The `Write` of `ref.set(data)` (no merge); NotPlain when the data needs the client's path."""
-    raw = _Write(update=_Document(name=ref._document_path, fields=encode_fields(data)))
-    return write_types.Write.wrap(raw)
+def _leaf_paths(data: dict, prefix: tuple[str, ...] = ()):
+    """Every field path a merge of `data` sets: its non-map values and its empty maps."""
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from _leaf_paths(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
+
+
+def set_write(ref, data: dict, merge: bool = False) -> write_types.Write:
+    """The `Write` of `ref.set(data, merge=merge)`; NotPlain when the data needs the client's path."""
+    document = _Document(name=ref._document_path, fields=encode_fields(data))
+    if not merge:
+        return write_types.Write.wrap(_Write(update=document))
+    paths = sorted(_leaf_paths(data))  # the client's order: FieldPaths sorted by their parts
+    if not paths:
+        raise NotPlain("empty merge")
+    mask = _DocumentMask(field_paths=[FieldPath(*path).to_api_repr() for path in paths])
+    return write_types.Write.wrap(_Write(update=document, update_mask=mask))
 
 
 def add_set(batch, ref, data: dict, merge: bool | list = False) -> None:
     """`batch.set(ref, data, merge=merge)`, through the fast path when the write is a plain set."""
-    if merge is False:
+    if merge is False or merge is True:
         try:
-            write = set_write(ref, data)
+            write = set_write(ref, data, merge)
         except NotPlain:
             pass
         else:

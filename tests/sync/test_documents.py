@@ -38,8 +38,20 @@ def test_a_plain_set_encodes_to_the_clients_own_message(ref, data):
     assert documents.set_write(ref, data)._pb == expected._pb
 
 
+@pytest.mark.parametrize("data", [
+    {"entries": {"a3f09c": '{"kind":"email"}', "a0b1": "row"}},
+    {"touches": {"rep@example.com": 1.5, "b": {"c d": "x", "e": {}}}, "name": "Acme", "ids": ["x"], "at": AT},
+    {"z": 1, "a": {"y": None, "b": [1, 2]}, "m": {}},
+])
+def test_a_plain_merge_encodes_to_the_clients_own_message(ref, data):
+    [expected] = _helpers.pbs_for_set_with_merge(ref._document_path, data, merge=True)
+
+    assert documents.set_write(ref, data, merge=True)._pb == expected._pb
+
+
 @pytest.mark.parametrize("data", [{"gone": firestore.DELETE_FIELD}, {"n": firestore.Maximum(3)},
                                   {"ids": firestore.ArrayUnion(["a"])}, {"at": firestore.SERVER_TIMESTAMP}])
 def test_sentinels_and_transforms_are_left_to_the_client(ref, data):
-    with pytest.raises(documents.NotPlain):
-        documents.set_write(ref, data)
+    for merge in (False, True):
+        with pytest.raises(documents.NotPlain):
+            documents.set_write(ref, data, merge)
