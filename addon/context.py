@@ -101,17 +101,10 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
             try:
                 check = verifier()
                 check.system_token(request.headers.get("Authorization"), path)
-            except Unauthorized as exc:
-                log.warning("addon refused path=%s reason=%s", path, exc)
-                return refuse(401, "unauthorized")
-            except CertsUnavailable as exc:
-                log.error("addon certs unavailable path=%s reason=%s", path, exc)
-                return refuse(503, "cannot verify the request now")
-            body = request.get_json(silent=True)
-            if not isinstance(body, dict):
-                log.warning("addon bad request path=%s reason=malformed JSON", path)
-                return refuse(400, "the request body must be a JSON object")
-            try:
+                body = request.get_json(silent=True)
+                if not isinstance(body, dict):
+                    log.warning("addon bad request path=%s reason=malformed JSON", path)
+                    return refuse(400, "the request body must be a JSON object")
                 identity = check.user_token(events.user_id_token(body))
             except Unauthorized as exc:
                 log.warning("addon refused path=%s reason=%s", path, exc)
