@@ -101,7 +101,8 @@ def classify(exc: Exception) -> MailboxError | None:
 
 
 class QuotaWindow:
-    """A client-side copy of Google's sliding one-minute quota for one user and API."""
+    """A client-side copy of Google's sliding one-minute quota for one user and API (thread-safe:
+    a mailbox's fetch workers share it)."""
 
     def __init__(self, units_per_minute: int, stop: threading.Event, clock=time.monotonic):
         self.budget = units_per_minute * QUOTA_HEADROOM
@@ -111,28 +112,30 @@ class QuotaWindow:
         self.spent: collections.deque[tuple[float, int]] = collections.deque()
         self.total = 0
         self.waited = 0.0
+        self._lock = threading.Lock()
 
     def acquire(self, units: int) -> None:
         """Wait until `units` fit in the window, then count them as spent."""
         units = min(units, int(self.budget))
         while True:
-            now = self.clock()
-            while self.spent and self.spent[0][0] <= now - self.window:
-                self.spent.popleft()
-            used = sum(spent for _, spent in self.spent)
-            if used + units <= self.budget:
-                self.spent.append((now, units))
-                self.total += units
-                return
-            # wait until enough of the oldest spending leaves the window
-            freed, wait = 0, 0.0
-            for at, spent in self.spent:
-                freed += spent
-                wait = at + self.window - now
-                if used - freed + units <= self.budget:
-                    break
-            wait = max(wait, 0.01)
-            self.waited += wait
+            with self._lock:
+                now = self.clock()
+                while self.spent and self.spent[0][0] <= now - self.window:
+                    self.spent.popleft()
+                used = sum(spent for _, spent in self.spent)
+                if used + units <= self.budget:
+                    self.spent.append((now, units))
+                    self.total += units
+                    return
+                # wait until enough of the oldest spending leaves the window
+                freed, wait = 0, 0.0
+                for at, spent in self.spent:
+                    freed += spent
+                    wait = at + self.window - now
+                    if used - freed + units <= self.budget:
+                        break
+                wait = max(wait, 0.01)
+                self.waited += wait
             if self.stop.wait(wait):
                 raise Stopped()
 
@@ -142,10 +145,23 @@ class CallStats:
     calls: int = 0
     retries: int = 0
     failed: int = 0  # calls that still failed after every retry
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, calls: int = 0, retries: int = 0, failed: int = 0) -> None:
+        with self.lock:
+            self.calls += calls
+            self.retries += retries
+            self.failed += failed
 
 
 class MailboxApi:
-    """Gmail and Calendar for one mailbox, built in (and used by) one worker thread only."""
+    """Gmail and Calendar for one mailbox, built in one worker thread.
+
+    Only `get_messages` may run in several threads at once (the fetch workers
+    of `sync.gmail`): each thread then sends its batches over its own HTTP
+    connection (httplib2 is not thread-safe) with the mailbox's credentials,
+    and the quota window and counters are shared under locks.
+    """
 
     def __init__(self, mailbox: str, service_factory: Callable, api_root: str | None, gmail_units_per_minute: int,
                  stop: threading.Event | None = None, rng: random.Random | None = None):
@@ -156,6 +172,8 @@ class MailboxApi:
         self._factory = service_factory
         self._gmail = self._calendar = None
         self.gmail_quota = QuotaWindow(gmail_units_per_minute, self.stop)
+        self._owner = threading.get_ident()
+        self._local = threading.local()  # a fetch worker's own Gmail HTTP connection
         self.calendar_quota = QuotaWindow(CALENDAR_QUERIES_PER_MINUTE, self.stop)
         self.stats = CallStats()
 
@@ -165,6 +183,7 @@ class MailboxApi:
         if self._gmail is None:
             service = self._factory("gmail", "v1", self.mailbox, google_clients.GMAIL_SCOPES)
             self._gmail_http = service._http
+            self._owner = threading.get_ident()
             users = service.users()
             self._gmail = {"users": users, "messages": users.messages(), "history": users.history()}
         return self._gmail
@@ -175,6 +194,15 @@ class MailboxApi:
             service = self._factory("calendar", "v3", self.mailbox, google_clients.CALENDAR_SCOPES)
             self._calendar = service.events()
         return self._calendar
+
+    def _http(self):
+        """The Gmail connection of the calling thread (see the class doc)."""
+        if threading.get_ident() == self._owner:
+            return self._gmail_http
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = google_clients.twin_http(self._gmail_http)
+        return http
 
     def _backoff(self, attempt: int) -> None:
         delay = self.rng.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** attempt))
@@ -188,7 +216,7 @@ class MailboxApi:
             if self.stop.is_set():
                 raise Stopped()
             quota.acquire(units)
-            self.stats.calls += 1
+            self.stats.add(calls=1)
             try:
                 return request.execute()
             except RefreshError:
@@ -196,9 +224,9 @@ class MailboxApi:
             except Exception as exc:
                 if not is_retryable(exc) or attempt == RETRY_ATTEMPTS - 1:
                     if is_retryable(exc):
-                        self.stats.failed += 1
+                        self.stats.add(failed=1)
                     raise
-                self.stats.retries += 1
+                self.stats.add(retries=1)
                 log.info("retrying mailbox=%s api=%s attempt=%d error=%s", self.mailbox, api, attempt + 1,
                          _short(exc))
                 self._backoff(attempt)
@@ -211,6 +239,7 @@ class MailboxApi:
         Failed parts that a retry can fix go into a later batch.
         """
         messages = self.gmail["messages"]
+        http = self._http()
         results: dict[str, dict | None] = {}
         queue = collections.deque(ids)
         attempts: dict[str, int] = collections.Counter()
@@ -233,7 +262,7 @@ class MailboxApi:
                     _retry.append(message_id)
                 else:
                     if is_retryable(exception):
-                        self.stats.failed += 1
+                        self.stats.add(failed=1)
                     _fatal.append(exception)
 
             batch = google_clients.new_batch("gmail", self.api_root, on_response)
@@ -241,9 +270,9 @@ class MailboxApi:
                 batch.add(messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=headers),
                           request_id=message_id)
             self.gmail_quota.acquire(GMAIL_UNITS["messages.get"] * len(chunk))
-            self.stats.calls += len(chunk)
+            self.stats.add(calls=len(chunk))
             try:
-                batch.execute(http=self._gmail_http)
+                batch.execute(http=http)
             except RefreshError:
                 raise
             except Exception as exc:  # the whole batch failed: every part goes again
@@ -253,7 +282,7 @@ class MailboxApi:
             if fatal:
                 raise fatal[0]
             if retry:
-                self.stats.retries += len(retry)
+                self.stats.add(retries=len(retry))
                 log.info("requeued mailbox=%s parts=%d", self.mailbox, len(retry))
                 queue.extendleft(reversed(retry))
                 self._backoff(round_)

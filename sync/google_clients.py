@@ -88,6 +88,12 @@ def build_service(api: str, version: str, credentials, api_root: str | None = No
     )
 
 
+def twin_http(authorized):
+    """A second HTTP connection with the same credentials, for another thread (httplib2 is not thread-safe)."""
+    return google_auth_httplib2.AuthorizedHttp(authorized.credentials,
+                                               http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
+
+
 def batch_uri(api: str, version: str, api_root: str | None = None) -> str:
     return normalise_root(api_root) + _layout(api, version)[1]
 

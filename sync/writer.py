@@ -59,7 +59,7 @@ from sync.linking import Item, Team
 log = logging.getLogger(__name__)
 
 CHUNK_WRITES_MAX = 490  # Firestore takes at most 500 writes a commit; a chunk is one atomic commit
-COMMITTERS = 2  # chunk commits in flight per mailbox: the emulator took 2 parallel commits 7-130% faster than 1
+COMMITTERS = 2  # chunk commits in flight per mailbox: raw, the emulator took 2 at once 7-130% faster than 1
 IN_FLIGHT_MAX = 4  # chunks built and waiting for their commit, at most, per mailbox (bounds memory)
 
 
