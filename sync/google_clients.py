@@ -13,24 +13,14 @@ Two facts about googleapiclient this module exists to encode once:
 * ``service.new_batch_http_request()`` ignores ``api_endpoint`` and posts to
   the discovery ``rootUrl`` + ``batchPath``, so batches are built here with the
   real ``BatchHttpRequest`` pointed at ``root + "batch/<api>/<version>"``.
-
-One measured cost is trimmed: the client serialises each part of a batch
-through ``email.generator``, whose header folding was a fifth of a full
-sync's CPU. ``SyncBatchHttpRequest`` writes the same bytes directly for the
-parts sync sends (a GET, no body, plain ASCII headers) and leaves every other
-part to the client; tests/sync/test_google_clients.py checks the bytes match.
 """
 
 from __future__ import annotations
-
-import re
-import urllib.parse
 
 import google_auth_httplib2
 import googleapiclient.discovery
 import httplib2
 from google.oauth2 import service_account
-from googleapiclient import _auth
 from googleapiclient.http import BatchHttpRequest
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
@@ -98,35 +88,7 @@ def batch_uri(api: str, version: str, api_root: str | None = None) -> str:
     return normalise_root(api_root) + _layout(api, version)[1]
 
 
-# A header value email.generator writes unchanged: printable ASCII words, single spaces.
-_PLAIN_HEADER = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
-
-
-class SyncBatchHttpRequest(BatchHttpRequest):
-    """The client's BatchHttpRequest; a bodiless part with plain headers is serialised without
-    email.generator, into the bytes the client's own `_serialize_request` makes (module doc)."""
-
-    def _serialize_request(self, request) -> str:
-        if request.body is not None:
-            return super()._serialize_request(request)
-        parsed = urllib.parse.urlparse(request.uri)
-        request_line = urllib.parse.urlunparse(("", "", parsed.path, parsed.params, parsed.query, ""))
-        headers = request.headers.copy()
-        if request.http is not None:
-            credentials = _auth.get_credentials_from_http(request.http)
-            if credentials is not None:
-                _auth.apply_credentials(credentials, headers)
-        content_type = headers.pop("content-type", "application/json")
-        lines = [f"{request.method} {request_line} HTTP/1.1", f"Content-Type: {content_type}", "MIME-Version: 1.0"]
-        for key, value in [("Content-Type", content_type), *headers.items(), ("Host", parsed.netloc)]:
-            if not (isinstance(value, str) and _PLAIN_HEADER.fullmatch(value)):
-                return super()._serialize_request(request)
-            if key != "Content-Type":
-                lines.append(f"{key}: {value}")
-        return "\n".join(lines) + "\n\n"
-
-
 def new_batch(api: str, api_root: str | None, callback=None, version: str | None = None) -> BatchHttpRequest:
-    """The client's BatchHttpRequest (see SyncBatchHttpRequest), posting to this API's batch path under ``api_root``."""
+    """The real BatchHttpRequest, posting to this API's batch path under ``api_root``."""
     version = version or {"gmail": "v1", "calendar": "v3", "admin": "directory_v1"}[api]
-    return SyncBatchHttpRequest(callback=callback, batch_uri=batch_uri(api, version, api_root))
+    return BatchHttpRequest(callback=callback, batch_uri=batch_uri(api, version, api_root))
