@@ -12,9 +12,9 @@ leaves (SPEC §7):
   together, in one atomic commit of at most `CHUNK_WRITES_MAX` writes; a
   mailbox's cursor is written after everything it covers has been committed;
 - counters (a contact's last activity and touches, a company's
-  `last_activity_at`) are `Maximum` transforms, and counters and timeline rows
-  are aggregated per chunk: one write per contact, per company and per
-  contact-month bucket, not one per message.
+  `last_activity_at`) are `Maximum` transforms, and counters, timeline rows and
+  the mailbox's Gmail-id index are aggregated per chunk: one write per contact,
+  per company, per contact-month bucket and per index bucket, not one per message.
 
 Chunk commits run in the background, `COMMITTERS` at once (the emulator, like
 Firestore, takes parallel commits faster than serial ones; bench/sync.py
@@ -268,6 +268,8 @@ class SyncWriter:
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
                      if not self.state.contacts.get(p.email) and not self.team.is_role(p.email))
+        if activity.kind == "email":
+            found.add(("message_index", self.repo.message_index_ref(self.mailbox, activity.holders[self.mailbox]).id))
         return found
 
     def _chunk_writes(self, activities: list[Activity]) -> ChunkWrites:
@@ -291,6 +293,9 @@ class SyncWriter:
         for email, activity_ids in unlinked.items():
             self.repo.note_unlinked(writes, email, activity_ids)
         self.repo.put_activities(writes, activities)
+        # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
+        self.repo.record_synced_messages(writes, self.mailbox, {
+            a.holders[self.mailbox]: a.id for a in activities if a.kind == "email"})
         return writes
 
     def _submit(self, chunk: list[Activity]) -> None:

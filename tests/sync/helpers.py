@@ -53,4 +53,10 @@ def snapshot(repo: Repository) -> dict:
         for s in repo.contact_ref(contact_id).collection("timeline").stream():
             timelines[(contact_id, s.id)] = tuple(sorted((s.to_dict().get("entries") or {}).keys()))
     companies = {s.id: s.to_dict().get("last_activity_at") for s in repo.root.collection("companies").stream()}
-    return {"activities": activities, "contacts": contacts, "timelines": timelines, "companies": companies}
+    message_index = {}
+    for mailbox in repo.root.collection("mailboxes").list_documents():
+        for s in mailbox.collection("message_index").stream():
+            message_index.update({(mailbox.id, gmail_id): activity_id
+                                  for gmail_id, activity_id in (s.to_dict().get("ids") or {}).items()})
+    return {"activities": activities, "contacts": contacts, "timelines": timelines, "companies": companies,
+            "message_index": message_index}

@@ -50,6 +50,11 @@ def test_the_team_syncs_into_contacts_companies_and_one_activity_per_real_email(
     assert len(keys) == len(set(keys))
     assert not any(excluded in " ".join(p.email for p in a.participants) for a in activities)
 
+    for activity in shared:  # the Gmail card finds a synced message by either rep's Gmail id
+        for rep, gmail_id in activity.holders.items():
+            participants, subject = tenant_repo.get_message(rep, gmail_id)
+            assert (subject, participants) == (activity.subject, activity.participants)
+
     busiest = max(contacts.values(), key=lambda c: len(c.timeline_months))
     page = tenant_repo.timeline(busiest.id, limit=1000)
     linked = [a for a in activities if busiest.id in a.contact_ids]
