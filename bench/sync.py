@@ -33,6 +33,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
+
 from bench.common import peak_rss_mb, raw_write_rates
 from bootstrap import Services
 from devtools.firestore_emulator import FirestoreEmulator
@@ -89,6 +91,21 @@ def services_for(project: str, emulator: FirestoreEmulator, sim: SimProcess, rep
                      "users": tuple(reps), "gmail_units_per_minute": units, "sync_concurrency": concurrency})
 
 
+def cpu_seconds(emulator: FirestoreEmulator, sim: SimProcess) -> dict[str, float]:
+    """CPU time so far of sync (this process), the simulator and the emulator (its JVM included).
+
+    They share the machine's two cores, so the sync's rate depends on what the
+    other two cost: this says where the cores went.
+    """
+    def used(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return times.user + times.system
+
+    jvm = psutil.Process(emulator.process.pid)
+    return {"sync": used(psutil.Process()), "simulator": used(psutil.Process(sim.process.pid)),
+            "emulator": used(jvm) + sum(used(child) for child in jvm.children(recursive=True))}
+
+
 def gmail_units(counters: dict, mailbox: str | None = None) -> int:
     methods = counters["by_mailbox"].get(mailbox, {}) if mailbox else counters["by_method"]
     return sum(v["units"] for k, v in methods.items() if k.startswith(GMAIL_METHOD_PREFIX))
@@ -104,10 +121,12 @@ def single_mailbox(emulator: FirestoreEmulator, workdir: Path, messages: int, ev
         reps = sim.admin("world")["reps"]
         services = services_for("bench-sync-one", emulator, sim, reps, units=10**9, concurrency=1)
         rates = raw_write_rates(services.firestore)
+        cpu_before = cpu_seconds(emulator, sim)
         start = time.perf_counter()
         run = SyncRun(services)
         [result] = run.run(reps)
         seconds = time.perf_counter() - start
+        cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(emulator, sim).items()}
         rss = peak_rss_mb()
         counters = sim.admin("counters")
         calls = counters["total"]["calls"]
@@ -124,6 +143,7 @@ def single_mailbox(emulator: FirestoreEmulator, workdir: Path, messages: int, ev
                                                        f"{run.link_writes} by the link pass)")
         line("full sync Firestore writes/s", f"{writes / seconds:.0f} ({COMMITTERS} commits in flight)")
         line("full sync peak RSS (sync process, simulator excluded)", f"{rss:.0f} MB")
+        line("full sync CPU seconds on the 2 cores", " ".join(f"{name}={value:.1f}" for name, value in cpu.items()))
         for workers, rate in rates.items():
             line(f"emulator raw batched writes, {workers} committer{'s' if workers > 1 else ''}",
                  f"{rate:.0f} docs/s")

@@ -80,7 +80,7 @@ FIRESTORE_BATCH_MAX = 500  # Firestore: at most 500 writes in one batch or trans
 FIRESTORE_IN_MAX = 30  # Firestore: at most 30 values in an `in` or `array_contains_any` filter
 FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably small
 TIMELINE_PAGE_SIZE = 20
-MESSAGE_INDEX_BUCKETS = 64  # ~160 Gmail ids a bucket per 10,000 messages; 64 writes at most a sync batch
+MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
 
