@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from devtools.firestore_emulator import EmulatorError, FirestoreEmulator, free_port, group_alive, wait_group_gone
+from devtools.firestore_emulator import EmulatorError, FirestoreEmulator, free_port, stop_group
 
 log = logging.getLogger("demo")
 
@@ -112,15 +112,7 @@ class Child:
         if self.process is None:
             return
         pgid = self.process.pid
-        for sig, grace in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, STOP_GRACE_SECONDS)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            if wait_group_gone(pgid, grace, reap=self.process):
-                break
-        self.process.poll()
-        if group_alive(pgid):
+        if not stop_group(self.process, STOP_GRACE_SECONDS):
             log.error("process group still alive name=%s pgid=%s", self.name, pgid)
         else:
             log.info("stopped name=%s", self.name)

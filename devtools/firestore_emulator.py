@@ -95,14 +95,7 @@ class FirestoreEmulator:
         """Kill the whole process group (launcher script and Java child)."""
         if self.process is None:
             return
-        pgid = self.process.pid
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                break
-            if wait_group_gone(pgid, STOP_TIMEOUT_SECONDS, reap=self.process):
-                break
+        stop_group(self.process, STOP_TIMEOUT_SECONDS)
         self.process = None
 
     def __enter__(self) -> FirestoreEmulator:
@@ -110,6 +103,20 @@ class FirestoreEmulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> bool:
+    """SIGTERM a child's whole process group, SIGKILL what is left after `grace`; True when none is left."""
+    pgid = process.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        if wait_group_gone(pgid, grace, reap=process):
+            break
+    process.poll()
+    return not group_alive(pgid)
 
 
 def wait_group_gone(pgid: int, timeout: float, reap: subprocess.Popen | None = None) -> bool:
