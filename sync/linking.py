@@ -42,7 +42,8 @@ class Team:
     """A tenant's view of addresses: its own domains, its exclusions, its auto-create policy.
 
     Its answers depend only on the address and the settings read at the start
-    of the run, so each is computed once per address per run: a mailbox names
+    of the run (exclusions: re-read before each group of messages is stored, see
+    `update_exclusions`), so each is computed once per address per run: a mailbox names
     the same few hundred people thousands of times, and parsing an address is
     what a full sync spent most of its Python time on. (Dict reads and writes
     are atomic under the GIL, so mailbox threads share the caches safely.)
@@ -56,6 +57,12 @@ class Team:
         self._internal: dict[str, bool] = {}
         self._excluded: dict[str, bool] = {}
         self._role: dict[str, bool] = {}
+
+    def update_exclusions(self, exclusions: list[str]) -> None:
+        """An admin may add an exclusion while a run is under way: from the next group on, it holds."""
+        if list(exclusions) != self.exclusions:
+            self._excluded = {}
+            self.exclusions = list(exclusions)
 
     def is_internal(self, email: str) -> bool:
         known = self._internal.get(email)

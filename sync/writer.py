@@ -125,7 +125,14 @@ class SyncWriter:
     # --- storing messages and meetings --------------------------------------------------------
 
     def store(self, items: list[Item]) -> None:
-        """Link and write items: contacts for the whole list first (oldest first), then chunks."""
+        """Link and write items: contacts for the whole list first (oldest first), then chunks.
+
+        The tenant's exclusions are read again first (one get a group), so an
+        exclusion an admin adds mid-run stops matching mail within a group; a
+        group already being written when it is added can still land, and adding
+        the exclusion again purges it.
+        """
+        self.team.update_exclusions(self.repo.get_settings().exclusions)
         kept = []
         for item in items:
             if self.team.excludes(item):
