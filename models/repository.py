@@ -655,17 +655,6 @@ class Repository:
     def clear_pending_link(self, writer: Batch | Any, contact_id: str) -> None:
         writer.set(self.contact_ref(contact_id), {"link_pending": firestore.DELETE_FIELD}, merge=True)
 
-    def activities_with_addresses(self, emails: Iterable[str]) -> list[Activity]:
-        """Activities involving any of these addresses (a query: for sync only)."""
-        emails = list(dict.fromkeys(emails))
-        found: dict[str, Activity] = {}
-        for start in range(0, len(emails), FIRESTORE_IN_MAX):
-            query = self.root.collection("activities").where(
-                filter=FieldFilter("addresses", "array_contains_any", emails[start:start + FIRESTORE_IN_MAX]))
-            for snapshot in query.stream():
-                found[snapshot.id] = activity_from_doc(snapshot)
-        return list(found.values())
-
     def activities_held_by(self, mailbox: str, held_ids: Iterable[str] | None = None) -> list[Activity]:
         """Activities a mailbox holds: those with these Gmail/Calendar ids there, or all of them."""
         field = FieldPath("holders", doc_id(mailbox)).to_api_repr()
@@ -742,23 +731,6 @@ class Repository:
         """A rep's contacts, at most `limit` (an equality query: no composite index)."""
         query = self.root.collection("contacts").where(filter=FieldFilter("owner", "==", rep)).limit(limit)
         return [contact_from_doc(s) for s in query.stream()]
-
-    def contacts_by_name_prefix(self, prefix: str, limit: int) -> list[Contact]:
-        """Contacts whose first or last name starts with `prefix` as typed and capitalised.
-
-        Bounded (`limit` per field) and case-sensitive beyond the first letter:
-        Firestore has no case-insensitive range; full search is a later issue.
-        """
-        found: dict[str, Contact] = {}
-        for variant in dict.fromkeys((prefix, prefix[:1].upper() + prefix[1:], prefix.title())):
-            for field in ("first_name", "last_name"):
-                query = (self.root.collection("contacts")
-                         .where(filter=FieldFilter(field, ">=", variant))
-                         .where(filter=FieldFilter(field, "<", variant + "\uf8ff"))
-                         .limit(limit))
-                for snapshot in query.stream():
-                    found.setdefault(snapshot.id, contact_from_doc(snapshot))
-        return [c for c in found.values() if not c.merged_into][:limit]
 
 
 def _email_doc(contact_id: str, email: str) -> dict[str, str]:
