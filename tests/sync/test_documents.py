@@ -49,9 +49,29 @@ def test_a_plain_merge_encodes_to_the_clients_own_message(ref, data):
     assert documents.set_write(ref, data, merge=True)._pb == expected._pb
 
 
+@pytest.mark.parametrize("data", [
+    {"last_activity_at": firestore.Maximum(1.5), "emails_in": firestore.Maximum(3),
+     "touches": {"rep@example.com": firestore.Maximum(2.0), "b%40x": firestore.Maximum(1)},
+     "timeline_months": firestore.ArrayUnion(["2025-02", "2025-01"])},
+    {"activity_ids": firestore.ArrayUnion(["a1", "a2"])},
+    {"entries": {"a1": firestore.DELETE_FIELD, "a2": "row"}, "link_pending": firestore.DELETE_FIELD},
+    {"n": firestore.Minimum(0), "c": firestore.Increment(2), "gone": firestore.ArrayRemove([{"x": 1}]),
+     "name": "Acme", "m": {"e": {}, "t": firestore.Maximum(7)}},
+])
+def test_a_merge_with_transforms_and_deletes_encodes_to_the_clients_own_message(ref, data):
+    [expected] = _helpers.pbs_for_set_with_merge(ref._document_path, data, merge=True)
+
+    assert documents.set_write(ref, data, merge=True)._pb == expected._pb
+
+
 @pytest.mark.parametrize("data", [{"gone": firestore.DELETE_FIELD}, {"n": firestore.Maximum(3)},
                                   {"ids": firestore.ArrayUnion(["a"])}, {"at": firestore.SERVER_TIMESTAMP}])
-def test_sentinels_and_transforms_are_left_to_the_client(ref, data):
-    for merge in (False, True):
-        with pytest.raises(documents.NotPlain):
-            documents.set_write(ref, data, merge)
+def test_sentinels_and_transforms_outside_a_merge_are_left_to_the_client(ref, data):
+    with pytest.raises(documents.NotPlain):
+        documents.set_write(ref, data)
+
+
+@pytest.mark.parametrize("data", [{"at": firestore.SERVER_TIMESTAMP}, {"a.b": 1}, {}])
+def test_what_a_merge_cannot_encode_is_left_to_the_client(ref, data):
+    with pytest.raises(documents.NotPlain):
+        documents.set_write(ref, data, merge=True)
