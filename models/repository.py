@@ -728,9 +728,19 @@ class Repository:
         return activity.participants, activity.subject
 
     def contacts_owned_by(self, rep: str, limit: int) -> list[Contact]:
-        """A rep's contacts, at most `limit` (an equality query: no composite index)."""
-        query = self.root.collection("contacts").where(filter=FieldFilter("owner", "==", rep)).limit(limit)
-        return [contact_from_doc(s) for s in query.stream()]
+        """At most `limit` of a rep's contacts, by name, from the owner index (`models.search`): no query.
+
+        The first shard is read alone; the others only when it holds fewer than `limit`.
+        """
+        first, *others = self.search_index.owner_shards(rep)
+        snapshot = first.get()
+        names: dict[str, str] = dict((snapshot.to_dict() or {}).get("contacts") or {}) if snapshot.exists else {}
+        if len(names) < limit:
+            for snapshot in self.get_all(others):
+                names.update(snapshot.to_dict().get("contacts") or {})
+        chosen = sorted(names, key=lambda contact_id: (names[contact_id], contact_id))[:limit]
+        found = self.get_contacts(chosen)
+        return [found[c] for c in chosen if c in found and found[c].owner == rep and not found[c].merged_into]
 
 
 def _email_doc(contact_id: str, email: str) -> dict[str, str]:

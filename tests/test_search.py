@@ -71,11 +71,12 @@ def test_search_stays_inside_the_tenant(firestore_client):
 
 def test_contacts_and_companies_created_by_sync_are_searchable(repo):
     contact = Contact(id=contact_id_for("gavin@hooli.com"), emails=["gavin@hooli.com"], first_name="Gavin",
-                      last_name="Belson", company_id="hooli.com", source="sync")
+                      last_name="Belson", company_id="hooli.com", source="sync", owner="rep@example.com")
     with repo.batch() as writer:
         repo.put_synced_contact(writer, contact, new_company=Company(id="hooli.com", name="Hooli"))
     assert [(h.kind, h.id) for h in repo.search("hooli")] == [("contact", contact.id), ("company", "hooli.com")]
     assert found(repo, "belson") == [contact.id]
+    assert owned(repo, "rep@example.com") == ["Gavin Belson"]
 
 
 def test_a_removed_company_is_no_longer_found(repo):
@@ -83,3 +84,38 @@ def test_a_removed_company_is_no_longer_found(repo):
     with repo.batch() as writer:
         repo.search_index.remove_company(writer, company)
     assert repo.search("lawfirm") == [] and repo.search("partners") == []
+
+
+def owned(repo: Repository, rep: str, limit: int = 20) -> list[str]:
+    return [c.display_name for c in repo.contacts_owned_by(rep, limit)]
+
+
+def test_a_reps_contacts_are_listed_by_name_without_a_query(repo):
+    for n in range(45):
+        repo.create_contact(Contact(id=contact_id_for(f"p{n}@acme.com"), emails=[f"p{n}@acme.com"],
+                                    first_name=f"Person{n:02d}", owner="ann@example.com"))
+    add(repo, "zed@acme.com", "Zed")  # nobody's
+    names = owned(repo, "ann@example.com", limit=20)
+    assert len(names) == 20 and names == sorted(names) and len(set(names)) == 20
+    assert set(owned(repo, "ann@example.com", limit=100)) == {f"Person{n:02d}" for n in range(45)}
+    assert owned(repo, "bob@example.com") == []
+
+
+def test_a_contact_given_to_another_rep_moves_to_their_list(repo):
+    contact = repo.create_contact(Contact(id=contact_id_for("jo@acme.com"), emails=["jo@acme.com"],
+                                          first_name="Jo", owner="ann@example.com"))
+    contact.owner = "bob@example.com"
+    repo.save_contact(contact)
+    assert owned(repo, "ann@example.com") == []
+    assert owned(repo, "bob@example.com") == ["Jo"]
+    contact.owner = None
+    repo.save_contact(contact)
+    assert owned(repo, "bob@example.com") == []
+
+
+def test_a_removed_contact_leaves_its_owners_list(repo):
+    contact = repo.create_contact(Contact(id=contact_id_for("jo@acme.com"), emails=["jo@acme.com"],
+                                          first_name="Jo", owner="ann@example.com"))
+    with repo.batch() as writer:
+        repo.search_index.remove_contact(writer, contact)
+    assert owned(repo, "ann@example.com") == []

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 
 import pytest
+from google.cloud.firestore_v1.query import Query
 
 from models.domain import Participant, Settings, utcnow
 from tests.addon.conftest import card_of, seed_contact, seed_emails, texts
@@ -160,6 +161,19 @@ def test_the_home_page_lists_my_contacts_and_recent_activity(addon, repo, rep):
         card = card_of(addon.post(HOME, host=host))
         assert "Ann Lee" in texts(card["sections"][1]) and "Zed" not in texts(card)
         assert "Ann Lee" in texts(card["sections"][2])
+
+
+def test_the_home_page_runs_no_query(addon, repo, rep, monkeypatch):
+    """The emulator scans a whole collection for a query; a card the rep opens all day must not (SPEC §6)."""
+    seed_contact(repo, "ann@initech.com", first="Ann", last="Lee", company="initech.com", owner=rep)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the home page ran a query")
+
+    monkeypatch.setattr(Query, "stream", refuse)
+    monkeypatch.setattr(Query, "get", refuse)
+    card = card_of(addon.post(HOME))
+    assert "Ann Lee" in texts(card["sections"][1])
 
 
 def test_events_of_the_wrong_shape_answer_400(addon):

@@ -69,6 +69,7 @@ def test_a_hubspot_export_is_imported_with_every_field(repo):
     assert {(hit.kind, hit.id) for hit in repo.search("globex")} == {("company", "globex.co.uk"),
                                                                     ("contact", bob.id)}
     assert repo.contact_ids_by_name(["jane doe"]) == {"jane doe": [jane.id]}  # sync's job-change index
+    assert [c.id for c in repo.contacts_owned_by("rep@example.com", 20)] == [jane.id]  # the home page's list
 
 
 def test_a_google_contacts_export_is_imported_with_both_emails_and_labels(repo):

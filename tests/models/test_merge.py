@@ -40,7 +40,8 @@ def seed_pair(repo: Repository, per_contact: int = 300, shared: int = 40) -> set
     repo.create_contact(Contact(id=MERGE, emails=["bob@acme.com", "bob.smith@gmail.com"], first_name="Bob",
                                 last_name="Smith", title="VP Engineering", phone="+16502530000",
                                 company_id="acme.com", tags=["VIP", "renewal"], lifecycle_stage="customer",
-                                custom={"tier": "Silver", "seats": 40}, created_at=T0 - dt.timedelta(days=90)))
+                                owner="ben@example.com", custom={"tier": "Silver", "seats": 40},
+                                created_at=T0 - dt.timedelta(days=90)))
     activities: list[Activity] = []
     for n in range(2 * per_contact - shared):
         if n < per_contact - shared:
@@ -125,7 +126,8 @@ def test_two_contacts_with_300_activities_each_merge_into_one_that_loses_nothing
     # the losing values are kept in a note
     note = repo.get_activity(note_id)
     assert note.kind == "note" and note.contact_ids == [KEEP]
-    for text in ("First name: Bob", "Job title: VP Engineering", "Lifecycle stage: Customer", "tier: Silver"):
+    for text in ("First name: Bob", "Job title: VP Engineering", "Lifecycle stage: Customer", "tier: Silver",
+                 "Owner: ben@example.com"):
         assert text in note.body
 
     # the alias finds the kept contact by id and by every address
@@ -137,6 +139,8 @@ def test_two_contacts_with_300_activities_each_merge_into_one_that_loses_nothing
     assert find_duplicates(repo, kept) == []
     assert merge_ref(repo, MERGE).get().get("state") == "done"
     assert [hit.id for hit in repo.search("bob")] == [KEEP]  # by the merged address, never the alias
+    assert ([c.id for c in repo.contacts_owned_by("ann@example.com", 20)],
+            repo.contacts_owned_by("ben@example.com", 20)) == ([KEEP], [])  # the alias left its owner's list
     assert repo.contact_ids_by_name(["bob smith", "robert smith"]) == {"bob smith": [], "robert smith": [KEEP]}
 
     again = merge_contacts(repo, KEEP, MERGE)  # a second call is a no-op
