@@ -20,7 +20,7 @@ from models.domain import Participant, Segment, utcnow
 from models.repository import settings_from_doc
 
 bp = Blueprint("addon_triggers", __name__, url_prefix="/addon")
-MY_CONTACTS_SHOWN = 20  # "my contacts" on the home page: a bounded equality query
+MY_CONTACTS_SHOWN = 20  # "my contacts" on the home page, by name (models.search: the owner index)
 
 
 def refresh_retry(view: str):
@@ -69,7 +69,7 @@ def calendar_event(req: Request) -> dict:
 
 
 def homepage(req: Request, segments: list[Segment] | None = None) -> dict:
-    """Settings and the rep's segments in one batched read, then "my contacts" (a bounded query).
+    """Settings and the rep's segments in one batched read, then "my contacts" from the owner index (no query).
 
     Segment counts are the cached ones (see models.segments): counting here would
     cost a query per segment on every open of the home page.

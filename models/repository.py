@@ -13,6 +13,7 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
                                              a known person at a new company (a likely job change)
       unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
                                              address no contact held yet, linked when one is created
+      search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
 
 Why this shape: a card must cost a handful of reads whatever the tenant's size,
 and the emulator scans whole collections on queries. So a contact is found by
