@@ -165,9 +165,14 @@ class SearchIndex:
         # every hit has a token under the first term's prefix, so that one document holds them all
         snapshot = self._ref(terms[0][:PREFIX_LENGTH]).get()
         first = snapshot.to_dict() or {} if snapshot.exists else {}
+        # a token that starts with a term shows in the row's JSON as a quote then the escaped term: rows
+        # without every such needle are skipped unparsed (a needle found in the name is checked below)
+        needles = ['"' + json.dumps(term, ensure_ascii=False)[1:-1] for term in terms]
         hits: list[tuple[int, SearchHit]] = []
         for field, kind in (("companies", "company"), ("contacts", "contact")):
             for key, raw in (first.get(field) or {}).items():
+                if not all(needle in raw for needle in needles):
+                    continue
                 row = json.loads(raw)
                 tokens = row["t"]
                 if all(any(tok.startswith(term) for tok in tokens) for term in terms):
