@@ -15,12 +15,12 @@ document, as `models.csv_io` writes an import. Then prints:
 
     .venv/bin/python -m bench.search [--contacts 10000] [--loads 300]
 
-Measured at 10,000 contacts on a shared 2-core machine (3 runs): search p95
-34-50 ms over 1,500 queries (largest prefix document 281 KiB); home page with 5
-segments p50 37-44 ms, p95 55-59 ms (one batched get for settings and segments,
+Measured at 10,000 contacts on a shared 2-core machine: search p95 28-29 ms
+over 1,500 queries (largest prefix document 281 KiB); home page with 5
+segments p50 37-51 ms, p95 54-59 ms (one batched get for settings and segments,
 one get of the owner index's first shard, one batched get of the contacts shown;
 no query); counting the 5 segments live as well would cost p50 1.4-1.6 s more;
-opening a segment p50 293-392 ms; "Refresh counts" p50 1.1-1.5 s.
+opening a segment p50 289-437 ms; "Refresh counts" p50 1.1-1.5 s.
 """
 
 from __future__ import annotations
