@@ -75,9 +75,21 @@ def encode_fields(data: dict) -> dict:
     return fields
 
 
-_TRANSFORMS = {transforms.Maximum: "maximum", transforms.Minimum: "minimum", transforms.Increment: "increment"}
-_ARRAY_TRANSFORMS = {transforms.ArrayUnion: "append_missing_elements",
-                     transforms.ArrayRemove: "remove_all_from_array"}
+def _number(transform) -> object:
+    return encode_value(transform.value)
+
+
+def _array(transform) -> object:
+    return _ArrayValue(values=[encode_value(v) for v in transform.values])
+
+
+_TRANSFORMS = {  # transform class -> (its FieldTransform field, its encoded operand)
+    transforms.Maximum: ("maximum", _number),
+    transforms.Minimum: ("minimum", _number),
+    transforms.Increment: ("increment", _number),
+    transforms.ArrayUnion: ("append_missing_elements", _array),
+    transforms.ArrayRemove: ("remove_all_from_array", _array),
+}
 _TOP_LEVEL_SPECIAL = frozenset(".`~*/[]")  # a merge's top-level keys are parsed as field paths by the client
 
 
@@ -96,13 +108,9 @@ def _split_merge(data: dict, fields: dict, mask: list, changes: list, prefix: tu
         elif value is transforms.DELETE_FIELD:
             mask.append(path)
         elif type(value) in _TRANSFORMS:
+            name, operand = _TRANSFORMS[type(value)]
             change = _FieldTransform(field_path=FieldPath(*path).to_api_repr())
-            getattr(change, _TRANSFORMS[type(value)]).CopyFrom(encode_value(value.value))
-            changes.append((path, change))
-        elif type(value) in _ARRAY_TRANSFORMS:
-            change = _FieldTransform(field_path=FieldPath(*path).to_api_repr())
-            getattr(change, _ARRAY_TRANSFORMS[type(value)]).CopyFrom(
-                _ArrayValue(values=[encode_value(v) for v in value.values]))
+            getattr(change, name).CopyFrom(operand(value))
             changes.append((path, change))
         else:
             fields[key] = encode_value(value)  # an empty map included: a merge sets it
