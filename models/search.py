@@ -107,11 +107,14 @@ class SearchIndex:
 
     def owner_shards(self, rep: str) -> list:
         """The documents of a rep's owner index, the first shard first."""
-        rep_doc = self.owners.document(quote(rep, safe="@"))
-        return [rep_doc.collection("shards").document(str(n)) for n in range(OWNER_SHARDS)]
+        return [self._owner_shard_ref(rep, n) for n in range(OWNER_SHARDS)]
+
+    def _owner_shard_ref(self, rep: str, shard: int):
+        return self.owners.document(quote(rep, safe="@")).collection("shards").document(str(shard))
 
     def _owner_shard(self, rep: str, contact_id: str):
-        return self.owner_shards(rep)[int(hashlib.sha1(contact_id.encode()).hexdigest()[:8], 16) % OWNER_SHARDS]
+        """The one shard a contact's row lives in (its id's hash), without building the other fifteen."""
+        return self._owner_shard_ref(rep, int(hashlib.sha1(contact_id.encode()).hexdigest()[:8], 16) % OWNER_SHARDS)
 
     def index_contact(self, writer: Any, contact: Contact, previous: Contact | None = None) -> None:
         """Write a contact's rows; with `previous`, drop the rows of prefixes (and the owner) it no longer has.
