@@ -1,4 +1,4 @@
-"""sync.documents encodes plain sets into the very messages the Firestore client makes."""
+"""models.encoding encodes plain sets into the very messages the Firestore client makes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from google.cloud.firestore_v1 import _helpers
 
 from models.domain import Activity, Participant
 from models.repository import activity_to_doc
-from sync import documents
+from models import encoding as documents
 
 AT = dt.datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
 
