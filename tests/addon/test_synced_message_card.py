@@ -34,7 +34,8 @@ def synced_message(google, rep, repo, project_id, firestore_emulator, tmp_path, 
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(google.write_service_account_key(tmp_path / "k.json")))
     assert sync_main(["once", "--user", rep]) == 0
     assert repo.find_contact_by_email("quinn@newton-h1.example") is not None  # sync created the contact
-    assert repo.get_message(rep, message.id) is not None  # sync's Gmail-id index has the message...
+    index = repo.message_index_ref(rep, message.id).get().to_dict() or {}
+    assert message.id in (index.get("ids") or {})  # sync's Gmail-id index has the message...
     assert not repo.message_ref(rep, message.id).get().exists  # ...and the add-on has no record of it
     return message
 
