@@ -107,9 +107,6 @@ NICKNAMES: dict[str, str] = {
     "trish": "patricia", "terry": "theresa", "tess": "theresa",
 }
 
-# The step names a crash-test hook sees, in order ("timeline" once per month bucket).
-MERGE_STEPS = ("journal", "fields", "timeline", "company", "alias")
-
 
 class Duplicate(NamedTuple):
     """A likely twin of a contact: a tuple `(contact, reason, score)` so callers may unpack it."""

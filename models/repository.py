@@ -1,5 +1,10 @@
 """The Firestore repository: every read and write of one tenant's documents.
 
+It is the only module that knows where a document lives (with `models.search`,
+which it owns): the rest of the code speaks to it in domain terms and never
+holds a document reference, builds a path or looks at which collection a
+snapshot came from.
+
 Layout (SPEC §6), everything under `tenants/{tenant}`:
 
     tenants/{tenant}                         settings (privacy level, exclusions, ...)
@@ -9,10 +14,14 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       companies/{domain}                     a Company, keyed by registrable domain
       activities/{activity_id}               an Activity, one per message/meeting/note/call
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
+        messages/{gmail id}                  the add-on's record of a message it read from the Gmail API
+        message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
       unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
                                              address no contact held yet, linked when one is created
+      merges/{merged contact id}             the journal of a merge (`models.merge`)
+      reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
 
 Why this shape: a card must cost a handful of reads whatever the tenant's size,
@@ -26,6 +35,29 @@ a 21-row query on one contact's subcollection took 17 ms at 1k activities and
 written with a field-level merge (`entries.{activity_id}`), so concurrent
 writers never clash and a rerun rewrites the same values.
 
+What the rest of the code asks for:
+
+- Read views, one round trip each for what a surface shows: `message_view`
+  (the Gmail card: settings, the add-on's record of the message and sync's
+  Gmail-id index bucket in one `get_all`; then the activity of a message only
+  sync stored), `people_view` (the people of a message or event: address
+  index, contacts, companies and their newest timeline months in one
+  `get_all`, which `timeline(buckets=...)` reuses), `home_view` (settings and
+  the rep's segments). A Gmail card for recent synced mail costs three round
+  trips and no Google API call.
+- Named write operations that take a `models.writes.WriteSet` (a batch, a
+  transaction, or a recording for sync's chunks and tests), so the caller
+  chooses what commits together: `put_activity(ies)`, `remove_activity` (the
+  one removal: timeline rows, the add-on's records and sync's Gmail-id index
+  entries, the document last), `record_touches`, `record_synced_messages`,
+  `index_emails`, `index_name`, `put_synced_contact`, `put_merged_contact`,
+  `remove_contact`, `make_alias`, ...; and whole operations that commit
+  themselves (`create_contact`, `save_contact`, `move_timeline_bucket`).
+  `commit_recorded` commits a recorded write set the way sync's chunks need
+  (activity documents last, plain sets through `models.encoding`).
+- `SYNC_ONLY_FIELDS`: the counters only sync's `Maximum` transforms set, left
+  out of every other write of a contact.
+
 Counters that several writers touch at once (a contact's last activity, who on
 the team last touched them) are Firestore `Maximum` transforms on epoch
 seconds, so two mailboxes syncing the same person concurrently can neither
@@ -37,10 +69,16 @@ rule: they run in the daemon, never behind a card, and only for what is rare
 resync's reconciliation, the few contacts still `link_pending`). Contacts sync
 creates carry `link_pending` until sync has linked the activities stored
 before they existed, which `unlinked/{email}` lists (one read per address,
-where a query over activities would scan them all).
+where a query over activities would scan them all). The admin's scans
+(exclusions, address conflicts) and segment queries are the other queries;
+none runs behind a Gmail or Calendar card.
 
 The repository is scoped to one tenant when it is made; nothing it does takes a
-tenant from its arguments.
+tenant from its arguments. Made with a `deadline` (the web process), it passes
+`retry=` and `timeout=` on each Firestore call so a call and its retries give
+up in time for the add-on to answer Google (`deadline_options`); transactions
+begin and commit with the client's defaults, which google-cloud-firestore
+offers no per-call setting for.
 """
 
 from __future__ import annotations
