@@ -410,10 +410,11 @@ class Repository:
         """A write set committed 500 writes at a time (`models.writes`), under this repository's deadline."""
         return BufferedWriteSet(self.client, **self._rpc)
 
-    def get_all(self, refs: list) -> Iterator:
-        """Existing snapshots for many references, in chunks (one RPC each)."""
+    def get_all(self, refs: list, field_paths: list[str] | None = None) -> Iterator:
+        """Existing snapshots for many references, in chunks (one RPC each), only `field_paths` when given."""
         for start in range(0, len(refs), FIRESTORE_GET_ALL_CHUNK):
-            for snapshot in self.client.get_all(refs[start:start + FIRESTORE_GET_ALL_CHUNK], **self._rpc):
+            chunk = refs[start:start + FIRESTORE_GET_ALL_CHUNK]
+            for snapshot in self.client.get_all(chunk, field_paths=field_paths, **self._rpc):
                 if snapshot.exists:
                     yield snapshot
 
@@ -1084,11 +1085,14 @@ class Repository:
         message (`mailboxes/{rep}/messages/{id}`) and the bucket of sync's
         Gmail-id index that would hold it; a message only sync stored costs one
         more get, its activity (which lists the people). `participants` is None
-        when neither has the message: the card then asks the Gmail API.
+        when neither has the message: the card then asks the Gmail API. The
+        read is masked to the fields used, so a bucket of a large mailbox's
+        index costs this message's entry, not the bucket's thousands.
         """
         root, recorded = self.root, self.message_ref(rep, message_id)
         indexed = self.message_index_ref(rep, message_id)
-        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed])}
+        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr()]
+        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed], field_paths=fields)}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
         view = MessageView(settings, None)
         record = found[recorded.path].to_dict() if recorded.path in found else None
