@@ -46,7 +46,7 @@ What the rest of the code asks for:
   the rep's segments). A Gmail card for recent synced mail costs three round
   trips and no Google API call.
 - Named write operations that take a `models.writes.WriteSet` (a batch, a
-  transaction, or a recording for sync's chunks and tests), so the caller
+  recording for sync's chunks and tests), so the caller
   chooses what commits together: `put_activity(ies)`, `remove_activity` (the
   one removal: timeline rows, the add-on's records and sync's Gmail-id index
   entries, the document last), `record_touches`, `record_synced_messages`,
@@ -76,9 +76,10 @@ none runs behind a Gmail or Calendar card.
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments. Made with a `deadline` (the web process), it passes
 `retry=` and `timeout=` on each Firestore call so a call and its retries give
-up in time for the add-on to answer Google (`deadline_options`); transactions
-begin and commit with the client's defaults, which google-cloud-firestore
-offers no per-call setting for.
+up in time for the add-on to answer Google (`deadline_options`). That is why
+creating and saving a contact are a read and a conditional commit rather than
+a transaction: google-cloud-firestore offers no per-call setting for a
+transaction's begin and commit.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
 
@@ -418,8 +420,8 @@ class Repository:
                 if snapshot.exists:
                     yield snapshot
 
-    def _get(self, ref, transaction=None):
-        return ref.get(transaction=transaction, **self._rpc)
+    def _get(self, ref):
+        return ref.get(**self._rpc)
 
     def _stream(self, query) -> Iterator:
         return query.stream(**self._rpc)
@@ -485,52 +487,92 @@ class Repository:
             return None
 
     def create_contact(self, contact: Contact) -> Contact:
-        """Create a contact and claim its addresses, atomically; Conflict if it or an address exists."""
-        transaction = self.client.transaction()
+        """Create a contact and claim its addresses, atomically; Conflict if it or an address exists.
 
-        @firestore.transactional
-        def create(transaction):
-            if self._get(self.contact_ref(contact.id), transaction).exists:
+        One batched read, then one commit whose preconditions make it atomic
+        with that read (see `_claim_addresses`): the contact is created (the
+        commit fails if it exists by then), so is each unclaimed address.
+        """
+        ref = self.contact_ref(contact.id)
+        for _ in range(WRITE_ATTEMPTS):
+            found = self._snapshots([ref, *(self.email_ref(e) for e in contact.emails)])
+            if ref.path in found:
                 raise Conflict(f"contact {contact.id} already exists")
-            for email in contact.emails:
-                snapshot = self._get(self.email_ref(email), transaction)
-                if snapshot.exists and snapshot.get("contact_id") != contact.id:
-                    raise Conflict(f"{email} already belongs to another contact")
-            transaction.set(self.contact_ref(contact.id), contact_to_doc(contact))
-            self.index_emails(transaction, contact.id, contact.emails)
-            self.search_index.index_contact(transaction, contact)
+            batch = self.client.batch()
+            batch.create(ref, contact_to_doc(contact))
+            self._claim_addresses(batch, contact, contact.emails, found)
+            self.search_index.index_contact(batch, contact)
             if contact.company_id:
-                self.add_to_company_sample(transaction, contact.company_id, contact.id)
-
-        create(transaction)
-        return contact
+                self.add_to_company_sample(batch, contact.company_id, contact.id)
+            if self._commit_unless_stale(batch):
+                return contact
+        raise Conflict(f"contact {contact.id} kept changing while it was created; try again")
 
     def save_contact(self, contact: Contact) -> Contact:
-        """Write a contact's editable fields and keep the address index in step, atomically."""
-        transaction = self.client.transaction()
+        """Write a contact's editable fields and keep the address index in step, atomically.
 
-        @firestore.transactional
-        def save(transaction):
-            stored = self._get(self.contact_ref(contact.id), transaction)
-            old_emails = set(stored.get("emails") or []) if stored.exists else set()
-            for email in set(contact.emails) - old_emails:
-                snapshot = self._get(self.email_ref(email), transaction)
-                if snapshot.exists and snapshot.get("contact_id") != contact.id:
-                    raise Conflict(f"{email} already belongs to another contact")
+        One batched read (the contact and its addresses' index entries), then
+        one commit conditional on what was read (`_commit_unless_stale`): the
+        contact updated only if unchanged since the read, each new address
+        claimed only if still unclaimed (or still ours).
+        """
+        ref = self.contact_ref(contact.id)
+        for _ in range(WRITE_ATTEMPTS):
+            found = self._snapshots([ref, *(self.email_ref(e) for e in contact.emails)])
+            stored = found.get(ref.path)
+            old_emails = set(stored.get("emails") or []) if stored is not None else set()
             contact.updated_at = utcnow()
             data = contact_to_doc(contact)
             # counters belong to sync's Maximum transforms; never overwrite them from an edit
             for name in SYNC_ONLY_FIELDS:
                 data.pop(name)
-            # whole top-level fields are replaced, so a removed tag or custom value is gone
-            transaction.set(self.contact_ref(contact.id), data, merge=list(data))
-            self.index_emails(transaction, contact.id, set(contact.emails) - old_emails)
-            self.unindex_emails(transaction, old_emails - set(contact.emails))
-            self.search_index.index_contact(transaction, contact,
-                                            previous=contact_from_doc(stored) if stored.exists else None)
+            batch = self.client.batch()
+            if stored is None:
+                batch.create(ref, data)
+            else:  # whole top-level fields are replaced, so a removed tag or custom value is gone
+                batch.update(ref, data, option=self.client.write_option(last_update_time=stored.update_time))
+            self._claim_addresses(batch, contact, set(contact.emails) - old_emails, found)
+            self.unindex_emails(batch, old_emails - set(contact.emails))
+            self.search_index.index_contact(batch, contact,
+                                            previous=contact_from_doc(stored) if stored is not None else None)
+            if self._commit_unless_stale(batch):
+                return contact
+        raise Conflict(f"contact {contact.id} kept changing while it was saved; try again")
 
-        save(transaction)
-        return contact
+    def _snapshots(self, refs: list) -> dict[str, Any]:
+        """Path -> snapshot of those of `refs` that exist (one batched read)."""
+        return {snapshot.reference.path: snapshot for snapshot in self.get_all(refs)}
+
+    def _claim_addresses(self, batch, contact: Contact, emails: Iterable[str], found: dict[str, Any]) -> None:
+        """Index addresses to `contact` in `batch`, on condition they are as `found` read them.
+
+        Conflict for an address another contact holds. An unclaimed address is
+        created (the commit fails if someone claimed it since), one already
+        ours is rewritten only if unchanged since the read.
+        """
+        for email in sorted(set(emails)):
+            ref = self.email_ref(email)
+            snapshot = found.get(ref.path)
+            if snapshot is None:
+                batch.create(ref, _email_doc(contact.id, email))
+            elif snapshot.get("contact_id") != contact.id:
+                raise Conflict(f"{email} already belongs to another contact")
+            else:
+                batch.update(ref, _email_doc(contact.id, email),
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+
+    def _commit_unless_stale(self, batch) -> bool:
+        """Commit a batch whose preconditions hold what was read; False when one no longer does.
+
+        This is what a transaction would give, without one: every call here
+        carries the repository's deadline, which a transaction's begin and
+        commit cannot.
+        """
+        try:
+            batch.commit(**self._rpc)
+        except (core_exceptions.AlreadyExists, core_exceptions.FailedPrecondition, core_exceptions.NotFound):
+            return False
+        return True
 
     def index_emails(self, writer: WriteSet, contact_id: str, emails: Iterable[str]) -> None:
         """Point each address at the contact in the address index (`emails/{address}`): one write each."""

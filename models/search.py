@@ -97,7 +97,7 @@ def _row(title: str, subtitle: str, tokens: set[str]) -> str:
 
 
 class SearchIndex:
-    """The search documents of one tenant; written through a `WriteSet` (a batch or a transaction).
+    """The search documents of one tenant; written through a `WriteSet` (`models.writes`).
 
     `rpc` holds the `retry=`/`timeout=` the repository passes to each call (its deadline).
     """

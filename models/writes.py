@@ -6,8 +6,8 @@ caller decides what commits together without knowing which documents are
 written. What goes in is Firestore's own vocabulary: `set` (with `merge=True`
 a field-level merge, whose values may be transforms such as `Maximum` or
 `ArrayUnion`, or `DELETE_FIELD`), `update` and `delete`. Firestore's own
-`WriteBatch` and `Transaction` have exactly these methods, so the repository
-passes a transaction wherever a write set is expected.
+`WriteBatch` and `Transaction` have exactly these methods, so either stands
+wherever a write set is expected.
 
 - `BufferedWriteSet` (the repository's `batch()`): commits every
   `FIRESTORE_BATCH_MAX` writes and on `commit()`; as a context manager it
