@@ -20,9 +20,8 @@ wherever a write set is expected.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 FIRESTORE_BATCH_MAX = 500  # Firestore: at most 500 writes in one batch or transaction
 
@@ -41,9 +40,11 @@ class WriteSet(Protocol):
     def commit(self) -> Any: ...
 
 
-@dataclasses.dataclass(frozen=True)
-class Write:
-    """One recorded write: `op` is "set", "update" or "delete" (`data` None for a delete)."""
+class Write(NamedTuple):
+    """One recorded write: `op` is "set", "update" or "delete" (`data` None for a delete).
+
+    A tuple, not a frozen dataclass: sync records two a message, and recording one took half the time.
+    """
 
     op: Literal["set", "update", "delete"]
     ref: Any
