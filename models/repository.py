@@ -1168,6 +1168,8 @@ class Repository:
         another read.
         """
         emails = list(dict.fromkeys(emails))
+        if not emails:
+            return PeopleView({}, {}, {})
         guessed = [contact_id_for(email) for email in emails]
         domains = {email: company_domain(email) for email in emails}
         linked = list(activity.contact_ids) if activity is not None else []
