@@ -39,15 +39,15 @@ class Services:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
-                    if self.config.firestore_deadline_seconds:
-                        _cap_deadlines(client, self.config.firestore_deadline_seconds)
-                    self._client = client
+                    self._client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
         return self._client
 
     def repository(self, tenant: str) -> Repository:
-        """The repository of one tenant: the only way code reaches Firestore."""
-        return Repository(self.firestore, tenant)
+        """The repository of one tenant: the only way code reaches Firestore.
+
+        The web process's deadline caps each of its Firestore calls, retries included (`Repository`).
+        """
+        return Repository(self.firestore, tenant, deadline=self.config.firestore_deadline_seconds or None)
 
     def google_service(self, api: str, version: str, subject: str | None, scopes):
         """A Google API client acting as `subject` by domain-wide delegation (sync).
@@ -68,21 +68,3 @@ class Services:
             self._client.close()
             self._client = None
 
-
-def _cap_deadlines(client, seconds: float) -> None:
-    """Make every Firestore RPC of this client give up after `seconds`, retries included.
-
-    The generated client retries UNAVAILABLE for up to 60 s (300 s for some
-    calls) and offers no client-wide setting; the add-on must answer Google
-    within about 30 s, so the web process lowers each method's default retry
-    deadline and timeout here, in the one wiring point, instead of passing
-    them to every call in the repository.
-    """
-    transport = client._firestore_api._transport
-    for wrapped in transport._wrapped_methods.values():
-        retry = getattr(wrapped, "_retry", None)
-        if retry is not None:
-            capped = getattr(retry, "with_timeout", None) or retry.with_deadline
-            wrapped._retry = capped(seconds)
-        if hasattr(wrapped, "_timeout"):
-            wrapped._timeout = seconds

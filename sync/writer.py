@@ -48,12 +48,10 @@ import datetime as dt
 import logging
 import threading
 
-from google.cloud import firestore
-
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, Company, Contact, Participant
-from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id_for, month_of
-from sync import documents
+from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
+from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 
 log = logging.getLogger(__name__)
@@ -87,19 +85,6 @@ class WriteCounts:
     removed: int = 0  # holders dropped (activities deleted when none was left)
     contacts_created: int = 0
     job_changes: int = 0
-
-
-class ChunkWrites:
-    """One chunk's writes, recorded to be counted first and committed together later (a `Batch` stand-in)."""
-
-    def __init__(self):
-        self.writes: list[tuple[str, object, dict, bool | list]] = []
-
-    def set(self, ref, data: dict, merge: bool | list = False) -> None:
-        self.writes.append(("set", ref, data, merge))
-
-    def __len__(self) -> int:
-        return len(self.writes)
 
 
 class SyncWriter:
@@ -276,10 +261,10 @@ class SyncWriter:
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
                      if not self.state.contacts.get(p.email) and not self.team.is_role(p.email))
         if activity.kind == "email":
-            found.add(("message_index", self.repo.message_index_ref(self.mailbox, activity.holders[self.mailbox]).id))
+            found.add(("message_index", message_index_bucket(activity.holders[self.mailbox])))
         return found
 
-    def _chunk_writes(self, activities: list[Activity]) -> ChunkWrites:
+    def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
@@ -292,7 +277,7 @@ class SyncWriter:
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
-        writes = ChunkWrites()  # exactly one write per document `_documents` names
+        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks)
         for company_id, at in companies.items():
@@ -318,17 +303,11 @@ class SyncWriter:
         for activity in chunk:
             self.state.in_flight[activity.id] = future
 
-    def _commit(self, writes: ChunkWrites) -> None:
-        """One atomic commit; a lone activity with more linked contacts than a commit takes goes in
-        several, its activity document last, so a crash in between leaves it for the rerun to write."""
-        ordered = sorted(writes.writes, key=lambda write: write[1].parent.id == "activities")
-        for start in range(0, len(ordered), FIRESTORE_BATCH_MAX):
-            batch = self.repo.client.batch()
-            for _, ref, data, merge in ordered[start:start + FIRESTORE_BATCH_MAX]:
-                documents.add_set(batch, ref, data, merge)  # plain sets skip proto-plus (sync.documents)
-            batch.commit()
-            with self._committed_lock:
-                self._committed += len(ordered[start:start + FIRESTORE_BATCH_MAX])
+    def _commit(self, writes: RecordingWriteSet) -> None:
+        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`)."""
+        committed = self.repo.commit_recorded(writes)
+        with self._committed_lock:
+            self._committed += committed
 
     def _raise_failed(self) -> None:
         for future in self._pending:
@@ -389,11 +368,12 @@ class SyncWriter:
             for activity in activities:
                 if self.mailbox not in activity.holders:
                     continue
-                activity.holders = {k: v for k, v in activity.holders.items() if k != self.mailbox}
-                if activity.holders:
+                remaining = {k: v for k, v in activity.holders.items() if k != self.mailbox}
+                if remaining:
+                    activity.holders = remaining
                     self.repo.put_activity(self.batch, activity)
-                else:
-                    self._delete(activity)
+                else:  # still naming this mailbox, so its Gmail-id index entry goes too
+                    self.repo.remove_activity(self.batch, activity)
                 self.counts.removed += 1
             self.batch.commit()
 
@@ -405,13 +385,6 @@ class SyncWriter:
         self.drain()
         found = self.repo.activities_held_by(self.mailbox, held_ids)
         self.release([a for a in found if a.kind == kind and a.holders.get(self.mailbox) in wanted])
-
-    def _delete(self, activity: Activity) -> None:
-        """Timeline rows first, the activity last: a crash in between leaves it to delete again."""
-        for contact_id in activity.contact_ids:
-            self.batch.set(self.repo.timeline_ref(contact_id, month_of(activity.at)),
-                           {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
-        self.batch.delete(self.repo.activity_ref(activity.id))
 
     def flush(self) -> None:
         """Commit everything: chunks in flight, then what the buffered batch holds."""
@@ -470,7 +443,7 @@ def link_pending(repo: Repository) -> int:
             repo.put_activity(batch, activity)
         batch.commit()
         for email in noted:
-            batch.delete(repo.unlinked_ref(email))
+            repo.forget_unlinked(batch, email)
         for contact in pending:
             repo.clear_pending_link(batch, contact.id)
     log.info("linked tenant=%s contacts=%d activities=%d", repo.tenant, len(pending), len(changed))

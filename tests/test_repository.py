@@ -136,7 +136,7 @@ def test_a_timeline_row_carries_what_the_card_shows_and_a_deletion_removes_it(re
     assert (row.subject, row.snippet, row.holders, row.counterpart) == (
         "subject 1", "Let us meet on Tuesday", ["rep@example.com"], "Jane Doe")
     with repo.batch() as writer:
-        repo.delete_activity(writer, email)
+        repo.remove_activity(writer, email)
     assert repo.timeline(contact.id).entries == []
     with pytest.raises(NotFound):
         repo.get_activity(email.id)
