@@ -11,7 +11,7 @@ Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
 - turn what no retry can fix into a `MailboxError` with a short reason
   (`revoked`: 401, invalid_grant, insufficient permissions; `failed`: the rest).
 
-The clients themselves come from `sync.google_clients` (through bootstrap).
+The clients themselves come from `google_clients`, through the factory `SyncRun` is given.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
-from sync import google_clients
+import google_clients
 
 log = logging.getLogger(__name__)
 

@@ -105,10 +105,11 @@ def parse_message(message: dict, mailbox: str,
 
 
 class GmailSync:
-    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int):
+    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int, fetch_group: int = FETCH_GROUP):
         self.api = api
         self.writer = writer
         self.backfill_days = backfill_days
+        self.fetch_group = fetch_group  # messages fetched and stored as one group
         self.messages = 0  # messages stored or updated this run
         self._addresses: dict[str, list[tuple[str, str]]] = {}  # header value -> parsed, for this run
 
@@ -185,7 +186,7 @@ class GmailSync:
 
     def _fetched(self, ids: list[str]) -> Iterator[list[Item]]:
         """The messages of `ids` in groups, fetched by a background thread ahead of the caller (module doc)."""
-        if len(ids) <= FETCH_GROUP:
+        if len(ids) <= self.fetch_group:
             if ids:
                 yield self._fetch(ids)
             return
@@ -205,8 +206,8 @@ class GmailSync:
             with concurrent.futures.ThreadPoolExecutor(FETCHERS, thread_name_prefix="fetch") as pool:
                 running: collections.deque[concurrent.futures.Future] = collections.deque()
                 try:
-                    for start in range(0, len(ids), FETCH_GROUP):
-                        running.append(pool.submit(self._fetch, ids[start:start + FETCH_GROUP]))
+                    for start in range(0, len(ids), self.fetch_group):
+                        running.append(pool.submit(self._fetch, ids[start:start + self.fetch_group]))
                         if len(running) >= FETCHERS and not hand("items", running.popleft().result()):
                             return
                     while running:

@@ -105,8 +105,9 @@ class ChunkWrites:
 class SyncWriter:
     """One mailbox's writes: chunk commits in the background, the rest through one buffered batch."""
 
-    def __init__(self, state: TenantState, mailbox: str):
+    def __init__(self, state: TenantState, mailbox: str, chunk_writes_max: int = CHUNK_WRITES_MAX):
         self.state = state
+        self.chunk_writes_max = chunk_writes_max  # writes of one chunk's atomic commit, at most
         self.repo = state.repo
         self.team = state.team
         self.mailbox = mailbox
@@ -257,7 +258,7 @@ class SyncWriter:
         documents: set[tuple[str, str]] = set()  # what the chunk writes, as (kind, id): its write count
         for activity in activities.values():
             adds = self._documents(activity) - documents
-            if chunk and len(documents) + len(adds) > CHUNK_WRITES_MAX:
+            if chunk and len(documents) + len(adds) > self.chunk_writes_max:
                 self._submit(chunk)
                 chunk, documents, adds = [], set(), self._documents(activity)
             chunk.append(activity)

@@ -1,8 +1,16 @@
-"""The one wiring point: builds the repository, Google clients and scheduler for both processes.
+"""The one wiring point: the Firestore client, the tenant repositories and the Google clients of a process.
 
-`create_app` and `python -m sync` ask a `Services` for what they need; nothing is
-connected until first asked for, so importing any module opens no connection and
-reads no variable.
+Both processes make one `Services` at their entry point, `create_app` (app.py)
+and `python -m sync` (sync/__main__.py), and hand its factories down:
+`repository` (a tenant's `Repository`) and `google_service` (a Google API
+client acting as a user, by delegation). Nothing below an entry point asks a
+`Services` for anything: `sync.runner.SyncRun` takes the two factories and the
+`Config`, the add-on's request context takes the repository. So this module
+sits low in the house, above `config`, `models` and `google_clients` and below
+everything that uses it, and no arrow runs back up to an entry point.
+
+Nothing is connected until first asked for, so importing any module opens no
+connection and reads no variable.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 
+import google_clients
 from config import Config, ConfigError
 from models.repository import Repository, connect
 
@@ -55,8 +64,6 @@ class Services:
         Each call builds fresh credentials and a fresh HTTP connection: httplib2
         is not thread-safe, so every mailbox's worker gets its own.
         """
-        from sync import google_clients  # sync's own module; imported when first asked for
-
         key_file = self.config.google_application_credentials
         if not key_file:
             raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS is required to sync mailboxes")

@@ -1,4 +1,4 @@
-"""The one place Sidecar builds Google API clients (Gmail, Calendar, Directory).
+"""Where Sidecar's Google API calls go, and the Resources and batches that make them.
 
 Everything goes to ``api_root`` (SIDECAR_GOOGLE_API_ROOT: Google's in
 production, the simulator in tests and the demo), batch calls included.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import google_auth_httplib2
 import googleapiclient.discovery
 import httplib2
-from google.oauth2 import service_account
 from googleapiclient.http import BatchHttpRequest
 
 GOOGLE_API_ROOT = "https://www.googleapis.com/"
@@ -31,10 +30,6 @@ API_LAYOUT = {
     ("admin", "directory_v1"): ("", "batch/admin/directory_v1"),
 }
 HTTP_TIMEOUT_SECONDS = 60  # httplib2 waits forever by default
-
-GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.readonly",)
-CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
-DIRECTORY_SCOPES = ("https://www.googleapis.com/auth/admin.directory.user.readonly",)
 
 
 def normalise_root(api_root: str | None) -> str:
@@ -47,16 +42,6 @@ def _layout(api: str, version: str) -> tuple[str, str]:
         return API_LAYOUT[(api, version)]
     except KeyError:
         raise ValueError(f"unsupported Google API {api} {version}") from None
-
-
-def delegated_credentials(key_file: str, subject: str | None, scopes) -> service_account.Credentials:
-    """Service-account credentials acting as ``subject`` (domain-wide delegation).
-
-    The key file's ``token_uri`` is honoured, which is how tests and the demo
-    reach the simulator's token endpoint.
-    """
-    credentials = service_account.Credentials.from_service_account_file(key_file, scopes=list(scopes))
-    return credentials.with_subject(subject) if subject else credentials
 
 
 def build_service(api: str, version: str, credentials, api_root: str | None = None, http=None):
