@@ -24,7 +24,6 @@ from addon.triggers import VIEWS
 from cards import errors as error_cards
 from cards import responses
 from cards.contact import (
-    Person,
     activity_form,
     add_contact_form,
     company_card,
@@ -37,6 +36,7 @@ from cards.contact import (
     timeline_card,
 )
 from cards.home import results_card
+from cards.people import Person
 from models.addresses import (
     company_domain,
     domain_matches,

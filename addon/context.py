@@ -26,7 +26,7 @@ from addon.google_apis import ApiUnavailable
 from addon.verify import CertCache, CertsUnavailable, Identity, Unauthorized, Verifier
 from cards import errors as error_cards
 from cards import responses
-from cards.contact import Viewer
+from cards.people import Viewer
 from models.domain import Settings
 from models.repository import Repository
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import unquote
 
-from cards.contact import Person
+from cards.people import Person
 from models.addresses import company_domain, domain_matches, email_domain, is_excluded, is_role_address, normalize_email
 from models.domain import Company, Contact, Settings
 from models.merge import find_duplicates

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.contact import Viewer
+from cards.people import Viewer
 from cards.timeline import fmt_datetime
 from cards.widgets import (
     Widget,

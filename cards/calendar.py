@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cards.contact import Person, Viewer
+from cards.people import Person, Viewer
 from cards.timeline import fmt_date
 from cards.widgets import bold, button, button_list, card, decorated_text, esc, muted, paragraph, section
 from models.domain import INBOUND, OUTBOUND

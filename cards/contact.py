@@ -6,14 +6,13 @@ and the viewing rep, so nothing here reads configuration or the request.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
+from cards.people import Person, Viewer
 from cards.timeline import fmt_date, timeline_row
 from cards.widgets import (
     Widget,
-    action,
     bold,
     button,
     button_list,
@@ -42,33 +41,6 @@ MERGE_RULE = ("The contact you keep wins every field it has a value for; an empt
               "becomes an alias of the one you keep.")
 CUSTOM_FIELDS_SHOWN = 10  # key custom fields on a contact section
 HEADER_WIDGETS = 3  # what a collapsed section still shows: who, emails, owner
-
-
-@dataclasses.dataclass
-class Person:
-    """One participant as the card shows them: a contact with their data, or an unknown address."""
-
-    email: str
-    display_name: str = ""
-    contact: Contact | None = None
-    company: Company | None = None
-    entries: list[TimelineEntry] = dataclasses.field(default_factory=list)
-    next_cursor: str | None = None
-    # likely twins, (contact, reason, score) as models.merge.find_duplicates gives them; the contact card only
-    duplicates: list[tuple[Contact, str, float]] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True)
-class Viewer:
-    """Who is looking, and how to show it to them."""
-
-    rep: str
-    settings: Settings
-    actions: str  # action base URL, ends with "/addon/action/"
-    tz: dt.tzinfo = dt.UTC
-
-    def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
-        return action(self.actions + action_name, parameters)
 
 
 def person_section(person: Person, viewer: Viewer, collapsed: bool = False) -> dict[str, Any]:
