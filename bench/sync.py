@@ -37,6 +37,7 @@ import psutil
 
 from bench.common import peak_rss_mb, raw_write_rates
 from devtools.firestore_emulator import FirestoreEmulator
+from models.domain import MailboxState
 from sync.api import QUOTA_WINDOW_SECONDS
 from sync.runner import SyncRun
 from sync.writer import COMMITTERS
@@ -173,7 +174,7 @@ def several_mailboxes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int
         paced = QUOTA_WINDOW_SECONDS * worst / units
         # Google's sliding minute lets a whole budget go at once, so the true floor is a little lower
         sliding = QUOTA_WINDOW_SECONDS * (math.ceil(worst / units) - 1)
-        failed = [r for r in results if r.state != "ok"]
+        failed = [r for r in results if r.state != MailboxState.OK]
         label = f"{mailboxes} mailboxes x {messages} messages at {units} Gmail units/min per user"
         line(f"{label}: wall time", f"{seconds:.1f}s")
         line(f"{label}: quota units of the busiest mailbox", f"{worst}")

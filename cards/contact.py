@@ -28,7 +28,15 @@ from cards.widgets import (
     selection_input,
     text_input,
 )
-from models.domain import LIFECYCLE_STAGES, Company, Contact, CustomFieldDefinition, Settings, TimelineEntry
+from models.domain import (
+    LIFECYCLE_STAGES,
+    ActivityKind,
+    Company,
+    Contact,
+    CustomFieldDefinition,
+    Settings,
+    TimelineEntry,
+)
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
 RECENT_TOUCH_DAYS = 14  # issue 7: warn when another rep touched the person this recently
@@ -315,12 +323,12 @@ def custom_input(definition: CustomFieldDefinition, current: Any, values: dict[s
 
 def activity_form(contact: Contact, kind: str, viewer: Viewer, error: str | None = None,
                   body: str = "") -> dict[str, Any]:
-    label = "Note" if kind == "note" else "Call summary"
-    name = "add_note" if kind == "note" else "log_call"
+    label = "Note" if kind == ActivityKind.NOTE else "Call summary"
+    name = "add_note" if kind == ActivityKind.NOTE else "log_call"
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [text_input("body", label, body, multiline=True),
                 button_list(button("Save", viewer.act(name, contact_id=contact.id), filled=True))]
-    title = "Add note" if kind == "note" else "Log call"
+    title = "Add note" if kind == ActivityKind.NOTE else "Log call"
     return card(name, title, [section(widgets)], subtitle=contact.display_name)
 
 

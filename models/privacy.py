@@ -37,7 +37,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models.addresses import is_excluded, name_key
-from models.domain import Activity
+from models.domain import Activity, ActivityKind
 from models.repository import Batch, Repository, month_of
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def remove_activity(repo: Repository, writer: Batch, activity: Activity) -> None
                    {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
     for mailbox, held_id in activity.holders.items():
         writer.delete(repo.message_ref(mailbox, held_id))
-        if activity.kind == "email":  # sync's bucketed Gmail id -> activity map
+        if activity.kind == ActivityKind.EMAIL:  # sync's bucketed Gmail id -> activity map
             writer.set(repo.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
                        merge=True)
     writer.delete(repo.activity_ref(activity.id))

@@ -64,6 +64,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from models.addresses import normalize_email
 from models.domain import (
     Activity,
+    ActivityKind,
     Company,
     Contact,
     CustomFieldDefinition,
@@ -87,7 +88,7 @@ TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a time
 
 # Fields stored as epoch seconds so `Maximum` transforms can merge them (see module doc).
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
-_KIND_COUNTERS = {"email": ("last_email_at",), "meeting": ("last_meeting_at",)}
+_KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
 class NotFound(LookupError):
@@ -447,7 +448,7 @@ class Repository:
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
-            if touch.rep and touch.kind in ("email", "meeting"):
+            if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return

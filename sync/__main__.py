@@ -21,7 +21,7 @@ import sys
 import threading
 
 from config import ConfigError
-from models.domain import Mailbox, utcnow
+from models.domain import Mailbox, MailboxState, utcnow
 from sync import schedule
 from sync.api import MailboxError
 from sync.gmail import FETCH_GROUP
@@ -62,7 +62,7 @@ def sync_pass(services: Services, stop: threading.Event, users: list[str] | None
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == "ok" and not r.error for r in results)
+    return all(r.state == MailboxState.OK and not r.error for r in results)
 
 
 def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
@@ -102,7 +102,8 @@ def status_table(mailboxes: list[Mailbox]) -> list[str]:
     header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), m.last_error if m.last_error and m.state != "ok" else "-") for m in mailboxes]
+             _age(m.cursor_at), m.last_error if m.last_error and m.state != MailboxState.OK else "-")
+            for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in [header, *rows]]

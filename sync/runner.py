@@ -27,7 +27,7 @@ from typing import Any
 from config import Config
 from google_clients import DIRECTORY_SCOPES
 from models.addresses import email_domain
-from models.domain import Mailbox, utcnow
+from models.domain import Mailbox, MailboxState, utcnow
 from models.repository import Repository
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
@@ -47,7 +47,7 @@ ServiceFactory = Callable[[str, str, str | None, Sequence[str]], Any]
 @dataclasses.dataclass
 class MailboxResult:
     email: str
-    state: str
+    state: MailboxState
     messages: int = 0
     events: int = 0
     contacts_created: int = 0
@@ -68,7 +68,7 @@ def configured_mailboxes(config: Config, google_service: ServiceFactory) -> list
     if config.users:
         return list(config.users)
     if not config.admin_email:
-        raise MailboxError("failed", "set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to choose the mailboxes")
+        raise MailboxError(MailboxState.FAILED, "set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to choose the mailboxes")
     users = google_service("admin", "directory_v1", config.admin_email, DIRECTORY_SCOPES).users()
     found, page_token = [], None
     while True:
@@ -126,7 +126,7 @@ class SyncRun:
         writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
         gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
         calendar = CalendarSync(api, writer, config.backfill_days)
-        result = MailboxResult(email, "ok")
+        result = MailboxResult(email, MailboxState.OK)
         mailbox.last_attempt_at = utcnow()
         log.info("sync start mailbox=%s state=%s", email, mailbox.state)
         try:
@@ -140,7 +140,7 @@ class SyncRun:
         except Exception as exc:  # classified below; the other mailboxes go on
             failure = exc if isinstance(exc, MailboxError) else classify(exc)
             result.state, result.error = failure.state, failure.reason
-            if failure.state == "failed" and not isinstance(exc, MailboxError):
+            if failure.state == MailboxState.FAILED and not isinstance(exc, MailboxError):
                 log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
         writer.close()  # chunk commits still in flight after a failure or a stop land (or are logged)
         writer.flush()

@@ -51,7 +51,7 @@ import threading
 from google.cloud import firestore
 
 from models.addresses import company_domain, name_key, name_parts
-from models.domain import Activity, Company, Contact, Participant
+from models.domain import Activity, ActivityKind, Company, Contact, Participant
 from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id_for, month_of
 from sync import documents
 from sync.linking import Item, Team
@@ -276,7 +276,7 @@ class SyncWriter:
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
                      if not self.state.contacts.get(p.email) and not self.team.is_role(p.email))
-        if activity.kind == "email":
+        if activity.kind == ActivityKind.EMAIL:
             found.add(("message_index", self.repo.message_index_ref(self.mailbox, activity.holders[self.mailbox]).id))
         return found
 
@@ -303,7 +303,7 @@ class SyncWriter:
         self.repo.put_activities(writes, activities)
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
-            a.holders[self.mailbox]: a.id for a in activities if a.kind == "email"})
+            a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
         return writes
 
     def _submit(self, chunk: list[Activity]) -> None:
