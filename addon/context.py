@@ -69,9 +69,6 @@ class Request:
         return Viewer(rep=self.rep, settings=self.settings, actions=self.public_url + ACTION_PATH,
                       tz=self.event.time_zone)
 
-    def action_url(self, name: str) -> str:
-        return self.public_url + ACTION_PATH + name
-
 
 def verifier() -> Verifier:
     """One verifier (and certificate cache) per app, built on first use from the app's config."""

@@ -2,7 +2,7 @@
 
 `endpoints`: where the calls go (SIDECAR_GOOGLE_API_ROOT), Resources and batches;
 `credentials`: who they act as (a mailbox by delegation, or the rep of an add-on event).
-Nothing here knows Firestore, Flask or Sidecar's models.
+Nothing here knows Firestore, Flask or Sidecar's models. The names below are the package's face.
 """
 
 from google_clients.credentials import (
@@ -12,17 +12,7 @@ from google_clients.credentials import (
     delegated_credentials,
     user_token_http,
 )
-from google_clients.endpoints import (
-    API_LAYOUT,
-    GOOGLE_API_ROOT,
-    HTTP_TIMEOUT_SECONDS,
-    batch_uri,
-    build_service,
-    new_batch,
-    normalise_root,
-    twin_http,
-)
+from google_clients.endpoints import build_service, new_batch, twin_http
 
-__all__ = ["API_LAYOUT", "CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "GOOGLE_API_ROOT",
-           "HTTP_TIMEOUT_SECONDS", "batch_uri", "build_service", "delegated_credentials", "new_batch",
-           "normalise_root", "twin_http", "user_token_http"]
+__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "build_service", "delegated_credentials",
+           "new_batch", "twin_http", "user_token_http"]

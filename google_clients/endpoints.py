@@ -1,7 +1,7 @@
 """Where Sidecar's Google API calls go, and the Resources and batches that make them.
 
-Everything goes to ``api_root`` (SIDECAR_GOOGLE_API_ROOT: Google's in
-production, the simulator in tests and the demo), batch calls included.
+Everything goes to ``api_root`` (SIDECAR_GOOGLE_API_ROOT, whose default,
+Google's, is in `config`: the simulator in tests and the demo), batch calls included.
 
 Two facts about googleapiclient this module exists to encode once:
 
@@ -22,7 +22,6 @@ import googleapiclient.discovery
 import httplib2
 from googleapiclient.http import BatchHttpRequest
 
-GOOGLE_API_ROOT = "https://www.googleapis.com/"
 # (api, version) -> (path appended to the root for api_endpoint, batch path)
 API_LAYOUT = {
     ("gmail", "v1"): ("", "batch/gmail/v1"),
@@ -32,9 +31,8 @@ API_LAYOUT = {
 HTTP_TIMEOUT_SECONDS = 60  # httplib2 waits forever by default
 
 
-def normalise_root(api_root: str | None) -> str:
-    root = api_root or GOOGLE_API_ROOT
-    return root if root.endswith("/") else root + "/"
+def normalise_root(api_root: str) -> str:
+    return api_root if api_root.endswith("/") else api_root + "/"
 
 
 def _layout(api: str, version: str) -> tuple[str, str]:
@@ -44,7 +42,7 @@ def _layout(api: str, version: str) -> tuple[str, str]:
         raise ValueError(f"unsupported Google API {api} {version}") from None
 
 
-def build_service(api: str, version: str, credentials, api_root: str | None = None, http=None):
+def build_service(api: str, version: str, credentials, api_root: str, http=None):
     """A googleapiclient Resource from the bundled (static) discovery document.
 
     ``http`` (an authorised httplib2 object) replaces ``credentials`` when given.
@@ -69,11 +67,12 @@ def twin_http(authorized):
                                                http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
 
 
-def batch_uri(api: str, version: str, api_root: str | None = None) -> str:
+def batch_uri(api: str, version: str, api_root: str) -> str:
     return normalise_root(api_root) + _layout(api, version)[1]
 
 
-def new_batch(api: str, api_root: str | None, callback=None, version: str | None = None) -> BatchHttpRequest:
-    """The real BatchHttpRequest, posting to this API's batch path under ``api_root``."""
-    version = version or {"gmail": "v1", "calendar": "v3", "admin": "directory_v1"}[api]
+def new_batch(api: str, api_root: str, callback=None, version: str | None = None) -> BatchHttpRequest:
+    """The real BatchHttpRequest, posting to this API's batch path under ``api_root`` (the API's one version
+    in `API_LAYOUT` unless ``version`` is given)."""
+    version = version or next(known for name, known in API_LAYOUT if name == api)
     return BatchHttpRequest(callback=callback, batch_uri=batch_uri(api, version, api_root))

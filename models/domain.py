@@ -95,8 +95,6 @@ CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeli
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
 
-CONTACT_SOURCES = ("sync", "gmail_card", "import", "manual")
-
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -211,7 +209,7 @@ class Contact:
     tags: list[str] = dataclasses.field(default_factory=list)
     lifecycle_stage: str = DEFAULT_LIFECYCLE_STAGE
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)
-    source: str = "manual"
+    source: str = "manual"  # sync, gmail_card, import or manual
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     updated_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     last_activity_at: dt.datetime | None = None
