@@ -33,7 +33,8 @@ class Services:
         self._config = config
         self._loader = loader
         self._client = None
-        self._lock = threading.Lock()
+        self._service_account: google_clients.ServiceAccount | None = None
+        self._lock = threading.RLock()  # `firestore` and `service_account` read `config` while holding it
 
     @property
     def config(self) -> Config:
@@ -58,16 +59,26 @@ class Services:
         """The repository of one tenant: the only way code reaches Firestore."""
         return Repository(self.firestore, tenant)
 
+    @property
+    def service_account(self) -> google_clients.ServiceAccount:
+        """The delegation key, parsed once for the process, with its credentials cache."""
+        if self._service_account is None:
+            with self._lock:
+                if self._service_account is None:
+                    key_file = self.config.google_application_credentials
+                    if not key_file:
+                        raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS is required to sync mailboxes")
+                    self._service_account = google_clients.ServiceAccount(key_file)
+        return self._service_account
+
     def google_service(self, api: str, version: str, subject: str | None, scopes):
         """A Google API client acting as `subject` by domain-wide delegation (sync).
 
-        Each call builds fresh credentials and a fresh HTTP connection: httplib2
-        is not thread-safe, so every mailbox's worker gets its own.
+        Each call builds a fresh HTTP connection (httplib2 is not thread-safe, so
+        every mailbox's worker gets its own) around the credentials the process
+        keeps for that subject and scopes, token included.
         """
-        key_file = self.config.google_application_credentials
-        if not key_file:
-            raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS is required to sync mailboxes")
-        credentials = google_clients.delegated_credentials(key_file, subject, scopes)
+        credentials = self.service_account.credentials(subject, scopes)
         return google_clients.build_service(api, version, credentials, self.config.google_api_root)
 
     def close(self) -> None:

@@ -9,10 +9,11 @@ from google_clients.credentials import (
     CALENDAR_SCOPES,
     DIRECTORY_SCOPES,
     GMAIL_SCOPES,
+    ServiceAccount,
     delegated_credentials,
     user_token_http,
 )
 from google_clients.endpoints import build_service, new_batch, twin_http
 
-__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "build_service", "delegated_credentials",
-           "new_batch", "twin_http", "user_token_http"]
+__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "ServiceAccount", "build_service",
+           "delegated_credentials", "new_batch", "twin_http", "user_token_http"]

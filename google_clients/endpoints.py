@@ -13,13 +13,25 @@ Two facts about googleapiclient this module exists to encode once:
 * ``service.new_batch_http_request()`` ignores ``api_endpoint`` and posts to
   the discovery ``rootUrl`` + ``batchPath``, so batches are built here with the
   real ``BatchHttpRequest`` pointed at ``root + "batch/<api>/<version>"``.
+
+Discovery documents are the ones bundled with the library, parsed once per
+process (`_document`): parsing Gmail's costs more than a no-op sync may spend.
+A parsed document is shared by every Resource built from it, which is safe
+once it is settled: googleapiclient fixes up each method's description in
+place the first time it builds that method (the same fix-up every time), so
+`_document` builds every method once, under its lock, before any caller sees
+the document, and after that nothing writes to it.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+
 import google_auth_httplib2
 import googleapiclient.discovery
 import httplib2
+from googleapiclient import discovery_cache
 from googleapiclient.http import BatchHttpRequest
 
 # (api, version) -> (path appended to the root for api_endpoint, batch path)
@@ -29,6 +41,10 @@ API_LAYOUT = {
     ("admin", "directory_v1"): ("", "batch/admin/directory_v1"),
 }
 HTTP_TIMEOUT_SECONDS = 60  # httplib2 waits forever by default
+SETTLING_ENDPOINT = "https://settling.invalid/"  # the Resource that settles a document never sends a request
+
+_documents: dict[tuple[str, str], dict] = {}
+_documents_lock = threading.Lock()
 
 
 def normalise_root(api_root: str) -> str:
@@ -42,23 +58,36 @@ def _layout(api: str, version: str) -> tuple[str, str]:
         raise ValueError(f"unsupported Google API {api} {version}") from None
 
 
-def build_service(api: str, version: str, credentials, api_root: str, http=None):
-    """A googleapiclient Resource from the bundled (static) discovery document.
+def _document(api: str, version: str) -> dict:
+    """The bundled discovery document of an API, parsed and settled once (module doc)."""
+    with _documents_lock:
+        document = _documents.get((api, version))
+        if document is None:
+            document = json.loads(discovery_cache.get_static_doc(api, version))
+            _settle(googleapiclient.discovery.build_from_document(
+                document, http=httplib2.Http(), client_options={"api_endpoint": SETTLING_ENDPOINT}), document)
+            _documents[(api, version)] = document
+        return document
 
-    ``http`` (an authorised httplib2 object) replaces ``credentials`` when given.
+
+def _settle(resource, description: dict) -> None:
+    """Build every method of every nested resource once (each build fixes up its own description)."""
+    for name, nested in (description.get("resources") or {}).items():
+        _settle(getattr(resource, name)(), nested)
+
+
+def build_service(api: str, version: str, credentials, api_root: str, http=None):
+    """A googleapiclient Resource from the bundled discovery document, sending to ``api_root``.
+
+    ``http`` (an authorised httplib2 object) replaces ``credentials`` when given;
+    otherwise each Resource gets its own connection (httplib2 is not thread-safe).
     """
     service_path, _ = _layout(api, version)
     endpoint = normalise_root(api_root) + service_path
     if http is None:
         http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
-    return googleapiclient.discovery.build(
-        api,
-        version,
-        http=http,
-        static_discovery=True,
-        cache_discovery=False,
-        client_options={"api_endpoint": endpoint},
-    )
+    return googleapiclient.discovery.build_from_document(
+        _document(api, version), http=http, client_options={"api_endpoint": endpoint})
 
 
 def twin_http(authorized):
