@@ -1,13 +1,15 @@
 """The one wiring point: the Firestore client, the tenant repositories and the Google clients of a process.
 
-Both processes make one `Services` at their entry point, `create_app` (app.py)
-and `python -m sync` (sync/__main__.py), and hand its factories down:
-`repository` (a tenant's `Repository`) and `google_service` (a Google API
-client acting as a user, by delegation). Nothing below an entry point asks a
-`Services` for anything: `sync.runner.SyncRun` takes the two factories and the
-`Config`, the add-on's request context takes the repository. So this module
-sits low in the house, above `config`, `models` and `google_clients` and below
-everything that uses it, and no arrow runs back up to an entry point.
+Both processes make one `Services` at their entry point and hand it down:
+`create_app` (app.py) keeps it in `app.extensions["sidecar"]`, where the
+add-on's request context (`addon.context`) takes the verified tenant's
+repository and the config; `python -m sync` (sync/__main__.py) gives
+`sync.runner.SyncRun` its two factories, `repository` (tenant -> its
+`Repository`) and `google_service` (a Google API client acting as a user, by
+delegation), and the `Config`. Nothing in `sync/` asks a `Services` for
+anything but its entry point. This module imports only `config`, `models` and
+`google_clients`, so it sits below everything that uses it, and no import
+runs back up to an entry point.
 
 Nothing is connected until first asked for, so importing any module opens no
 connection and reads no variable.
