@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from flask import Flask, jsonify
 
-from bootstrap import Services
 from config import Config
+from wiring import Services
 
 
 def create_app(config: Config | Mapping | None = None) -> Flask:

@@ -24,7 +24,6 @@ from addon.triggers import VIEWS
 from cards import errors as error_cards
 from cards import responses
 from cards.contact import (
-    Person,
     activity_form,
     add_contact_form,
     company_card,
@@ -37,6 +36,7 @@ from cards.contact import (
     timeline_card,
 )
 from cards.home import results_card
+from cards.people import Person
 from models.addresses import (
     company_domain,
     domain_matches,
@@ -45,7 +45,7 @@ from models.addresses import (
     name_parts,
     normalize_email,
 )
-from models.domain import Activity, Company, Contact, parse_lifecycle_stage, utcnow
+from models.domain import Activity, ActivityKind, Company, Contact, parse_lifecycle_stage, utcnow
 from models.merge import FIELD_LABELS, absorb, merge_contacts
 from models.repository import Conflict, NotFound, contact_id_for, new_id
 from models.search import SearchHit
@@ -170,8 +170,8 @@ def open_form(req: Request) -> dict:
     if contact is None:
         return not_found()
     builders = {
-        "note": lambda: activity_form(contact, "note", req.viewer),
-        "call": lambda: activity_form(contact, "call", req.viewer),
+        "note": lambda: activity_form(contact, ActivityKind.NOTE, req.viewer),
+        "call": lambda: activity_form(contact, ActivityKind.CALL, req.viewer),
         "edit": lambda: edit_form(contact, req.viewer),
         "tags": lambda: tags_form(contact, req.viewer),
         "stage": lambda: stage_form(contact, req.viewer),
@@ -529,14 +529,14 @@ def _log(req: Request, kind: str) -> dict:
                         contact_ids=[contact.id], company_ids=[contact.company_id] if contact.company_id else [])
     req.repo.add_activity(activity, rep=None)
     contact = req.repo.get_contact(contact.id)
-    return show_contact(req, contact, "Note added" if kind == "note" else "Call logged")
+    return show_contact(req, contact, "Note added" if kind == ActivityKind.NOTE else "Call logged")
 
 
 @action("add_note")
 def add_note(req: Request) -> dict:
-    return _log(req, "note")
+    return _log(req, ActivityKind.NOTE)
 
 
 @action("log_call")
 def log_call(req: Request) -> dict:
-    return _log(req, "call")
+    return _log(req, ActivityKind.CALL)

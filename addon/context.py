@@ -26,7 +26,7 @@ from addon.google_apis import ApiUnavailable
 from addon.verify import CertCache, CertsUnavailable, Identity, Unauthorized, Verifier
 from cards import errors as error_cards
 from cards import responses
-from cards.contact import Viewer
+from cards.people import Viewer
 from models.domain import Settings
 from models.repository import Repository
 
@@ -68,9 +68,6 @@ class Request:
     def viewer(self) -> Viewer:
         return Viewer(rep=self.rep, settings=self.settings, actions=self.public_url + ACTION_PATH,
                       tz=self.event.time_zone)
-
-    def action_url(self, name: str) -> str:
-        return self.public_url + ACTION_PATH + name
 
 
 def verifier() -> Verifier:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from cards.contact import Person
+from cards.people import Person
 from models.addresses import domain_matches, email_domain, is_excluded, is_role_address, normalize_email
 from models.domain import Activity, Contact, Settings
 from models.merge import find_duplicates

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import re
 from typing import Any
 
@@ -54,7 +55,31 @@ def parse_lifecycle_stage(text: str) -> str:
         return LIFECYCLE_STAGE_ALIASES[wanted]
     raise ValueError(f"unknown lifecycle stage {text!r} (expected one of: {', '.join(LIFECYCLE_STAGES.values())})")
 
-ACTIVITY_KINDS = ("email", "meeting", "note", "call")
+
+
+class ActivityKind(enum.StrEnum):
+    """What an activity is (SPEC §6): synced from Gmail or Calendar, or written by a rep on a card.
+
+    A StrEnum: stored as its plain value and equal to it, so documents and
+    comparisons with stored strings are unchanged.
+    """
+
+    EMAIL = "email"
+    MEETING = "meeting"
+    NOTE = "note"
+    CALL = "call"
+
+
+class MailboxState(enum.StrEnum):
+    """Where a rep's mailbox stands with sync (SPEC §6): what the admin card and `sync status` show."""
+
+    NEW = "new"  # never synced
+    SYNCING = "syncing"
+    OK = "ok"  # the last run succeeded
+    FAILED = "failed"  # the last run failed; the next one tries again
+    REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+
+
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
@@ -69,8 +94,6 @@ CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
 CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
-
-CONTACT_SOURCES = ("sync", "gmail_card", "import", "manual")
 
 
 def utcnow() -> dt.datetime:
@@ -186,7 +209,7 @@ class Contact:
     tags: list[str] = dataclasses.field(default_factory=list)
     lifecycle_stage: str = DEFAULT_LIFECYCLE_STAGE
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)
-    source: str = "manual"
+    source: str = "manual"  # sync, gmail_card, import or manual
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     updated_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     last_activity_at: dt.datetime | None = None
@@ -250,7 +273,7 @@ class Activity:
     """
 
     id: str
-    kind: str
+    kind: ActivityKind
     at: dt.datetime
     subject: str = ""
     snippet: str = ""
@@ -264,6 +287,9 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
 
 
 TIMELINE_SNIPPET_MAX = 200  # what a timeline row shows; the full note lives on the activity
@@ -279,13 +305,16 @@ class TimelineEntry:
 
     activity_id: str
     at: dt.datetime
-    kind: str
+    kind: ActivityKind
     direction: str | None = None
     subject: str = ""
     snippet: str = ""
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+
+    def __post_init__(self) -> None:
+        self.kind = ActivityKind(self.kind)
 
     @classmethod
     def of(cls, activity: Activity) -> TimelineEntry:
@@ -302,7 +331,7 @@ class Mailbox:
     """A rep's synced mailbox and its cursors (SPEC §6, §7)."""
 
     email: str
-    state: str = "new"  # new, syncing, ok, failed, revoked
+    state: MailboxState = MailboxState.NEW
     history_id: str | None = None
     sync_token: str | None = None
     last_success_at: dt.datetime | None = None
@@ -311,3 +340,6 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.state = MailboxState(self.state)

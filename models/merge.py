@@ -53,7 +53,7 @@ from typing import Any, NamedTuple
 from rapidfuzz import fuzz
 
 from models.addresses import fold, name_key, name_parts
-from models.domain import LIFECYCLE_STAGES, Activity, Contact, utcnow
+from models.domain import LIFECYCLE_STAGES, Activity, ActivityKind, Contact, utcnow
 from models.repository import (
     COMPANY_CONTACT_SAMPLE,
     Conflict,
@@ -365,7 +365,7 @@ def _previous_values_note(kept: Contact, other: Contact, conflicts: list[FieldCo
         value = LIFECYCLE_STAGES.get(conflict.other, conflict.other) if conflict.field == "lifecycle_stage" \
             else conflict.other
         lines.append(f"- {label}: {value}")
-    return Activity(id=previous_values_note_id(kept.id, other.id), kind="note", at=at,
+    return Activity(id=previous_values_note_id(kept.id, other.id), kind=ActivityKind.NOTE, at=at,
                     subject="Previous values after a merge", body="\n".join(lines),
                     contact_ids=[kept.id], company_ids=[kept.company_id] if kept.company_id else [],
                     created_at=at)

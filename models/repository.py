@@ -107,6 +107,7 @@ from models.addresses import company_domain, normalize_email
 from models.domain import (
     SEGMENT_ACTIVITY_MODES,
     Activity,
+    ActivityKind,
     Company,
     Contact,
     CustomFieldDefinition,
@@ -137,7 +138,7 @@ _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
 SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
-_KIND_COUNTERS = {"email": ("last_email_at",), "meeting": ("last_meeting_at",)}
+_KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
 class NotFound(LookupError):
@@ -639,7 +640,7 @@ class Repository:
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
-            if touch.rep and touch.kind in ("email", "meeting"):
+            if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return
@@ -743,7 +744,7 @@ class Repository:
         for contact_id in activity.contact_ids:
             writer.set(self.timeline_ref(contact_id, month_of(activity.at)),
                        {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
-        for mailbox, held_id in activity.holders.items() if activity.kind == "email" else ():
+        for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
             writer.delete(self.message_ref(mailbox, held_id))
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
                        merge=True)

@@ -11,7 +11,7 @@ Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
 - turn what no retry can fix into a `MailboxError` with a short reason
   (`revoked`: 401, invalid_grant, insufficient permissions; `failed`: the rest).
 
-The clients themselves come from `sync.google_clients` (through bootstrap).
+The clients themselves come from `google_clients`, through the factory `SyncRun` is given.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
-from sync import google_clients
+import google_clients
+from models.domain import MailboxState
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ PERMISSION_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_I
 class MailboxError(Exception):
     """This mailbox cannot sync now; `state` is what its Mailbox records (revoked or failed)."""
 
-    def __init__(self, state: str, reason: str):
+    def __init__(self, state: MailboxState, reason: str):
         super().__init__(reason)
         self.state = state
         self.reason = reason
@@ -89,15 +90,15 @@ def classify(exc: Exception) -> MailboxError | None:
         text = str(exc)
         reason = "invalid_grant" if "invalid_grant" in text else "unauthorized_client" \
             if "unauthorized_client" in text else "token refresh failed"
-        return MailboxError("revoked", reason)
+        return MailboxError(MailboxState.REVOKED, reason)
     if isinstance(exc, HttpError):
         status, reason = status_of(exc), error_reason(exc)
         if status == 401:
-            return MailboxError("revoked", f"401 {reason or 'unauthorized'}")
+            return MailboxError(MailboxState.REVOKED, f"401 {reason or 'unauthorized'}")
         if status == 403 and reason in PERMISSION_REASONS:
-            return MailboxError("revoked", f"403 {reason}")
-        return MailboxError("failed", f"{status} {reason}".strip())
-    return MailboxError("failed", type(exc).__name__)
+            return MailboxError(MailboxState.REVOKED, f"403 {reason}")
+        return MailboxError(MailboxState.FAILED, f"{status} {reason}".strip())
+    return MailboxError(MailboxState.FAILED, type(exc).__name__)
 
 
 class QuotaWindow:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from googleapiclient.errors import HttpError
 
 from models.addresses import decode_words, parse_address_list
-from models.domain import Mailbox, Participant, utcnow
+from models.domain import ActivityKind, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
 from sync.api import GMAIL_UNITS, MailboxApi, status_of
 from sync.linking import Item
@@ -97,7 +97,7 @@ def parse_message(message: dict, mailbox: str,
                 participants.append(Participant(email=address, name=name, role=role))
     message_id = headers.get("message-id", "").strip()
     key = message_id or f"gmail:{mailbox}:{message['id']}"
-    return Item(external_key=key, activity_id=activity_id_for(key), kind="email", held_id=message["id"],
+    return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.EMAIL, held_id=message["id"],
                 at=message_time(headers, message.get("internalDate")),
                 subject=decode_words(headers.get("subject", "")).strip(),
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
@@ -105,10 +105,11 @@ def parse_message(message: dict, mailbox: str,
 
 
 class GmailSync:
-    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int):
+    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int, fetch_group: int = FETCH_GROUP):
         self.api = api
         self.writer = writer
         self.backfill_days = backfill_days
+        self.fetch_group = fetch_group  # messages fetched and stored as one group
         self.messages = 0  # messages stored or updated this run
         self._addresses: dict[str, list[tuple[str, str]]] = {}  # header value -> parsed, for this run
 
@@ -138,7 +139,7 @@ class GmailSync:
         if resync:
             listed = set(ids)
             held = self.writer.repo.activities_held_by(self.api.mailbox)
-            gone = [a for a in held if a.kind == "email" and a.at >= since
+            gone = [a for a in held if a.kind == ActivityKind.EMAIL and a.at >= since
                     and a.holders.get(self.api.mailbox) not in listed]
             self.writer.release(gone)
         return history_id
@@ -167,7 +168,7 @@ class GmailSync:
                 break
         for items in self._fetched(list(added)):
             self._store(items)
-        self.writer.release_held(list(deleted), "email")
+        self.writer.release_held(list(deleted), ActivityKind.EMAIL)
         self.writer.drain()
         return latest
 
@@ -185,7 +186,7 @@ class GmailSync:
 
     def _fetched(self, ids: list[str]) -> Iterator[list[Item]]:
         """The messages of `ids` in groups, fetched by a background thread ahead of the caller (module doc)."""
-        if len(ids) <= FETCH_GROUP:
+        if len(ids) <= self.fetch_group:
             if ids:
                 yield self._fetch(ids)
             return
@@ -205,8 +206,8 @@ class GmailSync:
             with concurrent.futures.ThreadPoolExecutor(FETCHERS, thread_name_prefix="fetch") as pool:
                 running: collections.deque[concurrent.futures.Future] = collections.deque()
                 try:
-                    for start in range(0, len(ids), FETCH_GROUP):
-                        running.append(pool.submit(self._fetch, ids[start:start + FETCH_GROUP]))
+                    for start in range(0, len(ids), self.fetch_group):
+                        running.append(pool.submit(self._fetch, ids[start:start + self.fetch_group]))
                         if len(running) >= FETCHERS and not hand("items", running.popleft().result()):
                             return
                     while running:

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 
 from models.addresses import domain_matches, email_domain, is_excluded, is_role_address
-from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, Participant, Settings
+from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, ActivityKind, Participant, Settings
 
 SENDER_ROLES = ("from", "organizer")
 
@@ -103,7 +103,7 @@ class Team:
         outside the team whichever mailbox wrote the row."""
         participants.sort(key=lambda p: self.is_internal(p.email))
 
-    def direction_of(self, participants: list[Participant], kind: str = "email") -> str:
+    def direction_of(self, participants: list[Participant], kind: str = ActivityKind.EMAIL) -> str:
         """The team's view, the same from every holder: internal if no outsider is on it, outbound
         if someone on the team sent or organised it, inbound otherwise."""
         if all(self.is_internal(p.email) for p in participants):
@@ -127,6 +127,7 @@ class Team:
                 continue
             if self.is_excluded(participant.email):
                 continue
-            if item.kind == "meeting" or self.policy == "all" or (team_sent and participant.role not in SENDER_ROLES):
+            if (item.kind == ActivityKind.MEETING or self.policy == "all"
+                    or (team_sent and participant.role not in SENDER_ROLES)):
                 people.append(participant)
         return people

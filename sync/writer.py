@@ -49,7 +49,7 @@ import logging
 import threading
 
 from models.addresses import company_domain, name_key, name_parts
-from models.domain import Activity, Company, Contact, Participant
+from models.domain import Activity, ActivityKind, Company, Contact, Participant
 from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
@@ -90,8 +90,9 @@ class WriteCounts:
 class SyncWriter:
     """One mailbox's writes: chunk commits in the background, the rest through one buffered batch."""
 
-    def __init__(self, state: TenantState, mailbox: str):
+    def __init__(self, state: TenantState, mailbox: str, chunk_writes_max: int = CHUNK_WRITES_MAX):
         self.state = state
+        self.chunk_writes_max = chunk_writes_max  # writes of one chunk's atomic commit, at most
         self.repo = state.repo
         self.team = state.team
         self.mailbox = mailbox
@@ -242,7 +243,7 @@ class SyncWriter:
         documents: set[tuple[str, str]] = set()  # what the chunk writes, as (kind, id): its write count
         for activity in activities.values():
             adds = self._documents(activity) - documents
-            if chunk and len(documents) + len(adds) > CHUNK_WRITES_MAX:
+            if chunk and len(documents) + len(adds) > self.chunk_writes_max:
                 self._submit(chunk)
                 chunk, documents, adds = [], set(), self._documents(activity)
             chunk.append(activity)
@@ -260,7 +261,7 @@ class SyncWriter:
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
                      if not self.state.contacts.get(p.email) and not self.team.is_role(p.email))
-        if activity.kind == "email":
+        if activity.kind == ActivityKind.EMAIL:
             found.add(("message_index", message_index_bucket(activity.holders[self.mailbox])))
         return found
 
@@ -287,7 +288,7 @@ class SyncWriter:
         self.repo.put_activities(writes, activities)
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
-            a.holders[self.mailbox]: a.id for a in activities if a.kind == "email"})
+            a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
         return writes
 
     def _submit(self, chunk: list[Activity]) -> None:
