@@ -19,7 +19,7 @@ from typing import Any
 
 import phonenumbers
 
-from models.addresses import domain_matches, email_domain, is_valid_email, normalize_email
+from models.addresses import is_internal, is_valid_email, normalize_email
 from models.domain import Company, Contact, CustomFieldDefinition
 from models.merge import merge_contacts
 from models.repository import Conflict, Repository
@@ -136,7 +136,7 @@ def check_teammate(raw: str, tenant: str, internal_domains: Iterable[str] = ()) 
     email = normalize_email(raw)
     if not is_valid_email(email):
         raise Invalid(f"{raw or 'An empty value'} is not an email address.")
-    if not any(domain_matches(email_domain(email), d) for d in (tenant, *internal_domains)):
+    if not is_internal(email, (tenant, *internal_domains)):
         raise Invalid(f"The owner must be a teammate at {tenant}.")
     return email
 
