@@ -47,10 +47,17 @@ def check_length(value: str, label: str, limit: int) -> str:
 
 
 def check_person(first: str = "", middle: str = "", last: str = "", title: str = "") -> None:
-    """A person's name parts and job title, each within its bound."""
-    for value, name in ((first, "first_name"), (middle, "middle_name"), (last, "last_name")):
-        check_length(value, NAME_LABELS[name], NAME_MAX)
-    check_length(title, "Title", TITLE_MAX)
+    """A person's name parts and job title, each within its bound; Invalid naming every one that is not."""
+    problems = []
+    for value, label, limit in ((first, NAME_LABELS["first_name"], NAME_MAX),
+                                (middle, NAME_LABELS["middle_name"], NAME_MAX),
+                                (last, NAME_LABELS["last_name"], NAME_MAX), (title, "Title", TITLE_MAX)):
+        try:
+            check_length(value, label, limit)
+        except Invalid as exc:
+            problems.append(str(exc))
+    if problems:
+        raise Invalid(" ".join(problems))
 
 
 def check_company_name(raw: str) -> str:
