@@ -113,10 +113,16 @@ def add_tag(tags: list[str], raw: str) -> str:
 
 # --- phones, owners, custom fields ------------------------------------------------------------
 
+def phone_region(code: str | None) -> str | None:
+    """The region code ("gb " -> "GB") numbers without "+" are read in, or None if phonenumbers has no such region."""
+    region = (code or "").strip().upper()
+    return region if region in phonenumbers.SUPPORTED_REGIONS else None
+
+
 def region_of_locale(locale: str | None) -> str | None:
     """The region a locale names ("en-GB", "pt_BR" -> "GB", "BR"), for numbers typed without "+"."""
     parts = (locale or "").replace("_", "-").split("-")
-    return parts[1].upper() if len(parts) > 1 and parts[1] else None
+    return phone_region(parts[1]) if len(parts) > 1 else None
 
 
 def parse_phone(raw: str, region: str | None = None) -> str:

@@ -31,8 +31,6 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 
-import phonenumbers
-
 from models import rules
 from models.addresses import is_valid_email, name_parts, normalize_email
 from models.csv_io.columns import plan_columns
@@ -67,9 +65,10 @@ def import_contacts(repo: Repository, data: bytes, *, mapping: Mapping[str, str]
         if not is_valid_email(owner):
             raise CsvImportError(f"--owner must be an email address, got {owner!r}")
     if region is not None:
-        region = region.strip().upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise CsvImportError(f"--region must be a two-letter country code such as US or GB, got {region!r}")
+        if rules.phone_region(region) is None:
+            raise CsvImportError(f"--region must be a two-letter country code such as US or GB, "
+                                 f"got {region.strip().upper()!r}")
+        region = rules.phone_region(region)
     report = ImportReport(dry_run=dry_run)
     text, report.notes = decode(data)
     header, rows, separator = read_table(text)

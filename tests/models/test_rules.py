@@ -70,7 +70,8 @@ def test_a_phone_that_cannot_be_read_is_refused(raw, region, says):
         parse_phone(raw, region)
 
 
-@pytest.mark.parametrize(("locale", "region"), [("en-GB", "GB"), ("pt_br", "BR"), ("en", None), (None, None)])
+@pytest.mark.parametrize(("locale", "region"), [
+    ("en-GB", "GB"), ("pt_br", "BR"), ("es-419", None), ("en", None), (None, None)])
 def test_the_region_of_a_locale(locale, region):
     assert region_of_locale(locale) == region
 
