@@ -6,9 +6,9 @@ so the import cannot accept what the card refuses, and it refuses it with the
 same words. Every check raises `Invalid`, whose message is written for the
 person who typed the value (the card shows it, the import's report lists it).
 
-Nothing here reads or writes the store except `accept_job_change`, which is an
-operation over the repository and the merge (it is the card's "Moved to ..."
-and belongs with the rule it applies, `apply_job_change`).
+Nothing here reads or writes the store (pure functions over domain objects, so
+`cards/` may quote a bound in a hint); `models.job_changes` is the operation
+that applies `apply_job_change` through the repository.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ import phonenumbers
 
 from models.addresses import is_internal, is_valid_email, normalize_email
 from models.domain import Company, Contact, CustomFieldDefinition
-from models.merge import merge_contacts
-from models.repository import Conflict, Repository
 
 TAG_MAX_LENGTH = 50  # characters in one tag
 TAGS_MAX = 50  # tags on one contact
@@ -215,31 +213,3 @@ def apply_job_change(contact: Contact, company_id: str, new_email: str = "") -> 
     contact.company_id, contact.previous_companies, contact.job_change = company_id, previous, None
     if new_email in contact.emails:
         contact.emails = [new_email, *(e for e in contact.emails if e != new_email)]
-
-
-def accept_job_change(repo: Repository, contact: Contact, company: str) -> tuple[Contact, str]:
-    """"Moved to <company>": the contact as saved and what to tell the rep.
-
-    The address sync saw at the new company is usually a contact of its own
-    (sync creates it, then flags the older record). That contact is merged into
-    this one (journaled, retry-safe: see models.merge) so the person has one
-    record and one timeline; then `apply_job_change`. Running it again after a
-    failure finishes the job; a flag already handled (or for another company)
-    changes nothing.
-    """
-    change = contact.job_change or {}
-    company_id = (change.get("company_id") or "").lower()
-    if not company_id or company_id != company.lower():
-        return contact, "This job change was already handled"
-    new_email = normalize_email(change.get("email") or "")
-    twin = repo.find_contact_by_email(new_email) if new_email else None
-    if twin is not None and twin.id != contact.id:
-        try:
-            contact = merge_contacts(repo, contact.id, twin.id).contact
-        except Conflict as exc:
-            return contact, str(exc)
-    if repo.get_company(company_id) is None:
-        repo.save_company(new_company(company_id))
-    apply_job_change(contact, company_id, new_email)
-    repo.save_contact(contact)
-    return contact, f"Moved to {company_id}"

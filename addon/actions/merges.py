@@ -12,8 +12,8 @@ from addon.actions.forms import invalid
 from addon.context import Request
 from cards import responses
 from cards.contact import merge_card
-from models import rules
 from models.domain import Contact
+from models.job_changes import accept_job_change
 from models.merge import FIELD_LABELS, absorb, merge_contacts
 from models.repository import Conflict, NotFound
 
@@ -65,8 +65,8 @@ def merge(req: Request, kept: Contact, other: Contact) -> dict:
 @action("job_change")
 @with_contact
 def moved(req: Request, contact: Contact) -> dict:
-    """"Moved to <company>": `models.rules.accept_job_change`, with all the person's history kept."""
-    contact, message = rules.accept_job_change(req.repo, contact, req.event.parameter("company"))
+    """"Moved to <company>": `models.job_changes.accept_job_change`, with all the person's history kept."""
+    contact, message = accept_job_change(req.repo, contact, req.event.parameter("company"))
     return show_contact(req, contact, message)
 
 
