@@ -15,15 +15,19 @@ from models import rules
 from models.domain import Company
 
 
-def with_company(handler: Callable[[Request, Company], dict]) -> Handler:
-    """Load the company the card's `domain` names, or answer a "not found" card."""
-    @functools.wraps(handler)
-    def loaded(req: Request) -> dict:
-        company = req.repo.get_company(req.event.parameter("domain").lower())
-        if company is None:
-            return responses.push_card(error_cards.not_found_card("company"))
-        return handler(req, company)
-    return loaded
+def with_company(update: bool = False) -> Callable[[Callable[[Request, Company], dict]], Handler]:
+    """Load the company the card's `domain` names, or answer a "not found" card (pushed, or with `update`
+    in place of the form that asked, saying so)."""
+    def decorate(handler: Callable[[Request, Company], dict]) -> Handler:
+        @functools.wraps(handler)
+        def loaded(req: Request) -> dict:
+            company = req.repo.get_company(req.event.parameter("domain").lower())
+            if company is None:
+                missing = error_cards.not_found_card("company")
+                return responses.update_card(missing, "Company not found") if update else responses.push_card(missing)
+            return handler(req, company)
+        return loaded
+    return decorate
 
 
 def show_company(req: Request, company: Company, notification: str | None = None) -> dict:
@@ -33,23 +37,21 @@ def show_company(req: Request, company: Company, notification: str | None = None
 
 
 @action("open_company")
-@with_company
+@with_company()
 def open_company(req: Request, company: Company) -> dict:
     return show_company(req, company)
 
 
 @action("company_form")
-@with_company
+@with_company()
 def open_company_form(req: Request, company: Company) -> dict:
     return responses.push_card(company_form(company, req.viewer))
 
 
 @action("edit_company")
-def edit_company(req: Request) -> dict:
+@with_company(update=True)
+def edit_company(req: Request, company: Company) -> dict:
     """The company's name and custom fields; a wrong type answers the form again and writes nothing."""
-    company = req.repo.get_company(req.event.parameter("domain").lower())
-    if company is None:  # the form is gone: update it with the answer rather than push one
-        return responses.update_card(error_cards.not_found_card("company"), "Company not found")
     name = " ".join(text(req, "name").split())
     typed: dict[str, str] = {"name": name}
     try:
