@@ -743,7 +743,6 @@ class Repository:
         found = self.get_contacts(chosen)
         return [found[c] for c in chosen if c in found and found[c].owner == rep and not found[c].merged_into]
 
-
     # --- CSV import
     # What `models.csv_io` asks of the store: every contact and company streamed (exports), and an
     # import's planned contacts and companies written. The import plans in domain terms; the documents,
@@ -880,6 +879,7 @@ class Repository:
             batch.set(ref, folded, merge=True)
         if writes:
             batch.commit()
+
 
 def _email_doc(contact_id: str, email: str) -> dict[str, str]:
     return {"contact_id": contact_id, "domain": email.rpartition("@")[2]}

@@ -29,7 +29,6 @@ NAME_MAX = 100  # characters in a first, middle or last name, and in a company n
 TITLE_MAX = 200
 NOTE_MAX = 10_000  # characters in a note or call summary
 PHONE_EXAMPLE = "+44 20 7946 0000"  # Ofcom's range reserved for drama: never a real line
-NAME_LABELS = {"first_name": "First name", "middle_name": "Middle name", "last_name": "Last name"}
 
 
 class Invalid(ValueError):
@@ -47,9 +46,8 @@ def check_length(value: str, label: str, limit: int) -> str:
 def check_person(first: str = "", middle: str = "", last: str = "", title: str = "") -> None:
     """A person's name parts and job title, each within its bound; Invalid naming every one that is not."""
     problems = []
-    for value, label, limit in ((first, NAME_LABELS["first_name"], NAME_MAX),
-                                (middle, NAME_LABELS["middle_name"], NAME_MAX),
-                                (last, NAME_LABELS["last_name"], NAME_MAX), (title, "Title", TITLE_MAX)):
+    for value, label, limit in ((first, "First name", NAME_MAX), (middle, "Middle name", NAME_MAX),
+                                (last, "Last name", NAME_MAX), (title, "Title", TITLE_MAX)):
         try:
             check_length(value, label, limit)
         except Invalid as exc:

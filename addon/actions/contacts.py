@@ -201,10 +201,10 @@ def set_stage(req: Request, contact: Contact) -> dict:
 def _log(req: Request, contact: Contact, kind: str) -> dict:
     body = req.event.input("body") or ""
     try:
-        text_ = rules.check_note(body)
+        note = rules.check_note(body)
     except Invalid as exc:
         return invalid(activity_form(contact, kind, req.viewer, error=str(exc), body=body), str(exc))
-    activity = Activity(id=new_id("a"), kind=kind, at=utcnow(), body=text_, author=req.rep,
+    activity = Activity(id=new_id("a"), kind=kind, at=utcnow(), body=note, author=req.rep,
                         contact_ids=[contact.id], company_ids=[contact.company_id] if contact.company_id else [])
     req.repo.add_activity(activity, rep=None)
     contact = req.repo.get_contact(contact.id)

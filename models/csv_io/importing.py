@@ -65,10 +65,10 @@ def import_contacts(repo: Repository, data: bytes, *, mapping: Mapping[str, str]
         if not is_valid_email(owner):
             raise CsvImportError(f"--owner must be an email address, got {owner!r}")
     if region is not None:
-        if rules.phone_region(region) is None:
+        typed, region = region, rules.phone_region(region)
+        if region is None:
             raise CsvImportError(f"--region must be a two-letter country code such as US or GB, "
-                                 f"got {region.strip().upper()!r}")
-        region = rules.phone_region(region)
+                                 f"got {typed.strip().upper()!r}")
     report = ImportReport(dry_run=dry_run)
     text, report.notes = decode(data)
     header, rows, separator = read_table(text)

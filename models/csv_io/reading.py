@@ -75,7 +75,6 @@ def read_table(text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]], s
     return header, rows(), separator
 
 
-
 def unescape(cell: str) -> str:
     """A cell as it was typed: trimmed, and without the apostrophe an export put before a formula start."""
     cell = cell.strip()
