@@ -23,7 +23,8 @@ import logging
 import re
 from collections.abc import Callable
 
-from addon.actions import Handler, Invalid, action, check_teammate, text
+from addon.actions import Handler, action
+from addon.actions.forms import Invalid, check_teammate, text
 from addon.context import Request
 from cards import responses
 from cards.admin import admin_card, not_admin_card

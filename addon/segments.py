@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from addon.actions import Invalid, action, check_tag, check_teammate, text
+from addon.actions import action
+from addon.actions.forms import Invalid, check_teammate, text
 from addon.context import Request
 from addon.events import BadEvent
 from addon.triggers import homepage
 from cards import responses
 from cards.segments import segment_card, segment_form
+from models import rules
 from models import segments as model
 from models.addresses import company_domain, registrable_domain
 from models.domain import Segment, parse_lifecycle_stage, utcnow
@@ -36,7 +38,7 @@ def build_segment(req: Request, values: dict[str, str]) -> Segment:
         raise Invalid(f"A segment name has at most {model.SEGMENT_NAME_MAX} characters.")
     segment = Segment(id=model.new_segment_id(), name=name)
     if values["tag"]:
-        segment.tag = check_tag(values["tag"])
+        segment.tag = rules.check_tag(values["tag"])
     if values["stage"]:
         try:
             segment.lifecycle_stage = parse_lifecycle_stage(values["stage"])

@@ -37,7 +37,6 @@ AUTO_CREATE_LABELS = {
 }
 TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "select": "Single select"}
 APPLIES_LABELS = {"contact": "Contacts", "company": "Companies"}
-STATE_ICONS = {"ok": "STAR", "failed": "DESCRIPTION", "revoked": "DESCRIPTION"}
 
 
 def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:

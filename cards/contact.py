@@ -37,6 +37,7 @@ from models.domain import (
     Settings,
     TimelineEntry,
 )
+from models.rules import PHONE_EXAMPLE, TAG_MAX_LENGTH
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
 RECENT_TOUCH_DAYS = 14  # issue 7: warn when another rep touched the person this recently
@@ -294,7 +295,7 @@ def edit_form(contact: Contact, viewer: Viewer, error: str | None = None,
         text_input("middle_name", "Middle name", value("middle_name", contact.middle_name)),
         text_input("last_name", "Last name", value("last_name", contact.last_name)),
         text_input("title", "Title", value("title", contact.title)),
-        text_input("phone", "Phone", value("phone", contact.phone), hint="International format, e.g. +44 20 7946 0000"),
+        text_input("phone", "Phone", value("phone", contact.phone), hint=f"International format, e.g. {PHONE_EXAMPLE}"),
     ]
     for definition in viewer.settings.custom_fields:
         if definition.applies_to == "contact":
@@ -337,7 +338,7 @@ def tags_form(contact: Contact, viewer: Viewer, error: str | None = None, tag: s
     for existing in contact.tags:
         widgets.append(decorated_text(esc(existing), icon="BOOKMARK", button_=button(
             "Remove", viewer.act("remove_tag", contact_id=contact.id, tag=existing))))
-    widgets += [text_input("tag", "New tag", tag, hint="Letters, digits, space, - and _ (50 at most)"),
+    widgets += [text_input("tag", "New tag", tag, hint=f"Letters, digits, space, - and _ ({TAG_MAX_LENGTH} at most)"),
                 button_list(button("Add tag", viewer.act("add_tag", contact_id=contact.id), filled=True))]
     return card("tags", "Tags", [section(widgets)], subtitle=contact.display_name)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 
@@ -85,6 +86,12 @@ def domain_matches(domain: str, pattern: str) -> bool:
     """True when `domain` is `pattern` or one of its subdomains."""
     domain, pattern = domain.lower(), pattern.lower().lstrip("@").lstrip(".")
     return domain == pattern or domain.endswith("." + pattern)
+
+
+def is_internal(address: str, domains: Iterable[str]) -> bool:
+    """True when the address is at one of the team's domains (the tenant's, its other domains) or below."""
+    domain = email_domain(address)
+    return any(domain_matches(domain, own) for own in domains)
 
 
 def is_excluded(address: str, exclusions: list[str]) -> bool:

@@ -103,7 +103,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter, Or
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models import encoding
-from models.addresses import company_domain, normalize_email
+from models.addresses import company_domain, name_key, normalize_email
 from models.domain import (
     SEGMENT_ACTIVITY_MODES,
     Activity,
@@ -119,7 +119,7 @@ from models.domain import (
     utcnow,
 )
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
-from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, WriteSet
+from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
 
@@ -1235,6 +1235,128 @@ class Repository:
         chosen = sorted(names, key=lambda contact_id: (names[contact_id], contact_id))[:limit]
         found = self.get_contacts(chosen)
         return [found[c] for c in chosen if c in found and found[c].owner == rep and not found[c].merged_into]
+
+    # --- CSV import
+    # What `models.csv_io` asks of the store: every contact and company streamed (exports), and an
+    # import's planned contacts and companies written. The import plans in domain terms; the documents,
+    # the index rows and the batching are built here.
+
+    # Fields an import may change on a stored contact; the rest belong to sync or to merges.
+    IMPORT_EDITABLE = ("first_name", "middle_name", "last_name", "title", "phone", "company_id", "owner",
+                       "lifecycle_stage", "emails", "tags", "custom")
+
+    def all_companies(self) -> Iterator[Company]:
+        """Every company of the tenant (a scan: exports and admin commands only, never a card)."""
+        for snapshot in self._stream(self.root.collection("companies")):
+            yield company_from_doc(snapshot)
+
+    def write_import(self, contacts: Iterable[tuple[Contact, Contact | None]],
+                     companies: Iterable[tuple[Company, Company | None]], *,
+                     dry_run: bool = False) -> tuple[list[str], list[str], int]:
+        """Write an import's contacts, then its companies: each as it should be, with the stored one or None.
+
+        Only differences are written: a new contact whole (but never the
+        counters a concurrent sync may already have raised), a stored one's
+        `IMPORT_EDITABLE` fields that changed (emails and tags as unions, custom
+        values one by one); a company's name and contact sample. New addresses
+        get `link_pending`, so sync links the activities it parked for them
+        (`unlinked/{email}`); the address, name and search indexes follow. A
+        contact's writes always share one batch (at most `FIRESTORE_BATCH_MAX`),
+        so a crash leaves whole contacts. Returns (ids of the contacts written,
+        domains of the companies written, document writes); with `dry_run` the
+        same figures and nothing written.
+        """
+        contact_units = [(contact.id, self._import_contact_writes(contact, stored)) for contact, stored in contacts]
+        company_units = [(company.id, self._import_company_writes(company, stored)) for company, stored in companies]
+        units = [(key, writes) for key, writes in [*contact_units, *company_units] if writes]
+        if not dry_run:
+            pending: list[Write] = []
+            for _, writes in units:
+                if len(pending) + len(writes) > FIRESTORE_BATCH_MAX:
+                    self._commit_import(pending)
+                    pending = []
+                pending += writes.writes
+            self._commit_import(pending)
+        return ([key for key, writes in contact_units if writes], [key for key, writes in company_units if writes],
+                sum(len(writes) for _, writes in units))
+
+    def _import_contact_writes(self, contact: Contact, stored: Contact | None) -> RecordingWriteSet:
+        if stored is None:
+            data = contact_to_doc(contact)
+            for name in SYNC_ONLY_FIELDS:
+                data.pop(name)  # a concurrent sync may already have raised them: never reset
+            for name in ("job_change", "merged_into"):
+                if data[name] is None:
+                    data.pop(name)
+        else:
+            data = {}
+            for name in self.IMPORT_EDITABLE:
+                before, after = getattr(stored, name), getattr(contact, name)
+                if before == after:
+                    continue
+                if name in ("emails", "tags"):
+                    data[name] = firestore.ArrayUnion([v for v in after if v not in before])
+                elif name == "custom":
+                    data["custom"] = {k: v for k, v in after.items() if before.get(k) != v}
+                else:
+                    data[name] = after
+            if data:
+                data["updated_at"] = utcnow()
+        writes = RecordingWriteSet()
+        if not data:
+            return writes
+        old = set(stored.emails) if stored else set()
+        if set(contact.emails) - old:
+            data["link_pending"] = True
+        writes.set(self.contact_ref(contact.id), data, True)
+        self.index_emails(writes, contact.id, [email for email in contact.emails if email not in old])
+        new_key = name_key(contact.first_name, contact.last_name)
+        old_key = name_key(stored.first_name, stored.last_name) if stored else None
+        if new_key != old_key:
+            if old_key:
+                self.unindex_name(writes, old_key, contact.id)
+            if new_key:
+                self.index_name(writes, new_key, contact.id)
+        self.search_index.index_contact(writes, contact, previous=stored)
+        return writes
+
+    def _import_company_writes(self, company: Company, stored: Company | None) -> RecordingWriteSet:
+        writes = RecordingWriteSet()
+        if stored is None:
+            data = dataclasses.asdict(company)
+            data.pop("id")
+            writes.set(self.company_ref(company.id), data, True)
+            self.search_index.index_company(writes, company)
+            return writes
+        data = {name: getattr(company, name) for name in ("name", "contact_ids")
+                if getattr(company, name) != getattr(stored, name)}
+        if data:
+            data["updated_at"] = utcnow()
+            writes.set(self.company_ref(company.id), data, True)
+            if "name" in data:
+                self.search_index.index_company(writes, company, previous=stored)
+        return writes
+
+    def _commit_import(self, writes: list[Write]) -> None:
+        """One atomic batch; the search rows of its contacts folded into one write per prefix document.
+
+        Hundreds of contacts share a handful of two-letter prefixes; folding their
+        field-level merges (`{contacts: {id: row}}`) into one merge per document
+        writes the same values with far fewer writes.
+        """
+        search: dict[str, tuple[Any, dict[str, Any]]] = {}
+        batch = self.client.batch()
+        for _, ref, doc, merge in writes:
+            if merge and ref.parent.id == "search":
+                _, folded = search.setdefault(ref.path, (ref, {}))
+                for field, rows in doc.items():
+                    folded.setdefault(field, {}).update(rows)
+            else:
+                batch.set(ref, doc, merge=merge)
+        for ref, folded in search.values():
+            batch.set(ref, folded, merge=True)
+        if writes:
+            batch.commit(**self._rpc)
 
 
 def segment_to_doc(segment: Segment) -> dict[str, Any]:

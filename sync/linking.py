@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from models.addresses import domain_matches, email_domain, is_excluded, is_role_address
+from models.addresses import is_excluded, is_internal, is_role_address
 from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, ActivityKind, Participant, Settings
 
 SENDER_ROLES = ("from", "organizer")
@@ -67,8 +67,7 @@ class Team:
     def is_internal(self, email: str) -> bool:
         known = self._internal.get(email)
         if known is None:
-            domain = email_domain(email)
-            known = self._internal[email] = any(domain_matches(domain, own) for own in self.domains)
+            known = self._internal[email] = is_internal(email, self.domains)
         return known
 
     def is_excluded(self, email: str) -> bool:

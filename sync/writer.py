@@ -51,6 +51,7 @@ import threading
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
 from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
+from models.rules import company_name_for
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 
@@ -195,7 +196,7 @@ class SyncWriter:
         for contact, key, _ in contacts:
             new_company = None
             if contact.company_id and contact.company_id not in self.state.companies:
-                new_company = Company(id=contact.company_id, name=company_name(contact.company_id))
+                new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
             self.repo.put_synced_contact(self.batch, contact, key, new_company)
             self.state.contacts[contact.primary_email] = contact.id
@@ -397,12 +398,6 @@ class SyncWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def company_name(domain: str) -> str:
-    """A first guess at a company's name from its registrable domain: acme.co.uk -> Acme."""
-    label = domain.split(".", 1)[0]
-    return label[:1].upper() + label[1:]
 
 
 def link_pending(repo: Repository) -> int:
