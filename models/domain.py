@@ -159,17 +159,6 @@ class Settings:
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
 
-    @classmethod
-    def from_document(cls, document: dict[str, Any] | None) -> Settings:
-        """The settings in the tenant's document (`{"settings": {...}}`); defaults for what it lacks.
-
-        Stored fields the dataclass no longer has are dropped, so an older document still reads.
-        """
-        data = dict((document or {}).get("settings") or {})
-        data["custom_fields"] = [CustomFieldDefinition(**f) for f in data.get("custom_fields") or []]
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
             if definition.key == key and definition.applies_to == applies_to:
