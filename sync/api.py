@@ -3,7 +3,10 @@
 Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
 `MailboxApi.batch`, which:
 
-- wait for room in the mailbox's own quota window (`QuotaWindow`: the same
+- price each call by the configured quota profile (`quotas.QuotaProfile`, from
+  `SIDECAR_QUOTA_PROFILE`: the request's own discovery method id names its
+  price, so no cost is written here) and wait for room in the mailbox's own
+  quota window and in the process's project window (`QuotaWindow`: the same
   sliding minute Google meters, so a full sync runs close to the quota bound
   without provoking 429s);
 - retry 429, rate-limit 403s, 5xx and dropped connections with exponential
@@ -29,6 +32,7 @@ import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
+from quotas import QuotaProfile
 from sync import google_clients
 
 log = logging.getLogger(__name__)
@@ -37,9 +41,6 @@ GMAIL_BATCH_MAX = 50  # Google: more than 50 calls a Gmail batch is not recommen
 QUOTA_WINDOW_SECONDS = 60.0  # Google meters per-user quota over a sliding minute
 QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after we count: stay clear of the edge
 QUOTA_HEADROOM = 0.98  # spend at most this share of the budget, so a clock step never tips over it
-CALENDAR_QUERIES_PER_MINUTE = 600  # Calendar's default per-user "queries per minute"
-# Gmail's published per-method cost in quota units (developers.google.com/gmail/api/reference/quota).
-GMAIL_UNITS = {"messages.list": 5, "messages.get": 5, "history.list": 2, "getProfile": 1}
 RETRY_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 32.0
@@ -104,18 +105,20 @@ class QuotaWindow:
     """A client-side copy of Google's sliding one-minute quota for one user and API (thread-safe:
     a mailbox's fetch workers share it)."""
 
-    def __init__(self, units_per_minute: int, stop: threading.Event, clock=time.monotonic):
+    def __init__(self, units_per_minute: int, stop: threading.Event | None = None, clock=time.monotonic):
         self.budget = units_per_minute * QUOTA_HEADROOM
         self.window = QUOTA_WINDOW_SECONDS + QUOTA_WINDOW_MARGIN_SECONDS
-        self.stop = stop
+        self.stop = stop or threading.Event()
         self.clock = clock
         self.spent: collections.deque[tuple[float, int]] = collections.deque()
         self.total = 0
         self.waited = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, units: int) -> None:
-        """Wait until `units` fit in the window, then count them as spent."""
+    def acquire(self, units: int, stop: threading.Event | None = None) -> None:
+        """Wait until `units` fit in the window, then count them as spent; `stop` (default: the
+        window's own) ends the wait with `Stopped`."""
+        stop = stop or self.stop
         units = min(units, int(self.budget))
         while True:
             with self._lock:
@@ -136,8 +139,24 @@ class QuotaWindow:
                         break
                 wait = max(wait, 0.01)
                 self.waited += wait
-            if self.stop.wait(wait):
+            if stop.wait(wait):
                 raise Stopped()
+
+
+_project_windows: dict[tuple[str, int], QuotaWindow] = {}
+_project_windows_lock = threading.Lock()
+
+
+def project_window(api: str, units_per_minute: int) -> QuotaWindow | None:
+    """The process-wide window of the project's per-minute budget for an API (every mailbox synced
+    in this process spends from it; None when the profile sets no project budget)."""
+    if not units_per_minute:
+        return None
+    with _project_windows_lock:
+        window = _project_windows.get((api, units_per_minute))
+        if window is None:
+            window = _project_windows[(api, units_per_minute)] = QuotaWindow(units_per_minute)
+        return window
 
 
 @dataclasses.dataclass
@@ -163,7 +182,7 @@ class MailboxApi:
     and the quota window and counters are shared under locks.
     """
 
-    def __init__(self, mailbox: str, service_factory: Callable, api_root: str | None, gmail_units_per_minute: int,
+    def __init__(self, mailbox: str, service_factory: Callable, api_root: str | None, quota: QuotaProfile,
                  stop: threading.Event | None = None, rng: random.Random | None = None):
         self.mailbox = mailbox
         self.api_root = api_root
@@ -171,10 +190,12 @@ class MailboxApi:
         self.rng = rng or random.Random()
         self._factory = service_factory
         self._gmail = self._calendar = None
-        self.gmail_quota = QuotaWindow(gmail_units_per_minute, self.stop)
+        self.quota = quota
+        self.gmail_quota = QuotaWindow(quota.per_user_minute("gmail"), self.stop)
         self._owner = threading.get_ident()
         self._local = threading.local()  # a fetch worker's own Gmail HTTP connection
-        self.calendar_quota = QuotaWindow(CALENDAR_QUERIES_PER_MINUTE, self.stop)
+        self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), self.stop)
+        self._project = {api: project_window(api, quota.per_project_minute(api)) for api in ("gmail", "calendar")}
         self.stats = CallStats()
 
     @property
@@ -209,13 +230,24 @@ class MailboxApi:
         if self.stop.wait(delay):
             raise Stopped()
 
-    def call(self, request, units: int, api: str = "gmail") -> dict:
-        """Execute one request, paced and retried; HttpErrors no retry fixes propagate."""
-        quota = self.gmail_quota if api == "gmail" else self.calendar_quota
+    def _spend(self, api: str, units: int) -> None:
+        """Wait for room in the mailbox's window, then in the project's."""
+        (self.gmail_quota if api == "gmail" else self.calendar_quota).acquire(units)
+        project = self._project[api]
+        if project is not None:
+            project.acquire(units, self.stop)
+
+    def call(self, request, units: int | None = None, api: str | None = None) -> dict:
+        """Execute one request, paced and retried; HttpErrors no retry fixes propagate.
+
+        Its price and API come from the request's discovery method id and the quota profile.
+        """
+        api = api or request.methodId.split(".")[0]
+        units = self.quota.units(request.methodId) if units is None else units
         for attempt in range(RETRY_ATTEMPTS):
             if self.stop.is_set():
                 raise Stopped()
-            quota.acquire(units)
+            self._spend(api, units)
             self.stats.add(calls=1)
             try:
                 return request.execute()
@@ -240,6 +272,9 @@ class MailboxApi:
         """
         messages = self.gmail["messages"]
         http = self._http()
+        price = self.quota.units("gmail.users.messages.get")
+        # a batch never costs more than the window holds: a small budget gets smaller batches, not 429s
+        per_batch = max(1, min(GMAIL_BATCH_MAX, int(self.gmail_quota.budget) // price))
         results: dict[str, dict | None] = {}
         queue = collections.deque(ids)
         attempts: dict[str, int] = collections.Counter()
@@ -247,7 +282,7 @@ class MailboxApi:
         while queue:
             if self.stop.is_set():
                 raise Stopped()
-            chunk = [queue.popleft() for _ in range(min(GMAIL_BATCH_MAX, len(queue)))]
+            chunk = [queue.popleft() for _ in range(min(per_batch, len(queue)))]
             retry: list[str] = []
             fatal: list[Exception] = []
 
@@ -269,7 +304,7 @@ class MailboxApi:
             for message_id in chunk:
                 batch.add(messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=headers),
                           request_id=message_id)
-            self.gmail_quota.acquire(GMAIL_UNITS["messages.get"] * len(chunk))
+            self._spend("gmail", price * len(chunk))
             self.stats.add(calls=len(chunk))
             try:
                 batch.execute(http=http)

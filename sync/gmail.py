@@ -34,7 +34,7 @@ from googleapiclient.errors import HttpError
 from models.addresses import decode_words, parse_address_list
 from models.domain import Mailbox, Participant, utcnow
 from models.repository import activity_id_for
-from sync.api import GMAIL_UNITS, MailboxApi, status_of
+from sync.api import MailboxApi, status_of
 from sync.linking import Item
 from sync.writer import SyncWriter
 
@@ -126,7 +126,7 @@ class GmailSync:
 
     def full(self, resync: bool) -> str:
         users = self.api.gmail["users"]
-        history_id = self.api.call(users.getProfile(userId="me"), GMAIL_UNITS["getProfile"])["historyId"]
+        history_id = self.api.call(users.getProfile(userId="me"))["historyId"]
         since = utcnow() - dt.timedelta(days=self.backfill_days)
         ids = self._list_ids(f"after:{int(since.timestamp())}")
         log.info("full sync mailbox=%s messages=%d resync=%s", self.api.mailbox, len(ids), resync)
@@ -151,7 +151,7 @@ class GmailSync:
         while True:
             response = self.api.call(history.list(
                 userId="me", startHistoryId=start_history_id, historyTypes=HISTORY_TYPES,
-                maxResults=HISTORY_PAGE_MAX, pageToken=page_token), GMAIL_UNITS["history.list"])
+                maxResults=HISTORY_PAGE_MAX, pageToken=page_token))
             for record in response.get("history") or ():
                 for change in record.get("messagesAdded") or ():
                     message = change["message"]
@@ -177,7 +177,7 @@ class GmailSync:
         page_token = None
         while True:
             response = self.api.call(messages.list(userId="me", q=query, maxResults=MESSAGES_PAGE_MAX,
-                                                   pageToken=page_token), GMAIL_UNITS["messages.list"])
+                                                   pageToken=page_token))
             ids.extend(m["id"] for m in response.get("messages") or ())
             page_token = response.get("nextPageToken")
             if not page_token:

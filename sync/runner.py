@@ -103,8 +103,7 @@ class SyncRun:
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
         config = self.services.config
-        api = MailboxApi(email, self.services.google_service, config.google_api_root,
-                         config.gmail_units_per_minute, self.stop)
+        api = MailboxApi(email, self.services.google_service, config.google_api_root, config.quota, self.stop)
         writer = SyncWriter(state, email)
         gmail = GmailSync(api, writer, config.backfill_days)
         calendar = CalendarSync(api, writer, config.backfill_days)
