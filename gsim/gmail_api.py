@@ -93,7 +93,7 @@ def _relative(value: str) -> int:
 
 QUERY_LABEL_WORDS = {
     "unread": "UNREAD", "starred": "STARRED", "important": "IMPORTANT", "sent": "SENT", "inbox": "INBOX",
-    "spam": "SPAM", "trash": "TRASH", "draft": "DRAFT", "drafts": "DRAFT",
+    "spam": "SPAM", "trash": "TRASH", "draft": "DRAFT", "drafts": "DRAFT", "chat": "CHAT", "chats": "CHAT",
 }  # fmt: skip
 QUERY_HEADERS = {"from": "From", "to": "To", "cc": "Cc", "subject": "Subject", "list": "List-Id"}
 

@@ -26,7 +26,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
@@ -38,6 +38,7 @@ from sync import google_clients
 log = logging.getLogger(__name__)
 
 GMAIL_BATCH_MAX = 50  # Google: more than 50 calls a Gmail batch is not recommended (it rate-limits them)
+THREAD_PART = "thread-"  # request ids of threads.get parts in a batch (the others are message ids)
 QUOTA_WINDOW_SECONDS = 60.0  # Google meters per-user quota over a sliding minute
 QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after we count: stay clear of the edge
 QUOTA_HEADROOM = 0.98  # spend at most this share of the budget, so a clock step never tips over it
@@ -206,7 +207,8 @@ class MailboxApi:
             self._gmail_http = service._http
             self._owner = threading.get_ident()
             users = service.users()
-            self._gmail = {"users": users, "messages": users.messages(), "history": users.history()}
+            self._gmail = {"users": users, "messages": users.messages(), "history": users.history(),
+                           "threads": users.threads()}
         return self._gmail
 
     @property
@@ -264,47 +266,83 @@ class MailboxApi:
                 self._backoff(attempt)
         raise AssertionError("unreachable")
 
-    def get_messages(self, ids: list[str], headers: list[str]) -> dict[str, dict | None]:
-        """messages.get(format=metadata) for many ids through batches of at most 50.
+    def fetch_by_thread(self, listed: int) -> bool:
+        """Whether one threads.get costs less than `listed` messages.get (module doc of sync.gmail)."""
+        return self.quota.units("gmail.users.threads.get") < listed * self.quota.units("gmail.users.messages.get")
 
-        Returns id -> message, or None for a message gone meanwhile (404).
-        Failed parts that a retry can fix go into a later batch.
+    def get_messages(self, ids: list[str], headers: list[str],
+                     thread_of: Mapping[str, str] | None = None) -> dict[str, dict | None]:
+        """The messages of `ids` in format=metadata, through batches of at most 50 calls.
+
+        With `thread_of` (message id -> thread id, from the listing), the ids of a
+        thread that are cheaper to fetch together come from one threads.get
+        (format=metadata, the same headers), keeping only the messages asked for;
+        the others from messages.get. Returns id -> message, or None for a message
+        gone meanwhile (404, or no longer in its thread). Failed parts that a retry
+        can fix go into a later batch.
         """
-        messages = self.gmail["messages"]
+        gmail = self.gmail
         http = self._http()
-        price = self.quota.units("gmail.users.messages.get")
-        # a batch never costs more than the window holds: a small budget gets smaller batches, not 429s
-        per_batch = max(1, min(GMAIL_BATCH_MAX, int(self.gmail_quota.budget) // price))
+        prices = {"message": self.quota.units("gmail.users.messages.get"),
+                  "thread": self.quota.units("gmail.users.threads.get")}
+        parts: dict[str, tuple[str, list[str]]] = {}  # request id -> (kind, the message ids it brings)
+        by_thread: dict[str, list[str]] = {}
+        for message_id in ids:
+            by_thread.setdefault((thread_of or {}).get(message_id) or "", []).append(message_id)
+        for thread_id, members in by_thread.items():
+            if thread_id and self.fetch_by_thread(len(members)):
+                parts[THREAD_PART + thread_id] = ("thread", members)
+            else:
+                parts.update((m, ("message", [m])) for m in members)
+        budget = int(self.gmail_quota.budget)
         results: dict[str, dict | None] = {}
-        queue = collections.deque(ids)
+        queue = collections.deque(parts)
         attempts: dict[str, int] = collections.Counter()
         round_ = 0
         while queue:
             if self.stop.is_set():
                 raise Stopped()
-            chunk = [queue.popleft() for _ in range(min(per_batch, len(queue)))]
+            # a batch never costs more than the window holds: a small budget gets smaller batches, not 429s
+            chunk = [queue.popleft()]
+            units = prices[parts[chunk[0]][0]]
+            while queue and len(chunk) < GMAIL_BATCH_MAX and units + prices[parts[queue[0]][0]] <= budget:
+                units += prices[parts[queue[0]][0]]
+                chunk.append(queue.popleft())
             retry: list[str] = []
             fatal: list[Exception] = []
+            done: set[str] = set()
 
-            def on_response(request_id, response, exception, _chunk=chunk, _retry=retry, _fatal=fatal):
-                message_id = request_id
+            def on_response(request_id, response, exception, _retry=retry, _fatal=fatal, _done=done):
+                kind, members = parts[request_id]
                 if exception is None:
-                    results[message_id] = response
+                    _done.add(request_id)
+                    if kind == "message":
+                        results[request_id] = response
+                    else:
+                        found = {m["id"]: m for m in response.get("messages") or ()}
+                        results.update((m, found.get(m)) for m in members)
                 elif isinstance(exception, HttpError) and status_of(exception) == 404:
-                    results[message_id] = None
-                elif is_retryable(exception) and attempts[message_id] < RETRY_ATTEMPTS - 1:
-                    attempts[message_id] += 1
-                    _retry.append(message_id)
+                    _done.add(request_id)
+                    results.update((m, None) for m in members)
+                elif is_retryable(exception) and attempts[request_id] < RETRY_ATTEMPTS - 1:
+                    attempts[request_id] += 1
+                    _retry.append(request_id)
                 else:
                     if is_retryable(exception):
                         self.stats.add(failed=1)
                     _fatal.append(exception)
 
             batch = google_clients.new_batch("gmail", self.api_root, on_response)
-            for message_id in chunk:
-                batch.add(messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=headers),
-                          request_id=message_id)
-            self._spend("gmail", price * len(chunk))
+            for request_id in chunk:
+                kind, members = parts[request_id]
+                if kind == "message":
+                    request = gmail["messages"].get(userId="me", id=request_id, format="metadata",
+                                                    metadataHeaders=headers)
+                else:
+                    request = gmail["threads"].get(userId="me", id=request_id[len(THREAD_PART):],
+                                                   format="metadata", metadataHeaders=headers)
+                batch.add(request, request_id=request_id)
+            self._spend("gmail", units)
             self.stats.add(calls=len(chunk))
             try:
                 batch.execute(http=http)
@@ -313,7 +351,7 @@ class MailboxApi:
             except Exception as exc:  # the whole batch failed: every part goes again
                 if not is_retryable(exc) or round_ >= RETRY_ATTEMPTS:
                     raise
-                retry[:] = [m for m in chunk if m not in results]
+                retry[:] = [r for r in chunk if r not in done]
             if fatal:
                 raise fatal[0]
             if retry:
@@ -325,6 +363,15 @@ class MailboxApi:
             else:
                 round_ = 0
         return results
+
+
+def order_by_thread(ids: list[str], thread_of: Mapping[str, str]) -> list[str]:
+    """`ids` with each thread's messages brought together at the place of its first (newest listed) one,
+    so that a fetch group holds whole threads."""
+    threads: dict[str, list[str]] = {}
+    for message_id in ids:
+        threads.setdefault(thread_of.get(message_id) or message_id, []).append(message_id)
+    return [message_id for members in threads.values() for message_id in members]
 
 
 def _short(exc: Exception) -> str:

@@ -110,3 +110,13 @@ def test_the_classic_mix_is_still_available_and_both_are_deterministic():
     assert max(len(t) for t in classic.mailbox(classic.reps[0]).threads.values()) <= 3
     with pytest.raises(ValueError, match="thread_mix"):
         Spec(**spec, thread_mix="noisy")
+
+
+def test_a_query_can_leave_out_everything_sync_never_stores(simulator, gmail, rep):
+    simulator.world.modify_labels(rep, next(iter(simulator.world.mailbox(rep).messages)), add=["CHAT"])
+    q = "-in:spam -in:trash -in:drafts -in:chats"
+    listed = {m["id"] for p in list_all(gmail.users().messages().list, userId="me", q=q, maxResults=500)
+              for m in p.get("messages", [])}
+    box = simulator.world.mailbox(rep)
+    assert listed == {m.id for m in box.messages.values() if not {"SPAM", "TRASH", "DRAFT", "CHAT"} & set(m.label_ids)}
+    assert any("DRAFT" in m.label_ids for m in box.messages.values())
