@@ -9,6 +9,9 @@ Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
   quota window and in the process's project window (`QuotaWindow`: the same
   sliding minute Google meters, so a full sync runs close to the quota bound
   without provoking 429s);
+- fetch metadata in batches of messages.get, or of threads.get for the
+  threads where one call costs less than their listed messages one by one
+  (`get_messages`, `order_by_thread`);
 - retry 429, rate-limit 403s, 5xx and dropped connections with exponential
   backoff and full jitter; inside a batch only the failed parts are re-queued;
 - turn what no retry can fix into a `MailboxError` with a short reason
