@@ -143,6 +143,10 @@ def compile_query(q: str, box: Mailbox):
             test = _since(_relative(value))
         elif key == "older_than":
             test = _until(_relative(value))
+        elif key == "category":  # category:promotions -> CATEGORY_PROMOTIONS (primary is PERSONAL)
+            label = "CATEGORY_" + {"primary": "PERSONAL"}.get(value.lower(), value.upper())
+            explicit_labels.add(label)
+            test = _has_label(label)
         elif key in ("in", "label", "is"):
             label = QUERY_LABEL_WORDS.get(value.lower())
             if label is None:

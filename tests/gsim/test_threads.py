@@ -120,3 +120,14 @@ def test_a_query_can_leave_out_everything_sync_never_stores(simulator, gmail, re
     box = simulator.world.mailbox(rep)
     assert listed == {m.id for m in box.messages.values() if not {"SPAM", "TRASH", "DRAFT", "CHAT"} & set(m.label_ids)}
     assert any("DRAFT" in m.label_ids for m in box.messages.values())
+
+
+def test_category_operators_select_gmails_tabs(simulator, gmail, rep):
+    box = simulator.world.mailbox(rep)
+    q = "-category:promotions -category:social -category:forums"
+    listed = {m["id"] for p in list_all(gmail.users().messages().list, userId="me", q=q, maxResults=500)
+              for m in p.get("messages", [])}
+    tabs = {"CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL", "CATEGORY_FORUMS"}
+    assert listed == {m.id for m in box.messages.values() if not (tabs | {"SPAM", "TRASH"}) & set(m.label_ids)}
+    primary = gmail.users().messages().list(userId="me", q="category:primary", maxResults=500).execute()
+    assert all("CATEGORY_PERSONAL" in box.messages[m["id"]].label_ids for m in primary["messages"])
