@@ -111,7 +111,7 @@ class CalendarSync:
         cancelled: list[dict] = []
         page_token, next_sync_token = None, None
         while True:
-            response = self.api.call(self.api.events.list(**params, pageToken=page_token), 1, api="calendar")
+            response = self.api.call(self.api.events.list(**params, pageToken=page_token))
             for event in response.get("items") or ():
                 item = parse_event(event) if event.get("status") != "cancelled" else None
                 if item is not None:

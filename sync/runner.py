@@ -122,7 +122,7 @@ class SyncRun:
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
         config = self.config
         api = MailboxApi(email, self.google_service, config.google_api_root,
-                         config.gmail_units_per_minute, self.stop)
+                         config.quota, self.stop)
         writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
         gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
         calendar = CalendarSync(api, writer, config.backfill_days)

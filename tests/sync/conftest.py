@@ -11,7 +11,7 @@ from models.repository import Repository
 from sync.runner import SyncRun
 from wiring import Services
 
-TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300)
+TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300, thread_mix="classic")
 # The seeded mailboxes are small: groups and chunks scaled down with them, so every test runs the
 # fetch-ahead thread over several groups and several chunk commits in flight, as a full-size sync does.
 SMALL_FETCH_GROUP = 16
