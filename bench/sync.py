@@ -38,7 +38,7 @@ import psutil
 from bench.common import peak_rss_mb, raw_write_rates
 from devtools.firestore_emulator import FirestoreEmulator
 from models.domain import MailboxState
-from sync.api import QUOTA_WINDOW_SECONDS
+from quotas import WINDOW_SECONDS as QUOTA_WINDOW_SECONDS
 from sync.runner import SyncRun
 from sync.writer import COMMITTERS
 from wiring import Services

@@ -37,13 +37,12 @@ from googleapiclient.errors import HttpError
 
 import google_clients
 from models.domain import MailboxState
-from quotas import QuotaProfile
+from quotas import WINDOW_SECONDS, QuotaProfile
 
 log = logging.getLogger(__name__)
 
 GMAIL_BATCH_MAX = 50  # Google: more than 50 calls a Gmail batch is not recommended (it rate-limits them)
 THREAD_PART = "thread-"  # request ids of threads.get parts in a batch (the others are message ids)
-QUOTA_WINDOW_SECONDS = 60.0  # Google meters per-user quota over a sliding minute
 QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after we count: stay clear of the edge
 QUOTA_HEADROOM = 0.98  # spend at most this share of the budget, so a clock step never tips over it
 RETRY_ATTEMPTS = 8
@@ -110,9 +109,10 @@ class QuotaWindow:
     """A client-side copy of Google's sliding one-minute quota for one user and API (thread-safe:
     a mailbox's fetch workers share it)."""
 
-    def __init__(self, units_per_minute: int, stop: threading.Event | None = None, clock=time.monotonic):
+    def __init__(self, units_per_minute: int, window_seconds: float = WINDOW_SECONDS,
+                 stop: threading.Event | None = None, clock=time.monotonic):
         self.budget = units_per_minute * QUOTA_HEADROOM
-        self.window = QUOTA_WINDOW_SECONDS + QUOTA_WINDOW_MARGIN_SECONDS
+        self.window = window_seconds + QUOTA_WINDOW_MARGIN_SECONDS
         self.stop = stop or threading.Event()
         self.clock = clock
         self.spent: collections.deque[tuple[float, int]] = collections.deque()
@@ -148,19 +148,20 @@ class QuotaWindow:
                 raise Stopped()
 
 
-_project_windows: dict[tuple[str, int], QuotaWindow] = {}
+_project_windows: dict[tuple[str, int, float], QuotaWindow] = {}
 _project_windows_lock = threading.Lock()
 
 
-def project_window(api: str, units_per_minute: int) -> QuotaWindow | None:
+def project_window(api: str, units_per_minute: int, window_seconds: float = WINDOW_SECONDS) -> QuotaWindow | None:
     """The process-wide window of the project's per-minute budget for an API (every mailbox synced
     in this process spends from it; None when the profile sets no project budget)."""
     if not units_per_minute:
         return None
     with _project_windows_lock:
-        window = _project_windows.get((api, units_per_minute))
+        key = (api, units_per_minute, window_seconds)
+        window = _project_windows.get(key)
         if window is None:
-            window = _project_windows[(api, units_per_minute)] = QuotaWindow(units_per_minute)
+            window = _project_windows[key] = QuotaWindow(units_per_minute, window_seconds)
         return window
 
 
@@ -196,11 +197,12 @@ class MailboxApi:
         self._factory = service_factory
         self._gmail = self._calendar = None
         self.quota = quota
-        self.gmail_quota = QuotaWindow(quota.per_user_minute("gmail"), self.stop)
+        self.gmail_quota = QuotaWindow(quota.per_user_minute("gmail"), quota.window_seconds, self.stop)
         self._owner = threading.get_ident()
         self._local = threading.local()  # a fetch worker's own Gmail HTTP connection
-        self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), self.stop)
-        self._project = {api: project_window(api, quota.per_project_minute(api)) for api in ("gmail", "calendar")}
+        self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), quota.window_seconds, self.stop)
+        self._project = {api: project_window(api, quota.per_project_minute(api), quota.window_seconds)
+                         for api in ("gmail", "calendar")}
         self.stats = CallStats()
 
     @property

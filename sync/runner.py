@@ -29,6 +29,7 @@ from google_clients import DIRECTORY_SCOPES
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
 from models.repository import Repository
+from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.gmail import FETCH_GROUP, GmailSync
@@ -85,13 +86,14 @@ class SyncRun:
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
-                 chunk_writes_max: int = CHUNK_WRITES_MAX):
+                 chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None):
         self.repository = repository
         self.google_service = google_service
         self.config = config
         self.stop = stop or threading.Event()
         self.fetch_group = fetch_group
         self.chunk_writes_max = chunk_writes_max
+        self.quota = quota or config.quota  # the configured profile; a test or benchmark may scale it
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -122,7 +124,7 @@ class SyncRun:
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
         config = self.config
         api = MailboxApi(email, self.google_service, config.google_api_root,
-                         config.quota, self.stop)
+                         self.quota, self.stop)
         writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
         gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
         calendar = CalendarSync(api, writer, config.backfill_days)
