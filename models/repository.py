@@ -8,8 +8,11 @@ snapshot came from.
 Layout (SPEC §6), everything under `tenants/{tenant}`:
 
     tenants/{tenant}                         settings (privacy level, exclusions, ...)
-      contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist)
-        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}}: one month of rows
+      contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist, and
+                                             `timeline_parts`, each bucket's row count and time span)
+        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}}: a month's first rows
+        timeline/{YYYY-MM.N}                 the month's further parts, once each before it holds
+                                             `TIMELINE_PART_ROWS` rows (see "Bounded documents")
       emails/{email}                         {contact_id, domain}: the address index
       companies/{domain}                     a Company, keyed by registrable domain
       activities/{activity_id}               an Activity, one per message/meeting/note/call
@@ -73,6 +76,27 @@ where a query over activities would scan them all). The admin's scans
 (exclusions, address conflicts) and segment queries are the other queries;
 none runs behind a Gmail or Calendar card.
 
+Bounded documents (SPEC §7: none grows without bound with the customer's
+data; Firestore refuses a document over 1 MiB):
+
+- a timeline bucket holds at most about `TIMELINE_PART_ROWS` rows, each of a
+  bounded size (`_entry_doc`): a busy month spills into numbered parts. Which
+  part a new row goes to is decided by `TimelinePlacement`, which counts the
+  rows of each bucket (read once from the contact's `timeline_parts`, then
+  counted as it places); the row's bucket is recorded on the activity
+  (`timeline_buckets`), so a rewrite or a removal finds it without a read.
+  The contact records each bucket's rows and time span with `Increment`,
+  `Minimum` and `Maximum` transforms, so concurrent writers merge. The reader
+  takes buckets newest span first and stops once the page is full and no
+  unread bucket can hold a newer row: the newest 20 rows of a 10,000-email
+  month cost one part's read. Two processes filling the same contact's month
+  at once can each put one chunk's rows in the same part, which the row
+  bound leaves room for.
+- `unlinked/{email}` and `names/{key}` are lists that grow with activities
+  and same-named contacts; `message_index/{n}` grows with a mailbox;
+  search prefix documents with the tenant (`models.search`). See each
+  operation's docstring for its bound.
+
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments. Made with a `deadline` (the web process), it passes
 `retry=` and `timeout=` on each Firestore call so a call and its retries give
@@ -129,6 +153,13 @@ TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+# Rows a timeline bucket takes before the month spills into its next part. A row is at most ~3.2 KB
+# (`_entry_doc`'s bounds), so a full part stays under 0.7 MiB, leaving room for concurrent writers'
+# overfill under Firestore's 1 MiB document limit; a typical row (~400 B) makes a part ~80 KB.
+TIMELINE_PART_ROWS = 200
+TIMELINE_ROW_SUBJECT_MAX = 250  # characters of a subject a timeline row keeps (the activity keeps it whole)
+TIMELINE_ROW_HOLDERS_MAX = 25  # holders a row lists (sorted); a wider mail shows its first 25
+TIMELINE_ROW_COUNTERPART_MAX = 100
 WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
@@ -137,7 +168,7 @@ RETRY_MULTIPLIER = 1.3  # and its growth
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "timeline_parts")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -245,6 +276,12 @@ def activity_from_doc(snapshot) -> Activity:
     data = snapshot.to_dict()
     data["participants"] = [Participant(**p) for p in data.get("participants") or []]
     data["holders"] = {unquote(m): held for m, held in (data.get("holders") or {}).items()}
+    # stored before buckets had parts: every row is in its month's first bucket
+    buckets = dict(data.get("timeline_buckets") or {})
+    if len(buckets) < len(data.get("contact_ids") or ()) and data.get("at") is not None:
+        for contact_id in data.get("contact_ids") or ():
+            buckets.setdefault(contact_id, month_of(data["at"]))
+    data["timeline_buckets"] = buckets
     return Activity(id=snapshot.id, **_known(Activity, data))
 
 
@@ -329,6 +366,7 @@ class Touch:
     at: dt.datetime
     kind: str
     rep: str | None = None
+    bucket: str | None = None  # the timeline bucket its row is in, when known (else its month's first)
 
 
 def month_of(at: dt.datetime) -> str:
@@ -344,6 +382,107 @@ def recent_months(now: dt.datetime, count: int) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return months
+
+
+def timeline_bucket(month: str, part: int) -> str:
+    """A timeline bucket's id: the month for its first part, "YYYY-MM.N" for the next ones."""
+    return month if part == 0 else f"{month}.{part}"
+
+
+def bucket_month(bucket: str) -> str:
+    """The month a timeline bucket belongs to ("2026-11.3" -> "2026-11")."""
+    return bucket.partition(".")[0]
+
+
+def _month_span(month: str) -> tuple[float, float]:
+    """Epoch seconds of a month's first instant and of the last one before the next month."""
+    year, number = (int(part) for part in month.split("-"))
+    start = dt.datetime(year, number, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=dt.UTC)
+    return start.timestamp(), end.timestamp() - 1e-6
+
+
+class TimelinePlacement:
+    """Where new timeline rows go: each contact's month fills its parts in order (module doc).
+
+    Counts the rows of each bucket: a bucket document carries its own count
+    (`rows`, an `Increment` of the rows placed there); the buckets of a month
+    are those the contact lists. Both are read once (the contact through
+    `learn` when the caller has it, else in one batched read; the counts of a
+    month's buckets in one masked read), then counted here as rows are placed.
+    A bucket listed without a count (stored before parts existed) counts as
+    full, so it takes no more rows. Not thread-safe: sync places under its
+    tenant lock, everyone else makes one per write.
+    """
+
+    def __init__(self, repo: Repository, part_rows: int = TIMELINE_PART_ROWS):
+        self._repo = repo
+        self.part_rows = part_rows
+        self._listed: dict[str, set[str]] = {}  # contact id -> buckets its document lists
+        self._rows: dict[str, dict[str, int]] = {}  # contact id -> bucket -> rows (months read so far)
+        self._months: set[tuple[str, str]] = set()  # (contact id, month) whose counts are known
+
+    def learn(self, contact: Contact) -> None:
+        """Take the buckets a contact lists from a copy just read (sync reads its contacts anyway)."""
+        self._listed.setdefault(contact.id, set(contact.timeline_months))
+
+    def learn_new(self, contact_id: str) -> None:
+        """A contact just created: its timeline is empty."""
+        self._listed.setdefault(contact_id, set())
+
+    def place(self, activities: Iterable[Activity]) -> list[tuple[Activity, str, str, bool]]:
+        """(activity, contact id, bucket, new row?) for every row the activities show.
+
+        A row already placed (`activity.timeline_buckets`) keeps its bucket; a
+        new one goes to the first part of its month with room, and the
+        activity records where.
+        """
+        activities = list(activities)
+        wanted = {(c, month_of(a.at)) for a in activities for c in a.contact_ids if c not in a.timeline_buckets}
+        self._count({pair for pair in wanted if pair not in self._months})
+        placed = []
+        for activity in activities:
+            month = month_of(activity.at)
+            for contact_id in activity.contact_ids:
+                bucket = activity.timeline_buckets.get(contact_id)
+                if bucket is not None:
+                    placed.append((activity, contact_id, bucket, False))
+                    continue
+                rows = self._rows.setdefault(contact_id, {})
+                part = 0
+                while rows.get(timeline_bucket(month, part), 0) >= self.part_rows:
+                    part += 1
+                bucket = timeline_bucket(month, part)
+                rows[bucket] = rows.get(bucket, 0) + 1
+                activity.timeline_buckets[contact_id] = bucket
+                placed.append((activity, contact_id, bucket, True))
+        return placed
+
+    def _count(self, pairs: set[tuple[str, str]]) -> None:
+        """Read the row counts of these contacts' months: their listed buckets, one masked batched read."""
+        if not pairs:
+            return
+        unknown = {c for c, _ in pairs if c not in self._listed}
+        if unknown:
+            found = self._repo.get_contacts(unknown)
+            for contact_id in unknown:
+                self._listed[contact_id] = set(found[contact_id].timeline_months) if contact_id in found else set()
+        where: dict[str, tuple[str, str]] = {}  # bucket document path -> (contact id, bucket)
+        refs = []
+        for contact_id, month in pairs:
+            rows = self._rows.setdefault(contact_id, {})
+            for bucket in self._listed[contact_id]:
+                if bucket_month(bucket) == month:
+                    rows[bucket] = self.part_rows  # full unless its count says otherwise (a legacy bucket)
+                    ref = self._repo.timeline_ref(contact_id, bucket)
+                    where[ref.path] = (contact_id, bucket)
+                    refs.append(ref)
+            self._months.add((contact_id, month))
+        for snapshot in self._repo.get_all(refs, field_paths=["rows"]):
+            count = (snapshot.to_dict() or {}).get("rows")
+            if count is not None:
+                contact_id, bucket = where[snapshot.reference.path]
+                self._rows[contact_id][bucket] = int(count)
 
 
 def message_index_bucket(message_id: str) -> str:
@@ -634,9 +773,13 @@ class Repository:
         latest: dict[str, float] = {}
         reps: dict[str, float] = {}
         months = set()
+        spans: dict[str, list[float]] = {}
         for touch in touches:
             epoch = touch.at.timestamp()
-            months.add(month_of(touch.at))
+            bucket = touch.bucket or month_of(touch.at)
+            months.add(bucket)
+            span = spans.setdefault(bucket, [epoch, epoch])
+            span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
@@ -648,6 +791,8 @@ class Repository:
         if reps:
             data["touches"] = {rep: firestore.Maximum(value) for rep, value in reps.items()}
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
+        data["timeline_parts"] = {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
+                                  for bucket, (lo, hi) in spans.items()}
         writer.set(self.contact_ref(contact_id), data, merge=True)
 
     def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
@@ -700,29 +845,58 @@ class Repository:
     def put_activity(self, writer: WriteSet, activity: Activity) -> None:
         """Write an activity and its row on each linked contact's timeline, through `writer`.
 
-        Pair it with `record_touches` for the same contacts (see there).
+        Pair it with `record_touches` for the same contacts (see there). A new
+        row's bucket costs one read of its contacts (`TimelinePlacement`).
         """
-        writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
-        row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
-        for contact_id in activity.contact_ids:
-            writer.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
+        self.put_activities(writer, [activity])
 
-    def put_activities(self, writer: WriteSet, activities: Iterable[Activity]) -> None:
-        """`put_activity` for many, with one write per timeline bucket instead of one per row.
+    def timeline_placement(self) -> TimelinePlacement:
+        """Where new timeline rows go; a writer of many activities keeps one (sync: one per tenant and run)."""
+        return TimelinePlacement(self)
 
-        Rows of one contact's month merge into a single field-level merge of
-        `entries` (the same result as writing them one by one); sync's bulk
-        writes use this. Pair it with `record_touches` in the same way.
+    def put_activities(self, writer: WriteSet, activities: Iterable[Activity],
+                       placement: TimelinePlacement | None = None) -> None:
+        """`put_activity` for many: one write per activity, per timeline bucket and per contact touched.
+
+        Rows of one contact's bucket merge into a single field-level merge of
+        `entries` (the same result as writing them one by one); each contact
+        gets one merge listing its buckets and raising their counts and spans
+        (transforms: concurrent writers add up). New rows are placed by
+        `placement` (a fresh one, which reads the contacts, when None).
+        Sync's bulk writes use this. Pair it with `record_touches` in the same way.
         """
+        activities = list(activities)
+        placed = (placement or TimelinePlacement(self)).place(activities)
         rows: dict[tuple[str, str], dict[str, str]] = {}
+        added: dict[tuple[str, str], int] = {}
+        parts: dict[str, dict[str, list[float]]] = {}  # contact -> part (not a month's first bucket) -> [lo, hi]
+        encoded: dict[str, str] = {}
+        for activity, contact_id, bucket, new in placed:
+            row = encoded.get(activity.id)
+            if row is None:
+                row = encoded[activity.id] = _entry_doc(TimelineEntry.of(activity))
+            rows.setdefault((contact_id, bucket), {})[activity.id] = row
+            added[(contact_id, bucket)] = added.get((contact_id, bucket), 0) + (1 if new else 0)
+            if bucket != month_of(activity.at):
+                epoch = activity.at.timestamp()
+                span = parts.setdefault(contact_id, {}).setdefault(bucket, [epoch, epoch])
+                span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         for activity in activities:
             writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
-            row = _entry_doc(TimelineEntry.of(activity))
-            month = month_of(activity.at)
-            for contact_id in activity.contact_ids:
-                rows.setdefault((contact_id, month), {})[activity.id] = row
-        for (contact_id, month), entries in rows.items():
-            writer.set(self.timeline_ref(contact_id, month), {"entries": entries}, merge=True)
+        for key, entries in rows.items():
+            data: dict[str, Any] = {"entries": entries}
+            if added[key]:
+                data["rows"] = firestore.Increment(added[key])
+            writer.set(self.timeline_ref(*key), data, merge=True)
+        for contact_id, spans in parts.items():  # a month's first bucket is listed by `record_touches`
+            self._list_buckets(writer, contact_id, spans)
+
+    def _list_buckets(self, writer: WriteSet, contact_id: str, spans: Mapping[str, list[float]]) -> None:
+        """List buckets on a contact and widen their recorded spans ([lo, hi] epoch seconds each)."""
+        writer.set(self.contact_ref(contact_id), {
+            "timeline_months": firestore.ArrayUnion(sorted(spans)),
+            "timeline_parts": {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
+                               for bucket, (lo, hi) in spans.items()}}, merge=True)
 
     def add_activity(self, activity: Activity, rep: str | None = None) -> Activity:
         """One activity written now (a note or a call from a card), with its counters."""
@@ -742,8 +916,9 @@ class Repository:
         (sync's rerun, a repeated exclusion); every write is idempotent.
         """
         for contact_id in activity.contact_ids:
-            writer.set(self.timeline_ref(contact_id, month_of(activity.at)),
-                       {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
+            bucket = activity.timeline_buckets.get(contact_id) or month_of(activity.at)
+            writer.set(self.timeline_ref(contact_id, bucket), {"entries": {activity.id: firestore.DELETE_FIELD}},
+                       merge=True)
         for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
             writer.delete(self.message_ref(mailbox, held_id))
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
@@ -751,33 +926,60 @@ class Repository:
         writer.delete(self.activity_ref(activity.id))
 
     def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
-                           to_id: str) -> None:
-        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids."""
+                           to_id: str, buckets: Mapping[str, str] | None = None) -> None:
+        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids.
+
+        `buckets` (activity id -> bucket of `to_id`'s timeline) records where their rows now are.
+        """
         for activity in activities:
             if from_id in activity.contact_ids or to_id not in activity.contact_ids:
                 ids = [to_id if cid == from_id else cid for cid in activity.contact_ids]
                 if to_id not in ids:
                     ids.append(to_id)
-                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids))})
+                placed = {cid: b for cid, b in activity.timeline_buckets.items() if cid != from_id}
+                if buckets and activity.id in buckets:
+                    placed[to_id] = buckets[activity.id]
+                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids)),
+                                                               "timeline_buckets": placed})
 
     def move_timeline_bucket(self, from_id: str, to_id: str, month: str) -> int:
-        """Move one month of contact `from_id`'s timeline to `to_id`'s; the rows moved.
+        """Move one bucket (`month`: a bucket id) of contact `from_id`'s timeline to `to_id`'s; the rows moved.
 
-        Idempotent, the bucket deleted last: the activities are re-pointed
-        first (batches that hold nothing else), then one atomic commit copies
-        the rows, lists the month on the receiving contact, deletes the bucket
-        and unlists it on the giving one. A rerun after a crash finds the
-        bucket again, or finds it gone and moves nothing.
+        Idempotent, the bucket deleted last: the rows are placed on the
+        receiving timeline as new rows are (`TimelinePlacement`, so a busy
+        month still spills into parts) and the activities re-pointed first
+        (batches that hold nothing else), then one atomic commit copies the
+        rows, lists and counts the buckets on the receiving contact, deletes
+        the bucket and unlists it on the giving one. A rerun after a crash
+        finds the bucket again, with the rows' places already on the
+        activities, or finds it gone and moves nothing.
         """
         snapshot = self._get(self.timeline_ref(from_id, month))
         if not snapshot.exists:
             return 0  # moved by an earlier, interrupted run
         entries: dict[str, Any] = snapshot.get("entries") or {}
+        activities = self.get_activities(entries)
+        receiving = []
+        for activity in activities.values():
+            copy = dataclasses.replace(activity, contact_ids=[to_id], timeline_buckets={
+                to_id: activity.timeline_buckets[to_id]} if to_id in activity.timeline_buckets else {})
+            receiving.append(copy)
+        placed = {a.id: bucket for a, _, bucket, _ in TimelinePlacement(self).place(receiving)}
         with self.batch() as writer:
-            self.repoint_activities(writer, self.get_activities(entries).values(), from_id, to_id)
+            self.repoint_activities(writer, activities.values(), from_id, to_id, placed)
+        rows: dict[str, dict[str, Any]] = {}
+        spans: dict[str, list[float]] = {}
+        for activity_id, raw in entries.items():
+            bucket = placed.get(activity_id, month)
+            rows.setdefault(bucket, {})[activity_id] = raw
+            epoch = _entry_from_doc(activity_id, raw).at.timestamp()
+            span = spans.setdefault(bucket, [epoch, epoch])
+            span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         with self.batch() as writer:
-            writer.set(self.timeline_ref(to_id, month), {"entries": entries}, merge=True)
-            writer.set(self.contact_ref(to_id), {"timeline_months": firestore.ArrayUnion([month])}, merge=True)
+            for bucket, moved in rows.items():
+                writer.set(self.timeline_ref(to_id, bucket), {"entries": moved, "rows": firestore.Increment(
+                    len(moved))}, merge=True)
+            self._list_buckets(writer, to_id, spans)
             writer.delete(self.timeline_ref(from_id, month))
             writer.set(self.contact_ref(from_id), {"timeline_months": firestore.ArrayRemove([month])}, merge=True)
         return len(entries)
@@ -792,34 +994,49 @@ class Repository:
                  buckets: Mapping[str, Mapping[str, str]] | None = None) -> TimelinePage:
         """A page of a contact's timeline, newest first; `next_cursor` is None on the last page.
 
-        Reads the newest monthly buckets a few at a time until the page is full
-        (usually one `get_all`). Pass `contact` when it is already loaded to save
-        a read, and `buckets` (month -> rows) when a read view already fetched
-        some months (`PeopleView.buckets`): a month found there is not read
-        again. `since` stops at a time instead of a page size (meeting briefs).
-        Months are taken newest first either way, so the page is the same.
+        Takes the contact's buckets by the newest row they can hold (their
+        recorded span, else their month's), a few per `get_all`, and stops once
+        the page is full and no unread bucket can hold a row newer than the
+        page's last: usually one `get_all`, and one part of a busy month. Pass
+        `contact` when it is already loaded to save a read, and `buckets`
+        (bucket -> rows) when a read view already fetched some
+        (`PeopleView.buckets`): a bucket found there is not read again.
+        `since` stops at a time instead of a page size (meeting briefs).
+        Buckets are taken newest first either way, so the page is the same.
         """
         contact = contact or self.get_contact(contact_id, follow_alias=False)
         after = decode_cursor(cursor) if cursor else None
-        months = sorted(set(contact.timeline_months), reverse=True)
+        spans = []  # (newest, oldest, bucket): recorded, else the month's
+        for bucket in set(contact.timeline_months):
+            meta = contact.timeline_parts.get(bucket) or {}
+            start, end = _month_span(bucket_month(bucket))
+            spans.append((float(meta.get("hi", end)), float(meta.get("lo", start)), bucket))
+        busy = {bucket_month(bucket) for bucket in contact.timeline_months if bucket != bucket_month(bucket)}
         if after:
-            months = [m for m in months if m <= month_of(after[0])]
+            spans = [span for span in spans if span[1] <= after[0].timestamp()]
         if since:
-            months = [m for m in months if m >= month_of(since)]
+            spans = [span for span in spans if span[0] >= since.timestamp()]
+        spans.sort(reverse=True)
         rows: list[TimelineEntry] = []
         wanted = None if since else limit + 1
         known = buckets or {}
         position = 0
-        while position < len(months) and (wanted is None or len(rows) < wanted):
-            if months[position] in known:
-                chunk, found = [months[position]], [known[months[position]]]
+        while position < len(spans):
+            if wanted is not None and len(rows) >= wanted:
+                rows.sort(key=lambda e: (e.at, e.activity_id), reverse=True)
+                if rows[wanted - 1].at.timestamp() > spans[position][0]:
+                    break  # no unread bucket holds a row newer than the page's last
+            if spans[position][2] in known:
+                chunk, found = [spans[position][2]], [known[spans[position][2]]]
             else:
                 chunk = []
-                for month in months[position:]:
-                    if month in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
+                for _, _, bucket in spans[position:]:
+                    if bucket in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
                         break
-                    chunk.append(month)
-                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, m) for m in chunk])]
+                    if chunk and wanted is not None and {bucket_month(b) for b in [*chunk, bucket]} & busy:
+                        break  # a busy month's part is likely to fill the page alone: read it alone
+                    chunk.append(bucket)
+                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, b) for b in chunk])]
             position += len(chunk)
             for entries in found:
                 for activity_id, raw in (entries or {}).items():
@@ -1390,6 +1607,10 @@ def _entry_doc(entry: TimelineEntry) -> str:
     """
     data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
+    # bounded, so a bucket of `TIMELINE_PART_ROWS` rows stays far under Firestore's 1 MiB (module doc)
+    data["subject"] = entry.subject[:TIMELINE_ROW_SUBJECT_MAX]
+    data["holders"] = entry.holders[:TIMELINE_ROW_HOLDERS_MAX]
+    data["counterpart"] = entry.counterpart[:TIMELINE_ROW_COUNTERPART_MAX]
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 

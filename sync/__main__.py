@@ -9,13 +9,24 @@ This is the sync process's entry point: it makes the process's one
 `wiring.Services` and hands its repository and Google service factories to
 `SyncRun` (`--fetch-group` and `--chunk-writes` tune it; the defaults are
 the production sizes).
+
+Bounded in time (issue #12): every Firestore call of sync carries a deadline
+(`--firestore-deadline`, retries included: an unreachable Firestore fails the
+mailbox with its reason instead of retrying for minutes), every Google call
+an HTTP timeout (`google_clients`), and a pass runs beside the main thread,
+which only waits for it or for a signal: after SIGTERM or SIGINT the pass has
+`STOP_GRACE_SECONDS` to checkpoint, then the process exits anyway. Exiting
+mid-pass is safe: a crash at any point, rerun, leaves what an uninterrupted
+run leaves (SPEC §7).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -33,6 +44,9 @@ log = logging.getLogger("sync")
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+FIRESTORE_DEADLINE_SECONDS = 60  # one sync Firestore call and its retries; a 490-write commit takes ~1 s
+STOP_GRACE_SECONDS = 5  # after SIGTERM, what a pass gets to checkpoint before the process exits anyway
+WAIT_POLL_SECONDS = 0.2  # how often the main thread looks up from waiting (signals run between waits)
 
 
 def _out(line: str) -> None:
@@ -58,17 +72,51 @@ def sync_pass(services: Services, stop: threading.Event, users: list[str] | None
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
-    run = SyncRun(services.repository, services.google_service, services.config, stop, **(tuning or {}))
+    tuning = dict(tuning or {})
+    deadline = tuning.pop("firestore_deadline", FIRESTORE_DEADLINE_SECONDS)
+    run = SyncRun(functools.partial(services.repository, deadline=deadline), services.google_service,
+                  services.config, stop, **tuning)
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
     return all(r.state == MailboxState.OK and not r.error for r in results)
 
 
+def _until_stopped(stop: threading.Event, work) -> int:
+    """Run `work` (-> exit code) beside the main thread; after a stop, wait `STOP_GRACE_SECONDS`, then exit.
+
+    The main thread only waits, so a signal is handled at once whatever the
+    pass is blocked on; a pass that has not returned within the grace period
+    is abandoned with the process (`os._exit`: its worker threads would
+    otherwise hold the interpreter's exit).
+    """
+    outcome: list[int] = []
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except Exception:
+            log.exception("pass failed state=failed")
+            outcome.append(EXIT_FAILED)
+
+    worker = threading.Thread(target=target, name="pass", daemon=True)
+    worker.start()
+    while worker.is_alive() and not stop.wait(WAIT_POLL_SECONDS):
+        pass
+    worker.join(STOP_GRACE_SECONDS if stop.is_set() else None)
+    if worker.is_alive():
+        log.error("stopped before the pass checkpointed state=stopped reason='still waiting after %ss'",
+                  STOP_GRACE_SECONDS)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(EXIT_FAILED)
+    return outcome[0]
+
+
 def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
     stop = threading.Event()
     _on_signals(stop)
-    return EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED
+    return _until_stopped(stop, lambda: EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED)
 
 
 def run(services: Services, tuning: dict[str, int] | None = None) -> int:
@@ -83,7 +131,8 @@ def run(services: Services, tuning: dict[str, int] | None = None) -> int:
     log.info("daemon started interval=%ds", services.config.sync_interval_seconds)
     while not stop.wait(1):
         pass
-    scheduler.shutdown(wait=True)  # the pass in progress sees `stop`, commits what it has, and returns
+    # the pass in progress sees `stop`, commits what it has, and returns (within the grace period)
+    _until_stopped(stop, lambda: scheduler.shutdown(wait=True) or EXIT_OK)
     log.info("daemon stopped state=stopped")
     return EXIT_OK
 
@@ -134,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
     tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
                         help=f"writes of one atomic chunk commit, at most (default {CHUNK_WRITES_MAX})")
+    tuning.add_argument("--firestore-deadline", type=_positive, default=FIRESTORE_DEADLINE_SECONDS, metavar="S",
+                        help="seconds a Firestore call may take, retries included "
+                             f"(default {FIRESTORE_DEADLINE_SECONDS})")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", parents=[tuning], help="the daemon: sync every mailbox each interval")
     once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
@@ -147,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
         if args.command == "status":
             return status(services)
-        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes}
+        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
+                 "firestore_deadline": args.firestore_deadline}
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)

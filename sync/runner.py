@@ -110,7 +110,7 @@ class SyncRun:
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
         for state in self._tenants.values():
-            if self.stop.is_set():
+            if self.stop.is_set() or not any(r.state == MailboxState.OK for r in results):
                 break
             with state.lock:
                 self.link_writes += link_pending(state.repo)
@@ -119,9 +119,14 @@ class SyncRun:
     def sync_mailbox(self, email: str) -> MailboxResult:
         started = time.monotonic()
         email = email.lower()
-        state = self.tenant(email_domain(email))
-        repo = state.repo
-        mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        try:
+            state = self.tenant(email_domain(email))
+            repo = state.repo
+            mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        except Exception as exc:  # the store itself failed (unreachable): there is nowhere to record it
+            failure = classify(exc)
+            log.error("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+            return MailboxResult(email, failure.state, error=failure.reason, seconds=time.monotonic() - started)
         config = self.config
         api = MailboxApi(email, self.google_service, config.google_api_root,
                          self.quota, self.stop)
@@ -145,7 +150,10 @@ class SyncRun:
             if failure.state == MailboxState.FAILED and not isinstance(exc, MailboxError):
                 log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
         writer.close()  # chunk commits still in flight after a failure or a stop land (or are logged)
-        writer.flush()
+        try:
+            writer.flush()
+        except Exception as exc:  # the store failed as well: nothing more can be recorded
+            return self._unrecorded(result, exc, started)
         result.messages, result.events = gmail.messages, calendar.events
         result.contacts_created = writer.counts.contacts_created
         if result.error != "stopped":
@@ -155,9 +163,13 @@ class SyncRun:
             else:
                 mailbox.last_success_at = mailbox.last_attempt_at
             mailbox.counts = {"messages": result.messages, "events": result.events,
-                              "contacts_created": result.contacts_created, "removed": writer.counts.removed}
+                              "contacts_created": result.contacts_created, "removed": writer.counts.removed,
+                              "skipped": writer.counts.skipped}
         repo.save_mailbox(mailbox, writer.batch)
-        writer.flush()
+        try:
+            writer.flush()
+        except Exception as exc:
+            return self._unrecorded(result, exc, started)
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
@@ -165,6 +177,18 @@ class SyncRun:
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
+        return result
+
+
+    @staticmethod
+    def _unrecorded(result: MailboxResult, exc: Exception, started: float) -> MailboxResult:
+        """A mailbox whose outcome could not be stored (Firestore failed): its reason, logged and returned."""
+        if not result.error or result.state == MailboxState.OK:
+            failure = classify(exc)
+            result.state, result.error = failure.state, failure.reason
+        result.seconds = time.monotonic() - started
+        log.error("sync failed mailbox=%s state=%s reason=%s (not recorded)", result.email, result.state,
+                  result.error)
         return result
 
 

@@ -36,7 +36,22 @@ mailbox. A contact without a company adds none.
 Mailboxes of one tenant syncing at once share a `TenantState`: its lock makes
 "read the stored activities, then write them" atomic within the process, so
 two reps holding the same thread never overwrite each other's holder, and
-its caches spare repeated lookups of the same addresses.
+its caches spare repeated lookups of the same addresses. It also keeps the
+tenant's `TimelinePlacement` (which part of a busy month a new row goes to).
+
+What a sender writes never rewrites another rep's copy (SPEC §9). An email is
+found by its Message-ID, but merged into a stored activity only when the
+`evidence` agrees (sender, Date header, subject: `sync.gmail.message_evidence`);
+a copy that disagrees is another message, stored under a key that adds its
+evidence (`distinct_key`), so neither rewrites the other and neither's
+holders widen. An update never changes an email's subject, snippet or time:
+what the first holder stored stands (the same message has the same ones).
+
+A permanent per-document failure (Firestore's InvalidArgument, e.g. a
+document over 1 MiB) fails one chunk's commit: its activities are then
+committed one by one, and one that still fails is skipped, logged by ids and
+counted (`WriteCounts.skipped`), so the mailbox and its cursor go on instead
+of failing on it forever.
 """
 
 from __future__ import annotations
@@ -48,9 +63,11 @@ import datetime as dt
 import logging
 import threading
 
+from google.api_core import exceptions as core_exceptions
+
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
-from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
+from models.repository import Repository, Touch, activity_id_for, contact_id_for, message_index_bucket, month_of
 from models.rules import company_name_for
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
@@ -77,6 +94,12 @@ class TenantState:
         self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
+        self.placement = repo.timeline_placement()  # used under `lock`
+
+
+def distinct_key(item: Item) -> str:
+    """The key of an email whose Message-ID a different message already holds (module doc)."""
+    return f"{item.external_key}\n{item.evidence}"
 
 
 @dataclasses.dataclass
@@ -86,6 +109,7 @@ class WriteCounts:
     removed: int = 0  # holders dropped (activities deleted when none was left)
     contacts_created: int = 0
     job_changes: int = 0
+    skipped: int = 0  # activities whose writes Firestore refused for good (module doc)
 
 
 class SyncWriter:
@@ -147,6 +171,7 @@ class SyncWriter:
         if not contact_ids:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
+            self.state.placement.learn(contact)
             self.state.company_of[contact_id] = contact.company_id
             self.state.email_of[contact_id] = contact.primary_email
             if contact.last_activity_at:
@@ -199,6 +224,7 @@ class SyncWriter:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
             self.repo.put_synced_contact(self.batch, contact, key, new_company)
+            self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
             self.state.created.append(contact.id)
         for contact_id, job_change in flags.items():
@@ -232,6 +258,7 @@ class SyncWriter:
             if future is not None and not future.done():
                 concurrent.futures.wait([future])
         stored = self.repo.get_activities(ids)
+        self._separate_distinct(items, stored)
         activities: dict[str, Activity] = {}
         for item in items:
             old = activities.get(item.activity_id) or stored.get(item.activity_id)
@@ -253,11 +280,35 @@ class SyncWriter:
             self._submit(chunk)
         self.counts.stored += len(activities)
 
+    def _separate_distinct(self, items: list[Item], stored: dict[str, Activity]) -> None:
+        """Re-key each email whose evidence differs from what its Message-ID's activity holds (module doc).
+
+        The first of the group's items with a key counts as stored when nothing
+        is, so two different messages sharing a Message-ID in one group part too.
+        """
+        first: dict[str, str] = {a.id: a.evidence for a in stored.values()}
+        moved = []
+        for item in items:
+            if item.kind != ActivityKind.EMAIL or not item.evidence:
+                continue
+            held = first.setdefault(item.activity_id, item.evidence)
+            if held and held != item.evidence:
+                item.external_key = distinct_key(item)
+                item.activity_id = activity_id_for(item.external_key)
+                moved.append(item.activity_id)
+        if moved:
+            for activity_id in moved:
+                future = self.state.in_flight.get(activity_id)
+                if future is not None and not future.done():
+                    concurrent.futures.wait([future])
+            stored.update(self.repo.get_activities(moved))
+
     def _documents(self, activity: Activity) -> set[tuple[str, str]]:
         """The documents `_chunk_writes` writes for this activity (each once a chunk)."""
         month = month_of(activity.at)
         found = {("activity", activity.id)}
         found.update(("contact", c) for c in activity.contact_ids)
+        found.update(("timeline", c) for c in activity.contact_ids)  # its buckets' counts and spans
         found.update(("bucket", f"{c}/{month}") for c in activity.contact_ids)
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
@@ -268,25 +319,26 @@ class SyncWriter:
 
     def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
+        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
+        self.repo.put_activities(writes, activities, self.state.placement)  # places new rows first
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
         unlinked: dict[str, list[str]] = collections.defaultdict(list)
         for activity in activities:
             for contact_id in activity.contact_ids:
-                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox))
+                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox,
+                                                 activity.timeline_buckets.get(contact_id)))
             for company_id in activity.company_ids:
                 companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
-        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks)
         for company_id, at in companies.items():
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
             self.repo.note_unlinked(writes, email, activity_ids)
-        self.repo.put_activities(writes, activities)
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
             a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
@@ -299,15 +351,29 @@ class SyncWriter:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(COMMITTERS, thread_name_prefix="commit")
         self._slots.acquire()
-        future = self._pool.submit(self._commit, writes)
+        future = self._pool.submit(self._commit, writes, chunk)
         future.add_done_callback(lambda _: self._slots.release())
         self._pending.append(future)
         for activity in chunk:
             self.state.in_flight[activity.id] = future
 
-    def _commit(self, writes: RecordingWriteSet) -> None:
-        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`)."""
-        committed = self.repo.commit_recorded(writes)
+    def _commit(self, writes: RecordingWriteSet, chunk: list[Activity]) -> None:
+        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`).
+
+        Refused for good (InvalidArgument): the chunk's activities one by one, skipping those refused.
+        """
+        try:
+            committed = self.repo.commit_recorded(writes)
+        except core_exceptions.InvalidArgument:
+            committed = 0
+            for activity in chunk:  # every row is placed already, so this places nothing again
+                try:
+                    committed += self.repo.commit_recorded(self._chunk_writes([activity]))
+                except core_exceptions.InvalidArgument as exc:
+                    with self._committed_lock:
+                        self.counts.skipped += 1
+                    log.warning("activity skipped mailbox=%s activity=%s held_id=%s reason=%s", self.mailbox,
+                                activity.id, activity.holders.get(self.mailbox), type(exc).__name__)
         with self._committed_lock:
             self._committed += committed
 
@@ -338,7 +404,13 @@ class SyncWriter:
         participants = list(item.participants)
         holders = {self.mailbox: item.held_id}
         created_at = None
+        placed: dict[str, str] = {}
+        if old is not None and item.kind == ActivityKind.EMAIL:
+            # the same message has the same subject, snippet and time in every mailbox: the first stands
+            item = dataclasses.replace(item, subject=old.subject, snippet=old.snippet, at=old.at,
+                                       end_at=old.end_at)
         if old is not None:
+            placed = dict(old.timeline_buckets)
             contact_ids = old.contact_ids + [c for c in contact_ids if c not in old.contact_ids]
             known = {p.email for p in old.participants}
             participants = old.participants + [p for p in item.participants if p.email not in known]
@@ -354,7 +426,8 @@ class SyncWriter:
         activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject=item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key)
+                            external_key=item.external_key, evidence=(old.evidence if old else "") or item.evidence,
+                            timeline_buckets=placed)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
             activity.created_at = created_at
@@ -424,19 +497,20 @@ def link_pending(repo: Repository) -> int:
             continue
         activity.contact_ids = activity.contact_ids + added
         activity.company_ids = sorted(set(activity.company_ids) | {company_of[c] for c in added if company_of[c]})
-        changed.append(activity)
-        for contact_id in added:
-            for rep in activity.holders:
-                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
+        changed.append((activity, added))
         for company_id in activity.company_ids:
             companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:
+        repo.put_activities(batch, [activity for activity, _ in changed])  # places the new rows first
+        for activity, added in changed:
+            for contact_id in added:
+                for rep in activity.holders:
+                    touches[contact_id].append(Touch(activity.at, activity.kind, rep,
+                                                     activity.timeline_buckets.get(contact_id)))
         for contact_id, marks in touches.items():
             repo.record_touches(batch, contact_id, marks)
         for company_id, at in companies.items():
             repo.record_company_activity(batch, company_id, at)
-        for activity in changed:
-            repo.put_activity(batch, activity)
         batch.commit()
         for email in noted:
             repo.forget_unlinked(batch, email)
