@@ -142,6 +142,7 @@ from models.domain import (
     TimelineEntry,
     utcnow,
 )
+from models.precedence import best_name, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
@@ -772,6 +773,7 @@ class Repository:
         """
         latest: dict[str, float] = {}
         reps: dict[str, float] = {}
+        firsts: dict[str, float] = {}
         months = set()
         spans: dict[str, list[float]] = {}
         for touch in touches:
@@ -785,11 +787,14 @@ class Repository:
                 latest[name] = max(latest.get(name, epoch), epoch)
             if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
+                firsts[doc_id(touch.rep)] = min(firsts.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return
         data: dict[str, Any] = {name: firestore.Maximum(value) for name, value in latest.items()}
         if reps:
             data["touches"] = {rep: firestore.Maximum(value) for rep, value in reps.items()}
+            # each rep's first exchange: what `settle_synced_contacts` picks the owner by
+            data["first_touches"] = {rep: firestore.Minimum(value) for rep, value in firsts.items()}
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
         data["timeline_parts"] = {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
                                   for bucket, (lo, hi) in spans.items()}
@@ -1237,6 +1242,9 @@ class Repository:
         if contact.job_change is None:
             data.pop("job_change")
         data["link_pending"] = True
+        # what sync chose, so `settle_synced_contacts` can tell its own choice from a person's edit
+        data["sync_name"] = [contact.first_name, contact.middle_name, contact.last_name]
+        data["sync_owner"] = contact.owner
         writer.set(self.contact_ref(contact.id), data, merge=True)
         self.index_emails(writer, contact.id, contact.emails)
         if contact.company_id:
@@ -1250,6 +1258,64 @@ class Repository:
         self.search_index.index_contact(writer, contact)
         if new_company is not None:
             self.search_index.index_company(writer, new_company)
+
+    def settle_synced_contacts(self, names_seen: Mapping[str, Mapping[str, tuple[tuple[str, str, str], bool]]]
+                               ) -> int:
+        """Give each contact sync created the best name seen and the owner with the earliest exchange.
+
+        `names_seen`: contact id -> rep -> (the best name parts that rep's mail
+        showed this pass, whether from a display name). The rules are
+        `models.precedence`'s (`name_rank`, `first_owner`); what makes the
+        result independent of which mailbox, thread or process saw what first:
+
+        - each rep's best name is kept on the contact (`names_seen`, one entry
+          a rep: bounded by the team), raised only by a better one, and the
+          name is the best of them; each rep's first exchange is a `Minimum`
+          transform (`first_touches`, written by `record_touches`), and the
+          owner is the earliest of them. Nothing seen is lost when two
+          creators overwrite each other's name or owner: the next settle
+          computes both again from what every writer added;
+        - each contact is read, then written on condition it is unchanged
+          since (`_commit_unless_stale`; a stale one is read again), so two
+          processes settling at once cannot write an older view last;
+        - a name or owner a person (an edit, an import, a merge, an admin's
+          reassignment) set differs from what sync last chose (`sync_name`,
+          `sync_owner`) and is never touched; contacts sync did not create
+          have neither and are left alone.
+
+        The search, owner and name indexes follow a changed name or owner.
+        Returns the contacts changed.
+        """
+        pending = dict(names_seen)
+        changed = 0
+        for _ in range(WRITE_ATTEMPTS):
+            stale = {}
+            for snapshot in self.get_all([self.contact_ref(c) for c in pending]):
+                updates = _settled(snapshot.to_dict(), pending[snapshot.id])
+                if not updates:
+                    continue
+                before = contact_from_doc(snapshot)
+                after = dataclasses.replace(before, **{k: v for k, v in updates.items()
+                                                       if k in ("first_name", "middle_name", "last_name", "owner")})
+                batch = self.client.batch()
+                batch.update(snapshot.reference, updates,
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+                old_key, new_key = name_key(before.first_name, before.last_name), name_key(after.first_name,
+                                                                                            after.last_name)
+                if old_key != new_key:
+                    if old_key:
+                        self.unindex_name(batch, old_key, before.id)
+                    if new_key:
+                        self.index_name(batch, new_key, before.id)
+                self.search_index.index_contact(batch, after, previous=before)
+                if self._commit_unless_stale(batch):
+                    changed += 1
+                else:
+                    stale[snapshot.id] = pending[snapshot.id]
+            if not stale:
+                break
+            pending = stale
+        return changed
 
     def flag_job_change(self, writer: WriteSet, contact_id: str, job_change: dict[str, Any]) -> None:
         writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
@@ -1574,6 +1640,30 @@ class Repository:
             batch.set(ref, folded, merge=True)
         if writes:
             batch.commit(**self._rpc)
+
+
+def _settled(data: dict[str, Any], seen: Mapping[str, tuple[tuple[str, str, str], bool]]) -> dict[str, Any]:
+    """The updates `Repository.settle_synced_contacts` makes to one stored contact (see there); {} for none."""
+    if data.get("merged_into") or data.get("sync_name") is None:
+        return {}
+    stored = data.get("names_seen") or {}
+    merged = dict(stored)
+    for rep, (parts, from_display) in seen.items():
+        key, candidate = doc_id(rep), [*parts, from_display]
+        old = merged.get(key)
+        if old is None or name_rank(candidate[:3], candidate[3]) > name_rank(old[:3], old[3]):
+            merged[key] = candidate
+    updates: dict[str, Any] = {"names_seen": merged} if merged != stored else {}
+    current = [data.get("first_name") or "", data.get("middle_name") or "", data.get("last_name") or ""]
+    if current == list(data["sync_name"]):
+        best = best_name((c[:3], c[3]) for c in merged.values())
+        if best is not None and list(best) != current:
+            updates.update(first_name=best[0], middle_name=best[1], last_name=best[2], sync_name=list(best))
+    if data.get("owner") == data.get("sync_owner"):
+        owner = first_owner({unquote(rep): at for rep, at in (data.get("first_touches") or {}).items()})
+        if owner and owner != data.get("owner"):
+            updates.update(owner=owner, sync_owner=owner)
+    return updates
 
 
 def segment_to_doc(segment: Segment) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from google.api_core import exceptions as core_exceptions
 
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
+from models.precedence import name_rank
 from models.repository import Repository, Touch, activity_id_for, contact_id_for, message_index_bucket, month_of
 from models.rules import company_name_for
 from models.writes import RecordingWriteSet
@@ -95,6 +96,19 @@ class TenantState:
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
         self.placement = repo.timeline_placement()  # used under `lock`
+        # contact id -> rep -> (best name parts that rep's mail showed, from a display name?): `settle_contacts`
+        self.names_seen: dict[str, dict[str, tuple[tuple[str, str, str], bool]]] = {}
+        self._parsed_names: dict[tuple[str, str], tuple[tuple[str, str, str], bool]] = {}
+
+    def note_name(self, contact_id: str, rep: str, display_name: str, email: str) -> None:
+        """Remember a name a rep's mail showed for a contact, if it is the best that rep's mail showed."""
+        parsed = self._parsed_names.get((display_name, email))
+        if parsed is None:
+            parts = name_parts(display_name, email)
+            parsed = self._parsed_names[(display_name, email)] = (parts, parts != name_parts("", email))
+        seen = self.names_seen.setdefault(contact_id, {})
+        if rep not in seen or name_rank(*parsed) > name_rank(*seen[rep]):
+            seen[rep] = parsed
 
 
 def distinct_key(item: Item) -> str:
@@ -156,6 +170,11 @@ class SyncWriter:
         with self.state.lock:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
+            for item in kept:
+                for person in self.team.external(item):
+                    contact_id = self.state.contacts.get(person.email)
+                    if contact_id:
+                        self.state.note_name(contact_id, self.mailbox, person.name, person.email)
             self._write_activities(kept)
 
     def _lookup(self, emails: set[str]) -> None:
@@ -187,7 +206,7 @@ class SyncWriter:
                 latest[person.email] = item.at.timestamp()
                 if person.email not in planned:
                     planned[person.email] = (person, item.at)
-                elif person.name and not planned[person.email][0].name:
+                elif self._better_name(person, planned[person.email][0]):
                     planned[person.email] = (person, planned[person.email][1])
         if not planned:
             return
@@ -234,6 +253,14 @@ class SyncWriter:
         self.batch.commit()
         self.counts.contacts_created += len(contacts)
         self.counts.job_changes += len(flags)
+
+    def _better_name(self, person: Participant, than: Participant) -> bool:
+        """Whether `person`'s display name makes a better name than `than`'s (`models.precedence.name_rank`)."""
+        ranked = []
+        for who in (person, than):
+            parts = name_parts(who.name, who.email)
+            ranked.append(name_rank(parts, parts != name_parts("", who.email)))
+        return ranked[0] > ranked[1]
 
     def _load_names(self, keys: list[str]) -> None:
         missing = [k for k in dict.fromkeys(keys) if k not in self.state.names]
@@ -471,6 +498,14 @@ class SyncWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def settle_contacts(state: TenantState) -> int:
+    """After a pass: the contacts it linked get their order-independent name and owner
+    (`Repository.settle_synced_contacts`, rules in `models.precedence`); the contacts changed."""
+    with state.lock:
+        seen, state.names_seen = state.names_seen, {}
+    return state.repo.settle_synced_contacts(seen) if seen else 0
 
 
 def link_pending(repo: Repository) -> int:

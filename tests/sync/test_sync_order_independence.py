@@ -1,0 +1,74 @@
+"""Which mailbox syncs first does not decide a contact's name or owner (issue #12, point 3).
+
+The same world, synced into separate projects one mailbox after the other in both orders and all at once,
+gives the same contacts: the best name seen (a display name beats one made from the address) and the owner
+with the earliest exchange (`models.precedence`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from gsim import Simulator
+from sync.runner import SyncRun
+from wiring import Services
+
+WORLD = dict(seed=23, reps=2, companies=1, messages=6, events=1, days=60)
+ORDERS = ("first then second", "second then first", "together")
+
+
+def add_lucas(sim: Simulator, now: dt.datetime) -> None:
+    """One person two reps write to: the earlier by bare address, the later with a display name."""
+    first, second = sim.reps
+    sim.add_message(first, sender=first, to=["lsmith@smithco.io"], subject="Intro",
+                    date=now - dt.timedelta(days=9), label_ids=["SENT"])
+    sim.add_message(second, sender=second, to=["Lucas Smith <lsmith@smithco.io>"], subject="Follow-up",
+                    date=now - dt.timedelta(days=2), label_ids=["SENT"])
+
+
+@pytest.fixture
+def worlds(firestore_emulator, tmp_path):
+    """Three copies of one world, each with its own simulator and its own empty project."""
+    made = []
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for n, order in enumerate(ORDERS):
+        sim = Simulator(**WORLD).start()
+        add_lucas(sim, now)
+        services = Services({"google_cloud_project": f"sidecar-order-{uuid.uuid4().hex[:8]}",
+                             "firestore_emulator_host": firestore_emulator.host, "google_api_root": sim.url,
+                             "google_application_credentials": str(sim.write_service_account_key(
+                                 tmp_path / f"sa{n}.json")),
+                             "users": tuple(sim.reps)})
+        made.append((order, sim, services))
+    yield made
+    for _, sim, services in made:
+        services.close()
+        sim.stop()
+
+
+def contacts(services: Services, domain: str) -> dict:
+    repo = services.repository(domain)
+    return {tuple(c.emails): (c.first_name, c.middle_name, c.last_name, c.owner, c.company_id,
+                              c.last_activity_at, tuple(sorted(c.touches.items())))
+            for c in repo.all_contacts()}
+
+
+def test_the_same_world_synced_in_any_order_gives_the_same_contacts(worlds):
+    results = {}
+    for order, sim, services in worlds:
+        first, second = sim.reps
+        batches = {"first then second": [[first], [second]], "second then first": [[second], [first]],
+                   "together": [[first, second]]}[order]
+        for mailboxes in batches:
+            run = SyncRun(services.repository, services.google_service, services.config)
+            assert {r.state for r in run.run(mailboxes)} == {"ok"}
+        results[order] = contacts(services, sim.domain)
+
+    assert results["first then second"] == results["second then first"] == results["together"]
+    _, sim, _ = worlds[0]
+    lucas = results["together"][("lsmith@smithco.io",)]
+    assert lucas[:3] == ("Lucas", "", "Smith")  # the display name, whoever saw it first
+    assert lucas[3] == sim.reps[0]  # the rep with the earliest exchange
