@@ -39,3 +39,10 @@ def first_owner(first_exchanges: Mapping[str, float]) -> str | None:
     """The owner of a contact sync created: the rep whose exchange with them is the earliest (epoch
     seconds, rep -> first exchange); two at the same instant go to the smaller address."""
     return min(first_exchanges.items(), key=lambda item: (item[1], item[0]), default=(None, 0))[0]
+
+
+def current_job(newest: Mapping[str, float]) -> str | None:
+    """Of the records of one person at different companies (contact id -> their newest activity, epoch
+    seconds), the current job: the most recently active, ties by the larger id. The others are the old jobs,
+    which carry the job-change flag pointing at it."""
+    return max(newest.items(), key=lambda item: (item[1], item[0]), default=(None, 0))[0]

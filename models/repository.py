@@ -9,8 +9,8 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
 
     tenants/{tenant}                         settings (privacy level, exclusions, ...)
       contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist, and
-                                             `timeline_parts`, each bucket's row count and time span)
-        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}}: a month's first rows
+                                             `timeline_parts`, each bucket's time span)
+        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}, rows}: a month's first rows
         timeline/{YYYY-MM.N}                 the month's further parts, once each before it holds
                                              `TIMELINE_PART_ROWS` rows (see "Bounded documents")
       emails/{email}                         {contact_id, domain}: the address index
@@ -21,8 +21,9 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
         message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
-      unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
-                                             address no contact held yet, linked when one is created
+      unlinked/{email}                       {activity_ids: [...], noted, overflow}: activities sync stored
+                                             naming an address no contact held yet, linked when one is
+                                             created (at most `UNLINKED_IDS_MAX`, then `overflow`)
       merges/{merged contact id}             the journal of a merge (`models.merge`)
       reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
@@ -82,20 +83,30 @@ data; Firestore refuses a document over 1 MiB):
 - a timeline bucket holds at most about `TIMELINE_PART_ROWS` rows, each of a
   bounded size (`_entry_doc`): a busy month spills into numbered parts. Which
   part a new row goes to is decided by `TimelinePlacement`, which counts the
-  rows of each bucket (read once from the contact's `timeline_parts`, then
+  rows of each bucket (each bucket's `rows`, an `Increment`, read once, then
   counted as it places); the row's bucket is recorded on the activity
   (`timeline_buckets`), so a rewrite or a removal finds it without a read.
-  The contact records each bucket's rows and time span with `Increment`,
+  The contact lists the buckets and records each one's time span with
   `Minimum` and `Maximum` transforms, so concurrent writers merge. The reader
   takes buckets newest span first and stops once the page is full and no
   unread bucket can hold a newer row: the newest 20 rows of a 10,000-email
   month cost one part's read. Two processes filling the same contact's month
   at once can each put one chunk's rows in the same part, which the row
   bound leaves room for.
-- `unlinked/{email}` and `names/{key}` are lists that grow with activities
-  and same-named contacts; `message_index/{n}` grows with a mailbox;
-  search prefix documents with the tenant (`models.search`). See each
-  operation's docstring for its bound.
+- `unlinked/{email}` keeps at most about `UNLINKED_IDS_MAX` activity ids
+  (sync counts them, `noted`); past that it only says `overflow`, and the
+  link pass finds that address's activities by a query instead (a busy
+  sender nobody wrote to would otherwise grow it forever).
+- Bounded by something other than the data's volume, with the bound: a
+  contact's `touches`, `first_touches` and `names_seen` (one entry per rep);
+  its `timeline_months`/`timeline_parts` (one entry per bucket: ~60 bytes a
+  month, plus one per 200 rows of a busy month); `names/{key}` (the
+  contacts sharing one folded full name: ~40,000 fit); a mailbox's 16
+  `message_index` buckets (~20,000 ids each: ~320,000 messages in the
+  backfill window). Not bounded: a search prefix document (`models.search`)
+  holds every contact with a word starting with those two letters (~8,000
+  fit), and an activity's participants are what the sender wrote (one over
+  1 MiB is skipped and counted by sync).
 
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments. Made with a `deadline` (the web process), it passes
@@ -142,7 +153,7 @@ from models.domain import (
     TimelineEntry,
     utcnow,
 )
-from models.precedence import best_name, first_owner, name_rank
+from models.precedence import best_name, current_job, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
@@ -153,6 +164,7 @@ FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably
 TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
+UNLINKED_IDS_MAX = 2_000  # activity ids an `unlinked/{email}` list keeps (~60 KB) before it says `overflow`
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
 # Rows a timeline bucket takes before the month spills into its next part. A row is at most ~3.2 KB
 # (`_entry_doc`'s bounds), so a full part stays under 0.7 MiB, leaving room for concurrent writers'
@@ -861,12 +873,13 @@ class Repository:
 
     def put_activities(self, writer: WriteSet, activities: Iterable[Activity],
                        placement: TimelinePlacement | None = None) -> None:
-        """`put_activity` for many: one write per activity, per timeline bucket and per contact touched.
+        """`put_activity` for many: one write per activity and per timeline bucket.
 
         Rows of one contact's bucket merge into a single field-level merge of
-        `entries` (the same result as writing them one by one); each contact
-        gets one merge listing its buckets and raising their counts and spans
-        (transforms: concurrent writers add up). New rows are placed by
+        `entries` (the same result as writing them one by one) that counts the
+        new ones (`rows`, an `Increment`); a contact whose rows went to a
+        month's later part gets one more write listing it and widening its
+        span (a month's first bucket is `record_touches`'s). New rows are placed by
         `placement` (a fresh one, which reads the contacts, when None).
         Sync's bulk writes use this. Pair it with `record_touches` in the same way.
         """
@@ -1229,18 +1242,23 @@ class Repository:
         return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
 
     def put_synced_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None,
-                           new_company: Company | None = None) -> None:
+                           new_company: Company | None = None, in_sample: bool = True) -> None:
         """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
         A field merge that leaves the counters alone, so a rerun (or a second
         mailbox creating the same person at once) rewrites the same values and
-        never resets what `record_touches` already raised.
+        never resets what `record_touches` already raised. `in_sample`: whether
+        it joins its company's sample of contact ids; the caller, which counts
+        them, says no once the sample holds `COMPANY_CONTACT_SAMPLE` (an
+        `ArrayUnion` cannot stop at a size itself).
         """
         data = contact_to_doc(contact)
         for name in SYNC_ONLY_FIELDS:
             data.pop(name)
         if contact.job_change is None:
             data.pop("job_change")
+        else:
+            data["sync_job_change"] = contact.job_change
         data["link_pending"] = True
         # what sync chose, so `settle_synced_contacts` can tell its own choice from a person's edit
         data["sync_name"] = [contact.first_name, contact.middle_name, contact.last_name]
@@ -1248,11 +1266,12 @@ class Repository:
         writer.set(self.contact_ref(contact.id), data, merge=True)
         self.index_emails(writer, contact.id, contact.emails)
         if contact.company_id:
-            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])}
+            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])} if in_sample else {}
             if new_company is not None:
                 company.update(name=new_company.name, custom={}, created_at=new_company.created_at,
                                updated_at=new_company.updated_at)
-            writer.set(self.company_ref(contact.company_id), company, merge=True)
+            if company:
+                writer.set(self.company_ref(contact.company_id), company, merge=True)
         if name_key:
             self.index_name(writer, name_key, contact.id)
         self.search_index.index_contact(writer, contact)
@@ -1318,7 +1337,56 @@ class Repository:
         return changed
 
     def flag_job_change(self, writer: WriteSet, contact_id: str, job_change: dict[str, Any]) -> None:
-        writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
+        """Flag a likely job change (what sync flagged is kept too: `settle_job_changes`)."""
+        writer.set(self.contact_ref(contact_id), {"job_change": job_change, "sync_job_change": job_change},
+                   merge=True)
+
+    def settle_job_changes(self, name_keys: Iterable[str]) -> int:
+        """Put each job-change flag sync sets on the right record, whatever order sync saw them in.
+
+        For each folded full name, the contacts carrying it at two or more
+        companies are one person's jobs; the current one is the most recently
+        active (`models.precedence.current_job`: `last_activity_at` is a
+        `Maximum`, so every writer's mail counts), and every record at another
+        company is flagged as an old job pointing at it; the current one and
+        those at its company carry no flag. Each contact is read, then written
+        on condition it is unchanged since; a flag a person handled (accepted
+        or dismissed: it differs from `sync_job_change`, what sync last set)
+        is left alone. Returns the contacts changed.
+        """
+        changed = 0
+        for ids in self.contact_ids_by_name(name_keys).values():
+            for _ in range(WRITE_ATTEMPTS):
+                people = {s.id: s for s in self.get_all([self.contact_ref(c) for c in ids])
+                          if not s.get("merged_into") and s.to_dict().get("company_id")}
+                if len({s.get("company_id") for s in people.values()}) < 2:
+                    break
+                newest = {cid: float(s.to_dict().get("last_activity_at") or 0) for cid, s in people.items()}
+                current = people[current_job(newest)].to_dict()
+                firsts = list((current.get("first_touches") or {}).values()) or [newest[current_job(newest)]]
+                flag = {"company_id": current["company_id"], "email": (current.get("emails") or [""])[0],
+                        "seen_at": from_epoch(min(firsts))}
+                stale = False
+                for snapshot in people.values():
+                    data = snapshot.to_dict()
+                    want = None if data["company_id"] == flag["company_id"] else flag
+                    stored = data.get("job_change")
+                    if stored != data.get("sync_job_change"):
+                        continue  # a person accepted or dismissed it
+                    if _flag_target(stored) == _flag_target(want):
+                        continue
+                    batch = self.client.batch()
+                    batch.update(snapshot.reference, {"job_change": want, "sync_job_change": want},
+                                 option=self.client.write_option(last_update_time=snapshot.update_time))
+                    if self._commit_unless_stale(batch):
+                        changed += 1
+                        log.info("job change settled contact=%s company=%s", snapshot.id,
+                                 want["company_id"] if want else None)
+                    else:
+                        stale = True
+                if not stale:
+                    break
+        return changed
 
     def unlinked_ref(self, email: str):
         return self.root.collection("unlinked").document(doc_id(email))
@@ -1327,16 +1395,43 @@ class Repository:
         """Drop an address's `unlinked` list (its activities are linked, or purged)."""
         writer.delete(self.unlinked_ref(email))
 
-    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str]) -> None:
-        """Remember that activities name an address no contact holds yet (see module doc); one write."""
+    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str],
+                      overflow: bool = False) -> None:
+        """Remember that activities name an address no contact holds yet (see module doc); one write.
+
+        The caller counts what an address's list holds (`unlinked_counts`) and,
+        past `UNLINKED_IDS_MAX`, notes `overflow` instead of more ids.
+        """
+        if overflow:
+            writer.set(self.unlinked_ref(email), {"overflow": True}, merge=True)
+            return
         ids = [activity_id] if isinstance(activity_id, str) else list(activity_id)
-        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids)}, merge=True)
+        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids),
+                                              "noted": firestore.Increment(len(ids))}, merge=True)
+
+    def unlinked_counts(self, emails: Iterable[str]) -> dict[str, int]:
+        """How many activity ids each address's `unlinked` list holds (`UNLINKED_IDS_MAX` once it overflowed);
+        one batched read of two fields; an address with no list is left out."""
+        emails = list(dict.fromkeys(emails))
+        by_id = {doc_id(e): e for e in emails}
+        counts = {}
+        for snapshot in self.get_all([self.unlinked_ref(e) for e in emails], field_paths=["noted", "overflow"]):
+            data = snapshot.to_dict() or {}
+            counts[by_id[snapshot.id]] = UNLINKED_IDS_MAX if data.get("overflow") else int(data.get("noted") or 0)
+        return counts
 
     def unlinked_activity_ids(self, emails: Iterable[str]) -> dict[str, list[str]]:
+        """Address -> the activities noted for it; for a list that overflowed, the activities naming the
+        address, by a query (sync's link pass only, never a card)."""
         emails = list(dict.fromkeys(emails))
         by_id = {doc_id(e): e for e in emails}
         refs = [self.unlinked_ref(e) for e in emails]
-        return {by_id[s.id]: list(s.get("activity_ids") or []) for s in self.get_all(refs)}
+        found = {}
+        for snapshot in self.get_all(refs):
+            email = by_id[snapshot.id]
+            found[email] = (self.activity_ids_naming(email) if snapshot.get("overflow")
+                            else list(snapshot.get("activity_ids") or []))
+        return found
 
     def contacts_pending_links(self) -> list[Contact]:
         query = self.root.collection("contacts").where(filter=FieldFilter("link_pending", "==", True))
@@ -1640,6 +1735,11 @@ class Repository:
             batch.set(ref, folded, merge=True)
         if writes:
             batch.commit(**self._rpc)
+
+
+def _flag_target(job_change: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """What a job-change flag says (its new company and address), without when it was seen."""
+    return (job_change.get("company_id"), job_change.get("email")) if job_change else None
 
 
 def _settled(data: dict[str, Any], seen: Mapping[str, tuple[tuple[str, str, str], bool]]) -> dict[str, Any]:

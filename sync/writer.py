@@ -68,7 +68,16 @@ from google.api_core import exceptions as core_exceptions
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
 from models.precedence import name_rank
-from models.repository import Repository, Touch, activity_id_for, contact_id_for, message_index_bucket, month_of
+from models.repository import (
+    COMPANY_CONTACT_SAMPLE,
+    UNLINKED_IDS_MAX,
+    Repository,
+    Touch,
+    activity_id_for,
+    contact_id_for,
+    message_index_bucket,
+    month_of,
+)
 from models.rules import company_name_for
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
@@ -91,10 +100,14 @@ class TenantState:
         self.names: dict[str, list[str]] = {}  # name key -> contact ids
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
+        self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
+        self.job_groups: set[str] = set()  # name keys whose job-change flags `settle_contacts` settles
         self.email_of: dict[str, str] = {}  # contact id -> primary address
         self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
+        # address without a contact -> ids its `unlinked` list holds (None: it says `overflow`)
+        self.unlinked: dict[str, int | None] = {}
         self.placement = repo.timeline_placement()  # used under `lock`
         # contact id -> rep -> (best name parts that rep's mail showed, from a display name?): `settle_contacts`
         self.names_seen: dict[str, dict[str, tuple[tuple[str, str, str], bool]]] = {}
@@ -183,6 +196,10 @@ class SyncWriter:
             found = self.repo.contact_ids_by_email(missing)
             for email in missing:
                 self.state.contacts[email] = found.get(email)
+            nobody = [email for email in missing if email not in found]
+            counts = self.repo.unlinked_counts(nobody) if nobody else {}
+            for email in nobody:
+                self.state.unlinked.setdefault(email, counts.get(email, 0))
             self._load_contacts([cid for cid in found.values() if cid not in self.state.company_of])
 
     def _load_contacts(self, contact_ids: list[str]) -> None:
@@ -191,6 +208,8 @@ class SyncWriter:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
             self.state.placement.learn(contact)
+            if contact.job_change and name_key(contact.first_name, contact.last_name):
+                self.state.job_groups.add(name_key(contact.first_name, contact.last_name))
             self.state.company_of[contact_id] = contact.company_id
             self.state.email_of[contact_id] = contact.primary_email
             if contact.last_activity_at:
@@ -224,6 +243,7 @@ class SyncWriter:
                 for other in self.state.names.setdefault(key, []):
                     other_company = self.state.company_of.get(other)
                     if contact.company_id and other_company and other_company != contact.company_id:
+                        self.state.job_groups.add(key)
                         # a known person at a new corporate domain: flag, never merge (SPEC §7). The
                         # address seen less recently is the old job, whichever was created first.
                         if latest[contact.primary_email] >= self.state.seen_at.get(other, 0.0):
@@ -242,7 +262,10 @@ class SyncWriter:
             if contact.company_id and contact.company_id not in self.state.companies:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
-            self.repo.put_synced_contact(self.batch, contact, key, new_company)
+            sampled = self.state.sampled.get(contact.company_id or "", 0)
+            self.state.sampled[contact.company_id or ""] = sampled + 1
+            self.repo.put_synced_contact(self.batch, contact, key, new_company,
+                                         in_sample=sampled < COMPANY_CONTACT_SAMPLE)
             self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
             self.state.created.append(contact.id)
@@ -275,7 +298,10 @@ class SyncWriter:
     def _load_companies(self, ids: list[str]) -> None:
         missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]
         if missing:
-            self.state.companies.update(self.repo.get_companies(missing))
+            found = self.repo.get_companies(missing)
+            self.state.companies.update(found)
+            for company_id, company in found.items():
+                self.state.sampled.setdefault(company_id, len(company.contact_ids))
 
     def _write_activities(self, items: list[Item]) -> None:
         """Merge items with what is stored (one batched read), then commit what changed in chunks."""
@@ -365,7 +391,15 @@ class SyncWriter:
         for company_id, at in companies.items():
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
-            self.repo.note_unlinked(writes, email, activity_ids)
+            noted = self.state.unlinked.get(email, 0)
+            if noted is None:
+                continue  # its list already says `overflow`
+            if noted < UNLINKED_IDS_MAX:
+                self.repo.note_unlinked(writes, email, activity_ids)
+                self.state.unlinked[email] = noted + len(activity_ids)
+            else:
+                self.repo.note_unlinked(writes, email, activity_ids, overflow=True)
+                self.state.unlinked[email] = None
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
             a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
@@ -501,11 +535,14 @@ class SyncWriter:
 
 
 def settle_contacts(state: TenantState) -> int:
-    """After a pass: the contacts it linked get their order-independent name and owner
-    (`Repository.settle_synced_contacts`, rules in `models.precedence`); the contacts changed."""
+    """After a pass: the contacts it linked get their order-independent name and owner, and the job-change
+    flags of the names it saw at two companies go to the older jobs (`Repository.settle_synced_contacts`,
+    `settle_job_changes`; rules in `models.precedence`); the contacts changed."""
     with state.lock:
         seen, state.names_seen = state.names_seen, {}
-    return state.repo.settle_synced_contacts(seen) if seen else 0
+        groups, state.job_groups = state.job_groups, set()
+    changed = state.repo.settle_synced_contacts(seen) if seen else 0
+    return changed + (state.repo.settle_job_changes(groups) if groups else 0)
 
 
 def link_pending(repo: Repository) -> int:

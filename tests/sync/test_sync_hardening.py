@@ -16,7 +16,7 @@ import quotas
 from app import create_app
 from gsim import Simulator
 from models.domain import Settings
-from models.repository import TIMELINE_PART_ROWS, Repository
+from models.repository import TIMELINE_PART_ROWS, UNLINKED_IDS_MAX, Repository
 from sync.runner import SyncRun
 from tests.addon.conftest import AddonClient, app_config, card_of, texts
 from wiring import Services
@@ -27,6 +27,7 @@ BUSY_EMAILS = 10_000  # acceptance 3: one correspondent, one month
 MINUTES_APART = 4  # 10,000 emails four minutes apart fill 28 days: one calendar month
 UNLIMITED = 10**9  # quota units a minute: this test is about Firestore, not Google's pacing
 ROW = re.compile(r"Order (\d+)")
+SMALL_SLACK = 500  # ids one sync group may add before it learns the list is full
 CROWD = 9_000  # participants of ~120 bytes each in the activity document: over Firestore's 1 MiB
 
 
@@ -225,3 +226,24 @@ class CountingRepository(Repository):
     def get_all(self, refs, field_paths=None):
         self.reads.append(len(refs))
         return super().get_all(refs, field_paths)
+
+
+def test_a_busy_sender_nobody_wrote_to_does_not_grow_one_document_forever_and_links_once_written_to(
+        services, simulator, tenant_repo):
+    rep = simulator.reps[0]
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    busy = UNLINKED_IDS_MAX + 100
+    for n in range(busy):  # received only: under the default policy, no contact yet
+        simulator.world.add_message(rep, sender=BUYER, to=[rep], subject=f"Order {n}",
+                                    date=start + dt.timedelta(minutes=10 * n), record_history=False)
+    run(services, [rep])
+    parked = tenant_repo.unlinked_ref("dana.buyer@busyco.io").get().to_dict()
+    assert parked["overflow"] is True and len(parked["activity_ids"]) <= UNLINKED_IDS_MAX + SMALL_SLACK
+
+    simulator.add_message(rep, sender=rep, to=[BUYER], subject="Let's talk", label_ids=["SENT"])
+    run(services, [rep])
+
+    dana = tenant_repo.find_contact_by_email("dana.buyer@busyco.io")
+    rows = tenant_repo.timeline(dana.id, contact=dana, limit=busy + 10).entries
+    assert len(rows) == busy + 1  # every parked activity found its contact
+    assert not tenant_repo.unlinked_ref("dana.buyer@busyco.io").get().exists

@@ -1,8 +1,8 @@
-"""Which mailbox syncs first does not decide a contact's name or owner (issue #12, point 3).
+"""Which mailbox syncs first does not decide a contact's name, owner or job-change flag (issue #12, point 3).
 
 The same world, synced into separate projects one mailbox after the other in both orders and all at once,
 gives the same contacts: the best name seen (a display name beats one made from the address) and the owner
-with the earliest exchange (`models.precedence`).
+with the earliest exchange, the flag on the less recently active record (`models.precedence`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ def add_lucas(sim: Simulator, now: dt.datetime) -> None:
                     date=now - dt.timedelta(days=9), label_ids=["SENT"])
     sim.add_message(second, sender=second, to=["Lucas Smith <lsmith@smithco.io>"], subject="Follow-up",
                     date=now - dt.timedelta(days=2), label_ids=["SENT"])
+    # one person at two companies: the second rep's address is the newer job
+    sim.add_message(second, sender=second, to=["Jane Roe <jane@oldco.io>"], subject="Old job",
+                    date=now - dt.timedelta(days=30), label_ids=["SENT"])
+    sim.add_message(first, sender=first, to=["Jane Roe <jane.roe@newco.io>"], subject="New job",
+                    date=now - dt.timedelta(days=1), label_ids=["SENT"])
 
 
 @pytest.fixture
@@ -52,7 +57,8 @@ def worlds(firestore_emulator, tmp_path):
 def contacts(services: Services, domain: str) -> dict:
     repo = services.repository(domain)
     return {tuple(c.emails): (c.first_name, c.middle_name, c.last_name, c.owner, c.company_id,
-                              c.last_activity_at, tuple(sorted(c.touches.items())))
+                              c.last_activity_at, tuple(sorted(c.touches.items())),
+                              (c.job_change or {}).get("email"), (c.job_change or {}).get("company_id"))
             for c in repo.all_contacts()}
 
 
@@ -72,3 +78,5 @@ def test_the_same_world_synced_in_any_order_gives_the_same_contacts(worlds):
     lucas = results["together"][("lsmith@smithco.io",)]
     assert lucas[:3] == ("Lucas", "", "Smith")  # the display name, whoever saw it first
     assert lucas[3] == sim.reps[0]  # the rep with the earliest exchange
+    assert results["together"][("jane@oldco.io",)][-2:] == ("jane.roe@newco.io", "newco.io")  # the old job
+    assert results["together"][("jane.roe@newco.io",)][-2:] == (None, None)
