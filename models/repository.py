@@ -1358,8 +1358,8 @@ class Repository:
         for ids in self.contact_ids_by_name(name_keys).values():
             for _ in range(WRITE_ATTEMPTS):
                 people = {s.id: s for s in self.get_all([self.contact_ref(c) for c in ids])
-                          if not s.get("merged_into") and s.to_dict().get("company_id")}
-                if len({s.get("company_id") for s in people.values()}) < 2:
+                          if not (s.to_dict() or {}).get("merged_into") and (s.to_dict() or {}).get("company_id")}
+                if len({s.to_dict()["company_id"] for s in people.values()}) < 2:
                     break
                 newest = {cid: float(s.to_dict().get("last_activity_at") or 0) for cid, s in people.items()}
                 current = people[current_job(newest)].to_dict()
@@ -1429,8 +1429,9 @@ class Repository:
         found = {}
         for snapshot in self.get_all(refs):
             email = by_id[snapshot.id]
-            found[email] = (self.activity_ids_naming(email) if snapshot.get("overflow")
-                            else list(snapshot.get("activity_ids") or []))
+            data = snapshot.to_dict() or {}
+            found[email] = (self.activity_ids_naming(email) if data.get("overflow")
+                            else list(data.get("activity_ids") or []))
         return found
 
     def contacts_pending_links(self) -> list[Contact]:

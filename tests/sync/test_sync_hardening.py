@@ -232,7 +232,7 @@ def test_a_busy_sender_nobody_wrote_to_does_not_grow_one_document_forever_and_li
         services, simulator, tenant_repo):
     rep = simulator.reps[0]
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
-    busy = UNLINKED_IDS_MAX + 100
+    busy = UNLINKED_IDS_MAX + 2 * SMALL_SLACK  # past the bound by more than one chunk
     for n in range(busy):  # received only: under the default policy, no contact yet
         simulator.world.add_message(rep, sender=BUYER, to=[rep], subject=f"Order {n}",
                                     date=start + dt.timedelta(minutes=10 * n), record_history=False)
