@@ -8,7 +8,11 @@ with the earliest exchange, the flag on the less recently active record (`models
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +21,9 @@ from sync.runner import SyncRun
 from wiring import Services
 
 WORLD = dict(seed=23, reps=2, companies=1, messages=6, events=1, days=60)
-ORDERS = ("first then second", "second then first", "together")
+ORDERS = ("first then second", "second then first", "together", "two processes")
+ROOT = Path(__file__).resolve().parents[2]
+SUBPROCESS_TIMEOUT_SECONDS = 180
 
 
 def add_lucas(sim: Simulator, now: dt.datetime) -> None:
@@ -42,11 +48,11 @@ def worlds(firestore_emulator, tmp_path):
     for n, order in enumerate(ORDERS):
         sim = Simulator(**WORLD).start()
         add_lucas(sim, now)
-        services = Services({"google_cloud_project": f"sidecar-order-{uuid.uuid4().hex[:8]}",
-                             "firestore_emulator_host": firestore_emulator.host, "google_api_root": sim.url,
-                             "google_application_credentials": str(sim.write_service_account_key(
-                                 tmp_path / f"sa{n}.json")),
-                             "users": tuple(sim.reps)})
+        config = {"google_cloud_project": f"sidecar-order-{uuid.uuid4().hex[:8]}",
+                  "firestore_emulator_host": firestore_emulator.host, "google_api_root": sim.url,
+                  "google_application_credentials": str(sim.write_service_account_key(tmp_path / f"sa{n}.json")),
+                  "users": tuple(sim.reps)}
+        services = Services(config)
         made.append((order, sim, services))
     yield made
     for _, sim, services in made:
@@ -62,10 +68,28 @@ def contacts(services: Services, domain: str) -> dict:
             for c in repo.all_contacts()}
 
 
+def sync_in_two_processes(services: Services, sim: Simulator) -> None:
+    """`python -m sync once --user A` and `--user B` started together against one project."""
+    config = services.config
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GOOGLE_CLOUD_PROJECT": config.google_cloud_project,
+           "FIRESTORE_EMULATOR_HOST": config.firestore_emulator_host, "SIDECAR_GOOGLE_API_ROOT": sim.url,
+           "GOOGLE_APPLICATION_CREDENTIALS": config.google_application_credentials,
+           "SIDECAR_USERS": ",".join(sim.reps)}
+    processes = [subprocess.Popen([sys.executable, "-m", "sync", "once", "--user", rep], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rep in sim.reps]
+    for process in processes:
+        out, err = process.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+        assert process.returncode == 0, out + err
+
+
 def test_the_same_world_synced_in_any_order_gives_the_same_contacts(worlds):
     results = {}
     for order, sim, services in worlds:
         first, second = sim.reps
+        if order == "two processes":
+            sync_in_two_processes(services, sim)
+            results[order] = contacts(services, sim.domain)
+            continue
         batches = {"first then second": [[first], [second]], "second then first": [[second], [first]],
                    "together": [[first, second]]}[order]
         for mailboxes in batches:
@@ -73,7 +97,8 @@ def test_the_same_world_synced_in_any_order_gives_the_same_contacts(worlds):
             assert {r.state for r in run.run(mailboxes)} == {"ok"}
         results[order] = contacts(services, sim.domain)
 
-    assert results["first then second"] == results["second then first"] == results["together"]
+    assert results["first then second"] == results["second then first"] == results["together"] \
+        == results["two processes"]
     _, sim, _ = worlds[0]
     lucas = results["together"][("lsmith@smithco.io",)]
     assert lucas[:3] == ("Lucas", "", "Smith")  # the display name, whoever saw it first
