@@ -1341,10 +1341,11 @@ class Repository:
         writer.set(self.contact_ref(contact_id), {"job_change": job_change, "sync_job_change": job_change},
                    merge=True)
 
-    def settle_job_changes(self, name_keys: Iterable[str]) -> int:
-        """Put each job-change flag sync sets on the right record, whatever order sync saw them in.
+    def settle_job_changes(self, contact_ids: Iterable[str]) -> int:
+        """Put the job-change flags of these contacts' names on the right records, whatever order sync saw them in.
 
-        For each folded full name, the contacts carrying it at two or more
+        For each of their folded full names (read now, after any rename), the
+        contacts carrying it at two or more
         companies are one person's jobs; the current one is the most recently
         active (`models.precedence.current_job`: `last_activity_at` is a
         `Maximum`, so every writer's mail counts), and every record at another
@@ -1354,8 +1355,11 @@ class Repository:
         or dismissed: it differs from `sync_job_change`, what sync last set)
         is left alone. Returns the contacts changed.
         """
+        keys = {name_key(c.first_name, c.last_name) for c in self.get_contacts(contact_ids).values()
+                if not c.merged_into} - {None}
+        groups = [ids for ids in self.contact_ids_by_name(keys).values() if len(ids) > 1]  # one read, most alone
         changed = 0
-        for ids in self.contact_ids_by_name(name_keys).values():
+        for ids in groups:
             for _ in range(WRITE_ATTEMPTS):
                 people = {s.id: s for s in self.get_all([self.contact_ref(c) for c in ids])
                           if not (s.to_dict() or {}).get("merged_into") and (s.to_dict() or {}).get("company_id")}

@@ -101,7 +101,6 @@ class TenantState:
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
         self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
-        self.job_groups: set[str] = set()  # name keys whose job-change flags `settle_contacts` settles
         self.email_of: dict[str, str] = {}  # contact id -> primary address
         self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
@@ -208,8 +207,6 @@ class SyncWriter:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
             self.state.placement.learn(contact)
-            if contact.job_change and name_key(contact.first_name, contact.last_name):
-                self.state.job_groups.add(name_key(contact.first_name, contact.last_name))
             self.state.company_of[contact_id] = contact.company_id
             self.state.email_of[contact_id] = contact.primary_email
             if contact.last_activity_at:
@@ -243,7 +240,6 @@ class SyncWriter:
                 for other in self.state.names.setdefault(key, []):
                     other_company = self.state.company_of.get(other)
                     if contact.company_id and other_company and other_company != contact.company_id:
-                        self.state.job_groups.add(key)
                         # a known person at a new corporate domain: flag, never merge (SPEC §7). The
                         # address seen less recently is the old job, whichever was created first.
                         if latest[contact.primary_email] >= self.state.seen_at.get(other, 0.0):
@@ -536,13 +532,17 @@ class SyncWriter:
 
 def settle_contacts(state: TenantState) -> int:
     """After a pass: the contacts it linked get their order-independent name and owner, and the job-change
-    flags of the names it saw at two companies go to the older jobs (`Repository.settle_synced_contacts`,
-    `settle_job_changes`; rules in `models.precedence`); the contacts changed."""
+    flags of their names go to the older jobs (`Repository.settle_synced_contacts`, `settle_job_changes`;
+    rules in `models.precedence`); the contacts changed.
+
+    It runs after every write of the pass, so of two processes settling the
+    same people, the later one sees both passes' contacts and activities.
+    """
     with state.lock:
         seen, state.names_seen = state.names_seen, {}
-        groups, state.job_groups = state.job_groups, set()
-    changed = state.repo.settle_synced_contacts(seen) if seen else 0
-    return changed + (state.repo.settle_job_changes(groups) if groups else 0)
+    if not seen:
+        return 0
+    return state.repo.settle_synced_contacts(seen) + state.repo.settle_job_changes(seen)
 
 
 def link_pending(repo: Repository) -> int:
