@@ -24,3 +24,9 @@ def claims_of(token: str) -> dict:
 def tracebacks(records: list[logging.LogRecord]) -> list[str]:
     """Log records that carry a traceback (an exception escaped a handler)."""
     return [r.getMessage() for r in records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+def snapshot(client) -> dict[str, object]:
+    """Every document of the test project and when it was last written: any write, even a no-op, shows."""
+    return {doc.reference.path: doc.update_time for collection in client.collections()
+            for doc in collection.recursive().stream()}
