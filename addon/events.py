@@ -112,6 +112,7 @@ def user_id_token(body: dict) -> object:
 def parse(body: Any) -> Event:
     if not isinstance(body, dict):
         raise BadEvent("the request body must be a JSON object")
+    _check_unicode(body)
     common = _object(body, "commonEventObject")
     host_app = common.get("hostApp")
     if host_app not in HOST_APPS:
@@ -134,6 +135,23 @@ def parse(body: Any) -> Event:
         calendar=_calendar(body.get("calendar")) if body.get("calendar") is not None else None,
         user_oauth_token=auth.get("userOAuthToken") if isinstance(auth, dict) else None,
     )
+
+
+def _check_unicode(body: dict) -> None:
+    """JSON may escape half a surrogate pair ("\\ud800"); such text cannot be stored, shown or logged as UTF-8."""
+    pending: list[Any] = [body]
+    while pending:  # a loop, not recursion: the parser already bounded the depth, this keeps it cheap
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadEvent("the event holds text that is not valid Unicode") from None
 
 
 def gmail_message_id(raw: str) -> str:

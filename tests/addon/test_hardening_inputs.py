@@ -161,3 +161,11 @@ def test_a_trigger_answers_an_error_card_with_retry_when_its_budget_is_spent(pro
     retry = [b for w in card["sections"][0]["widgets"] for b in w.get("buttonList", {}).get("buttons", [])]
     assert retry[0]["onClick"]["action"]["function"].endswith("/addon/action/refresh")
     app.extensions["sidecar"].close()
+
+
+@pytest.mark.parametrize("text", ["\ud800", "a note \udfff"])
+def test_half_a_surrogate_pair_is_a_400_not_a_failed_write(addon, jane, quiet, text):
+    response = addon.action("add_note", params={"contact_id": jane.id}, inputs={"body": text})
+    assert response.status_code == 400
+    assert "Unicode" in response.get_json()["error"]
+    quiet.unchanged()
