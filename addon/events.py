@@ -24,6 +24,7 @@ MS_SINCE_EPOCH_MIN = int((dt.datetime(1, 1, 2, tzinfo=dt.UTC) - dt.datetime(1970
 MS_SINCE_EPOCH_MAX = int((dt.datetime(9999, 12, 30, tzinfo=dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
                          .total_seconds() * 1000)
 TIME_ZONE_OFFSET_MAX_MS = 24 * 3600 * 1000  # an offset is less than a day
+NAME_SHOWN_MAX = 40  # characters of a form input's name quoted in an error
 ADDRESS_MAX = 254  # RFC 5321's longest forward path: a longer attendee "address" is not one
 
 # Ids our own cards put in action parameters, in the shapes the repository issues (models.repository):
@@ -204,7 +205,7 @@ def _string_inputs(form_inputs: Any) -> dict[str, list[str]]:
             continue
         values = strings.get("value") if isinstance(strings, dict) else None
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise BadEvent(f"formInputs.{name}.stringInputs.value must be a list of strings")
+            raise BadEvent(f"formInputs[{_shown(name)}].stringInputs.value must be a list of strings")
         result[name] = values
     return result
 
@@ -220,9 +221,9 @@ def _date_inputs(form_inputs: Any) -> dict[str, int]:
         try:
             ms = int(date["msSinceEpoch"])
         except (KeyError, TypeError, ValueError, OverflowError):
-            raise BadEvent(f"formInputs.{name} has no valid msSinceEpoch") from None
+            raise BadEvent(f"formInputs[{_shown(name)}] has no valid msSinceEpoch") from None
         if not MS_SINCE_EPOCH_MIN <= ms <= MS_SINCE_EPOCH_MAX:
-            raise BadEvent(f"formInputs.{name}.msSinceEpoch is out of range")
+            raise BadEvent(f"formInputs[{_shown(name)}].msSinceEpoch is out of range")
         result[name] = ms
     return result
 
@@ -272,6 +273,11 @@ def _attendee(value: dict) -> Attendee:
     return Attendee(email=value["email"], name=str(value.get("displayName") or ""),
                     organizer=bool(value.get("organizer")), is_self=bool(value.get("self")),
                     resource=bool(value.get("resource")))
+
+
+def _shown(name: str) -> str:
+    """An input's name as a message quotes it: escaped (no newline reaches a log line) and short."""
+    return repr(name[:NAME_SHOWN_MAX])
 
 
 def _is_address(value: Any) -> bool:

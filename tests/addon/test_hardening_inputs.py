@@ -169,3 +169,12 @@ def test_half_a_surrogate_pair_is_a_400_not_a_failed_write(addon, jane, quiet, t
     assert response.status_code == 400
     assert "Unicode" in response.get_json()["error"]
     quiet.unchanged()
+
+
+@pytest.mark.parametrize("value", [{"stringInputs": {"value": "not a list"}}, {"dateInput": {"msSinceEpoch": 1e20}}])
+def test_a_bad_input_named_with_a_newline_cannot_forge_a_log_line(addon, caplog, value):
+    caplog.set_level(logging.DEBUG)
+    name = "x\naddon ok path=/addon/admin rep=ceo@example.com"
+    response = addon.post("/addon/homepage", inputs={name: value})
+    assert response.status_code == 400
+    assert all("\n" not in r.getMessage() for r in caplog.records if r.name.startswith("addon"))
