@@ -33,7 +33,8 @@ ADDRESS_MAX = 254  # RFC 5321's longest forward path: a longer attendee "address
 # Firestore as a path: it is a 400 here, before any handler runs.
 CONTACT_ID = re.compile(r"c[0-9a-f]{1,40}")
 SEGMENT_ID = re.compile(r"s[0-9a-f]{1,40}")
-DOMAIN = re.compile(r"(?=.{1,253}\Z)[\w-]+(?:\.[\w-]+)+")  # \w: IDN labels in any script, never "/"
+# \w: IDN labels in any script; %: a percent-quoted id (models.repository.doc_id); never "/" nor ".."
+DOMAIN = re.compile(r"(?=.{1,253}\Z)[\w%-]+(?:\.[\w%-]+)+")
 PAGE = re.compile(r"[1-9][0-9]{0,5}")
 ID_PARAMETERS = {"contact_id": CONTACT_ID, "keep_id": CONTACT_ID, "merge_id": CONTACT_ID,
                  "segment_id": SEGMENT_ID, "domain": DOMAIN, "page": PAGE}
