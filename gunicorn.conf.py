@@ -8,17 +8,21 @@ import sys
 
 from config import Config, ConfigError
 
-# Worker model (issue #12.12), sized from `python -m bench.cards` (bursts of 200 concurrent Gmail cards on
-# loopback, 2 shared cores, p95 over 3 bursts; noisy, so read the spread, not the digits):
-#   gthread 1x8 1.66 s, 1x16 1.86 s, 1x32 1.97 s | 2x4 1.23 s, 2x8 1.41-1.45 s, 2x16 1.38-1.51 s, 2x32 1.23 s |
-#   4x4 1.44 s, 4x8 1.01-1.39 s, 4x16 1.28 s, 8x4 1.03 s; one worker's RSS ~105 MB.
-# A card is a few Firestore round trips (I/O) plus ~10-20 ms of Python (verification, parsing, the card)
-# that holds the GIL. So: processes for CPU, one per core (a second worker is the clearest gain above;
-# more did not beat the noise here, and each costs ~105 MB of the instance's memory); threads for the
-# waits, enough that a worker's core stays busy while its cards wait on Firestore (~5-15 ms a round trip
-# in production, not the emulator's ~1 ms) or on the Gmail API fallback (seconds). 16 covers both; more
-# threads did not help and only add GIL hand-offs. gevent is not used: it is not a dependency, and grpc
-# (Firestore) needs its own gevent patching to cooperate.
+# Worker model (issue #12.12), sized from `python -m bench.cards --burst-only --models ...`: bursts of 200
+# concurrent Gmail cards on loopback against this file's gunicorn, p95 over 3 bursts, 1-6 runs each on
+# 2 cores shared with other work (load 1-14), so read the ranges, not the digits:
+#   1 worker:  1x8 1.66 s, 1x16 1.72-1.86 s, 1x32 1.97 s
+#   2 workers: 2x4 1.23-1.40 s, 2x8 1.41-1.45 s, 2x16 1.19-1.61 s, 2x32 1.23-1.33 s
+#   more:      3x16 1.43 s, 4x4 1.28-1.44 s, 4x8 0.98-2.12 s, 4x16 1.28 s, 8x4 1.03-1.24 s
+#   one worker's RSS: 93-106 MB.
+# The burst is CPU-bound here (the p95 is about the time to serve all 200): a card is a few Firestore
+# round trips plus ~10-20 ms of Python (verification, parsing, the card) under the GIL. So processes
+# for CPU: a second worker is the one clear gain; more workers did not beat the noise, and App Engine's
+# F2 (app.yaml) has about one core and 768 MB. Threads for the waits: the thread count made no
+# measurable difference on loopback, where the emulator answers in ~1 ms, but in production each
+# round trip is ~5-15 ms and the Gmail API fallback can wait seconds, so 16 per worker keep a core
+# busy while cards wait. gevent is not used: not a dependency, and grpc (Firestore) needs its own
+# gevent patching to cooperate.
 worker_class = "gthread"
 workers = 2
 threads = 16  # app.yaml's max_concurrent_requests is workers x threads
