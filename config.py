@@ -24,6 +24,9 @@ DEFAULT_SYNC_CONCURRENCY = 4  # mailboxes synced at once; each is paced to its o
 # Google gives an add-on about 30 s to answer; a Firestore call of the web process gives up
 # well before that so the rep gets an error card with a retry button, not a timeout.
 WEB_FIRESTORE_DEADLINE_SECONDS = 8
+# The whole of a trigger (verification, Firestore, the Gmail/Calendar fallback, the card) gets this long
+# before the rep is answered an error card with Retry: Google waits about 30 s, minus its own network time.
+DEFAULT_TRIGGER_BUDGET_SECONDS = 20
 
 
 class ConfigError(ValueError):
@@ -117,6 +120,7 @@ class Config:
     sync_concurrency: int = DEFAULT_SYNC_CONCURRENCY
     demo: bool = False
     firestore_deadline_seconds: int | None = None  # caps every Firestore RPC, retries included (web)
+    trigger_budget_seconds: float = DEFAULT_TRIGGER_BUDGET_SECONDS  # a trigger's whole answer (web)
 
     def __post_init__(self):
         if self.quota_profile not in quotas.PROFILES:
@@ -156,6 +160,7 @@ class Config:
             demo=_flag(env, "SIDECAR_DEMO"),
             firestore_deadline_seconds=_int(env, "SIDECAR_FIRESTORE_DEADLINE_SECONDS",
                                             WEB_FIRESTORE_DEADLINE_SECONDS) if web else None,
+            trigger_budget_seconds=_int(env, "SIDECAR_TRIGGER_BUDGET_SECONDS", DEFAULT_TRIGGER_BUDGET_SECONDS),
         )
 
     @classmethod

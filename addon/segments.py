@@ -56,7 +56,8 @@ def build_segment(req: Request, values: dict[str, str]) -> Segment:
     if mode:
         if mode not in ("inactive", "active"):
             raise Invalid("Choose how recent the last activity is.")
-        if not days.isdigit() or not 1 <= int(days) <= model.ACTIVITY_DAYS_MAX:
+        whole = days.isascii() and days.isdigit() and len(days) <= len(str(model.ACTIVITY_DAYS_MAX))  # not "²"
+        if not whole or not 1 <= int(days) <= model.ACTIVITY_DAYS_MAX:
             raise Invalid(ACTIVITY_DAYS_HINT)
         segment.activity_mode, segment.activity_days = mode, int(days)
     elif days:

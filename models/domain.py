@@ -94,6 +94,7 @@ CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
 CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
+CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
 
 
 def utcnow() -> dt.datetime:
@@ -131,6 +132,9 @@ class CustomFieldDefinition:
                 raise ValueError(f"{self.label} must be a number, got {text!r}") from None
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValueError(f"{self.label} must be a number, got {text!r}")
+            if abs(number) > CUSTOM_NUMBER_MAX:
+                raise ValueError(f"{self.label} must be a number between {-CUSTOM_NUMBER_MAX:,} and "
+                                 f"{CUSTOM_NUMBER_MAX:,}, got {text!r}")
             return int(number) if number.is_integer() and "." not in plain and "e" not in plain.lower() else number
         if self.type == "date":
             try:

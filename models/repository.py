@@ -158,7 +158,10 @@ def connect(project: str, emulator_host: str | None = None) -> firestore.Client:
 
 def doc_id(value: str) -> str:
     """A Firestore-safe document id for an address or domain ('/' is a path separator)."""
-    return quote(value, safe="@+-_.!~*'()=") or "_"
+    quoted = quote(value, safe="@+-_.!~*'()=") or "_"
+    if quoted in (".", "..") or (len(quoted) >= 4 and quoted.startswith("__") and quoted.endswith("__")):
+        quoted = f"%{ord(quoted[0]):02X}{quoted[1:]}"  # Firestore reserves ".", ".." and "__*__" ids
+    return quoted
 
 
 def contact_id_for(email: str) -> str:
