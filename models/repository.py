@@ -103,7 +103,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter, Or
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models import encoding
-from models.addresses import company_domain, name_key, normalize_email
+from models.addresses import company_domain, exclusion_terms, name_key, normalize_email
 from models.domain import (
     SEGMENT_ACTIVITY_MODES,
     Activity,
@@ -169,6 +169,19 @@ def contact_id_for(email: str) -> str:
 def activity_id_for(external_key: str) -> str:
     """Deterministic from the Message-ID (or iCalUID + start): one activity per real event."""
     return "a" + hashlib.sha256(external_key.encode()).hexdigest()[:24]
+
+
+EXCLUSION_KEYS = "exclusion_keys"  # on activities and the add-on's message records: see `exclusion_keys`
+
+
+def exclusion_keys(addresses: Iterable[str]) -> list[str]:
+    """What an exclusion can match of these addresses (`models.addresses.exclusion_terms`), sorted.
+
+    Stored on each activity and add-on message record so that a purge finds
+    what an address or a domain exclusion covers with one `array_contains`
+    query, instead of reading every activity of the tenant.
+    """
+    return sorted({term for address in addresses for term in exclusion_terms(address)})
 
 
 def new_id(prefix: str) -> str:
@@ -238,6 +251,7 @@ def activity_to_doc(activity: Activity) -> dict[str, Any]:
     data["holders"] = {doc_id(mailbox): held_id for mailbox, held_id in activity.holders.items()}
     # for admin clean-ups (exclusions): which addresses and domains the activity involves
     data["addresses"] = sorted({p.email for p in activity.participants})
+    data[EXCLUSION_KEYS] = exclusion_keys(p.email for p in activity.participants)
     return data
 
 
@@ -956,27 +970,39 @@ class Repository:
         result = self._segment_query(segment, now).count().get(**self._rpc)
         return int(result[0][0].value)
 
-    # --- exclusions (models.privacy): the admin's scans ---------------------------------------
+    # --- exclusions (models.privacy): the admin's indexed look-ups (h7, #12) ---------------------
 
-    def activity_ids_naming(self, address: str) -> list[str]:
-        """Ids of the activities whose participants include `address` (one query on `addresses`)."""
-        query = self.root.collection("activities").where(filter=FieldFilter("addresses", "array_contains", address))
-        return [s.id for s in self._stream(query.select(["addresses"]))]
+    def activity_ids_excluded_by(self, entry: str) -> list[str]:
+        """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
 
-    def activity_addresses(self, page_size: int) -> Iterator[tuple[str, list[str]]]:
-        """(activity id, addresses) of every activity, read in pages projected to `addresses` (a scan)."""
-        last = None
-        while True:
-            q = self.root.collection("activities").select(["addresses"]).order_by(FieldPath.document_id()) \
-                .limit(page_size)
-            if last is not None:
-                q = q.start_after(last)
-            snapshots = list(self._stream(q))
-            for snapshot in snapshots:
-                yield snapshot.id, list(snapshot.get("addresses") or [])
-            if len(snapshots) < page_size:
-                return
-            last = snapshots[-1]
+        `entry` is in its canonical form (`models.addresses.exclusion_entry`); an
+        address entry also finds plus-tagged and differently spelled copies, a
+        domain entry its subdomains' (see `exclusion_keys`).
+        """
+        query = self.root.collection("activities").where(filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        return [s.id for s in self._stream(query.select([EXCLUSION_KEYS]))]
+
+    def message_records_excluded_by(self, entry: str) -> list[tuple[str, str]]:
+        """(mailbox, Gmail id) of every add-on record of a message an exclusion covers (`record_message`).
+
+        One collection-group query on `messages`, scoped to this tenant by its
+        `tenant` field (a composite index in firestore.indexes.json): it finds
+        the records of mail sync never stored (bulk, spam, not synced yet) as
+        well as the others, and costs what matches, not the tenant's size.
+        """
+        query = self.client.collection_group("messages").where(
+            filter=FieldFilter("tenant", "==", self.tenant)).where(
+            filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        found = []
+        for snapshot in self._stream(query.select(["tenant"])):
+            mailbox = snapshot.reference.parent.parent
+            if mailbox.parent.parent.id == self.root.id:  # belt and braces: the path is this tenant's
+                found.append((unquote(mailbox.id), unquote(snapshot.id)))
+        return found
+
+    def forget_message(self, writer: WriteSet, mailbox: str, message_id: str) -> None:
+        """Delete the add-on's record of a message (an exclusion covers it)."""
+        writer.delete(self.message_ref(mailbox, message_id))
 
     # --- mailboxes ----------------------------------------------------------------------
 
@@ -1083,15 +1109,20 @@ class Repository:
 
     def record_message(self, mailbox: str, message_id: str, activity_id: str | None = None,
                        participants: Iterable[Participant] = (), subject: str = "",
-                       writer: WriteSet | None = None) -> None:
+                       writer: WriteSet | None = None, addresses: Iterable[str] = ()) -> None:
         """Remember a mailbox's Gmail message so the add-on finds its people with one `get`.
 
         Sync may record each message it stores (with `activity_id`); the add-on
         records what it read from the Gmail API (with `participants`), so a
-        message opened twice costs the API once.
+        message opened twice costs the API once. The record is indexed by the
+        exclusion terms of its participants and of `addresses` (every address the
+        message names, parseable or not), so an exclusion finds it
+        (`message_records_excluded_by`) even when sync never stores that mail.
         """
+        participants = list(participants)
         data = {"activity_id": activity_id, "subject": subject,
-                "participants": [dataclasses.asdict(p) for p in participants]}
+                "participants": [dataclasses.asdict(p) for p in participants], "tenant": self.tenant,
+                EXCLUSION_KEYS: exclusion_keys([*(p.email for p in participants), *addresses])}
         ref = self.message_ref(mailbox, message_id)
         if writer is None:
             ref.set(data, **self._rpc)
