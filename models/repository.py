@@ -184,6 +184,16 @@ def exclusion_keys(addresses: Iterable[str]) -> list[str]:
     return sorted({term for address in addresses for term in exclusion_terms(address)})
 
 
+def request_key(rep: str, request_id: str) -> str:
+    """The document id of a card click's record (`Repository.add_activity_once`): rep and request id, hashed."""
+    return "r" + hashlib.sha256(f"{rep}\n{request_id}".encode()).hexdigest()[:32]
+
+
+def request_activity_id(rep: str, request_id: str) -> str:
+    """The id of the note or call a card click creates: the same for every retry of that click."""
+    return "a" + hashlib.sha256(f"card request\n{rep}\n{request_id}".encode()).hexdigest()[:24]
+
+
 def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:20]
 
@@ -501,12 +511,14 @@ class Repository:
         except NotFound:
             return None
 
-    def create_contact(self, contact: Contact) -> Contact:
+    def create_contact(self, contact: Contact, request: tuple[str, str] | None = None) -> Contact:
         """Create a contact and claim its addresses, atomically; Conflict if it or an address exists.
 
         One batched read, then one commit whose preconditions make it atomic
         with that read (see `_claim_addresses`): the contact is created (the
         commit fails if it exists by then), so is each unclaimed address.
+        `request` (rep, request id) is a card click's: its record is created in
+        the same commit, so the click's retry can tell it succeeded (`created_by_request`).
         """
         ref = self.contact_ref(contact.id)
         for _ in range(WRITE_ATTEMPTS):
@@ -515,6 +527,8 @@ class Repository:
                 raise Conflict(f"contact {contact.id} already exists")
             batch = self.client.batch()
             batch.create(ref, contact_to_doc(contact))
+            if request is not None:
+                self._record_request(batch, *request, "contact", contact.id)
             self._claim_addresses(batch, contact, contact.emails, found)
             self.search_index.index_contact(batch, contact)
             if contact.company_id:
@@ -1003,6 +1017,40 @@ class Repository:
     def forget_message(self, writer: WriteSet, mailbox: str, message_id: str) -> None:
         """Delete the add-on's record of a message (an exclusion covers it)."""
         writer.delete(self.message_ref(mailbox, message_id))
+
+    # --- card requests (h7, #12): what a card action creates, it creates once per click ----------
+    # `requests/{key}`: {kind, id, rep, at}, keyed by a hash of the rep and the request id our card
+    # carried in its parameters (made where the form was built). Created in the same commit as what
+    # the click creates, on condition it does not exist: the same click posted again (Google's retry,
+    # the error card's Retry) finds it and writes nothing. One small document per thing created.
+
+    def _request_ref(self, rep: str, request_id: str):
+        return self.root.collection("requests").document(request_key(rep, request_id))
+
+    def _record_request(self, batch, rep: str, request_id: str, kind: str, created_id: str) -> None:
+        """In a Firestore batch (a conditional create: `WriteSet` has none), the click's record."""
+        batch.create(self._request_ref(rep, request_id), {"kind": kind, "id": created_id, "rep": rep,
+                                                           "at": utcnow()})
+
+    def add_activity_once(self, activity: Activity, rep: str, request_id: str) -> bool:
+        """A note or call from a card, written with its counters unless this click already wrote it.
+
+        One commit: the request's record (created only if absent), the activity
+        and its timeline rows, the counters (`add_activity`'s writes). False, and
+        nothing written, when the click's record exists. Give the activity
+        `request_activity_id(rep, request_id)` so even a lost record cannot make two.
+        """
+        batch = self.client.batch()
+        self._record_request(batch, rep, request_id, str(activity.kind), activity.id)
+        self.put_activity(batch, activity)
+        for contact_id in activity.contact_ids:
+            self.record_touches(batch, contact_id, [Touch(activity.at, activity.kind, None)])
+        return self._commit_unless_stale(batch)
+
+    def created_by_request(self, rep: str, request_id: str) -> str | None:
+        """The id of what a card click created (`create_contact(request=...)`, `add_activity_once`), or None."""
+        snapshot = self._get(self._request_ref(rep, request_id))
+        return snapshot.get("id") if snapshot.exists else None
 
     # --- mailboxes ----------------------------------------------------------------------
 
