@@ -8,11 +8,18 @@ not found.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 
 from addon.actions import Handler, action
-from addon.actions.forms import Invalid, check_teammate, invalid, text, typed_custom_fields
+from addon.actions.forms import (
+    Invalid,
+    check_teammate,
+    invalid,
+    new_request_id,
+    request_id_of,
+    text,
+    typed_custom_fields,
+)
 from addon.context import Request
 from addon.events import BadEvent
 from addon.people import fill_timeline, person_of
@@ -32,23 +39,6 @@ from models import rules
 from models.addresses import company_domain, is_valid_email, name_parts, normalize_email
 from models.domain import Activity, ActivityKind, Contact, parse_lifecycle_stage, utcnow
 from models.repository import Conflict, NotFound, contact_id_for, new_id, request_activity_id
-
-REQUEST_ID_PATTERN = re.compile(r"^r[0-9a-f]{20}$")  # what `new_request_id` makes
-
-
-def new_request_id() -> str:
-    """The id of one click on a form's button, made when the form is built (carried in its parameters)."""
-    return new_id("r")
-
-
-def request_id_of(req: Request) -> str | None:
-    """The click's request id from our card's parameters; None from a card built before they existed."""
-    raw = req.event.parameters.get("request_id")
-    if raw is None:
-        return None
-    if not REQUEST_ID_PATTERN.match(raw):
-        raise BadEvent("invalid request id")
-    return raw
 
 
 def not_found() -> dict:

@@ -178,3 +178,16 @@ def test_a_request_id_we_did_not_make_is_a_bad_request_and_writes_nothing(addon,
         response = addon.action("add_note", params={"contact_id": jane.id, "request_id": bad}, inputs={"body": "x"})
         assert response.status_code == 400
     assert repo.timeline(jane.id).entries == []
+
+
+def test_retrying_save_segment_keeps_one_segment(addon, repo, rep):
+    def new_click() -> dict[str, str]:
+        return buttons(card_of(addon.action("segment_form")))["Save segment"]
+
+    save = new_click()
+    first = addon.action("save_segment", params=save, inputs={"name": "VIPs", "tag": "vip"})
+    retry = addon.action("save_segment", params={**save, "input.name": "VIPs", "input.tag": "vip"})
+    assert notification(first) == notification(retry) == "Saved VIPs"
+    assert [s.name for s in repo.list_segments(rep)] == ["VIPs"]
+    addon.action("save_segment", params=new_click(), inputs={"name": "VIPs", "tag": "vip"})
+    assert [s.name for s in repo.list_segments(rep)] == ["VIPs", "VIPs"]  # a second click is a second segment
