@@ -15,12 +15,15 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       activities/{activity_id}               an Activity, one per message/meeting/note/call
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
         messages/{gmail id}                  the add-on's record of a message it read from the Gmail API
+                                             (with `tenant` and `exclusion_keys`, which a purge queries)
         message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
       unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
                                              address no contact held yet, linked when one is created
       merges/{merged contact id}             the journal of a merge (`models.merge`)
+      requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
+                                             retry creates nothing more (`add_activity_once`)
       reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
 
@@ -69,7 +72,7 @@ rule: they run in the daemon, never behind a card, and only for what is rare
 resync's reconciliation, the few contacts still `link_pending`). Contacts sync
 creates carry `link_pending` until sync has linked the activities stored
 before they existed, which `unlinked/{email}` lists (one read per address,
-where a query over activities would scan them all). The admin's scans
+where a query over activities would scan them all). The admin's look-ups
 (exclusions, address conflicts) and segment queries are the other queries;
 none runs behind a Gmail or Calendar card.
 
@@ -984,7 +987,7 @@ class Repository:
         result = self._segment_query(segment, now).count().get(**self._rpc)
         return int(result[0][0].value)
 
-    # --- exclusions (models.privacy): the admin's indexed look-ups (h7, #12) ---------------------
+    # --- exclusions (models.privacy): the admin's indexed look-ups --------------------------
 
     def activity_ids_excluded_by(self, entry: str) -> list[str]:
         """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
@@ -1018,7 +1021,7 @@ class Repository:
         """Delete the add-on's record of a message (an exclusion covers it)."""
         writer.delete(self.message_ref(mailbox, message_id))
 
-    # --- card requests (h7, #12): what a card action creates, it creates once per click ----------
+    # --- card requests: what a card action creates, it creates once per click (#12) --------
     # `requests/{key}`: {kind, id, rep, at}, keyed by a hash of the rep and the request id our card
     # carried in its parameters (made where the form was built). Created in the same commit as what
     # the click creates, on condition it does not exist: the same click posted again (Google's retry,
