@@ -267,7 +267,8 @@ def timeline_card(contact: Contact, entries: list[TimelineEntry], next_cursor: s
 # --- forms -------------------------------------------------------------------------------
 
 def add_contact_form(email: str, first: str, middle: str, last: str, company: str, viewer: Viewer,
-                     error: str | None = None, title: str = "") -> dict[str, Any]:
+                     error: str | None = None, title: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on the button: one click adds one contact."""
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [
         decorated_text(esc(email), top_label="Email", icon="EMAIL"),
@@ -276,7 +277,8 @@ def add_contact_form(email: str, first: str, middle: str, last: str, company: st
         text_input("last_name", "Last name", last),
         text_input("title", "Title", title),
         decorated_text(esc(company) or muted("Free mail: no company"), top_label="Company"),
-        button_list(button("Add contact", viewer.act("add_contact", email=email), filled=True)),
+        button_list(button("Add contact", viewer.act("add_contact", email=email, request_id=request_id),
+                           filled=True)),
     ]
     return card("add_contact", "Add as contact", [section(widgets)], subtitle=email)
 
@@ -323,12 +325,14 @@ def custom_input(definition: CustomFieldDefinition, current: Any, values: dict[s
 
 
 def activity_form(contact: Contact, kind: str, viewer: Viewer, error: str | None = None,
-                  body: str = "") -> dict[str, Any]:
+                  body: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on Save: one click stores one note or call."""
     label = "Note" if kind == ActivityKind.NOTE else "Call summary"
     name = "add_note" if kind == ActivityKind.NOTE else "log_call"
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [text_input("body", label, body, multiline=True),
-                button_list(button("Save", viewer.act(name, contact_id=contact.id), filled=True))]
+                button_list(button("Save", viewer.act(name, contact_id=contact.id, request_id=request_id),
+                                   filled=True))]
     title = "Add note" if kind == ActivityKind.NOTE else "Log call"
     return card(name, title, [section(widgets)], subtitle=contact.display_name)
 

@@ -15,12 +15,15 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       activities/{activity_id}               an Activity, one per message/meeting/note/call
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
         messages/{gmail id}                  the add-on's record of a message it read from the Gmail API
+                                             (with `tenant` and `exclusion_keys`, which a purge queries)
         message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
       unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
                                              address no contact held yet, linked when one is created
       merges/{merged contact id}             the journal of a merge (`models.merge`)
+      requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
+                                             retry creates nothing more (`add_activity_once`)
       reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
 
@@ -69,7 +72,7 @@ rule: they run in the daemon, never behind a card, and only for what is rare
 resync's reconciliation, the few contacts still `link_pending`). Contacts sync
 creates carry `link_pending` until sync has linked the activities stored
 before they existed, which `unlinked/{email}` lists (one read per address,
-where a query over activities would scan them all). The admin's scans
+where a query over activities would scan them all). The admin's look-ups
 (exclusions, address conflicts) and segment queries are the other queries;
 none runs behind a Gmail or Calendar card.
 
@@ -103,7 +106,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter, Or
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models import encoding
-from models.addresses import company_domain, name_key, normalize_email
+from models.addresses import company_domain, exclusion_terms, name_key, normalize_email
 from models.domain import (
     SEGMENT_ACTIVITY_MODES,
     Activity,
@@ -174,6 +177,29 @@ def activity_id_for(external_key: str) -> str:
     return "a" + hashlib.sha256(external_key.encode()).hexdigest()[:24]
 
 
+EXCLUSION_KEYS = "exclusion_keys"  # on activities and the add-on's message records: see `exclusion_keys`
+
+
+def exclusion_keys(addresses: Iterable[str]) -> list[str]:
+    """What an exclusion can match of these addresses (`models.addresses.exclusion_terms`), sorted.
+
+    Stored on each activity and add-on message record so that a purge finds
+    what an address or a domain exclusion covers with one `array_contains`
+    query, instead of reading every activity of the tenant.
+    """
+    return sorted({term for address in addresses for term in exclusion_terms(address)})
+
+
+def request_key(rep: str, request_id: str) -> str:
+    """The document id of a card click's record (`Repository.add_activity_once`): rep and request id, hashed."""
+    return "r" + hashlib.sha256(f"{rep}\n{request_id}".encode()).hexdigest()[:32]
+
+
+def request_activity_id(rep: str, request_id: str) -> str:
+    """The id of the note or call a card click creates: the same for every retry of that click."""
+    return "a" + hashlib.sha256(f"card request\n{rep}\n{request_id}".encode()).hexdigest()[:24]
+
+
 def new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:20]
 
@@ -241,6 +267,7 @@ def activity_to_doc(activity: Activity) -> dict[str, Any]:
     data["holders"] = {doc_id(mailbox): held_id for mailbox, held_id in activity.holders.items()}
     # for admin clean-ups (exclusions): which addresses and domains the activity involves
     data["addresses"] = sorted({p.email for p in activity.participants})
+    data[EXCLUSION_KEYS] = exclusion_keys(p.email for p in activity.participants)
     return data
 
 
@@ -490,12 +517,14 @@ class Repository:
         except NotFound:
             return None
 
-    def create_contact(self, contact: Contact) -> Contact:
+    def create_contact(self, contact: Contact, request: tuple[str, str] | None = None) -> Contact:
         """Create a contact and claim its addresses, atomically; Conflict if it or an address exists.
 
         One batched read, then one commit whose preconditions make it atomic
         with that read (see `_claim_addresses`): the contact is created (the
         commit fails if it exists by then), so is each unclaimed address.
+        `request` (rep, request id) is a card click's: its record is created in
+        the same commit, so the click's retry can tell it succeeded (`created_by_request`).
         """
         ref = self.contact_ref(contact.id)
         for _ in range(WRITE_ATTEMPTS):
@@ -504,6 +533,8 @@ class Repository:
                 raise Conflict(f"contact {contact.id} already exists")
             batch = self.client.batch()
             batch.create(ref, contact_to_doc(contact))
+            if request is not None:
+                self._record_request(batch, *request, "contact", contact.id)
             self._claim_addresses(batch, contact, contact.emails, found)
             self.search_index.index_contact(batch, contact)
             if contact.company_id:
@@ -959,27 +990,73 @@ class Repository:
         result = self._segment_query(segment, now).count().get(**self._rpc)
         return int(result[0][0].value)
 
-    # --- exclusions (models.privacy): the admin's scans ---------------------------------------
+    # --- exclusions (models.privacy): the admin's indexed look-ups --------------------------
 
-    def activity_ids_naming(self, address: str) -> list[str]:
-        """Ids of the activities whose participants include `address` (one query on `addresses`)."""
-        query = self.root.collection("activities").where(filter=FieldFilter("addresses", "array_contains", address))
-        return [s.id for s in self._stream(query.select(["addresses"]))]
+    def activity_ids_excluded_by(self, entry: str) -> list[str]:
+        """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
 
-    def activity_addresses(self, page_size: int) -> Iterator[tuple[str, list[str]]]:
-        """(activity id, addresses) of every activity, read in pages projected to `addresses` (a scan)."""
-        last = None
-        while True:
-            q = self.root.collection("activities").select(["addresses"]).order_by(FieldPath.document_id()) \
-                .limit(page_size)
-            if last is not None:
-                q = q.start_after(last)
-            snapshots = list(self._stream(q))
-            for snapshot in snapshots:
-                yield snapshot.id, list(snapshot.get("addresses") or [])
-            if len(snapshots) < page_size:
-                return
-            last = snapshots[-1]
+        `entry` is in its canonical form (`models.addresses.exclusion_entry`); an
+        address entry also finds plus-tagged and differently spelled copies, a
+        domain entry its subdomains' (see `exclusion_keys`).
+        """
+        query = self.root.collection("activities").where(filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        return [s.id for s in self._stream(query.select([EXCLUSION_KEYS]))]
+
+    def message_records_excluded_by(self, entry: str) -> list[tuple[str, str]]:
+        """(mailbox, Gmail id) of every add-on record of a message an exclusion covers (`record_message`).
+
+        One collection-group query on `messages`, scoped to this tenant by its
+        `tenant` field (a composite index in firestore.indexes.json): it finds
+        the records of mail sync never stored (bulk, spam, not synced yet) as
+        well as the others, and costs what matches, not the tenant's size.
+        """
+        query = self.client.collection_group("messages").where(
+            filter=FieldFilter("tenant", "==", self.tenant)).where(
+            filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        found = []
+        for snapshot in self._stream(query.select(["tenant"])):
+            mailbox = snapshot.reference.parent.parent
+            if mailbox.parent.parent.id == self.root.id:  # belt and braces: the path is this tenant's
+                found.append((unquote(mailbox.id), unquote(snapshot.id)))
+        return found
+
+    def forget_message(self, writer: WriteSet, mailbox: str, message_id: str) -> None:
+        """Delete the add-on's record of a message (an exclusion covers it)."""
+        writer.delete(self.message_ref(mailbox, message_id))
+
+    # --- card requests: what a card action creates, it creates once per click (#12) --------
+    # `requests/{key}`: {kind, id, rep, at}, keyed by a hash of the rep and the request id our card
+    # carried in its parameters (made where the form was built). Created in the same commit as what
+    # the click creates, on condition it does not exist: the same click posted again (Google's retry,
+    # the error card's Retry) finds it and writes nothing. One small document per thing created.
+
+    def _request_ref(self, rep: str, request_id: str):
+        return self.root.collection("requests").document(request_key(rep, request_id))
+
+    def _record_request(self, batch, rep: str, request_id: str, kind: str, created_id: str) -> None:
+        """In a Firestore batch (a conditional create: `WriteSet` has none), the click's record."""
+        batch.create(self._request_ref(rep, request_id), {"kind": kind, "id": created_id, "rep": rep,
+                                                           "at": utcnow()})
+
+    def add_activity_once(self, activity: Activity, rep: str, request_id: str) -> bool:
+        """A note or call from a card, written with its counters unless this click already wrote it.
+
+        One commit: the request's record (created only if absent), the activity
+        and its timeline rows, the counters (`add_activity`'s writes). False, and
+        nothing written, when the click's record exists. Give the activity
+        `request_activity_id(rep, request_id)` so even a lost record cannot make two.
+        """
+        batch = self.client.batch()
+        self._record_request(batch, rep, request_id, str(activity.kind), activity.id)
+        self.put_activity(batch, activity)
+        for contact_id in activity.contact_ids:
+            self.record_touches(batch, contact_id, [Touch(activity.at, activity.kind, None)])
+        return self._commit_unless_stale(batch)
+
+    def created_by_request(self, rep: str, request_id: str) -> str | None:
+        """The id of what a card click created (`create_contact(request=...)`, `add_activity_once`), or None."""
+        snapshot = self._get(self._request_ref(rep, request_id))
+        return snapshot.get("id") if snapshot.exists else None
 
     # --- mailboxes ----------------------------------------------------------------------
 
@@ -1086,15 +1163,20 @@ class Repository:
 
     def record_message(self, mailbox: str, message_id: str, activity_id: str | None = None,
                        participants: Iterable[Participant] = (), subject: str = "",
-                       writer: WriteSet | None = None) -> None:
+                       writer: WriteSet | None = None, addresses: Iterable[str] = ()) -> None:
         """Remember a mailbox's Gmail message so the add-on finds its people with one `get`.
 
         Sync may record each message it stores (with `activity_id`); the add-on
         records what it read from the Gmail API (with `participants`), so a
-        message opened twice costs the API once.
+        message opened twice costs the API once. The record is indexed by the
+        exclusion terms of its participants and of `addresses` (every address the
+        message names, parseable or not), so an exclusion finds it
+        (`message_records_excluded_by`) even when sync never stores that mail.
         """
+        participants = list(participants)
         data = {"activity_id": activity_id, "subject": subject,
-                "participants": [dataclasses.asdict(p) for p in participants]}
+                "participants": [dataclasses.asdict(p) for p in participants], "tenant": self.tenant,
+                EXCLUSION_KEYS: exclusion_keys([*(p.email for p in participants), *addresses])}
         ref = self.message_ref(mailbox, message_id)
         if writer is None:
             ref.set(data, **self._rpc)

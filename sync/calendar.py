@@ -68,6 +68,7 @@ def parse_event(event: dict) -> Item | None:
     organizer = event.get("organizer") or {}
     attendees = [a for a in event.get("attendees") or () if not a.get("resource")]  # rooms are not people
     people = [(organizer, "organizer")] + [(a, "attendee") for a in attendees]
+    written = tuple(str(person.get("email")) for person, _ in people if person.get("email"))  # for exclusions
     for person, role in people:
         address = normalize_email(person.get("email") or "")
         if not is_valid_email(address) or address in seen:
@@ -78,7 +79,7 @@ def parse_event(event: dict) -> Item | None:
             declined.add(address)
     return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.MEETING, held_id=event["id"],
                 at=start[0], end_at=event_end(event), subject=(event.get("summary") or "").strip(),
-                participants=participants, declined=frozenset(declined))
+                participants=participants, declined=frozenset(declined), address_text=written)
 
 
 class CalendarSync:
