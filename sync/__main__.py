@@ -25,6 +25,7 @@ from models.domain import Mailbox, MailboxState, utcnow
 from sync import schedule
 from sync.api import MailboxError
 from sync.gmail import FETCH_GROUP
+from sync.leasing import LEASE_TTL_SECONDS
 from sync.runner import SyncRun, configured_mailboxes, status_rows
 from sync.writer import CHUNK_WRITES_MAX
 from wiring import Services
@@ -62,7 +63,7 @@ def sync_pass(services: Services, stop: threading.Event, users: list[str] | None
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == MailboxState.OK and not r.error for r in results)
+    return all(r.synced for r in results)
 
 
 def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
     tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
                         help=f"writes of one atomic chunk commit, at most (default {CHUNK_WRITES_MAX})")
+    tuning.add_argument("--lease-ttl", type=_positive, default=int(LEASE_TTL_SECONDS), metavar="SECONDS",
+                        help="how long a mailbox's lease outlives its last heartbeat "
+                             f"(default {int(LEASE_TTL_SECONDS)})")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", parents=[tuning], help="the daemon: sync every mailbox each interval")
     once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
@@ -147,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
         if args.command == "status":
             return status(services)
-        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes}
+        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
+                 "lease_ttl_seconds": float(args.lease_ttl)}
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)
