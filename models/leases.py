@@ -156,5 +156,10 @@ class Leases:
         return sorted(found, key=lambda s: s.name)
 
 
+def leader_leases(client: firestore.Client) -> Leases:
+    """Leases of the process-wide roles (the dispatcher), outside every tenant."""
+    return Leases(client, client.collection("sidecar").document("processes"), "leaders")
+
+
 def _expiry(written_at: dt.datetime, ttl_seconds: float) -> dt.datetime:
     return written_at + dt.timedelta(seconds=float(ttl_seconds))

@@ -1,9 +1,12 @@
-"""`python -m sync run | once [--user EMAIL]... | status` (SPEC §3).
+"""`python -m sync run | once [--user EMAIL]... | status | setup | worker | dispatch` (SPEC §3, §7 "Scale").
 
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
 - `status`: a table of the mailboxes: state, last success, cursor age, last error.
+- `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
+  on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
+  worker, run the dispatcher.
 
 This is the sync process's entry point: it makes the process's one
 `wiring.Services` and hands its repository and Google service factories to
@@ -20,7 +23,7 @@ import signal
 import sys
 import threading
 
-from config import ConfigError
+from config import ConfigError, PubSubConfig
 from models.domain import Mailbox, MailboxState, utcnow
 from sync import schedule
 from sync.api import MailboxError
@@ -89,6 +92,32 @@ def run(services: Services, tuning: dict[str, int] | None = None) -> int:
     return EXIT_OK
 
 
+def distributed(services: Services, command: str, tuning: dict | None = None) -> int:
+    """`setup`, `worker` or `dispatch`, with the Pub/Sub settings read (and validated) now."""
+    from sync.pubsub import Dispatcher, Queue, Worker
+
+    settings = PubSubConfig.from_env()
+    if not settings.distributed:
+        log.error("configuration error: SIDECAR_SYNC_TOPIC is required for `%s`", command)
+        return EXIT_CONFIG
+    queue = Queue(services.config.google_cloud_project, settings)
+    try:
+        if command == "setup":
+            for path in queue.setup():
+                _out(f"created {path}")
+            return EXIT_OK
+        stop = threading.Event()
+        _on_signals(stop)
+        if command == "worker":
+            Worker(services.repository, services.google_service, services.config, queue, stop, tuning).run()
+        else:
+            Dispatcher(services.repository, services.google_service, services.config, queue,
+                       services.leader_leases(), stop).run()
+        return EXIT_OK
+    finally:
+        queue.close()
+
+
 def _age(at: dt.datetime | None) -> str:
     if at is None:
         return "-"
@@ -143,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
+    commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
+    commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
+    commands.add_parser("dispatch", help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
@@ -151,8 +183,12 @@ def main(argv: list[str] | None = None) -> int:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
         if args.command == "status":
             return status(services)
+        if args.command in ("setup", "dispatch"):
+            return distributed(services, args.command)
         tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
                  "lease_ttl_seconds": float(args.lease_ttl)}
+        if args.command == "worker":
+            return distributed(services, args.command, tuned)
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)
