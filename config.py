@@ -237,3 +237,15 @@ def _pubsub_name(env: Mapping[str, str], name: str, default: str | None) -> str 
         raise ConfigError(f"{name} must be a Pub/Sub id (3-255 letters, digits, ._~+%-, starting with a letter, "
                           f"not 'goog'), got {value!r}")
     return value
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """SIDECAR_LOG_FORMAT: `text` key=value lines, or `json` for Cloud Logging; json when the sync is distributed."""
+    env = os.environ if env is None else env
+    value = _text(env, "SIDECAR_LOG_FORMAT", "json" if _text(env, "SIDECAR_SYNC_TOPIC") else "text").lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"SIDECAR_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value

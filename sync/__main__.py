@@ -3,7 +3,7 @@
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
-- `status`: a table of the mailboxes: state, last success, cursor age, last error.
+- `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, last error.
 - `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
   on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
   worker, run the dispatcher.
@@ -23,19 +23,19 @@ import signal
 import sys
 import threading
 
-from config import ConfigError, PubSubConfig
+from config import ConfigError, PubSubConfig, log_format
 from models.domain import Mailbox, MailboxState, utcnow
-from sync import schedule
+from models.leases import LeaseState
+from sync import logs, schedule
 from sync.api import MailboxError
 from sync.gmail import FETCH_GROUP
 from sync.leasing import LEASE_TTL_SECONDS
-from sync.runner import SyncRun, configured_mailboxes, status_rows
+from sync.runner import SyncRun, configured_mailboxes, lease_states, status_rows
 from sync.writer import CHUNK_WRITES_MAX
 from wiring import Services
 
 log = logging.getLogger("sync")
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -128,11 +128,23 @@ def _age(at: dt.datetime | None) -> str:
     return f"{seconds}s"
 
 
-def status_table(mailboxes: list[Mailbox]) -> list[str]:
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LAST ERROR")
+def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
+    """Who holds the mailbox's lease and for how long yet: `host/pid 42s`, `expired`, or `-`."""
+    if lease is None or not lease.owner:
+        return "-"
+    if lease.expires_at <= now:
+        return f"expired ({lease.owner.rsplit('/', 1)[0]})"
+    return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
+
+
+def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
+    now = utcnow()
+    leases = leases or {}
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), m.last_error if m.last_error and m.state != MailboxState.OK else "-")
+             _age(m.cursor_at), _lease(leases.get(m.email), now),
+             m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -145,7 +157,8 @@ def status(services: Services) -> int:
     if not mailboxes:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
-    for line in status_table(status_rows(services.repository, mailboxes)):
+    rows = status_rows(services.repository, mailboxes)
+    for line in status_table(rows, lease_states(services.repository, rows)):
         _out(line)
     return EXIT_OK
 
@@ -176,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
     commands.add_parser("dispatch", help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        logs.configure(log_format())
+    except ConfigError as exc:
+        logs.configure("text")
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
     logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
     services = Services()
     try:

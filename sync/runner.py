@@ -34,7 +34,7 @@ from config import Config
 from google_clients import DIRECTORY_SCOPES
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
-from models.leases import Fenced, Lease
+from models.leases import Fenced, Lease, LeaseState
 from models.repository import Repository
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
@@ -244,3 +244,11 @@ def status_rows(repository: RepositoryFactory, mailboxes: list[str]) -> list[Mai
     for tenant in tenants:
         rows.extend(repository(tenant).list_mailboxes())
     return sorted(rows, key=lambda m: m.email)
+
+
+def lease_states(repository: RepositoryFactory, mailboxes: list[Mailbox]) -> dict[str, LeaseState]:
+    """The lease of each listed mailbox that has one (held, expired or released), by address."""
+    found = {}
+    for tenant in sorted({email_domain(m.email) for m in mailboxes}):
+        found.update({lease.name: lease for lease in repository(tenant).mailbox_leases()})
+    return found
