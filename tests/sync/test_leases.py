@@ -14,13 +14,14 @@ import pytest
 from models.domain import Mailbox
 from models.leases import Fenced
 from models.repository import Repository
-from sync.runner import LEASED, SyncRun
+from sync.runner import LEASE_LOST, LEASED, SyncRun
 from tests.sync.conftest import SMALL_BATCHES_ARGS, reference, sync_run
 from tests.sync.helpers import snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBPROCESS_TIMEOUT_SECONDS = 180
 SHORT_TTL_SECONDS = 1.0
+HEARTBEAT_TTL_SECONDS = 1.5  # renewed every 0.5 s
 REP = "rep@example.com"
 
 
@@ -100,3 +101,37 @@ def test_a_request_for_a_leased_mailbox_marks_it_dirty_and_its_holder_goes_again
     calls = simulator.counters()["by_mailbox"][rep]
     assert calls["gmail.users.history.list"]["calls"] == 1  # the holder went again once, not three times
     assert calls["calendar.events.list"]["calls"] >= 2
+
+
+def test_a_sync_longer_than_its_lease_keeps_it_by_heartbeat(services, simulator, tenant_repo):
+    rep = simulator.reps[0]
+    simulator.set_latency(150)  # the full sync outlasts its lease's ttl
+    run = SyncRun(services.repository, services.google_service, services.config,
+                  lease_ttl_seconds=HEARTBEAT_TTL_SECONDS)
+
+    [result] = run.run([rep])
+    simulator.set_latency(0)
+
+    assert result.state == "ok" and not result.error
+    assert result.seconds > HEARTBEAT_TTL_SECONDS and result.lease_writes > 2  # renewed along the way
+    assert tenant_repo.get_mailbox(rep).history_id
+
+
+def test_a_sync_whose_lease_is_taken_over_halts_and_never_moves_a_cursor(services, simulator, tenant_repo):
+    rep = simulator.reps[0]
+    simulator.set_latency(20)
+    results = []
+    holder = threading.Thread(target=lambda: results.extend(
+        SyncRun(services.repository, services.google_service, services.config,
+                lease_ttl_seconds=HEARTBEAT_TTL_SECONDS).run([rep])))
+    holder.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(s.owner for s in tenant_repo.mailbox_leases()):
+        time.sleep(0.02)
+    # another holder's write to the lease document (what a takeover after an expiry does)
+    tenant_repo.root.collection("leases").document(rep).update({"owner": "intruder", "fence": 99})
+    holder.join(timeout=60)
+    simulator.set_latency(0)
+
+    assert [r.error for r in results] == [LEASE_LOST]
+    assert tenant_repo.get_mailbox(rep) is None  # its cursors were never written

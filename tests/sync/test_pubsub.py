@@ -149,3 +149,22 @@ def test_sync_setup_creates_the_topics_and_subscriptions_once(pubsub_emulator, p
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
     assert len(runs[0].stdout.splitlines()) == 6  # three topics, three subscriptions
     assert runs[1].stdout == ""
+
+
+def test_of_two_dispatchers_running_only_the_leader_publishes(services, queue, simulator):
+    config = dataclasses.replace(services.config, sync_interval_seconds=1)  # a look every 0.1 s
+    stop = threading.Event()
+    dispatchers = [Dispatcher(services.repository, services.google_service, config, queue,
+                              services.leader_leases(), stop) for _ in range(2)]
+    threads = [threading.Thread(target=d.run) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    time.sleep(3)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=WAIT_SECONDS)
+
+    publishing = [d for d in dispatchers if d.published]
+    assert len(publishing) == 1
+    assert set(publishing[0].published) == set(simulator.reps)  # each new mailbox, to the backfill topic
+    assert services.leader_leases().acquire("dispatcher", "next", 30) is not None  # released on stop
