@@ -2,7 +2,7 @@
 
 The lease documents and their fence are the repository's (`models.leases`);
 this module keeps one alive from the sync's side. `Heartbeat` renews it every
-third of its ttl, and sets `halt` (the event the mailbox's API calls watch)
+third of its ttl, and its `halt` (what the mailbox's API calls watch) is set
 when the lease is lost or the process is asked to stop, so a worker that lost
 its lease stops fetching; whatever it still tries to commit is refused by the
 fence. Renewals and the cursor commit both rewrite the lease document under
@@ -28,12 +28,40 @@ log = logging.getLogger(__name__)
 
 LEASE_TTL_SECONDS = 60.0  # a worker killed mid-sync holds its mailbox this long at most
 RENEWALS_PER_TTL = 3  # the heartbeat renews three times a ttl: two renewals may fail before it lapses
-HALT_POLL_SECONDS = 0.5  # how soon a stop request reaches the mailbox's API calls
+HALT_POLL_SECONDS = 0.5  # how soon a lost lease halts the mailbox's API calls (a stop halts them at once)
 
 
 def new_owner() -> str:
     """An owner unique to one attempt (threads of one process never share a lease), readable in `sync status`."""
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+
+
+class Halt:
+    """What a leased mailbox's API calls watch: set at once when the process stops, or when the lease is lost.
+
+    Quacks like the `threading.Event` it wraps (`is_set`, `wait`, `set`): a
+    wait sleeps on the process's own stop event, so a stop request ends it at
+    once; a lost lease ends it within `HALT_POLL_SECONDS`.
+    """
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.lost = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.lost.is_set()
+
+    def set(self) -> None:
+        self.lost.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = HALT_POLL_SECONDS if deadline is None else min(HALT_POLL_SECONDS, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            self.stop.wait(left)
+        return True
 
 
 class Heartbeat:
@@ -43,7 +71,7 @@ class Heartbeat:
         self.repo = repo
         self.lease = lease
         self.stop = stop
-        self.halt = threading.Event()
+        self.halt = Halt(stop)
         self.lost = False
         self.renewals = 0
         self._lock = threading.Lock()
@@ -62,8 +90,6 @@ class Heartbeat:
         interval = self.lease.ttl_seconds / RENEWALS_PER_TTL
         due = time.monotonic() + interval
         while not self._done.wait(HALT_POLL_SECONDS):
-            if self.stop.is_set():
-                self.halt.set()
             if time.monotonic() < due:
                 continue
             try:

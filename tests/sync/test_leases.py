@@ -105,7 +105,7 @@ def test_a_request_for_a_leased_mailbox_marks_it_dirty_and_its_holder_goes_again
 
 def test_a_sync_longer_than_its_lease_keeps_it_by_heartbeat(services, simulator, tenant_repo):
     rep = simulator.reps[0]
-    simulator.set_latency(150)  # the full sync outlasts its lease's ttl
+    simulator.set_latency(400)  # the full sync outlasts its lease's ttl
     run = SyncRun(services.repository, services.google_service, services.config,
                   lease_ttl_seconds=HEARTBEAT_TTL_SECONDS)
 
