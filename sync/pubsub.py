@@ -31,6 +31,7 @@ import json
 import logging
 import random
 import threading
+import time
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
@@ -146,12 +147,31 @@ class Worker:
         self.stop = stop
         self.tuning = dict(tuning or {})
         self.ttl_seconds = self.tuning.get("lease_ttl_seconds", LEASE_TTL_SECONDS)
+        self._lock = threading.Lock()
+        self._run: SyncRun | None = None
+        self._born = 0.0
 
     def sync(self, mailbox: str) -> MailboxResult:
         """The one unit of work, as `once` runs it, except that a leased mailbox is marked dirty, not awaited."""
-        run = SyncRun(self.repository, self.google_service, self.config, self.stop,
-                      wait_for_lease=False, **self.tuning)
-        return run.run([mailbox])[0]
+        run = self._checkout()
+        result = run.sync_mailbox(mailbox)
+        if not self.stop.is_set():
+            run.link(email_domain(mailbox))
+        return result
+
+    def _checkout(self) -> SyncRun:
+        """The one `SyncRun` of the worker, so mailboxes synced at once share each tenant's `TenantState`
+        (its lock, which makes reading and rewriting an activity atomic within the process, and its commits
+        in flight), as a pass's mailboxes do; its caches start over once a sync interval (`SyncRun.refresh`)."""
+        with self._lock:
+            if self._run is None:
+                self._run = SyncRun(self.repository, self.google_service, self.config, self.stop,
+                                    wait_for_lease=False, **self.tuning)
+                self._born = time.monotonic()
+            elif time.monotonic() - self._born > self.config.sync_interval_seconds:
+                self._run.refresh()
+                self._born = time.monotonic()
+            return self._run
 
     def handle(self, message) -> None:
         """A sync request: ack once the mailbox's commit landed (or no retry can help), else nack."""

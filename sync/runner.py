@@ -132,12 +132,34 @@ class SyncRun:
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
-        for state in self._tenants.values():
+        for tenant in list(self._tenants):
             if self.stop.is_set():
                 break
-            with state.lock:
-                self.link_writes += link_pending(state.repo)
+            self.link(tenant)
         return results
+
+    def refresh(self) -> None:
+        """Start each tenant's caches over, keeping its lock and its commits in flight (a long-lived worker).
+
+        Syncs in progress keep the state they started with; the next ones look
+        up again what other processes created since. Both share the lock and
+        `in_flight` (pruned of the commits that landed), so an activity is
+        still read and rewritten by one of them at a time.
+        """
+        with self._lock:
+            for tenant, old in self._tenants.items():
+                fresh = TenantState(old.repo, Team(tenant, old.repo.get_settings()))
+                with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
+                    for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
+                        del old.in_flight[activity_id]
+                fresh.lock, fresh.in_flight = old.lock, old.in_flight
+                self._tenants[tenant] = fresh
+
+    def link(self, tenant: str) -> None:
+        """Link contacts this run created to what other mailboxes stored before they existed."""
+        state = self.tenant(tenant)
+        with state.lock:
+            self.link_writes += link_pending(state.repo)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.

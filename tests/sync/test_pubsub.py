@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -14,9 +16,18 @@ from pathlib import Path
 import pytest
 
 from config import PubSubConfig
+from devtools.firestore_emulator import group_alive
 from models.domain import MailboxState
 from sync.pubsub import Dispatcher, Queue, SyncRequest, Worker
-from tests.sync.conftest import SHORT_LEASE_TTL_SECONDS, SMALL_CHUNK_WRITES, SMALL_FETCH_GROUP, sync_run
+from tests.sync.conftest import (
+    SHORT_LEASE_TTL_SECONDS,
+    SMALL_BATCHES_ARGS,
+    SMALL_CHUNK_WRITES,
+    SMALL_FETCH_GROUP,
+    reference,
+    sync_run,
+)
+from tests.sync.helpers import snapshot
 
 MAX_DELIVERIES = 5  # Pub/Sub's least
 WAIT_SECONDS = 90
@@ -168,3 +179,37 @@ def test_of_two_dispatchers_running_only_the_leader_publishes(services, queue, s
     assert len(publishing) == 1
     assert set(publishing[0].published) == set(simulator.reps)  # each new mailbox, to the backfill topic
     assert services.leader_leases().acquire("dispatcher", "next", 30) is not None  # released on stop
+
+
+def test_mailboxes_a_worker_syncs_at_once_leave_what_one_pass_leaves(queue, worker, simulator, tenant_repo, twin):
+    for rep in simulator.reps:  # incremental-topic requests: the worker holds two at once
+        queue.publish(SyncRequest(rep, "due")).result(timeout=30)
+
+    wait_for(lambda: all((m := tenant_repo.get_mailbox(rep)) and m.state == MailboxState.OK
+                         for rep in simulator.reps))
+
+    wait_for(lambda: all(lease.owner is None for lease in tenant_repo.mailbox_leases()))
+    assert snapshot(tenant_repo) == reference(twin)
+
+
+def test_sync_dispatch_and_sync_worker_processes_sync_every_mailbox_and_stop_on_sigterm(
+        pubsub_emulator, queue, sync_env, simulator, tenant_repo):
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, **sync_env, "PYTHONPATH": str(root), "PUBSUB_EMULATOR_HOST": pubsub_emulator.host,
+           "GOOGLE_CLOUD_PROJECT": queue.project, "SIDECAR_SYNC_TOPIC": queue.settings.sync_topic}
+    processes = [subprocess.Popen([sys.executable, "-m", "sync", *command], cwd=root, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  start_new_session=True)
+                 for command in (["dispatch"], ["worker", *SMALL_BATCHES_ARGS])]
+    try:
+        wait_for(lambda: all((m := tenant_repo.get_mailbox(rep)) and m.state == MailboxState.OK
+                             for rep in simulator.reps))
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        errors = [process.communicate(timeout=WAIT_SECONDS)[1] for process in processes]
+
+    assert [p.returncode for p in processes] == [0, 0], errors
+    assert all(not group_alive(p.pid) for p in processes)
+    logged = [json.loads(line) for line in errors[1].splitlines()]  # distributed: JSON lines
+    assert {e["mailbox"] for e in logged if e["message"].startswith("sync done")} == set(simulator.reps)
