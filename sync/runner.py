@@ -179,9 +179,12 @@ class SyncRun:
         for _ in range(1 + DIRTY_RERUNS_MAX):
             lease = self._acquire(repo, email)
             if lease is None:
-                log.info("sync skipped mailbox=%s reason=leased", email)
                 stored = repo.get_mailbox(email)
-                return MailboxResult(email, stored.state if stored else MailboxState.NEW, skipped=LEASED)
+                state = stored.state if stored else MailboxState.NEW
+                if self.stop.is_set():  # stopped while waiting for the lease
+                    return MailboxResult(email, state, error="stopped")
+                log.info("sync skipped mailbox=%s reason=leased", email)
+                return MailboxResult(email, state, skipped=LEASED)
             result = self._sync_leased(email, lease)
             if result.error or not repo.mailbox_dirty_since(lease):
                 return result

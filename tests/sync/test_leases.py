@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -135,3 +136,31 @@ def test_a_sync_whose_lease_is_taken_over_halts_and_never_moves_a_cursor(service
 
     assert [r.error for r in results] == [LEASE_LOST]
     assert tenant_repo.get_mailbox(rep) is None  # its cursors were never written
+
+
+def test_a_pass_stopped_while_waiting_for_a_leased_mailbox_reports_it_stopped(services, simulator, tenant_repo):
+    rep = simulator.reps[0]
+    assert tenant_repo.acquire_lease(rep, "another-process", 600) is not None
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+
+    [result] = SyncRun(services.repository, services.google_service, services.config, stop).run([rep])
+
+    assert result.error == "stopped" and not result.synced
+    assert tenant_repo.get_mailbox(rep) is None
+
+
+def test_a_long_lived_run_starts_its_caches_over_but_keeps_its_lock_and_commits_in_flight(services, simulator):
+    run = SyncRun(services.repository, services.google_service, services.config)
+    old = run.tenant(simulator.domain)
+    old.contacts["someone@acme.com"] = None  # "no such contact", as a pass learnt it
+    landed, pending = concurrent.futures.Future(), concurrent.futures.Future()
+    landed.set_result(None)
+    old.in_flight.update({"landed": landed, "pending": pending})
+
+    run.refresh()
+
+    fresh = run.tenant(simulator.domain)
+    assert fresh is not old and fresh.contacts == {}
+    assert fresh.lock is old.lock and fresh.in_flight is old.in_flight
+    assert fresh.in_flight == {"pending": pending}
