@@ -78,6 +78,7 @@ class MailboxState(enum.StrEnum):
     OK = "ok"  # the last run succeeded
     FAILED = "failed"  # the last run failed; the next one tries again
     REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+    DEPARTED = "departed"  # the rep was suspended or deleted in the Directory: no longer synced, history kept
 
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
@@ -344,6 +345,7 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    departed_at: dt.datetime | None = None  # when sync found the rep gone from the Directory
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)

@@ -998,6 +998,31 @@ class Repository:
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
 
+    # --- the Workspace: its domains and departed reps (#15; sync.directory) -------------------
+    # The tenant's root holds `workspace` = {primary, domains, read_at}, written by sync from the
+    # Directory; each of those domains is also added to `settings.internal_domains` (an ArrayUnion,
+    # so an admin's own internal domains are kept and a concurrent writer loses nothing).
+
+    def record_workspace(self, primary: str, domains: list[str]) -> None:
+        """Store the Workspace's domains (primary first) and make every one of them internal."""
+        others = [d for d in domains if d != self.tenant]
+        data: dict[str, Any] = {"workspace": {"primary": primary, "domains": list(domains), "read_at": utcnow()}}
+        if others:
+            data["settings"] = {"internal_domains": firestore.ArrayUnion(others)}
+        self.root.set(data, merge=True, **self._rpc)
+
+    def workspace_domains(self) -> list[str]:
+        """The tenant's domains as the Directory last listed them (the tenant alone before a sync); one get."""
+        snapshot = self.client.get_all([self.root], field_paths=["workspace"], **self._rpc)
+        found = next((s for s in snapshot if s.exists), None)
+        stored = ((found.to_dict() or {}).get("workspace") or {}).get("domains") if found is not None else None
+        return list(dict.fromkeys([self.tenant, *(stored or [])]))
+
+    def mark_departed(self, email: str) -> None:
+        """A rep gone from the Directory: their mailbox is `departed`; cursors and counts are kept."""
+        self.mailbox_ref(email).set({"email": email, "state": "departed", "departed_at": utcnow()}, merge=True,
+                                    **self._rpc)
+
     # --- sync: bulk creation, the name index and the daemon's few queries --------------------
 
     def name_ref(self, name_key: str):

@@ -32,6 +32,7 @@ from models.repository import Repository
 from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
+from sync.directory import Workspace, mark_departures, record_workspace
 from sync.gmail import FETCH_GROUP, GmailSync
 from sync.linking import Team
 from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
@@ -86,7 +87,8 @@ class SyncRun:
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
-                 chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None):
+                 chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
+                 workspace: Workspace | None = None):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -94,6 +96,7 @@ class SyncRun:
         self.fetch_group = fetch_group
         self.chunk_writes_max = chunk_writes_max
         self.quota = quota or config.quota  # the configured profile; a test or benchmark may scale it
+        self.workspace = workspace  # the Directory's domains and users (sync.directory), when it was read
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -102,10 +105,22 @@ class SyncRun:
         with self._lock:
             if tenant not in self._tenants:
                 repo = self.repository(tenant)
-                self._tenants[tenant] = TenantState(repo, Team(tenant, repo.get_settings()))
+                settings = repo.get_settings()
+                if self.workspace is not None and tenant == self.workspace.primary \
+                        and record_workspace(repo, self.workspace, settings.internal_domains):
+                    settings = repo.get_settings()  # its domains are internal from this pass on
+                self._tenants[tenant] = TenantState(repo, Team(tenant, settings))
             return self._tenants[tenant]
 
+    def tenant_of(self, email: str) -> str:
+        """The tenant a mailbox is filed under: its Workspace's primary domain (SPEC §4), else its own domain."""
+        return self.workspace.tenant_of(email) if self.workspace is not None else email_domain(email)
+
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
+        if self.workspace is not None:  # departed reps are not synced; their mailboxes say so (sync.directory)
+            mark_departures(self.tenant(self.workspace.primary).repo, self.workspace)
+            mailboxes = [m for m in mailboxes if self.workspace.is_active(m)
+                         or self.workspace.tenant_of(m) != self.workspace.primary]
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
@@ -119,7 +134,7 @@ class SyncRun:
     def sync_mailbox(self, email: str) -> MailboxResult:
         started = time.monotonic()
         email = email.lower()
-        state = self.tenant(email_domain(email))
+        state = self.tenant(self.tenant_of(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
         config = self.config
