@@ -119,7 +119,7 @@ def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = No
                     reverse=True)
     if not recent:
         return None
-    named = ", ".join(f"{rep} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
+    named = ", ".join(f"{viewer.teammate(rep)} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
     more = f" and {len(recent) - RECENT_TOUCH_NAMED} more" if len(recent) > RECENT_TOUCH_NAMED else ""
     text = f'<font color="{WARNING_COLOR}"><b>Heads up:</b> {esc(named)}{more}</font>'
     return decorated_text(text, top_label=f"A teammate was in touch in the last {RECENT_TOUCH_DAYS} days",
@@ -218,7 +218,7 @@ def also_in_touch(contact: Contact, viewer: Viewer) -> list[Widget]:
         return []
     widgets = [paragraph(bold("Also in touch"))]
     for at, rep in others:
-        widgets.append(decorated_text(esc(rep), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
+        widgets.append(decorated_text(esc(viewer.teammate(rep)), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
                                       icon="MULTIPLE_PEOPLE"))
     return widgets
 
@@ -230,7 +230,8 @@ def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor:
     if not entries:
         widgets.append(paragraph(muted("Nothing yet.")))
     level = viewer.settings.privacy_level
-    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz) for entry in entries)
+    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz, viewer.settings.departed_reps)
+                   for entry in entries)
     if next_cursor:
         more = viewer.act("show_more", contact_id=contact_id, cursor=next_cursor, replace="1" if replace else None)
         widgets.append(button_list(button("Show more", more)))

@@ -9,6 +9,7 @@ Notes and logged calls are written for the team and always shown.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from cards.widgets import Widget, decorated_text, esc, muted
 from models.domain import DEFAULT_PRIVACY_LEVEL, INBOUND, OUTBOUND, ActivityKind, TimelineEntry
@@ -18,6 +19,7 @@ KIND_ICONS = {ActivityKind.EMAIL: "EMAIL", ActivityKind.MEETING: "INVITE", Activ
 KIND_LABELS = {ActivityKind.EMAIL: "Email", ActivityKind.MEETING: "Meeting", ActivityKind.NOTE: "Note",
                ActivityKind.CALL: "Call"}
 HIDDEN_SUBJECT = "(subject hidden)"
+FORMER_TEAMMATE = "(former teammate)"  # after a departed rep's name (Settings.departed_reps)
 
 
 def fmt_date(at: dt.datetime | None, tz: dt.tzinfo = dt.UTC) -> str:
@@ -40,18 +42,24 @@ def visible_text(entry: TimelineEntry, viewer: str, level: str | None) -> tuple[
     return "", ""
 
 
-def whose(entry: TimelineEntry, viewer: str) -> str:
+def whose(entry: TimelineEntry, viewer: str, departed: Collection[str] = ()) -> str:
+    """Whose entry this is; a rep who left is named as a former teammate (their history stays visible)."""
+    def named(rep: str) -> str:
+        return f"{rep} {FORMER_TEAMMATE}" if rep in departed else rep
+
     if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
-        return "you" if entry.author == viewer else (entry.author or "a teammate")
+        return "you" if entry.author == viewer else (named(entry.author) if entry.author else "a teammate")
     if viewer in entry.holders:
         return "you"
-    return ", ".join(entry.holders[:2]) or "the team"
+    return ", ".join(named(rep) for rep in entry.holders[:2]) or "the team"
 
 
-def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tzinfo) -> Widget:
+def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tzinfo,
+                 departed: Collection[str] = ()) -> Widget:
     subject, snippet = visible_text(entry, viewer, level)
     arrow = {INBOUND: "from", OUTBOUND: "to"}.get(entry.direction or "", "with")
-    top = f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · {whose(entry, viewer)}"
+    top = (f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · "
+           f"{whose(entry, viewer, departed)}")
     if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
         text = esc(snippet) or muted("(empty)")
         snippet = ""

@@ -82,6 +82,7 @@ class MailboxState(enum.StrEnum):
 
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+DEPARTED_BY_DIRECTORY = "directory"  # Mailbox.departed_by when sync found the rep suspended or deleted
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
 DEFAULT_PRIVACY_LEVEL = "subject"
@@ -163,6 +164,9 @@ class Settings:
     internal_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
+    # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
+    # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
+    departed_reps: list[str] = dataclasses.field(default_factory=list)
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -345,7 +349,8 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
-    departed_at: dt.datetime | None = None  # when sync found the rep gone from the Directory
+    departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
+    departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)

@@ -105,6 +105,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from models import encoding
 from models.addresses import company_domain, name_key, normalize_email
 from models.domain import (
+    DEPARTED_BY_DIRECTORY,
     SEGMENT_ACTIVITY_MODES,
     Activity,
     ActivityKind,
@@ -112,6 +113,7 @@ from models.domain import (
     Contact,
     CustomFieldDefinition,
     Mailbox,
+    MailboxState,
     Participant,
     Segment,
     Settings,
@@ -457,7 +459,9 @@ class Repository:
         return _settings_of(self._get(self.root))
 
     def save_settings(self, settings: Settings) -> None:
-        self.root.set({"settings": dataclasses.asdict(settings)}, merge=True, **self._rpc)
+        data = dataclasses.asdict(settings)
+        data.pop("departed_reps")  # kept by mark_departed / mark_returned only (a transform, never a stale copy)
+        self.root.set({"settings": data}, merge=True, **self._rpc)
 
     # --- contacts -----------------------------------------------------------------------
 
@@ -998,6 +1002,50 @@ class Repository:
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
 
+    # --- bulk reassignment (#15; models.reassign): `reassignments/{op}` and its `chunks/{n}` --------
+
+    def _reassignment_ref(self, op_id: str):
+        return self.root.collection("reassignments").document(op_id)
+
+    def _reassignment_chunk_ref(self, op_id: str, chunk: int):
+        return self._reassignment_ref(op_id).collection("chunks").document(str(chunk))
+
+    def owned_contact_ids(self, rep: str) -> list[str]:
+        """Every contact in a rep's owner index (`models.search`), sorted: its shards in one batched read."""
+        ids: set[str] = set()
+        for snapshot in self.get_all(self.search_index.owner_shards(rep)):
+            ids.update((snapshot.to_dict() or {}).get("contacts") or {})
+        return sorted(ids)
+
+    def reassignment_journal(self, op_id: str) -> dict[str, Any] | None:
+        snapshot = self._get(self._reassignment_ref(op_id))
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def plan_reassignment(self, op_id: str, journal: dict[str, Any], chunks: list[dict[str, str]]) -> None:
+        """The plan's chunks (`{contact_id: new owner}` each), then the journal naming how many: a crash in
+        between leaves no journal, and the rerun plans again."""
+        with self.batch() as writer:
+            for number, assignments in enumerate(chunks):
+                writer.set(self._reassignment_chunk_ref(op_id, number), {"assignments": assignments, "done": False})
+        self._reassignment_ref(op_id).set({**journal, "chunks": len(chunks)}, **self._rpc)
+
+    def reassignment_chunks(self, op_id: str, count: int) -> list[dict[str, Any]]:
+        """The plan's chunks, in order (one batched read)."""
+        refs = [self._reassignment_chunk_ref(op_id, n) for n in range(count)]
+        found = {s.reference.path: s.to_dict() for s in self.get_all(refs)}
+        return [found.get(ref.path) or {"assignments": {}, "done": False} for ref in refs]
+
+    def reassign_owner(self, writer: WriteSet, contact: Contact, new_owner: str) -> None:
+        """A contact's owner, and the owner index row with it (`SearchIndex.move_owner`)."""
+        self.search_index.move_owner(writer, contact, new_owner)
+        writer.update(self.contact_ref(contact.id), {"owner": new_owner, "updated_at": utcnow()})
+
+    def finish_reassignment_chunk(self, writer: WriteSet, op_id: str, chunk: int, result: dict[str, Any]) -> None:
+        writer.set(self._reassignment_chunk_ref(op_id, chunk), {**result, "done": True}, merge=True)
+
+    def update_reassignment_journal(self, op_id: str, fields: dict[str, Any]) -> None:
+        self._reassignment_ref(op_id).set(fields, merge=True, **self._rpc)
+
     # --- the Workspace: its domains and departed reps (#15; sync.directory) -------------------
     # The tenant's root holds `workspace` = {primary, domains, read_at}, written by sync from the
     # Directory; each of those domains is also added to `settings.internal_domains` (an ArrayUnion,
@@ -1018,10 +1066,22 @@ class Repository:
         stored = ((found.to_dict() or {}).get("workspace") or {}).get("domains") if found is not None else None
         return list(dict.fromkeys([self.tenant, *(stored or [])]))
 
-    def mark_departed(self, email: str) -> None:
-        """A rep gone from the Directory: their mailbox is `departed`; cursors and counts are kept."""
-        self.mailbox_ref(email).set({"email": email, "state": "departed", "departed_at": utcnow()}, merge=True,
-                                    **self._rpc)
+    def mark_departed(self, email: str, by: str = DEPARTED_BY_DIRECTORY) -> None:
+        """A rep who left: their mailbox is `departed` (cursors and counts kept) and the tenant's settings
+        list them, so every card can say "former teammate" without another read. One atomic commit."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.DEPARTED.value,
+                                            "departed_at": utcnow(), "departed_by": by}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayUnion([email])}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def mark_returned(self, email: str) -> None:
+        """A departed rep is back (reinstated in the Directory, or by an admin): synced again from the next pass."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.NEW.value, "departed_at": None,
+                                            "departed_by": None}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayRemove([email])}}, merge=True)
+        batch.commit(**self._rpc)
 
     # --- sync: bulk creation, the name index and the daemon's few queries --------------------
 

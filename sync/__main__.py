@@ -70,7 +70,7 @@ def sync_pass(services: Services, stop: threading.Event, users: list[str] | None
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == MailboxState.OK and not r.error for r in results)
+    return all(r.state in (MailboxState.OK, MailboxState.DEPARTED) and not r.error for r in results)
 
 
 def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:

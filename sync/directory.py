@@ -34,7 +34,7 @@ from google.auth.exceptions import RefreshError
 from googleapiclient.errors import HttpError
 
 from models.addresses import email_domain
-from models.domain import MailboxState
+from models.domain import DEPARTED_BY_DIRECTORY, MailboxState
 from models.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -122,16 +122,27 @@ def record_workspace(repo: Repository, workspace: Workspace, internal_domains: I
 
 
 def mark_departures(repo: Repository, workspace: Workspace) -> list[str]:
-    """Mark `departed` every stored mailbox of the tenant whose rep is no longer an active user.
+    """Mark `departed` every stored mailbox of the tenant whose rep is no longer an active user; the reps
+    departed.
 
-    A mailbox of another customer's domain is not this Directory's to judge.
-    Idempotent: a mailbox already departed is not written again.
+    A mailbox of another customer's domain is not this Directory's to judge. A
+    rep the Directory departed and lists as active again has returned; one an
+    admin marked departed stays so until an admin says otherwise. Idempotent:
+    a mailbox already in its state is not written again.
     """
     departed = []
     for mailbox in repo.list_mailboxes():
-        if workspace.tenant_of(mailbox.email) != repo.tenant or workspace.is_active(mailbox.email):
+        if workspace.tenant_of(mailbox.email) != repo.tenant:
             continue
-        if mailbox.state != MailboxState.DEPARTED:
+        gone = mailbox.state == MailboxState.DEPARTED
+        if workspace.is_active(mailbox.email):
+            if gone and mailbox.departed_by == DEPARTED_BY_DIRECTORY:
+                repo.mark_returned(mailbox.email)
+                log.info("mailbox returned tenant=%s mailbox=%s", repo.tenant, mailbox.email)
+            elif gone:
+                departed.append(mailbox.email)
+            continue
+        if not gone:
             repo.mark_departed(mailbox.email)
             log.info("mailbox departed tenant=%s mailbox=%s", repo.tenant, mailbox.email)
         departed.append(mailbox.email)

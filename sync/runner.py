@@ -118,9 +118,9 @@ class SyncRun:
 
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
         if self.workspace is not None:  # departed reps are not synced; their mailboxes say so (sync.directory)
-            mark_departures(self.tenant(self.workspace.primary).repo, self.workspace)
-            mailboxes = [m for m in mailboxes if self.workspace.is_active(m)
-                         or self.workspace.tenant_of(m) != self.workspace.primary]
+            departed = set(mark_departures(self.tenant(self.workspace.primary).repo, self.workspace))
+            mailboxes = [m for m in mailboxes if m.lower() not in departed and (
+                self.workspace.is_active(m) or self.workspace.tenant_of(m) != self.workspace.primary)]
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
@@ -137,6 +137,8 @@ class SyncRun:
         state = self.tenant(self.tenant_of(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        if mailbox.state == MailboxState.DEPARTED:  # the rep left (sync.directory): history kept, nothing synced
+            return MailboxResult(email, MailboxState.DEPARTED)
         config = self.config
         api = MailboxApi(email, self.google_service, config.google_api_root,
                          self.quota, self.stop)
