@@ -68,7 +68,9 @@ def admin_only(handler: Callable[[Request], dict]) -> Handler:
 def show(req: Request, notification: str | None = None, error: str | None = None,
          inputs: dict[str, str] | None = None, push: bool = False) -> dict:
     # list_mailboxes is a query (one document per rep): fine for the admin card, never on a rep's card
-    card = admin_card(req.settings, req.repo.list_mailboxes(), req.viewer, error=error, inputs=inputs)
+    mailboxes = req.repo.list_mailboxes()
+    counts = req.repo.private_counts(m.email for m in mailboxes)
+    card = admin_card(req.settings, mailboxes, req.viewer, error=error, inputs=inputs, private_counts=counts)
     return responses.push_card(card, notification) if push else responses.update_card(card, notification or error)
 
 
@@ -257,13 +259,16 @@ def _mailbox_of(req: Request) -> Mailbox | None:
     return req.repo.get_mailbox(email) if email else None
 
 
-@action("admin_depart")
+@action("admin_departure")
 @admin_only
-def depart(req: Request) -> dict:
-    """The admin marks a rep as gone (for teams that name mailboxes in SIDECAR_USERS rather than the Directory)."""
+def departure(req: Request) -> dict:
+    """The admin marks a rep as gone (for teams that name mailboxes in SIDECAR_USERS rather than the Directory),
+    or with `back=1` as back: synced again from the next pass."""
     mailbox = _mailbox_of(req)
     if mailbox is None:
         return show(req, error="There is no such mailbox.")
+    if req.event.parameters.get("back") == "1":
+        return mark_returned(req, mailbox)
     if mailbox.email == req.rep:
         return show(req, error="You cannot mark yourself departed; ask another admin.")
     req.repo.mark_departed(mailbox.email, by=req.rep)
@@ -271,11 +276,8 @@ def depart(req: Request) -> dict:
     return show(fresh_request(req), f"{mailbox.email} is marked departed: no longer synced, history kept")
 
 
-@action("admin_return")
-@admin_only
-def mark_returned(req: Request) -> dict:
-    mailbox = _mailbox_of(req)
-    if mailbox is None or mailbox.state != MailboxState.DEPARTED:
+def mark_returned(req: Request, mailbox: Mailbox) -> dict:
+    if mailbox.state != MailboxState.DEPARTED:
         return show(req, error="That mailbox is not departed.")
     req.repo.mark_returned(mailbox.email)
     return show(fresh_request(req), f"{mailbox.email} syncs again from the next pass")

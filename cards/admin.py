@@ -59,7 +59,7 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
             bottom = f"Left {fmt_datetime(mailbox.departed_at, viewer.tz)}: history kept, no longer synced"
             act = button("Reassign contacts", viewer.act("admin_reassign_form", email=mailbox.email))
         else:
-            act = button("Mark departed", viewer.act("admin_depart", email=mailbox.email))
+            act = button("Mark departed", viewer.act("admin_departure", email=mailbox.email))
         rows.append(decorated_text(f"{esc(mailbox.email)} · {state}", bottom_label=bottom, icon="EMAIL",
                                    button_=act))
     return rows or [paragraph(muted("No mailbox has synced yet. Run python -m sync once."))]
@@ -81,7 +81,7 @@ def reassign_form(rep: str, departed_by: str | None, segments: list[Segment], vi
     ]
     if departed_by not in (None, DEPARTED_BY_DIRECTORY):
         widgets.append(button_list(button("They are back: sync them again",
-                                          viewer.act("admin_return", email=rep))))
+                                          viewer.act("admin_departure", email=rep, back="1"))))
     return card("reassign", "Reassign contacts", [section(widgets)], subtitle=rep)
 
 
@@ -93,9 +93,19 @@ def reassign_report_card(lines: list[str], moved: dict[str, int], viewer: Viewer
     return card("reassign_report", "Reassignment done", [section(widgets)])
 
 
+def private_count_widgets(counts: dict[str, dict[str, int]]) -> list[Widget]:
+    """Per rep, how many threads and people they keep private (counts only: never what)."""
+    rows = [decorated_text(esc(rep), bottom_label=f"{n['threads']} threads · {n['people']} people kept private",
+                           icon="PERSON")
+            for rep, n in sorted(counts.items()) if n["threads"] or n["people"]]
+    return rows or [paragraph(muted("No rep has made a thread or a person private."))]
+
+
 def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, error: str | None = None,
-               inputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """`inputs` carries what the admin typed back into the form when it was refused."""
+               inputs: dict[str, str] | None = None,
+               private_counts: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """`inputs` carries what the admin typed back into the form when it was refused; `private_counts`
+    what each rep made private (`Repository.private_counts`)."""
     typed = inputs or {}
     top: list[Widget] = [error_text(error)] if error else []
     sections = []
@@ -109,6 +119,9 @@ def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, err
         selection_input("auto_create", "Who becomes a contact automatically",
                         [(AUTO_CREATE_LABELS[p], p) for p in AUTO_CREATE_POLICIES], settings.auto_create),
         button_list(button("Save policy", viewer.act("admin_policy"), filled=True)),
+        paragraph(muted("The level is a ceiling: a rep can keep a thread, or everything with one person, to "
+                        "who and when; private calendar events show teammates only a meeting and its time.")),
+        *private_count_widgets(private_counts or {}),
     ], header="Privacy and auto-create"))
 
     exclusions: list[Widget] = [

@@ -20,6 +20,8 @@ KIND_LABELS = {ActivityKind.EMAIL: "Email", ActivityKind.MEETING: "Meeting", Act
                ActivityKind.CALL: "Call"}
 HIDDEN_SUBJECT = "(subject hidden)"
 FORMER_TEAMMATE = "(former teammate)"  # after a departed rep's name (Settings.departed_reps)
+A_MEETING = "A meeting"  # what teammates see of a private Calendar event, with its time
+PRIVATE_MEETING = "Private meeting"  # what its holders see (its title was never stored)
 
 
 def fmt_date(at: dt.datetime | None, tz: dt.tzinfo = dt.UTC) -> str:
@@ -55,8 +57,9 @@ def whose(entry: TimelineEntry, viewer: str, departed: Collection[str] = ()) -> 
 
 
 def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tzinfo,
-                 departed: Collection[str] = ()) -> Widget:
-    subject, snippet = visible_text(entry, viewer, level)
+                 departed: Collection[str] = (), private: bool = False) -> Widget:
+    """`private`: a rep made this email private (models.rep_privacy): who and when only, whatever `level`."""
+    subject, snippet = visible_text(entry, viewer, "metadata" if private else level)
     arrow = {INBOUND: "from", OUTBOUND: "to"}.get(entry.direction or "", "with")
     top = (f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · "
            f"{whose(entry, viewer, departed)}")
@@ -66,6 +69,8 @@ def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tz
     else:
         shown = subject if subject else (HIDDEN_SUBJECT if entry.subject or entry.kind == ActivityKind.EMAIL else "")
         who = f" {arrow} {entry.counterpart}" if entry.counterpart else ""
+        if entry.private:  # a private Calendar event: no title was stored; teammates see that it happened
+            shown, who = (PRIVATE_MEETING, who) if viewer in entry.holders else (A_MEETING, "")
         text = (esc(shown) if subject else muted(shown or KIND_LABELS.get(entry.kind, ""))) + muted(who)
     return decorated_text(text, top_label=top, bottom_label=snippet[:120] or None,
                           icon=KIND_ICONS.get(entry.kind, "DESCRIPTION"))

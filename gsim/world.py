@@ -152,6 +152,7 @@ class Event:
     recurrence: list[str] | None = None
     sequence: int = 0
     cancelled_instances: dict[str, dt.datetime] = field(default_factory=dict)  # instance id -> when
+    visibility: str = "default"  # Calendar: default, public, private or confidential (set with update_event)
 
     @property
     def ical_uid(self) -> str:

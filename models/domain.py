@@ -231,6 +231,10 @@ class Contact:
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
     timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
+    # thread keys (a normalised subject's hash) -> the reps who made that thread private
+    private_reps: list[str] = dataclasses.field(default_factory=list)
+    private_threads: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -296,6 +300,7 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
@@ -321,6 +326,7 @@ class TimelineEntry:
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+    private: bool = False  # a private Calendar event: teammates see "a meeting" and its time only
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)
@@ -332,7 +338,8 @@ class TimelineEntry:
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
-                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart,
+                   private=activity.private)
 
 
 @dataclasses.dataclass

@@ -139,7 +139,8 @@ RETRY_MULTIPLIER = 1.3  # and its growth
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
+# The reps' privacy marks (`set_person_private`, `set_thread_private`) are written by transforms only, too.
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "private_reps", "private_threads")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -883,6 +884,10 @@ class Repository:
             data["timeline_months"] = firestore.ArrayUnion([note_month])
         if other.touches:
             data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+        if other.private_reps:  # what a rep made private with the merged person stays private
+            data["private_reps"] = firestore.ArrayUnion(other.private_reps)
+        if other.private_threads:
+            data["private_threads"] = {key: firestore.ArrayUnion(reps) for key, reps in other.private_threads.items()}
         writer.set(self.contact_ref(kept.id), data, merge=True)
         self.index_emails(writer, kept.id, kept.emails)
 
@@ -1045,6 +1050,41 @@ class Repository:
 
     def update_reassignment_journal(self, op_id: str, fields: dict[str, Any]) -> None:
         self._reassignment_ref(op_id).set(fields, merge=True, **self._rpc)
+
+    # --- privacy a rep controls (#15; models.rep_privacy) ---------------------------------------
+    # The marks live on the contact (read with it by every card: no extra read) as transforms only
+    # (SYNC_ONLY_FIELDS keeps every other write off them); `reps/{rep}.private` keeps what each rep
+    # marked, for the admin's counts.
+
+    def set_person_private(self, rep: str, contact_id: str, private: bool) -> None:
+        """Everything `rep` has with this person private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        batch.set(self.contact_ref(contact_id), {"private_reps": change}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"people": {contact_id: utcnow() if private
+                                                              else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def set_thread_private(self, rep: str, contact_ids: Iterable[str], thread_key: str, private: bool) -> None:
+        """One thread of `rep`'s with these people private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        for contact_id in sorted(set(contact_ids)):
+            batch.set(self.contact_ref(contact_id), {"private_threads": {thread_key: change}}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"threads": {thread_key: utcnow() if private
+                                                               else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def private_counts(self, reps: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per rep, how many threads and people they made private (one batched read; counts only)."""
+        reps = sorted(set(reps))
+        found = {s.reference.path: s.to_dict() or {} for s in self.get_all([self._rep_ref(r) for r in reps],
+                                                                               field_paths=["private"])}
+        counts = {}
+        for rep in reps:
+            marks = (found.get(self._rep_ref(rep).path) or {}).get("private") or {}
+            counts[rep] = {"threads": len(marks.get("threads") or {}), "people": len(marks.get("people") or {})}
+        return counts
 
     # --- the Workspace: its domains and departed reps (#15; sync.directory) -------------------
     # The tenant's root holds `workspace` = {primary, domains, read_at}, written by sync from the
@@ -1478,6 +1518,8 @@ def _entry_doc(entry: TimelineEntry) -> str:
     """
     data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
+    if not entry.private:
+        del data["private"]  # the rare private meeting says so; every other row stays as short as before
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 

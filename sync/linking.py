@@ -32,6 +32,7 @@ class Item:
     end_at: dt.datetime | None = None
     bulk: bool = False  # mailing list, newsletter, auto-submitted
     declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
+    private: bool = False  # a private Calendar event: stored without title or names (models.rep_privacy)
 
     @property
     def sender(self) -> str | None:

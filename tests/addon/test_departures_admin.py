@@ -69,11 +69,11 @@ def test_a_teammate_sees_the_departed_reps_history_marked_as_a_former_teammate(a
 def test_an_admin_marks_a_rep_departed_and_back(addon, repo, admin, teammate):
     repo.save_mailbox(Mailbox(email=teammate, state=MailboxState.OK))
 
-    assert "marked departed" in notification(addon.action("admin_depart", params={"email": teammate}))
+    assert "marked departed" in notification(addon.action("admin_departure", params={"email": teammate}))
     assert repo.get_mailbox(teammate).state == MailboxState.DEPARTED
     assert repo.get_settings().departed_reps == [teammate]
 
-    assert "syncs again" in notification(addon.action("admin_return", params={"email": teammate}))
+    assert "syncs again" in notification(addon.action("admin_departure", params={"email": teammate, "back": "1"}))
     assert repo.get_mailbox(teammate).state == MailboxState.NEW
     assert repo.get_settings().departed_reps == []
 
