@@ -111,10 +111,11 @@ def record_workspace(repo: Repository, workspace: Workspace, internal_domains: I
     """Store the Workspace's domains on its tenant when they are not all there yet; True when written.
 
     `internal_domains` is what the tenant's settings already list (read by the
-    pass anyway), so an unchanged Workspace costs no write.
+    pass anyway); with the stored Workspace record (one get) it makes an
+    unchanged Workspace cost no write.
     """
-    known = {repo.tenant, *internal_domains}
-    if set(workspace.domains) <= known and repo.tenant == workspace.primary:
+    domains = set(workspace.domains)
+    if domains <= {repo.tenant, *internal_domains} and domains <= set(repo.workspace_domains()):
         return False
     repo.record_workspace(workspace.primary, list(workspace.domains))
     log.info("workspace domains recorded tenant=%s domains=%d", repo.tenant, len(workspace.domains))

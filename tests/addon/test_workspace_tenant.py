@@ -14,6 +14,7 @@ import threading
 
 import pytest
 
+from addon.verify import TenantDomains
 from app import create_app
 from gsim import Simulator
 from gsim.world import User
@@ -123,3 +124,19 @@ def test_an_address_on_no_domain_of_the_tenant_is_refused(workspace_sim, service
         assert ok.status_code == 200
     finally:
         app.extensions["sidecar"].close()
+
+
+def test_the_tenants_domains_are_read_once_a_ttl_and_only_for_addresses_off_hd():
+    now = [0.0]
+    reads: list[str] = []
+
+    def read(tenant: str) -> list[str]:
+        reads.append(tenant)
+        return [tenant, SECONDARY]
+
+    domains = TenantDomains(read, clock=lambda: now[0], ttl=300)
+    assert SECONDARY in domains(PRIMARY) and SECONDARY in domains(PRIMARY)
+    assert reads == [PRIMARY]
+    now[0] = 301
+    domains(PRIMARY)
+    assert reads == [PRIMARY, PRIMARY]
