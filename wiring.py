@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 
 import google_clients
 from config import Config, ConfigError
-from models.repository import Repository, connect
+from models.leases import Leases
+from models.repository import Repository, connect, leader_leases
 
 
 class Services:
@@ -61,6 +62,10 @@ class Services:
         when given (sync's), else the configured one (the web process's).
         """
         return Repository(self.firestore, tenant, deadline=deadline or self.config.firestore_deadline_seconds or None)
+
+    def leader_leases(self) -> Leases:
+        """The process-wide leader leases (the dispatcher's), beside every tenant's documents."""
+        return leader_leases(self.firestore)
 
     @property
     def service_account(self) -> google_clients.ServiceAccount:

@@ -78,9 +78,11 @@ class MailboxState(enum.StrEnum):
     OK = "ok"  # the last run succeeded
     FAILED = "failed"  # the last run failed; the next one tries again
     REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+    DEPARTED = "departed"  # the rep was suspended or deleted in the Directory: no longer synced, history kept
 
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+DEPARTED_BY_DIRECTORY = "directory"  # Mailbox.departed_by when sync found the rep suspended or deleted
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
 DEFAULT_PRIVACY_LEVEL = "subject"
@@ -94,6 +96,7 @@ CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
 CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
+CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
 
 
 def utcnow() -> dt.datetime:
@@ -131,6 +134,9 @@ class CustomFieldDefinition:
                 raise ValueError(f"{self.label} must be a number, got {text!r}") from None
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValueError(f"{self.label} must be a number, got {text!r}")
+            if abs(number) > CUSTOM_NUMBER_MAX:
+                raise ValueError(f"{self.label} must be a number between {-CUSTOM_NUMBER_MAX:,} and "
+                                 f"{CUSTOM_NUMBER_MAX:,}, got {text!r}")
             return int(number) if number.is_integer() and "." not in plain and "e" not in plain.lower() else number
         if self.type == "date":
             try:
@@ -158,6 +164,9 @@ class Settings:
     internal_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
+    # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
+    # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
+    departed_reps: list[str] = dataclasses.field(default_factory=list)
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -226,6 +235,10 @@ class Contact:
     # bucket -> {"rows": rows placed there, "lo"/"hi": epoch seconds of its oldest/newest row}
     # (`models.repository`: how the reader finds the newest rows without reading every part)
     timeline_parts: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
+    # thread keys (a normalised subject's hash) -> the reps who made that thread private
+    private_reps: list[str] = dataclasses.field(default_factory=list)
+    private_threads: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -296,6 +309,7 @@ class Activity:
     evidence: str = ""
     # linked contact id -> the bucket of its timeline holding this activity's row (`models.repository`)
     timeline_buckets: dict[str, str] = dataclasses.field(default_factory=dict)
+    private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
@@ -321,6 +335,7 @@ class TimelineEntry:
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+    private: bool = False  # a private Calendar event: teammates see "a meeting" and its time only
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)
@@ -332,7 +347,8 @@ class TimelineEntry:
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
-                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart,
+                   private=activity.private)
 
 
 @dataclasses.dataclass
@@ -349,6 +365,8 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
+    departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)

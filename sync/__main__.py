@@ -1,9 +1,12 @@
-"""`python -m sync run | once [--user EMAIL]... | status` (SPEC §3).
+"""`python -m sync run | once [--user EMAIL]... | status | setup | worker | dispatch` (SPEC §3, §7 "Scale").
 
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
-- `status`: a table of the mailboxes: state, last success, cursor age, last error.
+- `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, last error.
+- `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
+  on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
+  worker, run the dispatcher.
 
 This is the sync process's entry point: it makes the process's one
 `wiring.Services` and hands its repository and Google service factories to
@@ -13,11 +16,13 @@ the production sizes).
 Bounded in time (issue #12): every Firestore call of sync carries a deadline
 (`--firestore-deadline`, retries included: an unreachable Firestore fails the
 mailbox with its reason instead of retrying for minutes), every Google call
-an HTTP timeout (`google_clients`), and a pass runs beside the main thread,
-which only waits for it or for a signal: after SIGTERM or SIGINT the pass has
-`STOP_GRACE_SECONDS` to checkpoint, then the process exits anyway. Exiting
-mid-pass is safe: a crash at any point, rerun, leaves what an uninterrupted
-run leaves (SPEC §7).
+an HTTP timeout (`google_clients`), and the work of `once`, `run`, `worker`
+and `dispatch` runs beside the main thread, which only waits for it or for a
+signal: after SIGTERM or SIGINT the work has `STOP_GRACE_SECONDS` to
+checkpoint (a worker nacks what it has not finished, the dispatcher lets go
+of its leader lease), then the process exits anyway. Exiting mid-pass is
+safe: a crash at any point, rerun, leaves what an uninterrupted run leaves
+(SPEC §7), and a mailbox's lease then expires within its ttl.
 """
 
 from __future__ import annotations
@@ -31,18 +36,20 @@ import signal
 import sys
 import threading
 
-from config import ConfigError
+from config import ConfigError, PubSubConfig, log_format
 from models.domain import Mailbox, MailboxState, utcnow
-from sync import schedule
+from models.leases import LeaseState
+from sync import logs, schedule
 from sync.api import MailboxError
+from sync.directory import read_workspace
 from sync.gmail import FETCH_GROUP
-from sync.runner import SyncRun, configured_mailboxes, status_rows
+from sync.leasing import LEASE_TTL_SECONDS
+from sync.runner import SyncRun, configured_mailboxes, lease_states, status_rows
 from sync.writer import CHUNK_WRITES_MAX
 from wiring import Services
 
 log = logging.getLogger("sync")
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 FIRESTORE_DEADLINE_SECONDS = 60  # one sync Firestore call and its retries; a 490-write commit takes ~1 s
 STOP_GRACE_SECONDS = 5  # after SIGTERM, what a pass gets to checkpoint before the process exits anyway
@@ -66,20 +73,30 @@ def _on_signals(stop: threading.Event) -> None:
 def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None,
               tuning: dict[str, int] | None = None) -> bool:
     """One pass over the mailboxes; True when every one synced. `tuning`: SyncRun's keyword parameters."""
+    config = services.config
+    workspace = read_workspace(config.admin_email, services.google_service) if config.admin_email else None
     try:
-        mailboxes = [u.lower() for u in users] if users else configured_mailboxes(services.config,
-                                                                                 services.google_service)
+        if users:
+            mailboxes = [u.lower() for u in users]
+        elif workspace is not None and not config.users:
+            mailboxes = list(workspace.active)
+        else:
+            mailboxes = configured_mailboxes(config, services.google_service)
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
     tuning = dict(tuning or {})
-    deadline = tuning.pop("firestore_deadline", FIRESTORE_DEADLINE_SECONDS)
-    run = SyncRun(functools.partial(services.repository, deadline=deadline), services.google_service,
-                  services.config, stop, **tuning)
+    repository = _repositories(services, tuning.pop("firestore_deadline", FIRESTORE_DEADLINE_SECONDS))
+    run = SyncRun(repository, services.google_service, config, stop, workspace=workspace, **tuning)
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == MailboxState.OK and not r.error for r in results)
+    return all(r.synced for r in results)
+
+
+def _repositories(services: Services, deadline: float):
+    """The tenants' repositories of sync: each Firestore call under `deadline` seconds, retries included."""
+    return functools.partial(services.repository, deadline=deadline)
 
 
 def _until_stopped(stop: threading.Event, work) -> int:
@@ -137,6 +154,34 @@ def run(services: Services, tuning: dict[str, int] | None = None) -> int:
     return EXIT_OK
 
 
+def distributed(services: Services, command: str, tuning: dict | None = None) -> int:
+    """`setup`, `worker` or `dispatch`, with the Pub/Sub settings read (and validated) now."""
+    from sync.pubsub import Dispatcher, Queue, Worker
+
+    settings = PubSubConfig.from_env()
+    if not settings.distributed:
+        log.error("configuration error: SIDECAR_SYNC_TOPIC is required for `%s`", command)
+        return EXIT_CONFIG
+    queue = Queue(services.config.google_cloud_project, settings)
+    try:
+        if command == "setup":
+            for path in queue.setup():
+                _out(f"created {path}")
+            return EXIT_OK
+        tuning = dict(tuning or {})
+        repository = _repositories(services, tuning.pop("firestore_deadline", FIRESTORE_DEADLINE_SECONDS))
+        stop = threading.Event()
+        _on_signals(stop)
+        if command == "worker":
+            work = Worker(repository, services.google_service, services.config, queue, stop, tuning).run
+        else:
+            work = Dispatcher(repository, services.google_service, services.config, queue,
+                              services.leader_leases(), stop).run
+        return _until_stopped(stop, lambda: work() or EXIT_OK)
+    finally:
+        queue.close()
+
+
 def _age(at: dt.datetime | None) -> str:
     if at is None:
         return "-"
@@ -147,11 +192,23 @@ def _age(at: dt.datetime | None) -> str:
     return f"{seconds}s"
 
 
-def status_table(mailboxes: list[Mailbox]) -> list[str]:
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LAST ERROR")
+def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
+    """Who holds the mailbox's lease and for how long yet: `host/pid 42s`, `expired`, or `-`."""
+    if lease is None or not lease.owner:
+        return "-"
+    if lease.expires_at <= now:
+        return f"expired ({lease.owner.rsplit('/', 1)[0]})"
+    return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
+
+
+def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
+    now = utcnow()
+    leases = leases or {}
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), m.last_error if m.last_error and m.state != MailboxState.OK else "-")
+             _age(m.cursor_at), _lease(leases.get(m.email), now),
+             m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -164,7 +221,8 @@ def status(services: Services) -> int:
     if not mailboxes:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
-    for line in status_table(status_rows(services.repository, mailboxes)):
+    rows = status_rows(services.repository, mailboxes)
+    for line in status_table(rows, lease_states(services.repository, rows)):
         _out(line)
     return EXIT_OK
 
@@ -178,29 +236,48 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync", description="Sidecar's Gmail and Calendar sync")
-    tuning = argparse.ArgumentParser(add_help=False)
+    bounded = argparse.ArgumentParser(add_help=False)
+    bounded.add_argument("--firestore-deadline", type=_positive, default=FIRESTORE_DEADLINE_SECONDS, metavar="S",
+                         help="seconds a Firestore call may take, retries included "
+                              f"(default {FIRESTORE_DEADLINE_SECONDS})")
+    tuning = argparse.ArgumentParser(add_help=False, parents=[bounded])
     tuning.add_argument("--fetch-group", type=_positive, default=FETCH_GROUP, metavar="N",
                         help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
     tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
                         help=f"writes of one atomic chunk commit, at most (default {CHUNK_WRITES_MAX})")
-    tuning.add_argument("--firestore-deadline", type=_positive, default=FIRESTORE_DEADLINE_SECONDS, metavar="S",
-                        help="seconds a Firestore call may take, retries included "
-                             f"(default {FIRESTORE_DEADLINE_SECONDS})")
+    tuning.add_argument("--lease-ttl", type=_positive, default=int(LEASE_TTL_SECONDS), metavar="SECONDS",
+                        help="how long a mailbox's lease outlives its last heartbeat "
+                             f"(default {int(LEASE_TTL_SECONDS)})")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", parents=[tuning], help="the daemon: sync every mailbox each interval")
     once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
+    commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
+    commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
+    commands.add_parser("dispatch", parents=[bounded],
+                        help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        logs.configure(log_format())
+    except ConfigError as exc:
+        logs.configure("text")
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
     logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
     services = Services()
     try:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
         if args.command == "status":
             return status(services)
+        if args.command == "setup":
+            return distributed(services, args.command)
+        if args.command == "dispatch":
+            return distributed(services, args.command, {"firestore_deadline": args.firestore_deadline})
         tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
-                 "firestore_deadline": args.firestore_deadline}
+                 "lease_ttl_seconds": float(args.lease_ttl), "firestore_deadline": args.firestore_deadline}
+        if args.command == "worker":
+            return distributed(services, args.command, tuned)
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)

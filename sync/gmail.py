@@ -119,7 +119,8 @@ def parse_message(message: dict, mailbox: str,
     return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.EMAIL, held_id=message["id"],
                 at=message_time(headers, message.get("internalDate")), subject=subject,
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
-                bulk=is_bulk(headers), evidence=message_evidence(participants, headers, subject))
+                bulk=is_bulk(headers), evidence=message_evidence(participants, headers, subject),
+                address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
 
 
 class GmailSync:
