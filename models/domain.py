@@ -311,3 +311,21 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    # The Gmail backfill: a full sync, newest mail first, resumable (sync.gmail); all None/0 until one starts.
+    backfill_since: dt.datetime | None = None  # how far back it goes (SIDECAR_BACKFILL_DAYS before its start)
+    backfill_started_at: dt.datetime | None = None
+    backfill_done_at: dt.datetime | None = None  # None while it runs
+    # the backfill cursor: the last ids of its listing (newest first, threads together) stored so far, the
+    # last one last; the next run lists again and resumes after the last of them still listed
+    backfill_cursor: list[str] = dataclasses.field(default_factory=list)
+    backfill_reached: dt.datetime | None = None  # the oldest listed message stored so far (how far back it got)
+    backfill_listed: int = 0  # listed messages done: stored, or skipped (bulk mail, gone meanwhile)
+    backfill_total: int = 0  # messages it lists in all (done and to do, as last listed)
+    backfill_stored: int = 0
+    backfill_units: int = 0  # Gmail quota units it has spent
+    backfill_seconds_left: float | None = None  # what is left, at the mailbox's per-user quota
+    backfill_resync: bool = False  # restarted after an expired history id: releases what is gone when done
+
+    @property
+    def backfilling(self) -> bool:
+        return self.backfill_since is not None and self.backfill_done_at is None

@@ -3,7 +3,7 @@
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
-- `status`: a table of the mailboxes: state, last success, cursor age, last error.
+- `status`: a table of the mailboxes: state, last success, cursor age, backfill progress, last error.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 from bootstrap import Services
 from config import ConfigError
 from models.domain import Mailbox, utcnow
+from models.progress import import_percent
 from sync import schedule
 from sync.api import MailboxError
 from sync.runner import SyncRun, configured_mailboxes, status_rows
@@ -42,14 +43,15 @@ def _on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None) -> bool:
-    """One pass over the mailboxes; True when every one synced."""
+def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None,
+              backfill_seconds: float | None = None) -> bool:
+    """One pass over the mailboxes; True when every one synced (`backfill_seconds`: `SyncRun`)."""
     try:
         mailboxes = [u.lower() for u in users] if users else configured_mailboxes(services)
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
-    results = SyncRun(services, stop).run(mailboxes)
+    results = SyncRun(services, stop, backfill_seconds).run(mailboxes)
     for result in results:
         _out(result.line())
     return all(r.state == "ok" and not r.error for r in results)
@@ -67,7 +69,8 @@ def run(services: Services) -> int:
     stop = threading.Event()
     _on_signals(stop)
     scheduler = BackgroundScheduler(timezone=dt.UTC)
-    schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop),
+    interval = services.config.sync_interval_seconds  # a backfill's slice a pass: one interval
+    schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop, backfill_seconds=interval),
                                               services.config.sync_interval_seconds))
     scheduler.start()
     log.info("daemon started interval=%ds", services.config.sync_interval_seconds)
@@ -88,11 +91,30 @@ def _age(at: dt.datetime | None) -> str:
     return f"{seconds}s"
 
 
+def _backfill(m: Mailbox) -> str:
+    """"done", or how far it got: percent, oldest date reached, messages stored, time left at the quota."""
+    if m.backfill_since is None:
+        return "-"
+    if not m.backfilling:
+        return f"done {m.backfill_stored} stored"
+    reached = m.backfill_reached.strftime("%Y-%m-%d") if m.backfill_reached else "-"
+    left = "?" if m.backfill_seconds_left is None else _duration(int(m.backfill_seconds_left))
+    return (f"{import_percent(m)}% back to {reached} (of {m.backfill_since:%Y-%m-%d}) "
+            f"{m.backfill_stored} stored, ~{left} left")
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+
+
 def status_table(mailboxes: list[Mailbox]) -> list[str]:
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LAST ERROR")
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "BACKFILL", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), m.last_error if m.last_error and m.state != "ok" else "-") for m in mailboxes]
+             _age(m.cursor_at), _backfill(m), m.last_error if m.last_error and m.state != "ok" else "-")
+            for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in [header, *rows]]

@@ -69,11 +69,18 @@ def configured_mailboxes(services: Services) -> list[str]:
 
 
 class SyncRun:
-    """One pass: `run(mailboxes)` returns a result per mailbox."""
+    """One pass: `run(mailboxes)` returns a result per mailbox.
 
-    def __init__(self, services: Services, stop: threading.Event | None = None):
+    `backfill_seconds` bounds each mailbox's backfill slice in this pass (the
+    daemon passes its interval, so a long backfill resumes in the next pass and
+    holds up no other mailbox); None runs every backfill to its end.
+    """
+
+    def __init__(self, services: Services, stop: threading.Event | None = None,
+                 backfill_seconds: float | None = None):
         self.services = services
         self.stop = stop or threading.Event()
+        self.backfill_seconds = backfill_seconds
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -111,7 +118,8 @@ class SyncRun:
         mailbox.last_attempt_at = utcnow()
         log.info("sync start mailbox=%s state=%s", email, mailbox.state)
         try:
-            history_id = gmail.run(mailbox)
+            deadline = None if self.backfill_seconds is None else started + self.backfill_seconds
+            history_id = gmail.run(mailbox, deadline)
             mailbox.history_id = history_id
             sync_token = calendar.run(mailbox)
             mailbox.sync_token = sync_token or mailbox.sync_token
