@@ -12,7 +12,9 @@ Each run of it lists the window up to the backfill's start (`messages.list`,
 500 a page, 5 units: 100 units for 10,000 messages), leaving out what is never
 stored (`NEVER_STORED_QUERY`), newest first with each thread's messages
 together (`order_by_thread`), and fetches and stores it in groups of
-`FETCH_GROUP`, newest first: a rep's last weeks are stored in the first
+`FETCH_GROUP`, newest first; the last `RECENT_DAYS` (listed once more on
+their own, at 5 units a page) end a group, so they are all stored before any
+older mail but their threads': a rep's last weeks are stored in the first
 minutes. Metadata comes through batches with only the headers linking needs:
 a thread whose listed messages cost more one by one than one `threads.get`
 (3 or more at the 2026 and the legacy prices) comes whole from `threads.get`,
@@ -52,6 +54,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 import html
+import itertools
 import logging
 import queue
 import threading
@@ -85,6 +88,7 @@ HISTORY_TYPES = ["messageAdded", "messageDeleted"]
 NEVER_STORED_QUERY = "-in:spam -in:trash -in:drafts -in:chats"
 ADDRESS_HEADERS = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
 BACKFILL_SLICE_SECONDS = 60.0  # during a backfill, new mail (history.list, 2 units) is synced at least this often
+RECENT_DAYS = 30  # "a rep's last weeks": a backfill's first groups hold them and nothing older but their threads
 CURSOR_IDS = 20  # ids a backfill cursor keeps (resume_at): enough that deleting a few never loses it
 PROGRESS_LOG_SECONDS = 10.0  # a backfill's progress line: at most one this often per mailbox
 _progress_logged: dict[str, float] = {}  # mailbox -> when its last progress line was logged (time.monotonic)
@@ -235,12 +239,20 @@ class GmailSync:
         ordered = self._list_ids(self._backfill_query(mailbox), by_thread=True)
         start = resume_at(ordered, mailbox.backfill_cursor)
         mailbox.backfill_total = mailbox.backfill_listed + len(ordered) - start
-        log.info("backfill mailbox=%s since=%s listed=%d done=%d resync=%s", mailbox.email,
-                 mailbox.backfill_since.date(), len(ordered), start, mailbox.backfill_resync)
+        recent_end = 0
+        # the last RECENT_DAYS end a group, all stored before anything older; a window of one page (at the
+        # production sizes, one group) gains nothing from it and its listing would cost twice
+        if len(ordered) - start > MESSAGES_PAGE_MAX:
+            recent_since = max(mailbox.backfill_since, mailbox.backfill_started_at - dt.timedelta(days=RECENT_DAYS))
+            recent = set(self._list_ids(self._backfill_query(mailbox, recent_since)))
+            recent_end = max((i + 1 for i, message_id in enumerate(ordered) if message_id in recent), default=0)
+        log.info("backfill mailbox=%s since=%s listed=%d recent=%d done=%d resync=%s", mailbox.email,
+                 mailbox.backfill_since.date(), len(ordered), recent_end, start, mailbox.backfill_resync)
         enough = threading.Event()
-        groups = ((ordered[first:first + FETCH_GROUP],
-                   ordered[max(first, first + FETCH_GROUP - CURSOR_IDS):first + FETCH_GROUP])
-                  for first in range(start, len(ordered), FETCH_GROUP))
+        cuts = [*range(start, recent_end, FETCH_GROUP), *range(max(start, recent_end), len(ordered), FETCH_GROUP),
+                len(ordered)]
+        groups = ((ordered[first:end], ordered[max(first, end - CURSOR_IDS):end])
+                  for first, end in itertools.pairwise(cuts))
         next_incremental = time.monotonic() + BACKFILL_SLICE_SECONDS
         spent = self.api.gmail_quota.total
         done = start
@@ -275,10 +287,10 @@ class GmailSync:
                  mailbox.backfill_listed, mailbox.backfill_stored, mailbox.backfill_units)
 
     @staticmethod
-    def _backfill_query(mailbox: Mailbox) -> str:
-        """The window, up to the backfill's start (later mail is incremental sync's): a listing that a
-        resumed backfill finds the same, but for what was deleted or moved meanwhile."""
-        return (f"after:{int(mailbox.backfill_since.timestamp())} "
+    def _backfill_query(mailbox: Mailbox, since: dt.datetime | None = None) -> str:
+        """The window (or its part from `since`), up to the backfill's start (later mail is incremental
+        sync's): a listing that a resumed backfill finds the same, but for what was deleted or moved meanwhile."""
+        return (f"after:{int((since or mailbox.backfill_since).timestamp())} "
                 f"before:{int(mailbox.backfill_started_at.timestamp()) + 1} {NEVER_STORED_QUERY}")
 
     def _estimate(self, mailbox: Mailbox) -> None:
@@ -377,8 +389,8 @@ class GmailSync:
             with concurrent.futures.ThreadPoolExecutor(FETCHERS, thread_name_prefix="fetch") as pool:
                 running: collections.deque[concurrent.futures.Future] = collections.deque()
                 try:
-                    for ids, meta in groups:
-                        running.append(pool.submit(self._fetch, ids, meta))
+                    for index, (ids, meta) in enumerate(groups, 1):  # an older group goes first (QuotaWindow)
+                        running.append(pool.submit(self._fetch, ids, meta, index))
                         if len(running) >= FETCHERS and not hand("items", running.popleft().result()):
                             return
                         if enough.is_set() or unwanted.is_set():
@@ -411,8 +423,8 @@ class GmailSync:
             parsed = self._addresses[header] = parse_address_list(header)
         return parsed
 
-    def _fetch(self, ids: list[str], meta: Any = None) -> Fetched:
-        found = self.api.get_messages(ids, METADATA_HEADERS, self._thread_of)
+    def _fetch(self, ids: list[str], meta: Any = None, priority: int = 0) -> Fetched:
+        found = self.api.get_messages(ids, METADATA_HEADERS, self._thread_of, priority)
         items, oldest = [], None
         for message_id in ids:
             message = found.get(message_id)
