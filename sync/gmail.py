@@ -65,7 +65,7 @@ from typing import Any
 from googleapiclient.errors import HttpError
 
 from models.addresses import decode_words, parse_address_list
-from models.domain import Mailbox, Participant, utcnow
+from models.domain import GMAIL_CATEGORIES, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
 from sync.api import MailboxApi, order_by_thread, status_of
 from sync.linking import Item
@@ -86,6 +86,13 @@ QUEUE_POLL_SECONDS = 0.2  # how often a fetcher waiting for room checks that the
 HISTORY_TYPES = ["messageAdded", "messageDeleted"]
 # What is never stored (SKIPPED_LABELS) is never listed, so never paid for (Gmail's search operators).
 NEVER_STORED_QUERY = "-in:spam -in:trash -in:drafts -in:chats"
+CATEGORY_LABEL = "CATEGORY_"  # Gmail's label of a tab: category:promotions is CATEGORY_PROMOTIONS
+
+
+def category_names(names: list[str]) -> list[str]:
+    """The tenant's skipped categories that Gmail knows (GMAIL_CATEGORIES), lower case, in its order."""
+    wanted = {name.strip().lower() for name in names or ()}
+    return [name for name in GMAIL_CATEGORIES if name in wanted]
 ADDRESS_HEADERS = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
 BACKFILL_SLICE_SECONDS = 60.0  # during a backfill, new mail (history.list, 2 units) is synced at least this often
 RECENT_DAYS = 30  # "a rep's last weeks": a backfill's first groups hold them and nothing older but their threads
@@ -197,6 +204,7 @@ class GmailSync:
         self.messages = 0  # messages stored or updated this run
         self._addresses: dict[str, list[tuple[str, str]]] = {}  # header value -> parsed, for this run
         self._thread_of: dict[str, str] = {}  # message id -> thread id, as the listing gave them
+        self.skipped_categories: list[str] | None = None  # the tenant's (Settings), read once a run
 
     def run(self, mailbox: Mailbox, deadline: float | None = None) -> str:
         """Sync, and return the history id that the caller may store once the writes are committed.
@@ -286,12 +294,24 @@ class GmailSync:
         log.info("backfill done mailbox=%s listed=%d stored=%d units=%d", mailbox.email,
                  mailbox.backfill_listed, mailbox.backfill_stored, mailbox.backfill_units)
 
-    @staticmethod
-    def _backfill_query(mailbox: Mailbox, since: dt.datetime | None = None) -> str:
+    def _backfill_query(self, mailbox: Mailbox, since: dt.datetime | None = None) -> str:
         """The window (or its part from `since`), up to the backfill's start (later mail is incremental
-        sync's): a listing that a resumed backfill finds the same, but for what was deleted or moved meanwhile."""
+        sync's): a listing that a resumed backfill finds the same, but for what was deleted or moved meanwhile;
+        without what is never stored nor the tenant's skipped categories."""
         return (f"after:{int((since or mailbox.backfill_since).timestamp())} "
-                f"before:{int(mailbox.backfill_started_at.timestamp()) + 1} {NEVER_STORED_QUERY}")
+                f"before:{int(mailbox.backfill_started_at.timestamp()) + 1} {NEVER_STORED_QUERY}"
+                + "".join(f" -category:{name}" for name in self._skipped_categories()))
+
+    def _skipped_categories(self) -> list[str]:
+        """The tenant's skipped Gmail categories (Settings), read once a run, when first needed (a
+        no-op incremental sync never reads them)."""
+        if self.skipped_categories is None:
+            self.skipped_categories = category_names(self.writer.repo.get_settings().skipped_categories)
+        return self.skipped_categories
+
+    def _skipped_labels(self) -> frozenset[str]:
+        """Labels of what an incremental sync leaves out: what is never stored, and the skipped categories."""
+        return SKIPPED_LABELS | {CATEGORY_LABEL + name.upper() for name in self._skipped_categories()}
 
     def _estimate(self, mailbox: Mailbox) -> None:
         """Time left at the mailbox's per-user quota, from the units a listed message has cost so far."""
@@ -328,7 +348,7 @@ class GmailSync:
             for record in response.get("history") or ():
                 for change in record.get("messagesAdded") or ():
                     message = change["message"]
-                    if not SKIPPED_LABELS.intersection(message.get("labelIds") or ()):
+                    if not self._skipped_labels().intersection(message.get("labelIds") or ()):
                         added[message["id"]] = None
                         deleted.pop(message["id"], None)
                 for change in record.get("messagesDeleted") or ():

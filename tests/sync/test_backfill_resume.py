@@ -18,7 +18,7 @@ from sync.gmail import GmailSync, log_progress
 from sync.runner import SyncRun
 
 from .conftest import TEAM_SIZE
-from .test_fetch_strategy import SKIPPED, expected_gmail_ids, stored_gmail_ids
+from .test_fetch_strategy import SKIPPED, SKIPPED_TABS, expected_gmail_ids, stored_gmail_ids
 
 STOP_AFTER_GROUPS = 3
 RECENT_DAYS = 30
@@ -84,7 +84,7 @@ def test_a_backfill_stopped_halfway_resumes_and_fetches_nothing_it_stored_again(
     assert second.state == "ok" and not second.error
     assert stored_gmail_ids(tenant_repo, rep) == expected
     box = simulator.world.mailbox(rep)
-    listed = {m.id: m for m in box.messages.values() if not SKIPPED & set(m.label_ids)}
+    listed = {m.id: m for m in box.messages.values() if not (SKIPPED | SKIPPED_TABS) & set(m.label_ids)}
     gets = fetched(simulator, rep)
     assert not set(gets.get(MESSAGES_GET, [])) & stored_first  # no stored message fetched again
     for thread_id in gets.get(THREADS_GET, []):  # a thread fetched again had listed messages not stored yet
@@ -190,3 +190,25 @@ def test_progress_is_logged_at_most_every_10_seconds_per_mailbox_and_without_con
     assert "mailbox=progress@example.com state=running" in lines[0]
     assert "listed=500 total=10000 stored=480 units=5200 seconds_left=900" in lines[0]
     assert "state=done" in lines[-1]
+
+
+def test_the_tenants_skipped_gmail_categories_are_never_fetched(services, simulator, tenant_repo):
+    rep = simulator.reps[0]
+    SyncRun(services).run([rep])
+    promotion = simulator.add_message(rep, subject="Quarterly offer", label_ids=["INBOX", "CATEGORY_PROMOTIONS"])
+    personal = simulator.add_message(rep, subject="Re: pricing", label_ids=["INBOX", "CATEGORY_PERSONAL"])
+    simulator.reset_counters()
+
+    SyncRun(services).run([rep])  # the default: promotions, social and forums left out
+
+    assert set(fetched(simulator, rep).get(MESSAGES_GET, [])) == {personal.id}
+    stored = stored_gmail_ids(tenant_repo, rep)
+    assert personal.id in stored and promotion.id not in stored
+    settings = tenant_repo.get_settings()
+    settings.skipped_categories = []
+    tenant_repo.save_settings(settings)
+    tenant_repo.save_mailbox(Mailbox(rep))  # a new backfill, which now lists the promotions tab too
+
+    SyncRun(services).run([rep])
+
+    assert promotion.id in stored_gmail_ids(tenant_repo, rep)
