@@ -74,6 +74,9 @@ GMAIL_UNITS_2026 = MappingProxyType({
 })
 
 
+WINDOW_SECONDS = 60.0  # Google meters per-minute budgets over a sliding minute
+
+
 @dataclasses.dataclass(frozen=True)
 class QuotaProfile:
     """One project's limits: per-method Gmail units, and per-user, per-project and daily budgets.
@@ -91,6 +94,7 @@ class QuotaProfile:
     calendar_requests_per_project_minute: int
     calendar_requests_per_project_day: int
     directory_requests_per_user_minute: int = 2_400  # Admin SDK Directory: queries per minute per user
+    window_seconds: float = WINDOW_SECONDS  # the sliding window the per-minute budgets are metered over
 
     def units(self, method_id: str) -> int:
         """What one call of a discovery method (`gmail.users.messages.get`) costs against its API's budget."""
@@ -113,8 +117,8 @@ class QuotaProfile:
         return {"gmail": self.gmail_units_per_project_day,
                 "calendar": self.calendar_requests_per_project_day}.get(api, 0)
 
-    def scaled(self, **budgets: int) -> QuotaProfile:
-        """The same prices with other budgets (a project's raised quota, a scaled-down test or benchmark)."""
+    def scaled(self, **budgets: float) -> QuotaProfile:
+        """The same prices with other budgets or window (a project's raised quota, a scaled-down test or benchmark)."""
         return dataclasses.replace(self, **budgets)
 
 

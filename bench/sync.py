@@ -53,16 +53,16 @@ from pathlib import Path
 
 import psutil
 
-import sync.api
 from bench.common import peak_rss_mb, raw_write_rates
-from bootstrap import Services
 from devtools.firestore_emulator import FirestoreEmulator
 from models.addresses import email_domain
-from models.domain import utcnow
-from sync.api import QUOTA_WINDOW_SECONDS, MailboxApi
+from models.domain import MailboxState, utcnow
+from quotas import WINDOW_SECONDS as QUOTA_WINDOW_SECONDS
+from sync.api import MailboxApi
 from sync.gmail import MESSAGES_PAGE_MAX, METADATA_HEADERS
 from sync.runner import SyncRun
 from sync.writer import COMMITTERS
+from wiring import Services
 
 log = logging.getLogger(__name__)
 GMAIL_METHOD_PREFIX = "gmail."
@@ -152,7 +152,7 @@ def single_mailbox(emulator: FirestoreEmulator, workdir: Path, messages: int, ev
         rates = raw_write_rates(services.firestore)
         cpu_before = cpu_seconds(emulator, sim)
         start = time.perf_counter()
-        run = SyncRun(services)
+        run = SyncRun(services.repository, services.google_service, services.config)
         [result] = run.run(reps)
         seconds = time.perf_counter() - start
         cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(emulator, sim).items()}
@@ -179,7 +179,7 @@ def single_mailbox(emulator: FirestoreEmulator, workdir: Path, messages: int, ev
             line(f"emulator raw batched writes, {workers} committer{'s' if workers > 1 else ''}",
                  f"{rate:.0f} docs/s")
         sim.admin("counters/reset", {})
-        run = SyncRun(services)
+        run = SyncRun(services.repository, services.google_service, services.config)
         [result] = run.run(reps)
         counters = sim.admin("counters")
         by_method = {k: v["calls"] for k, v in counters["by_method"].items()}
@@ -223,7 +223,7 @@ def several_mailboxes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int
         reps = sim.admin("world")["reps"]
         services = services_for("bench-sync-quota", emulator, sim, reps, units=units, concurrency=mailboxes)
         start = time.perf_counter()
-        run = SyncRun(services)
+        run = SyncRun(services.repository, services.google_service, services.config)
         results = run.run(reps)
         seconds = time.perf_counter() - start
         counters = sim.admin("counters")
@@ -232,7 +232,7 @@ def several_mailboxes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int
         paced = QUOTA_WINDOW_SECONDS * worst / units
         # Google's sliding minute lets a whole budget go at once, so the true floor is a little lower
         sliding = QUOTA_WINDOW_SECONDS * (math.ceil(worst / units) - 1)
-        failed = [r for r in results if r.state != "ok"]
+        failed = [r for r in results if r.state != MailboxState.OK]
         label = f"{mailboxes} mailboxes x {messages} messages at {units} Gmail units/min per user"
         line(f"{label}: wall time", f"{seconds:.1f}s")
         line(f"{label}: quota units of the busiest mailbox", f"{worst}")
@@ -249,50 +249,46 @@ def several_mailboxes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int
 def backfill_under_quota(emulator: FirestoreEmulator, workdir: Path, messages: int, events: int,
                          units: int, window: float) -> None:
     label = "backfill under quota"
-    paced_by = sync.api.QUOTA_WINDOW_SECONDS, sync.api.QUOTA_WINDOW_MARGIN_SECONDS
-    # sync paces by the same shortened window the simulator enforces (its margin scaled with it)
-    sync.api.QUOTA_WINDOW_SECONDS = window
-    sync.api.QUOTA_WINDOW_MARGIN_SECONDS = paced_by[1] * window / paced_by[0]
-    try:
-        with SimProcess(workdir / "sab.json", reps=1, messages=messages, events=events, companies=40,
-                        quota_units_per_minute=units, quota_window_seconds=window) as sim:
-            reps = sim.admin("world")["reps"]
-            services = services_for("bench-sync-backfill", emulator, sim, reps, units=units, concurrency=1)
-            began = utcnow()
-            start = time.perf_counter()
-            [result] = SyncRun(services).run(reps)
-            seconds = time.perf_counter() - start
-            repo = services.repository(email_domain(reps[0]))
-            mailbox = repo.get_mailbox(reps[0])
-            counters = sim.admin("counters")
-            spent = gmail_units(counters, reps[0])
-            cutoff = began - dt.timedelta(days=RECENT_DAYS)
-            recent = [s.create_time for s in repo.root.collection("activities").stream()
-                      if reps[0] in (s.get("holders") or {}) and s.get("kind") == "email" and s.get("at") >= cutoff]
-            backfill = (mailbox.backfill_done_at - began).total_seconds()
-            visible = (max(recent) - began).total_seconds()
-            paced = window * spent / units
-            sliding = window * (math.ceil(spent / units) - 1)
-            line(f"{label}: setup", f"one mailbox of {messages} messages, 2026 prices, per-user budget "
-                                    f"{units} Gmail units a {window:g}s window on both sides (Google's minute "
-                                    f"shortened, the budget scaled with it to {units * 60 / window:.0f} units/min, "
-                                    f"so that it takes minutes)")
-            line(f"{label}: result", result.line())
-            line(f"{label}: whole backfill", f"{backfill:.1f}s (run {seconds:.1f}s with calendar and the link pass)")
-            line(f"{label}: newest {RECENT_DAYS} days all stored after", f"{visible:.1f}s ({len(recent)} messages)")
-            line(f"{label}: newest {RECENT_DAYS} days visible / whole backfill",
-                 f"{visible / backfill:.3f} (target <= 0.1)")
-            line(f"{label}: Gmail units", f"{spent} ({spent / max(result.messages, 1):.2f} per stored message)")
-            line(f"{label}: quota-bound minimum (units / budget per window)", f"{paced:.1f}s")
-            line(f"{label}: wall / quota-bound minimum", f"{backfill / paced:.2f}x (target <= 1.1)")
-            line(f"{label}: sliding-window floor (a full budget at once, then one a window)", f"{sliding:.0f}s")
-            line(f"{label}: 429s from the simulator", f"{counters['total']['rate_limited']}")
-            line(f"{label}: calls failed after retries", f"{result.failed_calls}")
-            line(f"{label}: the same at Google's {GOOGLE_UNITS_PER_USER_MINUTE} units/min per user",
-                 f"{spent / GOOGLE_UNITS_PER_USER_MINUTE:.1f} min of quota")
-            services.close()
-    finally:
-        sync.api.QUOTA_WINDOW_SECONDS, sync.api.QUOTA_WINDOW_MARGIN_SECONDS = paced_by
+    # sync paces by the same shortened window the simulator enforces (quotas.QuotaProfile.scaled)
+    with SimProcess(workdir / "sab.json", reps=1, messages=messages, events=events, companies=40,
+                    quota_units_per_minute=units, quota_window_seconds=window) as sim:
+        reps = sim.admin("world")["reps"]
+        services = services_for("bench-sync-backfill", emulator, sim, reps, units=units, concurrency=1)
+        began = utcnow()
+        start = time.perf_counter()
+        quota = services.config.quota.scaled(window_seconds=window)
+        [result] = SyncRun(services.repository, services.google_service, services.config,
+                           quota=quota).run(reps)
+        seconds = time.perf_counter() - start
+        repo = services.repository(email_domain(reps[0]))
+        mailbox = repo.get_mailbox(reps[0])
+        counters = sim.admin("counters")
+        spent = gmail_units(counters, reps[0])
+        cutoff = began - dt.timedelta(days=RECENT_DAYS)
+        recent = [s.create_time for s in repo.root.collection("activities").stream()
+                  if reps[0] in (s.get("holders") or {}) and s.get("kind") == "email" and s.get("at") >= cutoff]
+        backfill = (mailbox.backfill_done_at - began).total_seconds()
+        visible = (max(recent) - began).total_seconds()
+        paced = window * spent / units
+        sliding = window * (math.ceil(spent / units) - 1)
+        line(f"{label}: setup", f"one mailbox of {messages} messages, 2026 prices, per-user budget "
+                                f"{units} Gmail units a {window:g}s window on both sides (Google's minute "
+                                f"shortened, the budget scaled with it to {units * 60 / window:.0f} units/min, "
+                                f"so that it takes minutes)")
+        line(f"{label}: result", result.line())
+        line(f"{label}: whole backfill", f"{backfill:.1f}s (run {seconds:.1f}s with calendar and the link pass)")
+        line(f"{label}: newest {RECENT_DAYS} days all stored after", f"{visible:.1f}s ({len(recent)} messages)")
+        line(f"{label}: newest {RECENT_DAYS} days visible / whole backfill",
+             f"{visible / backfill:.3f} (target <= 0.1)")
+        line(f"{label}: Gmail units", f"{spent} ({spent / max(result.messages, 1):.2f} per stored message)")
+        line(f"{label}: quota-bound minimum (units / budget per window)", f"{paced:.1f}s")
+        line(f"{label}: wall / quota-bound minimum", f"{backfill / paced:.2f}x (target <= 1.1)")
+        line(f"{label}: sliding-window floor (a full budget at once, then one a window)", f"{sliding:.0f}s")
+        line(f"{label}: 429s from the simulator", f"{counters['total']['rate_limited']}")
+        line(f"{label}: calls failed after retries", f"{result.failed_calls}")
+        line(f"{label}: the same at Google's {GOOGLE_UNITS_PER_USER_MINUTE} units/min per user",
+             f"{spent / GOOGLE_UNITS_PER_USER_MINUTE:.1f} min of quota")
+        services.close()
 
 
 def noop_passes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int) -> None:
@@ -301,11 +297,12 @@ def noop_passes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int) -> N
         reps = sim.admin("world")["reps"]
         services = services_for("bench-sync-noop", emulator, sim, reps, units=10**9, concurrency=4)
         concurrency = services.config.sync_concurrency
-        SyncRun(services).run(reps)  # every mailbox's backfill, untimed
+        # every mailbox's backfill, untimed
+        SyncRun(services.repository, services.google_service, services.config).run(reps)
         sim.admin("counters/reset", {})
         cpu = time.process_time()
         start = time.perf_counter()
-        results = SyncRun(services).run(reps)
+        results = SyncRun(services.repository, services.google_service, services.config).run(reps)
         seconds = time.perf_counter() - start
         cpu = time.process_time() - cpu
         counters = sim.admin("counters")
@@ -316,7 +313,7 @@ def noop_passes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int) -> N
              f"{cpu / len(reps) * 1000:.1f} ms (target <= 10 ms)")
         line(f"{label}: pass rate", f"{len(reps) / seconds:.0f} mailboxes/s ({concurrency} at once, "
                                     f"{seconds:.1f}s wall)")
-        line(f"{label}: mailboxes not ok", f"{sum(r.state != 'ok' for r in results)}")
+        line(f"{label}: mailboxes not ok", f"{sum(r.state != MailboxState.OK for r in results)}")
         services.close()
 
 

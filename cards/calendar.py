@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cards.contact import Person, Viewer
+from cards.people import Person, Viewer
 from cards.timeline import fmt_date
 from cards.widgets import bold, button, button_list, card, decorated_text, esc, muted, paragraph, section
-from models.domain import INBOUND, OUTBOUND
+from models.domain import INBOUND, OUTBOUND, ActivityKind
 
 BRIEF_WINDOW_DAYS = 90  # "emails in/out in the last 90 days" (SPEC §1)
 KNOWERS_SHOWN = 5
@@ -23,7 +23,7 @@ class Brief:
     @classmethod
     def of(cls, person: Person) -> Brief:
         """Counts from the person's timeline entries of the window (already fetched with `since`)."""
-        emails = [e for e in person.entries if e.kind == "email"]
+        emails = [e for e in person.entries if e.kind == ActivityKind.EMAIL]
         return cls(person, sum(e.direction == INBOUND for e in emails), sum(e.direction == OUTBOUND for e in emails))
 
 
@@ -39,7 +39,7 @@ def brief_section(brief: Brief, viewer: Viewer) -> dict[str, Any]:
         return section(widgets, header=person.display_name or person.email)
     company = person.company.name if person.company and person.company.name else (contact.company_id or "")
     knowers = sorted(((at, rep) for rep, at in contact.touches.items() if at), reverse=True)[:KNOWERS_SHOWN]
-    known_by = ", ".join("you" if rep == viewer.rep else rep for _, rep in knowers)
+    known_by = ", ".join("you" if rep == viewer.rep else viewer.teammate(rep) for _, rep in knowers)
     widgets = [
         decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
                        icon="PERSON", button_=button("Open", viewer.act("open_contact", contact_id=contact.id))),

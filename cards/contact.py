@@ -6,14 +6,13 @@ and the viewing rep, so nothing here reads configuration or the request.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
+from cards.people import Person, Viewer
 from cards.timeline import fmt_date, timeline_row
 from cards.widgets import (
     Widget,
-    action,
     bold,
     button,
     button_list,
@@ -29,7 +28,17 @@ from cards.widgets import (
     selection_input,
     text_input,
 )
-from models.domain import LIFECYCLE_STAGES, Company, Contact, CustomFieldDefinition, Settings, TimelineEntry
+from models.domain import (
+    LIFECYCLE_STAGES,
+    ActivityKind,
+    Company,
+    Contact,
+    CustomFieldDefinition,
+    Settings,
+    TimelineEntry,
+)
+from models.rep_privacy import hidden_from, thread_is_private, thread_key
+from models.rules import PHONE_EXAMPLE, TAG_MAX_LENGTH
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
 RECENT_TOUCH_DAYS = 14  # issue 7: warn when another rep touched the person this recently
@@ -42,33 +51,6 @@ MERGE_RULE = ("The contact you keep wins every field it has a value for; an empt
               "becomes an alias of the one you keep.")
 CUSTOM_FIELDS_SHOWN = 10  # key custom fields on a contact section
 HEADER_WIDGETS = 3  # what a collapsed section still shows: who, emails, owner
-
-
-@dataclasses.dataclass
-class Person:
-    """One participant as the card shows them: a contact with their data, or an unknown address."""
-
-    email: str
-    display_name: str = ""
-    contact: Contact | None = None
-    company: Company | None = None
-    entries: list[TimelineEntry] = dataclasses.field(default_factory=list)
-    next_cursor: str | None = None
-    # likely twins, (contact, reason, score) as models.merge.find_duplicates gives them; the contact card only
-    duplicates: list[tuple[Contact, str, float]] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True)
-class Viewer:
-    """Who is looking, and how to show it to them."""
-
-    rep: str
-    settings: Settings
-    actions: str  # action base URL, ends with "/addon/action/"
-    tz: dt.tzinfo = dt.UTC
-
-    def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
-        return action(self.actions + action_name, parameters)
 
 
 def person_section(person: Person, viewer: Viewer, collapsed: bool = False) -> dict[str, Any]:
@@ -126,8 +108,25 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
     widgets.extend(duplicate_widgets(contact, person.duplicates, viewer))
     widgets.extend(also_in_touch(contact, viewer))
     widgets.append(divider())
-    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer))
+    widgets.append(privacy_buttons(contact, viewer))
+    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer, contact=contact))
     return widgets
+
+
+def privacy_buttons(contact: Contact, viewer: Viewer) -> Widget:
+    """Keep everything the rep has with this person to who and when for teammates, or undo it."""
+    mine = viewer.rep in contact.private_reps
+    label = "Share my emails with them again" if mine else "Keep my emails with them private"
+    return button_list(button(label, viewer.act("rep_privacy", contact_id=contact.id, share="1" if mine else None)))
+
+
+def thread_privacy_widgets(contacts: list[Contact], thread: str, private: bool, viewer: Viewer) -> list[Widget]:
+    label = "Share this thread again" if private else "Make this thread private"
+    hint = ("Teammates see only who and when of this conversation." if private
+            else "Teammates would see only who and when of this conversation; you still see everything.")
+    return [divider(), paragraph(muted(hint)), button_list(button(label, viewer.act(
+        "rep_privacy", contact_id=contacts[0].id, contact_ids=",".join(c.id for c in contacts[1:]) or None,
+        thread=thread, share="1" if private else None)))]
 
 
 def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = None) -> Widget | None:
@@ -138,7 +137,7 @@ def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = No
                     reverse=True)
     if not recent:
         return None
-    named = ", ".join(f"{rep} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
+    named = ", ".join(f"{viewer.teammate(rep)} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
     more = f" and {len(recent) - RECENT_TOUCH_NAMED} more" if len(recent) > RECENT_TOUCH_NAMED else ""
     text = f'<font color="{WARNING_COLOR}"><b>Heads up:</b> {esc(named)}{more}</font>'
     return decorated_text(text, top_label=f"A teammate was in touch in the last {RECENT_TOUCH_DAYS} days",
@@ -237,19 +236,23 @@ def also_in_touch(contact: Contact, viewer: Viewer) -> list[Widget]:
         return []
     widgets = [paragraph(bold("Also in touch"))]
     for at, rep in others:
-        widgets.append(decorated_text(esc(rep), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
+        widgets.append(decorated_text(esc(viewer.teammate(rep)), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
                                       icon="MULTIPLE_PEOPLE"))
     return widgets
 
 
 def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor: str | None,
-                     viewer: Viewer, replace: bool = False) -> list[Widget]:
-    """The rows, newest first, and "Show more" (which opens the timeline card, then pages inside it)."""
+                     viewer: Viewer, replace: bool = False, contact: Contact | None = None) -> list[Widget]:
+    """The rows, newest first, and "Show more" (which opens the timeline card, then pages inside it).
+
+    `contact` carries what reps made private with this person (models.rep_privacy)."""
     widgets = [paragraph(bold("Team timeline"))]
     if not entries:
         widgets.append(paragraph(muted("Nothing yet.")))
     level = viewer.settings.privacy_level
-    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz) for entry in entries)
+    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz, viewer.settings.departed_reps,
+                                private=hidden_from(entry, contact, viewer.rep))
+                   for entry in entries)
     if next_cursor:
         more = viewer.act("show_more", contact_id=contact_id, cursor=next_cursor, replace="1" if replace else None)
         widgets.append(button_list(button("Show more", more)))
@@ -257,13 +260,19 @@ def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor:
 
 
 def message_card(people: list[Person], viewer: Viewer, subject: str = "", hidden: int = 0) -> dict[str, Any]:
-    """The Gmail contextual card: the sender first, then the other external participants."""
+    """The Gmail contextual card: the sender first, then the other external participants; last, the rep's
+    choice to keep this thread private (models.rep_privacy) when the message has a subject and known people."""
     if not people:
         body = [section([paragraph("No external people on this message: nothing to show.")])]
         return card("message", "Sidecar", body, subtitle=subject or None)
     sections = [person_section(p, viewer, collapsed=n > 0) for n, p in enumerate(people)]
     if hidden:
         sections.append(section([paragraph(muted(f"{hidden} more participants are not shown."))]))
+    contacts = [p.contact for p in people if p.contact is not None]
+    thread = thread_key(subject)
+    if contacts and thread:  # in the first section: the card's sections are its people
+        sections[0]["widgets"].extend(thread_privacy_widgets(
+            contacts, thread, thread_is_private(contacts, subject, viewer.rep), viewer))
     return card("message", people[0].contact.display_name if people[0].contact else (people[0].display_name
                 or people[0].email), sections, subtitle=subject or None)
 
@@ -279,14 +288,15 @@ def contact_card(person: Person, viewer: Viewer, error: str | None = None) -> di
 
 def timeline_card(contact: Contact, entries: list[TimelineEntry], next_cursor: str | None,
                   viewer: Viewer) -> dict[str, Any]:
-    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True)
+    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True, contact=contact)
     return card("timeline", contact.display_name, [section(widgets)], subtitle="Team timeline")
 
 
 # --- forms -------------------------------------------------------------------------------
 
 def add_contact_form(email: str, first: str, middle: str, last: str, company: str, viewer: Viewer,
-                     error: str | None = None, title: str = "") -> dict[str, Any]:
+                     error: str | None = None, title: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on the button: one click adds one contact."""
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [
         decorated_text(esc(email), top_label="Email", icon="EMAIL"),
@@ -295,7 +305,8 @@ def add_contact_form(email: str, first: str, middle: str, last: str, company: st
         text_input("last_name", "Last name", last),
         text_input("title", "Title", title),
         decorated_text(esc(company) or muted("Free mail: no company"), top_label="Company"),
-        button_list(button("Add contact", viewer.act("add_contact", email=email), filled=True)),
+        button_list(button("Add contact", viewer.act("add_contact", email=email, request_id=request_id),
+                           filled=True)),
     ]
     return card("add_contact", "Add as contact", [section(widgets)], subtitle=email)
 
@@ -314,7 +325,7 @@ def edit_form(contact: Contact, viewer: Viewer, error: str | None = None,
         text_input("middle_name", "Middle name", value("middle_name", contact.middle_name)),
         text_input("last_name", "Last name", value("last_name", contact.last_name)),
         text_input("title", "Title", value("title", contact.title)),
-        text_input("phone", "Phone", value("phone", contact.phone), hint="International format, e.g. +44 20 7946 0000"),
+        text_input("phone", "Phone", value("phone", contact.phone), hint=f"International format, e.g. {PHONE_EXAMPLE}"),
     ]
     for definition in viewer.settings.custom_fields:
         if definition.applies_to == "contact":
@@ -342,13 +353,15 @@ def custom_input(definition: CustomFieldDefinition, current: Any, values: dict[s
 
 
 def activity_form(contact: Contact, kind: str, viewer: Viewer, error: str | None = None,
-                  body: str = "") -> dict[str, Any]:
-    label = "Note" if kind == "note" else "Call summary"
-    name = "add_note" if kind == "note" else "log_call"
+                  body: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on Save: one click stores one note or call."""
+    label = "Note" if kind == ActivityKind.NOTE else "Call summary"
+    name = "add_note" if kind == ActivityKind.NOTE else "log_call"
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [text_input("body", label, body, multiline=True),
-                button_list(button("Save", viewer.act(name, contact_id=contact.id), filled=True))]
-    title = "Add note" if kind == "note" else "Log call"
+                button_list(button("Save", viewer.act(name, contact_id=contact.id, request_id=request_id),
+                                   filled=True))]
+    title = "Add note" if kind == ActivityKind.NOTE else "Log call"
     return card(name, title, [section(widgets)], subtitle=contact.display_name)
 
 
@@ -357,7 +370,7 @@ def tags_form(contact: Contact, viewer: Viewer, error: str | None = None, tag: s
     for existing in contact.tags:
         widgets.append(decorated_text(esc(existing), icon="BOOKMARK", button_=button(
             "Remove", viewer.act("remove_tag", contact_id=contact.id, tag=existing))))
-    widgets += [text_input("tag", "New tag", tag, hint="Letters, digits, space, - and _ (50 at most)"),
+    widgets += [text_input("tag", "New tag", tag, hint=f"Letters, digits, space, - and _ ({TAG_MAX_LENGTH} at most)"),
                 button_list(button("Add tag", viewer.act("add_tag", contact_id=contact.id), filled=True))]
     return card("tags", "Tags", [section(widgets)], subtitle=contact.display_name)
 

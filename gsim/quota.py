@@ -29,7 +29,7 @@ import quotas
 
 from . import errors
 
-QUOTA_WINDOW_SECONDS = 60.0  # Google meters per-minute quotas over a sliding minute
+QUOTA_WINDOW_SECONDS = quotas.WINDOW_SECONDS
 QUOTA_DAY_TZ = zoneinfo.ZoneInfo("America/Los_Angeles")  # Google: daily quotas reset at midnight Pacific time
 APIS = ("gmail", "calendar", "directory")
 FETCH_METHODS = frozenset({"gmail.users.messages.get", "gmail.users.threads.get"})  # their ids are counted

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import re
 from typing import Any
 
@@ -54,8 +55,34 @@ def parse_lifecycle_stage(text: str) -> str:
         return LIFECYCLE_STAGE_ALIASES[wanted]
     raise ValueError(f"unknown lifecycle stage {text!r} (expected one of: {', '.join(LIFECYCLE_STAGES.values())})")
 
-ACTIVITY_KINDS = ("email", "meeting", "note", "call")
+
+
+class ActivityKind(enum.StrEnum):
+    """What an activity is (SPEC §6): synced from Gmail or Calendar, or written by a rep on a card.
+
+    A StrEnum: stored as its plain value and equal to it, so documents and
+    comparisons with stored strings are unchanged.
+    """
+
+    EMAIL = "email"
+    MEETING = "meeting"
+    NOTE = "note"
+    CALL = "call"
+
+
+class MailboxState(enum.StrEnum):
+    """Where a rep's mailbox stands with sync (SPEC §6): what the admin card and `sync status` show."""
+
+    NEW = "new"  # never synced
+    SYNCING = "syncing"
+    OK = "ok"  # the last run succeeded
+    FAILED = "failed"  # the last run failed; the next one tries again
+    REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+    DEPARTED = "departed"  # the rep was suspended or deleted in the Directory: no longer synced, history kept
+
+
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+DEPARTED_BY_DIRECTORY = "directory"  # Mailbox.departed_by when sync found the rep suspended or deleted
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
 DEFAULT_PRIVACY_LEVEL = "subject"
@@ -69,8 +96,7 @@ CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
 CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
-
-CONTACT_SOURCES = ("sync", "gmail_card", "import", "manual")
+CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
 
 # Gmail's inbox tabs (search operator category:NAME) a tenant may leave out of sync: mail there is never
 # listed, so never paid for. By default the three that hold machine mail (newsletters, network
@@ -115,6 +141,9 @@ class CustomFieldDefinition:
                 raise ValueError(f"{self.label} must be a number, got {text!r}") from None
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValueError(f"{self.label} must be a number, got {text!r}")
+            if abs(number) > CUSTOM_NUMBER_MAX:
+                raise ValueError(f"{self.label} must be a number between {-CUSTOM_NUMBER_MAX:,} and "
+                                 f"{CUSTOM_NUMBER_MAX:,}, got {text!r}")
             return int(number) if number.is_integer() and "." not in plain and "e" not in plain.lower() else number
         if self.type == "date":
             try:
@@ -143,6 +172,9 @@ class Settings:
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
     skipped_categories: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SKIPPED_CATEGORIES))
+    # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
+    # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
+    departed_reps: list[str] = dataclasses.field(default_factory=list)
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -194,7 +226,7 @@ class Contact:
     tags: list[str] = dataclasses.field(default_factory=list)
     lifecycle_stage: str = DEFAULT_LIFECYCLE_STAGE
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)
-    source: str = "manual"
+    source: str = "manual"  # sync, gmail_card, import or manual
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     updated_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     last_activity_at: dt.datetime | None = None
@@ -207,6 +239,10 @@ class Contact:
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
     timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
+    # thread keys (a normalised subject's hash) -> the reps who made that thread private
+    private_reps: list[str] = dataclasses.field(default_factory=list)
+    private_threads: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -258,7 +294,7 @@ class Activity:
     """
 
     id: str
-    kind: str
+    kind: ActivityKind
     at: dt.datetime
     subject: str = ""
     snippet: str = ""
@@ -272,6 +308,10 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
+
+    def __post_init__(self) -> None:
+        self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
 
 
 TIMELINE_SNIPPET_MAX = 200  # what a timeline row shows; the full note lives on the activity
@@ -287,13 +327,17 @@ class TimelineEntry:
 
     activity_id: str
     at: dt.datetime
-    kind: str
+    kind: ActivityKind
     direction: str | None = None
     subject: str = ""
     snippet: str = ""
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+    private: bool = False  # a private Calendar event: teammates see "a meeting" and its time only
+
+    def __post_init__(self) -> None:
+        self.kind = ActivityKind(self.kind)
 
     @classmethod
     def of(cls, activity: Activity) -> TimelineEntry:
@@ -302,7 +346,8 @@ class TimelineEntry:
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
-                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart,
+                   private=activity.private)
 
 
 @dataclasses.dataclass
@@ -310,7 +355,7 @@ class Mailbox:
     """A rep's synced mailbox and its cursors (SPEC §6, §7)."""
 
     email: str
-    state: str = "new"  # new, syncing, ok, failed, revoked
+    state: MailboxState = MailboxState.NEW
     history_id: str | None = None
     sync_token: str | None = None
     last_success_at: dt.datetime | None = None
@@ -319,6 +364,8 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
+    departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
     # The Gmail backfill: a full sync, newest mail first, resumable (sync.gmail); all None/0 until one starts.
     backfill_since: dt.datetime | None = None  # how far back it goes (SIDECAR_BACKFILL_DAYS before its start)
     backfill_started_at: dt.datetime | None = None
@@ -333,6 +380,9 @@ class Mailbox:
     backfill_units: int = 0  # Gmail quota units it has spent
     backfill_seconds_left: float | None = None  # what is left, at the mailbox's per-user quota
     backfill_resync: bool = False  # restarted after an expired history id: releases what is gone when done
+
+    def __post_init__(self) -> None:
+        self.state = MailboxState(self.state)
 
     @property
     def backfilling(self) -> bool:

@@ -1,9 +1,18 @@
-"""`python -m sync run | once [--user EMAIL]... | status` (SPEC §3).
+"""`python -m sync run | once [--user EMAIL]... | status | setup | worker | dispatch` (SPEC §3, §7 "Scale").
 
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
-- `status`: a table of the mailboxes: state, last success, cursor age, backfill progress, last error.
+- `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, backfill progress,
+  last error.
+- `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
+  on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
+  worker, run the dispatcher.
+
+This is the sync process's entry point: it makes the process's one
+`wiring.Services` and hands its repository and Google service factories to
+`SyncRun` (`--fetch-group` and `--chunk-writes` tune it; the defaults are
+the production sizes).
 """
 
 from __future__ import annotations
@@ -15,17 +24,21 @@ import signal
 import sys
 import threading
 
-from bootstrap import Services
-from config import ConfigError
-from models.domain import Mailbox, utcnow
+from config import ConfigError, PubSubConfig, log_format
+from models.domain import Mailbox, MailboxState, utcnow
+from models.leases import LeaseState
 from models.progress import import_percent
-from sync import schedule
+from sync import logs, schedule
 from sync.api import MailboxError
-from sync.runner import SyncRun, configured_mailboxes, status_rows
+from sync.directory import read_workspace
+from sync.gmail import FETCH_GROUP
+from sync.leasing import LEASE_TTL_SECONDS
+from sync.runner import SyncRun, configured_mailboxes, lease_states, status_rows
+from sync.writer import CHUNK_WRITES_MAX
+from wiring import Services
 
 log = logging.getLogger("sync")
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -44,33 +57,43 @@ def _on_signals(stop: threading.Event) -> None:
 
 
 def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None,
-              backfill_seconds: float | None = None) -> bool:
-    """One pass over the mailboxes; True when every one synced (`backfill_seconds`: `SyncRun`)."""
+              tuning: dict[str, float] | None = None) -> bool:
+    """One pass over the mailboxes; True when every one synced. `tuning`: SyncRun's keyword parameters."""
+    config = services.config
+    workspace = read_workspace(config.admin_email, services.google_service) if config.admin_email else None
     try:
-        mailboxes = [u.lower() for u in users] if users else configured_mailboxes(services)
+        if users:
+            mailboxes = [u.lower() for u in users]
+        elif workspace is not None and not config.users:
+            mailboxes = list(workspace.active)
+        else:
+            mailboxes = configured_mailboxes(config, services.google_service)
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
-    results = SyncRun(services, stop, backfill_seconds).run(mailboxes)
+    run = SyncRun(services.repository, services.google_service, config, stop, workspace=workspace,
+                  **(tuning or {}))
+    results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == "ok" and not r.error for r in results)
+    return all(r.synced for r in results)
 
 
-def once(services: Services, users: list[str]) -> int:
+def once(services: Services, users: list[str], tuning: dict[str, float] | None = None) -> int:
     stop = threading.Event()
     _on_signals(stop)
-    return EXIT_OK if sync_pass(services, stop, users) else EXIT_FAILED
+    return EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED
 
 
-def run(services: Services) -> int:
+def run(services: Services, tuning: dict[str, float] | None = None) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = threading.Event()
     _on_signals(stop)
     scheduler = BackgroundScheduler(timezone=dt.UTC)
-    interval = services.config.sync_interval_seconds  # a backfill's slice a pass: one interval
-    schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop, backfill_seconds=interval),
+    # a backfill's slice a pass: one interval (it resumes in the next pass)
+    tuning = {**(tuning or {}), "backfill_seconds": services.config.sync_interval_seconds}
+    schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop, tuning=tuning),
                                               services.config.sync_interval_seconds))
     scheduler.start()
     log.info("daemon started interval=%ds", services.config.sync_interval_seconds)
@@ -79,6 +102,32 @@ def run(services: Services) -> int:
     scheduler.shutdown(wait=True)  # the pass in progress sees `stop`, commits what it has, and returns
     log.info("daemon stopped state=stopped")
     return EXIT_OK
+
+
+def distributed(services: Services, command: str, tuning: dict | None = None) -> int:
+    """`setup`, `worker` or `dispatch`, with the Pub/Sub settings read (and validated) now."""
+    from sync.pubsub import Dispatcher, Queue, Worker
+
+    settings = PubSubConfig.from_env()
+    if not settings.distributed:
+        log.error("configuration error: SIDECAR_SYNC_TOPIC is required for `%s`", command)
+        return EXIT_CONFIG
+    queue = Queue(services.config.google_cloud_project, settings)
+    try:
+        if command == "setup":
+            for path in queue.setup():
+                _out(f"created {path}")
+            return EXIT_OK
+        stop = threading.Event()
+        _on_signals(stop)
+        if command == "worker":
+            Worker(services.repository, services.google_service, services.config, queue, stop, tuning).run()
+        else:
+            Dispatcher(services.repository, services.google_service, services.config, queue,
+                       services.leader_leases(), stop).run()
+        return EXIT_OK
+    finally:
+        queue.close()
 
 
 def _age(at: dt.datetime | None) -> str:
@@ -109,11 +158,23 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
 
 
-def status_table(mailboxes: list[Mailbox]) -> list[str]:
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "BACKFILL", "LAST ERROR")
+def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
+    """Who holds the mailbox's lease and for how long yet: `host/pid 42s`, `expired`, or `-`."""
+    if lease is None or not lease.owner:
+        return "-"
+    if lease.expires_at <= now:
+        return f"expired ({lease.owner.rsplit('/', 1)[0]})"
+    return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
+
+
+def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
+    now = utcnow()
+    leases = leases or {}
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "BACKFILL", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), _backfill(m), m.last_error if m.last_error and m.state != "ok" else "-")
+             _age(m.cursor_at), _lease(leases.get(m.email), now), _backfill(m),
+             m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -126,29 +187,57 @@ def status(services: Services) -> int:
     if not mailboxes:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
-    for line in status_table(status_rows(services, mailboxes)):
+    rows = status_rows(services.repository, mailboxes)
+    for line in status_table(rows, lease_states(services.repository, rows)):
         _out(line)
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync", description="Sidecar's Gmail and Calendar sync")
+    tuning = argparse.ArgumentParser(add_help=False)
+    tuning.add_argument("--fetch-group", type=_positive, default=FETCH_GROUP, metavar="N",
+                        help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
+    tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
+                        help=f"writes of one atomic chunk commit, at most (default {CHUNK_WRITES_MAX})")
+    tuning.add_argument("--lease-ttl", type=_positive, default=int(LEASE_TTL_SECONDS), metavar="SECONDS",
+                        help="how long a mailbox's lease outlives its last heartbeat "
+                             f"(default {int(LEASE_TTL_SECONDS)})")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="the daemon: sync every mailbox each interval")
-    once_parser = commands.add_parser("once", help="one pass over all (or the named) mailboxes")
+    commands.add_parser("run", parents=[tuning], help="the daemon: sync every mailbox each interval")
+    once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
+    commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
+    commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
+    commands.add_parser("dispatch", help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        logs.configure(log_format())
+    except ConfigError as exc:
+        logs.configure("text")
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
     logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
     services = Services()
     try:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
-        if args.command == "once":
-            return once(services, args.user)
-        if args.command == "run":
-            return run(services)
-        return status(services)
+        if args.command == "status":
+            return status(services)
+        if args.command in ("setup", "dispatch"):
+            return distributed(services, args.command)
+        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
+                 "lease_ttl_seconds": float(args.lease_ttl)}
+        if args.command == "worker":
+            return distributed(services, args.command, tuned)
+        return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG

@@ -17,7 +17,7 @@ Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
 - turn what no retry can fix into a `MailboxError` with a short reason
   (`revoked`: 401, invalid_grant, insufficient permissions; `failed`: the rest).
 
-The clients themselves come from `sync.google_clients` (through bootstrap).
+The clients themselves come from `google_clients`, through the factory `SyncRun` is given.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
-from quotas import QuotaProfile
-from sync import google_clients
+import google_clients
+from models.domain import MailboxState
+from quotas import WINDOW_SECONDS, QuotaProfile
 
 log = logging.getLogger(__name__)
 
 GMAIL_BATCH_MAX = 50  # Google: more than 50 calls a Gmail batch is not recommended (it rate-limits them)
 THREAD_PART = "thread-"  # request ids of threads.get parts in a batch (the others are message ids)
-QUOTA_WINDOW_SECONDS = 60.0  # Google meters per-user quota over a sliding minute
 QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after we count: stay clear of the edge
 PRIORITY_POLL_SECONDS = 0.02  # a waiter behind a more urgent one looks again this often
 PRIORITY_ACTIVE_SECONDS = 2.0  # a waiter that spent this recently is between two batches: keep room for it
@@ -59,7 +59,7 @@ PERMISSION_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_I
 class MailboxError(Exception):
     """This mailbox cannot sync now; `state` is what its Mailbox records (revoked or failed)."""
 
-    def __init__(self, state: str, reason: str):
+    def __init__(self, state: MailboxState, reason: str):
         super().__init__(reason)
         self.state = state
         self.reason = reason
@@ -96,15 +96,15 @@ def classify(exc: Exception) -> MailboxError | None:
         text = str(exc)
         reason = "invalid_grant" if "invalid_grant" in text else "unauthorized_client" \
             if "unauthorized_client" in text else "token refresh failed"
-        return MailboxError("revoked", reason)
+        return MailboxError(MailboxState.REVOKED, reason)
     if isinstance(exc, HttpError):
         status, reason = status_of(exc), error_reason(exc)
         if status == 401:
-            return MailboxError("revoked", f"401 {reason or 'unauthorized'}")
+            return MailboxError(MailboxState.REVOKED, f"401 {reason or 'unauthorized'}")
         if status == 403 and reason in PERMISSION_REASONS:
-            return MailboxError("revoked", f"403 {reason}")
-        return MailboxError("failed", f"{status} {reason}".strip())
-    return MailboxError("failed", type(exc).__name__)
+            return MailboxError(MailboxState.REVOKED, f"403 {reason}")
+        return MailboxError(MailboxState.FAILED, f"{status} {reason}".strip())
+    return MailboxError(MailboxState.FAILED, type(exc).__name__)
 
 
 class QuotaWindow:
@@ -121,9 +121,10 @@ class QuotaWindow:
     is not, they run side by side.
     """
 
-    def __init__(self, units_per_minute: int, stop: threading.Event | None = None, clock=time.monotonic):
+    def __init__(self, units_per_minute: int, window_seconds: float = WINDOW_SECONDS,
+                 stop: threading.Event | None = None, clock=time.monotonic):
         self.budget = units_per_minute * QUOTA_HEADROOM
-        self.window = QUOTA_WINDOW_SECONDS + QUOTA_WINDOW_MARGIN_SECONDS
+        self.window = window_seconds + QUOTA_WINDOW_MARGIN_SECONDS
         self.stop = stop or threading.Event()
         self.clock = clock
         self.spent: collections.deque[tuple[float, int]] = collections.deque()
@@ -181,19 +182,20 @@ class QuotaWindow:
                 self._waiting[priority] -= 1
 
 
-_project_windows: dict[tuple[str, int], QuotaWindow] = {}
+_project_windows: dict[tuple[str, int, float], QuotaWindow] = {}
 _project_windows_lock = threading.Lock()
 
 
-def project_window(api: str, units_per_minute: int) -> QuotaWindow | None:
+def project_window(api: str, units_per_minute: int, window_seconds: float = WINDOW_SECONDS) -> QuotaWindow | None:
     """The process-wide window of the project's per-minute budget for an API (every mailbox synced
     in this process spends from it; None when the profile sets no project budget)."""
     if not units_per_minute:
         return None
     with _project_windows_lock:
-        window = _project_windows.get((api, units_per_minute))
+        key = (api, units_per_minute, window_seconds)
+        window = _project_windows.get(key)
         if window is None:
-            window = _project_windows[(api, units_per_minute)] = QuotaWindow(units_per_minute)
+            window = _project_windows[key] = QuotaWindow(units_per_minute, window_seconds)
         return window
 
 
@@ -209,6 +211,14 @@ class CallStats:
             self.calls += calls
             self.retries += retries
             self.failed += failed
+
+
+class GmailResources(dict):
+    """Gmail's `users()` and its resources (`messages`, `history`, `threads`), each built on first use."""
+
+    def __missing__(self, name: str):
+        resource = self[name] = getattr(self["users"], name)()
+        return resource
 
 
 class MailboxApi:
@@ -229,23 +239,23 @@ class MailboxApi:
         self._factory = service_factory
         self._gmail = self._calendar = None
         self.quota = quota
-        self.gmail_quota = QuotaWindow(quota.per_user_minute("gmail"), self.stop)
+        self.gmail_quota = QuotaWindow(quota.per_user_minute("gmail"), quota.window_seconds, self.stop)
         self._owner = threading.get_ident()
         self._local = threading.local()  # a fetch worker's own Gmail HTTP connection
-        self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), self.stop)
-        self._project = {api: project_window(api, quota.per_project_minute(api)) for api in ("gmail", "calendar")}
+        self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), quota.window_seconds, self.stop)
+        self._project = {api: project_window(api, quota.per_project_minute(api), quota.window_seconds)
+                         for api in ("gmail", "calendar")}
         self.stats = CallStats()
 
     @property
     def gmail(self):
-        """`users()` of Gmail; resources are built once (building them costs more than a call)."""
+        """`users()` of Gmail and its resources by name, each built once and only when first used (building
+        one costs more than a call: a no-op sync needs `history` alone)."""
         if self._gmail is None:
             service = self._factory("gmail", "v1", self.mailbox, google_clients.GMAIL_SCOPES)
             self._gmail_http = service._http
             self._owner = threading.get_ident()
-            users = service.users()
-            self._gmail = {"users": users, "messages": users.messages(), "history": users.history(),
-                           "threads": users.threads()}
+            self._gmail = GmailResources(users=service.users())
         return self._gmail
 
     @property

@@ -11,17 +11,21 @@ releases the old occurrence's activity.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
 from googleapiclient.errors import HttpError
 
 from models.addresses import is_valid_email, normalize_email
-from models.domain import Activity, Mailbox, Participant, utcnow
+from models.domain import Activity, ActivityKind, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
 from sync.api import MailboxApi, status_of
 from sync.linking import Item
 from sync.writer import SyncWriter
+
+# Calendar's `visibility`: "private" and "confidential" events are kept to "a meeting" and its time
+PRIVATE_VISIBILITY = ("private", "confidential")
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ def parse_event(event: dict) -> Item | None:
     organizer = event.get("organizer") or {}
     attendees = [a for a in event.get("attendees") or () if not a.get("resource")]  # rooms are not people
     people = [(organizer, "organizer")] + [(a, "attendee") for a in attendees]
+    written = tuple(str(person.get("email")) for person, _ in people if person.get("email"))  # for exclusions
     for person, role in people:
         address = normalize_email(person.get("email") or "")
         if not is_valid_email(address) or address in seen:
@@ -76,9 +81,12 @@ def parse_event(event: dict) -> Item | None:
         participants.append(Participant(email=address, name=(person.get("displayName") or "").strip(), role=role))
         if person.get("responseStatus") == "declined":
             declined.add(address)
-    return Item(external_key=key, activity_id=activity_id_for(key), kind="meeting", held_id=event["id"],
-                at=start[0], end_at=event_end(event), subject=(event.get("summary") or "").strip(),
-                participants=participants, declined=frozenset(declined))
+    private = event.get("visibility") in PRIVATE_VISIBILITY
+    if private:  # its title and who came are the rep's alone: neither is stored (models.rep_privacy)
+        participants = [dataclasses.replace(p, name="") for p in participants]
+    return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.MEETING, held_id=event["id"],
+                at=start[0], end_at=event_end(event), subject="" if private else (event.get("summary") or "").strip(),
+                participants=participants, declined=frozenset(declined), address_text=written, private=private)
 
 
 class CalendarSync:
@@ -130,7 +138,7 @@ class CalendarSync:
         if resync:
             listed = {item.held_id for item in items}
             held = self.writer.repo.activities_held_by(self.api.mailbox)
-            self.writer.release([a for a in held if a.kind == "meeting" and a.at >= since
+            self.writer.release([a for a in held if a.kind == ActivityKind.MEETING and a.at >= since
                                  and a.holders.get(self.api.mailbox) not in listed])
         self.writer.drain()  # the token covers these writes: they land before it is handed back
         return next_sync_token
@@ -138,7 +146,7 @@ class CalendarSync:
     def _release_cancelled(self, events: list[dict]) -> None:
         """Cancelled occurrences may carry only an id (Google sends little for them): found by holder."""
         if events:
-            self.writer.release_held([e["id"] for e in events if e.get("id")], "meeting")
+            self.writer.release_held([e["id"] for e in events if e.get("id")], ActivityKind.MEETING)
 
     def _release_moved(self, items: list[Item]) -> None:
         """An occurrence whose start changed is a new activity; the old one loses this holder."""
@@ -146,6 +154,6 @@ class CalendarSync:
             return
         current = {item.held_id: item.activity_id for item in items}
         found = self.writer.repo.activities_held_by(self.api.mailbox, list(current))
-        moved: list[Activity] = [a for a in found if a.kind == "meeting"
+        moved: list[Activity] = [a for a in found if a.kind == ActivityKind.MEETING
                                  and current.get(a.holders.get(self.api.mailbox)) not in (None, a.id)]
         self.writer.release(moved)

@@ -23,9 +23,11 @@ the rest from `messages.get` (`MailboxApi.get_messages`).
 The backfill cursor (`Mailbox.backfill_cursor`: the last ids stored, with the
 counts, the date reached and the estimate of time left) is saved after each
 group, once the group's writes are committed (the same rule as the history
-id): a backfill stopped anywhere, by a stop, a failure or a crash, resumes
-after the last group it stored and fetches nothing of it again (`resume_at`;
-only groups fetched ahead and not yet stored are fetched again). New mail is
+id), through the mailbox's lease (`checkpoint`: a fenced commit, so a worker
+that lost its lease never moves it and stops there): a backfill stopped
+anywhere, by a stop, a failure or a crash, resumes after the last group it
+stored and fetches nothing of it again (`resume_at`; only groups fetched ahead
+and not yet stored are fetched again). New mail is
 not held up behind a long backfill: each run syncs it first, every
 `BACKFILL_SLICE_SECONDS` of backfill it is synced again in between groups, and
 the daemon bounds a mailbox's backfill to one sync interval a pass
@@ -65,7 +67,7 @@ from typing import Any
 from googleapiclient.errors import HttpError
 
 from models.addresses import decode_words, parse_address_list
-from models.domain import GMAIL_CATEGORIES, Mailbox, Participant, utcnow
+from models.domain import GMAIL_CATEGORIES, ActivityKind, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
 from sync.api import MailboxApi, order_by_thread, status_of
 from sync.linking import Item
@@ -165,11 +167,11 @@ def parse_message(message: dict, mailbox: str,
                 participants.append(Participant(email=address, name=name, role=role))
     message_id = headers.get("message-id", "").strip()
     key = message_id or f"gmail:{mailbox}:{message['id']}"
-    return Item(external_key=key, activity_id=activity_id_for(key), kind="email", held_id=message["id"],
+    return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.EMAIL, held_id=message["id"],
                 at=message_time(headers, message.get("internalDate")),
                 subject=decode_words(headers.get("subject", "")).strip(),
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
-                bulk=is_bulk(headers))
+                bulk=is_bulk(headers), address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
 
 
 @dataclasses.dataclass
@@ -197,10 +199,16 @@ def resume_at(ordered: list[str], cursor: list[str]) -> int:
 
 
 class GmailSync:
-    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int):
+    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int, fetch_group: int = FETCH_GROUP, *,
+                 checkpoint: Callable[[Mailbox], None], list_page: int = MESSAGES_PAGE_MAX):
         self.api = api
         self.writer = writer
         self.backfill_days = backfill_days
+        self.fetch_group = fetch_group  # messages fetched and stored as one group
+        self.list_page = list_page  # ids a messages.list page (its maxResults)
+        # saves the cursors mid-sync through the mailbox's lease (sync.leasing.Heartbeat.checkpoint): a
+        # worker that lost its lease never moves one (models.leases.Fenced is raised and the sync ends)
+        self.checkpoint = checkpoint
         self.messages = 0  # messages stored or updated this run
         self._addresses: dict[str, list[tuple[str, str]]] = {}  # header value -> parsed, for this run
         self._thread_of: dict[str, str] = {}  # message id -> thread id, as the listing gave them
@@ -250,14 +258,15 @@ class GmailSync:
         recent_end = 0
         # the last RECENT_DAYS end a group, all stored before anything older; a window of one page (at the
         # production sizes, one group) gains nothing from it and its listing would cost twice
-        if len(ordered) - start > MESSAGES_PAGE_MAX:
+        if len(ordered) - start > self.list_page:
             recent_since = max(mailbox.backfill_since, mailbox.backfill_started_at - dt.timedelta(days=RECENT_DAYS))
             recent = set(self._list_ids(self._backfill_query(mailbox, recent_since)))
             recent_end = max((i + 1 for i, message_id in enumerate(ordered) if message_id in recent), default=0)
         log.info("backfill mailbox=%s since=%s listed=%d recent=%d done=%d resync=%s", mailbox.email,
                  mailbox.backfill_since.date(), len(ordered), recent_end, start, mailbox.backfill_resync)
         enough = threading.Event()
-        cuts = [*range(start, recent_end, FETCH_GROUP), *range(max(start, recent_end), len(ordered), FETCH_GROUP),
+        group = self.fetch_group
+        cuts = [*range(start, recent_end, group), *range(max(start, recent_end), len(ordered), group),
                 len(ordered)]
         groups = ((ordered[first:end], ordered[max(first, end - CURSOR_IDS):end])
                   for first, end in itertools.pairwise(cuts))
@@ -324,15 +333,16 @@ class GmailSync:
                                               * self.api.gmail_quota.window, 1)
 
     def _checkpoint(self, mailbox: Mailbox) -> None:
-        """Save the cursors: every write they cover has been committed (drained) before."""
+        """Save the cursors, fenced by the lease: every write they cover has been committed (drained) before."""
         mailbox.cursor_at = utcnow()
-        self.writer.repo.save_mailbox(mailbox)
+        self.checkpoint(mailbox)
         log_progress(mailbox)
 
     def _release_gone(self, mailbox: Mailbox, listed: set[str]) -> None:
         """After a resync: drop this mailbox from what it held in the window and no longer lists."""
         held = self.writer.repo.activities_held_by(self.api.mailbox)
-        gone = [a for a in held if a.kind == "email" and mailbox.backfill_since <= a.at < mailbox.backfill_started_at
+        gone = [a for a in held if a.kind == ActivityKind.EMAIL
+                and mailbox.backfill_since <= a.at < mailbox.backfill_started_at
                 and a.holders.get(self.api.mailbox) not in listed]
         self.writer.release(gone)
 
@@ -359,13 +369,14 @@ class GmailSync:
             if not page_token:
                 break
         ids = list(added)
-        if len(ids) <= FETCH_GROUP:  # the usual case: no fetch thread for a few messages (or none)
+        if len(ids) <= self.fetch_group:  # the usual case: no fetch thread for a few messages (or none)
             if ids:
                 self._store(self._fetch(ids).items)
         else:
-            for fetched in self._fetched((ids[s:s + FETCH_GROUP], None) for s in range(0, len(ids), FETCH_GROUP)):
+            group = self.fetch_group
+            for fetched in self._fetched((ids[s:s + group], None) for s in range(0, len(ids), group)):
                 self._store(fetched.items)
-        self.writer.release_held(list(deleted), "email")
+        self.writer.release_held(list(deleted), ActivityKind.EMAIL)
         self.writer.drain()
         return latest
 
@@ -375,7 +386,7 @@ class GmailSync:
         ids: list[str] = []
         page_token = None
         while True:
-            response = self.api.call(messages.list(userId="me", q=query, maxResults=MESSAGES_PAGE_MAX,
+            response = self.api.call(messages.list(userId="me", q=query, maxResults=self.list_page,
                                                    pageToken=page_token))
             ids.extend(m["id"] for m in response.get("messages") or ())
             self._thread_of.update((m["id"], m.get("threadId")) for m in response.get("messages") or ())

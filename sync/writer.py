@@ -48,12 +48,11 @@ import datetime as dt
 import logging
 import threading
 
-from google.cloud import firestore
-
 from models.addresses import company_domain, name_key, name_parts
-from models.domain import Activity, Company, Contact, Participant
-from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id_for, month_of
-from sync import documents
+from models.domain import Activity, ActivityKind, Company, Contact, Participant
+from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
+from models.rules import company_name_for
+from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 
 log = logging.getLogger(__name__)
@@ -89,24 +88,12 @@ class WriteCounts:
     job_changes: int = 0
 
 
-class ChunkWrites:
-    """One chunk's writes, recorded to be counted first and committed together later (a `Batch` stand-in)."""
-
-    def __init__(self):
-        self.writes: list[tuple[str, object, dict, bool | list]] = []
-
-    def set(self, ref, data: dict, merge: bool | list = False) -> None:
-        self.writes.append(("set", ref, data, merge))
-
-    def __len__(self) -> int:
-        return len(self.writes)
-
-
 class SyncWriter:
     """One mailbox's writes: chunk commits in the background, the rest through one buffered batch."""
 
-    def __init__(self, state: TenantState, mailbox: str):
+    def __init__(self, state: TenantState, mailbox: str, chunk_writes_max: int = CHUNK_WRITES_MAX):
         self.state = state
+        self.chunk_writes_max = chunk_writes_max  # writes of one chunk's atomic commit, at most
         self.repo = state.repo
         self.team = state.team
         self.mailbox = mailbox
@@ -209,7 +196,7 @@ class SyncWriter:
         for contact, key, _ in contacts:
             new_company = None
             if contact.company_id and contact.company_id not in self.state.companies:
-                new_company = Company(id=contact.company_id, name=company_name(contact.company_id))
+                new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
             self.repo.put_synced_contact(self.batch, contact, key, new_company)
             self.state.contacts[contact.primary_email] = contact.id
@@ -257,7 +244,7 @@ class SyncWriter:
         documents: set[tuple[str, str]] = set()  # what the chunk writes, as (kind, id): its write count
         for activity in activities.values():
             adds = self._documents(activity) - documents
-            if chunk and len(documents) + len(adds) > CHUNK_WRITES_MAX:
+            if chunk and len(documents) + len(adds) > self.chunk_writes_max:
                 self._submit(chunk)
                 chunk, documents, adds = [], set(), self._documents(activity)
             chunk.append(activity)
@@ -275,11 +262,11 @@ class SyncWriter:
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
                      if not self.state.contacts.get(p.email) and not self.team.is_role(p.email))
-        if activity.kind == "email":
-            found.add(("message_index", self.repo.message_index_ref(self.mailbox, activity.holders[self.mailbox]).id))
+        if activity.kind == ActivityKind.EMAIL:
+            found.add(("message_index", message_index_bucket(activity.holders[self.mailbox])))
         return found
 
-    def _chunk_writes(self, activities: list[Activity]) -> ChunkWrites:
+    def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
@@ -292,7 +279,7 @@ class SyncWriter:
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
-        writes = ChunkWrites()  # exactly one write per document `_documents` names
+        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks)
         for company_id, at in companies.items():
@@ -302,7 +289,7 @@ class SyncWriter:
         self.repo.put_activities(writes, activities)
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
-            a.holders[self.mailbox]: a.id for a in activities if a.kind == "email"})
+            a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
         return writes
 
     def _submit(self, chunk: list[Activity]) -> None:
@@ -318,17 +305,11 @@ class SyncWriter:
         for activity in chunk:
             self.state.in_flight[activity.id] = future
 
-    def _commit(self, writes: ChunkWrites) -> None:
-        """One atomic commit; a lone activity with more linked contacts than a commit takes goes in
-        several, its activity document last, so a crash in between leaves it for the rerun to write."""
-        ordered = sorted(writes.writes, key=lambda write: write[1].parent.id == "activities")
-        for start in range(0, len(ordered), FIRESTORE_BATCH_MAX):
-            batch = self.repo.client.batch()
-            for _, ref, data, merge in ordered[start:start + FIRESTORE_BATCH_MAX]:
-                documents.add_set(batch, ref, data, merge)  # plain sets skip proto-plus (sync.documents)
-            batch.commit()
-            with self._committed_lock:
-                self._committed += len(ordered[start:start + FIRESTORE_BATCH_MAX])
+    def _commit(self, writes: RecordingWriteSet) -> None:
+        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`)."""
+        committed = self.repo.commit_recorded(writes)
+        with self._committed_lock:
+            self._committed += committed
 
     def _raise_failed(self) -> None:
         for future in self._pending:
@@ -364,16 +345,19 @@ class SyncWriter:
             self.team.arrange_participants(participants)
             holders = {**old.holders, self.mailbox: item.held_id}
             unchanged = (holders == old.holders and contact_ids == old.contact_ids
-                         and len(participants) == len(old.participants)
+                         and len(participants) == len(old.participants) and old.private == item.private
                          and (old.subject, old.at, old.end_at) == (item.subject, item.at, item.end_at))
             if unchanged:
                 return None
             created_at = old.created_at
         companies = sorted({self.state.company_of.get(c) or "" for c in contact_ids} - {""})  # see module doc
-        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject=item.subject,
+        private = item.private or (old is not None and old.private)  # one holder's private copy keeps it private
+        if private:
+            participants = [dataclasses.replace(p, name="") for p in participants]
+        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject="" if private else item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key)
+                            external_key=item.external_key, private=private)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
             activity.created_at = created_at
@@ -389,11 +373,12 @@ class SyncWriter:
             for activity in activities:
                 if self.mailbox not in activity.holders:
                     continue
-                activity.holders = {k: v for k, v in activity.holders.items() if k != self.mailbox}
-                if activity.holders:
+                remaining = {k: v for k, v in activity.holders.items() if k != self.mailbox}
+                if remaining:
+                    activity.holders = remaining
                     self.repo.put_activity(self.batch, activity)
-                else:
-                    self._delete(activity)
+                else:  # still naming this mailbox, so its Gmail-id index entry goes too
+                    self.repo.remove_activity(self.batch, activity)
                 self.counts.removed += 1
             self.batch.commit()
 
@@ -406,13 +391,6 @@ class SyncWriter:
         found = self.repo.activities_held_by(self.mailbox, held_ids)
         self.release([a for a in found if a.kind == kind and a.holders.get(self.mailbox) in wanted])
 
-    def _delete(self, activity: Activity) -> None:
-        """Timeline rows first, the activity last: a crash in between leaves it to delete again."""
-        for contact_id in activity.contact_ids:
-            self.batch.set(self.repo.timeline_ref(contact_id, month_of(activity.at)),
-                           {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
-        self.batch.delete(self.repo.activity_ref(activity.id))
-
     def flush(self) -> None:
         """Commit everything: chunks in flight, then what the buffered batch holds."""
         self.drain()
@@ -423,12 +401,6 @@ class SyncWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-def company_name(domain: str) -> str:
-    """A first guess at a company's name from its registrable domain: acme.co.uk -> Acme."""
-    label = domain.split(".", 1)[0]
-    return label[:1].upper() + label[1:]
 
 
 def link_pending(repo: Repository) -> int:
@@ -470,7 +442,7 @@ def link_pending(repo: Repository) -> int:
             repo.put_activity(batch, activity)
         batch.commit()
         for email in noted:
-            batch.delete(repo.unlinked_ref(email))
+            repo.forget_unlinked(batch, email)
         for contact in pending:
             repo.clear_pending_link(batch, contact.id)
     log.info("linked tenant=%s contacts=%d activities=%d", repo.tenant, len(pending), len(changed))

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+import google_clients
 from gsim import Simulator
-from sync import google_clients
 
 ANCHOR = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)  # a fixed "today": same seed, same data
 

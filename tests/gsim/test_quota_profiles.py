@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from googleapiclient.errors import HttpError
 
+import google_clients
 import quotas
 from gsim import Simulator
 from gsim.quota import Quota
-from sync import google_clients
 
 from .conftest import ANCHOR
 from .helpers import error_body

@@ -7,9 +7,9 @@ import collections
 import pytest
 from googleapiclient.errors import HttpError
 
+import google_clients
 from gsim import schema
 from gsim.generator import Spec, generate
-from sync import google_clients
 
 from .conftest import ANCHOR
 from .helpers import list_all

@@ -15,9 +15,9 @@ from models.domain import Mailbox
 from models.progress import import_label, import_percent
 from sync.__main__ import status_table
 from sync.gmail import GmailSync, log_progress
-from sync.runner import SyncRun
+from sync.runner import LEASE_LOST, SyncRun
 
-from .conftest import TEAM_SIZE
+from .conftest import SHORT_LEASE_TTL_SECONDS, SMALL_CHUNK_WRITES, SMALL_FETCH_GROUP, TEAM_SIZE
 from .test_fetch_strategy import SKIPPED, SKIPPED_TABS, expected_gmail_ids, stored_gmail_ids
 
 STOP_AFTER_GROUPS = 3
@@ -49,6 +49,13 @@ def checkpoints(monkeypatch):
     return hooks
 
 
+def sync_run(services, stop: threading.Event | None = None, **tuning) -> SyncRun:
+    """A pass with the small groups and chunks of the sync tests (conftest), and any other `SyncRun` tuning."""
+    return SyncRun(services.repository, services.google_service, services.config, stop,
+                   fetch_group=SMALL_FETCH_GROUP, chunk_writes_max=SMALL_CHUNK_WRITES,
+                   lease_ttl_seconds=SHORT_LEASE_TTL_SECONDS, **tuning)
+
+
 def fetched(simulator, rep: str) -> dict[str, list[str]]:
     return simulator.counters()["fetched"].get(rep, {})
 
@@ -65,7 +72,7 @@ def test_a_backfill_stopped_halfway_resumes_and_fetches_nothing_it_stored_again(
             stop.set()
 
     checkpoints.append(stop_after_groups)
-    [first] = SyncRun(services, stop).run([rep])
+    [first] = sync_run(services, stop).run([rep])
 
     assert first.error == "stopped"
     stored_first = stored_gmail_ids(tenant_repo, rep)
@@ -79,7 +86,7 @@ def test_a_backfill_stopped_halfway_resumes_and_fetches_nothing_it_stored_again(
     first_gets = fetched(simulator, rep)
     simulator.reset_counters()
 
-    [second] = SyncRun(services).run([rep])
+    [second] = sync_run(services).run([rep])
 
     assert second.state == "ok" and not second.error
     assert stored_gmail_ids(tenant_repo, rep) == expected
@@ -91,21 +98,19 @@ def test_a_backfill_stopped_halfway_resumes_and_fetches_nothing_it_stored_again(
         assert {i for i, m in listed.items() if m.thread_id == thread_id} - stored_first, thread_id
     # what the first run fetched and did not store was fetched ahead (at most the groups in flight)
     refetched = set(gets.get(MESSAGES_GET, [])) & set(first_gets.get(MESSAGES_GET, []))
-    assert len(refetched) <= (sync.gmail.FETCH_AHEAD + sync.gmail.FETCHERS) * sync.gmail.FETCH_GROUP
+    assert len(refetched) <= (sync.gmail.FETCH_AHEAD + sync.gmail.FETCHERS) * SMALL_FETCH_GROUP
     done = tenant_repo.get_mailbox(rep)
     assert not done.backfilling and done.backfill_listed == done.backfill_total == len(listed)
     assert import_label(done) is None
 
 
-def test_the_newest_30_days_are_stored_before_older_mail(services, simulator, tenant_repo, checkpoints,
-                                                         monkeypatch):
-    monkeypatch.setattr(sync.gmail, "MESSAGES_PAGE_MAX", sync.gmail.FETCH_GROUP)  # several pages, as at full size
+def test_the_newest_30_days_are_stored_before_older_mail(services, simulator, tenant_repo, checkpoints):
     rep = simulator.reps[0]
     stored_at_checkpoints: list[set[str]] = []
     checkpoints.append(lambda _sync, _mailbox: stored_at_checkpoints.append(stored_gmail_ids(tenant_repo, rep)))
     began = dt.datetime.now(dt.UTC)
 
-    [result] = SyncRun(services).run([rep])
+    [result] = sync_run(services, list_page=SMALL_FETCH_GROUP).run([rep])  # several pages, as at full size
 
     assert result.state == "ok"
     cutoff = began - dt.timedelta(days=RECENT_DAYS)
@@ -123,16 +128,16 @@ def test_the_newest_30_days_are_stored_before_older_mail(services, simulator, te
 
 def test_new_mail_is_synced_between_slices_of_a_long_backfill(services, simulator, tenant_repo):
     rep = simulator.reps[0]
-    [first] = SyncRun(services, backfill_seconds=0).run([rep])  # the daemon's pass, its slice cut short
+    [first] = sync_run(services, backfill_seconds=0).run([rep])  # the daemon's pass, its slice cut short
     assert first.state == "ok" and not first.error
     assert tenant_repo.get_mailbox(rep).backfilling
     new = simulator.add_message(rep, subject="Re: pricing, signed today")
 
-    SyncRun(services, backfill_seconds=0).run([rep])
+    sync_run(services, backfill_seconds=0).run([rep])
 
     assert new.id in stored_gmail_ids(tenant_repo, rep)
     assert tenant_repo.get_mailbox(rep).backfilling  # the backfill had not finished: new mail did not wait
-    SyncRun(services).run([rep])
+    sync_run(services).run([rep])
     mailbox = tenant_repo.get_mailbox(rep)
     assert not mailbox.backfilling
     assert stored_gmail_ids(tenant_repo, rep) == expected_gmail_ids(simulator, rep)
@@ -194,12 +199,12 @@ def test_progress_is_logged_at_most_every_10_seconds_per_mailbox_and_without_con
 
 def test_the_tenants_skipped_gmail_categories_are_never_fetched(services, simulator, tenant_repo):
     rep = simulator.reps[0]
-    SyncRun(services).run([rep])
+    sync_run(services).run([rep])
     promotion = simulator.add_message(rep, subject="Quarterly offer", label_ids=["INBOX", "CATEGORY_PROMOTIONS"])
     personal = simulator.add_message(rep, subject="Re: pricing", label_ids=["INBOX", "CATEGORY_PERSONAL"])
     simulator.reset_counters()
 
-    SyncRun(services).run([rep])  # the default: promotions, social and forums left out
+    sync_run(services).run([rep])  # the default: promotions, social and forums left out
 
     assert set(fetched(simulator, rep).get(MESSAGES_GET, [])) == {personal.id}
     stored = stored_gmail_ids(tenant_repo, rep)
@@ -209,6 +214,26 @@ def test_the_tenants_skipped_gmail_categories_are_never_fetched(services, simula
     tenant_repo.save_settings(settings)
     tenant_repo.save_mailbox(Mailbox(rep))  # a new backfill, which now lists the promotions tab too
 
-    SyncRun(services).run([rep])
+    sync_run(services).run([rep])
 
     assert promotion.id in stored_gmail_ids(tenant_repo, rep)
+
+
+def test_a_backfill_whose_lease_is_taken_over_never_moves_its_cursor_again(services, simulator, tenant_repo,
+                                                                           checkpoints):
+    rep = simulator.reps[0]
+    saved = []
+
+    def take_over_after_the_first_group(_sync, mailbox):
+        saved.append(mailbox.backfill_listed)
+        if len(saved) == 1:  # another holder's write to the lease document (a takeover after an expiry)
+            tenant_repo.root.collection("leases").document(rep).update({"owner": "intruder", "fence": 99})
+
+    checkpoints.append(take_over_after_the_first_group)
+    [result] = sync_run(services).run([rep])
+
+    assert result.error == LEASE_LOST
+    assert saved == saved[:1]  # every later checkpoint was refused by the fence
+    mailbox = tenant_repo.get_mailbox(rep)
+    assert mailbox.backfilling and mailbox.backfill_listed == saved[0]  # the cursor the lease let it save
+    assert mailbox.backfill_listed < len(expected_gmail_ids(simulator, rep))

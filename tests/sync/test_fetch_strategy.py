@@ -41,7 +41,7 @@ def expected_gmail_ids(sim, mailbox: str) -> set[str]:
 
 
 def test_a_full_sync_stores_the_same_mail_for_fewer_units(services, simulator, tenant_repo):
-    results = SyncRun(services).run(simulator.reps)
+    results = SyncRun(services.repository, services.google_service, services.config).run(simulator.reps)
 
     assert [r.state for r in results] == ["ok"] * len(simulator.reps)
     for rep in simulator.reps:

@@ -10,22 +10,18 @@ from __future__ import annotations
 import pytest
 
 import quotas
-import sync.api
 from gsim import Simulator
 from sync.runner import SyncRun
 
 from .conftest import TEAM_SIZE
 
 WINDOW_SECONDS = 3.0  # Google's minute, shortened for the test on both sides
-WINDOW_MARGIN_SECONDS = 0.5
 # Per-user Gmail budget a window: about a third of what one seeded mailbox's full sync spends at the profile's prices.
 SCALED_BUDGETS = {"2026": 400, "legacy": 100}
 
 
 @pytest.fixture(params=sorted(SCALED_BUDGETS))
-def quota_profile(request, monkeypatch) -> str:
-    monkeypatch.setattr(sync.api, "QUOTA_WINDOW_SECONDS", WINDOW_SECONDS)
-    monkeypatch.setattr(sync.api, "QUOTA_WINDOW_MARGIN_SECONDS", WINDOW_MARGIN_SECONDS)
+def quota_profile(request) -> str:
     return request.param
 
 
@@ -39,11 +35,13 @@ def simulator(quota_profile):
 
 @pytest.fixture
 def sync_config(sync_config, quota_profile) -> dict:
-    return {**sync_config, "quota_profile": quota_profile, "gmail_units_per_minute": SCALED_BUDGETS[quota_profile]}
+    return {**sync_config, "quota_profile": quota_profile}
 
 
 def test_a_full_sync_under_the_profile_finishes_with_no_failed_or_refused_call(services, simulator, quota_profile):
-    results = SyncRun(services).run(simulator.reps)
+    scaled = quotas.profile(quota_profile).scaled(gmail_units_per_user_minute=SCALED_BUDGETS[quota_profile],
+                                                  window_seconds=WINDOW_SECONDS)
+    results = SyncRun(services.repository, services.google_service, services.config, quota=scaled).run(simulator.reps)
 
     assert [r.state for r in results] == ["ok"] * len(simulator.reps)
     assert [r.failed_calls for r in results] == [0] * len(simulator.reps)
