@@ -3,7 +3,8 @@
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
-- `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, last error.
+- `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, backfill progress,
+  last error.
 - `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
   on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
   worker, run the dispatcher.
@@ -39,6 +40,7 @@ import threading
 from config import ConfigError, PubSubConfig, log_format
 from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import LeaseState
+from models.progress import import_percent
 from sync import logs, schedule
 from sync.api import MailboxError
 from sync.directory import read_workspace
@@ -71,7 +73,7 @@ def _on_signals(stop: threading.Event) -> None:
 
 
 def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None,
-              tuning: dict[str, int] | None = None) -> bool:
+              tuning: dict[str, float] | None = None) -> bool:
     """One pass over the mailboxes; True when every one synced. `tuning`: SyncRun's keyword parameters."""
     config = services.config
     workspace = read_workspace(config.admin_email, services.google_service) if config.admin_email else None
@@ -130,18 +132,20 @@ def _until_stopped(stop: threading.Event, work) -> int:
     return outcome[0]
 
 
-def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
+def once(services: Services, users: list[str], tuning: dict[str, float] | None = None) -> int:
     stop = threading.Event()
     _on_signals(stop)
     return _until_stopped(stop, lambda: EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED)
 
 
-def run(services: Services, tuning: dict[str, int] | None = None) -> int:
+def run(services: Services, tuning: dict[str, float] | None = None) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = threading.Event()
     _on_signals(stop)
     scheduler = BackgroundScheduler(timezone=dt.UTC)
+    # a backfill's slice a pass: one interval (it resumes in the next pass)
+    tuning = {**(tuning or {}), "backfill_seconds": services.config.sync_interval_seconds}
     schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop, tuning=tuning),
                                               services.config.sync_interval_seconds))
     scheduler.start()
@@ -192,6 +196,24 @@ def _age(at: dt.datetime | None) -> str:
     return f"{seconds}s"
 
 
+def _backfill(m: Mailbox) -> str:
+    """"done", or how far it got: percent, oldest date reached, messages stored, time left at the quota."""
+    if m.backfill_since is None:
+        return "-"
+    if not m.backfilling:
+        return f"done {m.backfill_stored} stored"
+    reached = m.backfill_reached.strftime("%Y-%m-%d") if m.backfill_reached else "-"
+    left = "?" if m.backfill_seconds_left is None else _duration(int(m.backfill_seconds_left))
+    return (f"{import_percent(m)}% back to {reached} (of {m.backfill_since:%Y-%m-%d}) "
+            f"{m.backfill_stored} stored, ~{left} left")
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+
+
 def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
     """Who holds the mailbox's lease and for how long yet: `host/pid 42s`, `expired`, or `-`."""
     if lease is None or not lease.owner:
@@ -204,10 +226,10 @@ def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
 def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
     now = utcnow()
     leases = leases or {}
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "LAST ERROR")
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "BACKFILL", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), _lease(leases.get(m.email), now),
+             _age(m.cursor_at), _lease(leases.get(m.email), now), _backfill(m),
              m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]

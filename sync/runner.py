@@ -40,7 +40,7 @@ from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.directory import Workspace, mark_departures, record_workspace
-from sync.gmail import FETCH_GROUP, GmailSync
+from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
 from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, settle_contacts
@@ -105,13 +105,19 @@ def configured_mailboxes(config: Config, google_service: ServiceFactory) -> list
 
 
 class SyncRun:
-    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given)."""
+    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given).
+
+    `backfill_seconds` bounds each mailbox's backfill slice in this pass (the
+    daemon passes its interval, so a long backfill resumes in the next pass and
+    holds up no other mailbox); None runs every backfill to its end.
+    """
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
                  chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
                  lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True,
-                 workspace: Workspace | None = None):
+                 workspace: Workspace | None = None, backfill_seconds: float | None = None,
+                 list_page: int = MESSAGES_PAGE_MAX):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -122,6 +128,8 @@ class SyncRun:
         self.lease_ttl_seconds = lease_ttl_seconds
         self.wait_for_lease = wait_for_lease
         self.workspace = workspace  # the Directory's domains and users (sync.directory), when it was read
+        self.backfill_seconds = backfill_seconds
+        self.list_page = list_page  # Gmail's messages.list page size (a test lists a small mailbox in pages)
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -251,19 +259,24 @@ class SyncRun:
             api = MailboxApi(email, self.google_service, config.google_api_root,
                              self.quota, heartbeat.halt)
             writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
-            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
+            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group,
+                              checkpoint=heartbeat.checkpoint, list_page=self.list_page)
             calendar = CalendarSync(api, writer, config.backfill_days)
             result = MailboxResult(email, MailboxState.OK)
             mailbox.last_attempt_at = utcnow()
             log.info("sync start mailbox=%s state=%s fence=%d", email, mailbox.state, lease.fence)
             try:
-                history_id = gmail.run(mailbox)
+                deadline = None if self.backfill_seconds is None else started + self.backfill_seconds
+                history_id = gmail.run(mailbox, deadline)
                 mailbox.history_id = history_id
                 sync_token = calendar.run(mailbox)
                 mailbox.sync_token = sync_token or mailbox.sync_token
                 mailbox.cursor_at = utcnow()
             except Stopped:
                 result.state, result.error = mailbox.state, LEASE_LOST if heartbeat.lost else "stopped"
+            except Fenced:  # a backfill checkpoint refused: another attempt holds the mailbox now
+                log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
+                result.state, result.error = mailbox.state, LEASE_LOST
             except Exception as exc:  # classified below; the other mailboxes go on
                 failure = exc if isinstance(exc, MailboxError) else classify(exc)
                 result.state, result.error = failure.state, failure.reason
@@ -284,7 +297,7 @@ class SyncRun:
             try:
                 writer.flush()  # everything the cursors cover lands before them
                 heartbeat.commit(mailbox)
-                result.firestore_writes = 1  # the mailbox document
+                result.firestore_writes = 1 + heartbeat.checkpoints  # the mailbox document, each time
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
                 result.state, result.error = mailbox.state, LEASE_LOST
@@ -294,7 +307,7 @@ class SyncRun:
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
         result.firestore_writes += writer.writes
-        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals
+        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals + heartbeat.checkpoints
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
