@@ -59,6 +59,7 @@ class Request:
     api_root: str
     _settings: Settings | None = None
     admin_email: str | None = None  # the operator's SIDECAR_ADMIN_EMAIL
+    importing: int | None = None  # the rep's own history import, in percent, when a view read their mailbox
 
     @property
     def is_admin(self) -> bool:
@@ -78,7 +79,7 @@ class Request:
     @property
     def viewer(self) -> Viewer:
         return Viewer(rep=self.rep, settings=self.settings, actions=self.public_url + ACTION_PATH,
-                      tz=self.event.time_zone)
+                      tz=self.event.time_zone, importing=self.importing)
 
 
 def verifier() -> Verifier:

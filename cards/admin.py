@@ -32,6 +32,7 @@ from models.domain import (
     Segment,
     Settings,
 )
+from models.progress import import_label, tenant_import_label, time_left_label
 
 PRIVACY_LABELS = {
     "metadata": "Metadata: teammates see who and when",
@@ -55,6 +56,9 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
         bottom = f"Last success {fmt_datetime(mailbox.last_success_at, viewer.tz)}"
         if mailbox.last_error:
             bottom += f" · last error {mailbox.last_error[:120]} ({fmt_datetime(mailbox.last_error_at, viewer.tz)})"
+        importing = import_label(mailbox)
+        if importing:
+            bottom = f"{importing.capitalize()}{time_left_label(mailbox)} · {bottom}"
         if mailbox.state == MailboxState.DEPARTED:
             bottom = f"Left {fmt_datetime(mailbox.departed_at, viewer.tz)}: history kept, no longer synced"
             act = button("Reassign contacts", viewer.act("admin_reassign_form", email=mailbox.email))
@@ -62,6 +66,9 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
             act = button("Mark departed", viewer.act("admin_departure", email=mailbox.email))
         rows.append(decorated_text(f"{esc(mailbox.email)} · {state}", bottom_label=bottom, icon="EMAIL",
                                    button_=act))
+    total = tenant_import_label(mailboxes)
+    if total:
+        rows.insert(0, paragraph(f"History import: {esc(total)}"))
     return rows or [paragraph(muted("No mailbox has synced yet. Run python -m sync once."))]
 
 

@@ -22,6 +22,7 @@ from cards.widgets import (
     divider,
     error_text,
     esc,
+    import_notice,
     muted,
     paragraph,
     section,
@@ -263,7 +264,8 @@ def message_card(people: list[Person], viewer: Viewer, subject: str = "", hidden
     """The Gmail contextual card: the sender first, then the other external participants; last, the rep's
     choice to keep this thread private (models.rep_privacy) when the message has a subject and known people."""
     if not people:
-        body = [section([paragraph("No external people on this message: nothing to show.")])]
+        body = [section([paragraph("No external people on this message: nothing to show.")]),
+                *import_notice(viewer.importing)]
         return card("message", "Sidecar", body, subtitle=subject or None)
     sections = [person_section(p, viewer, collapsed=n > 0) for n, p in enumerate(people)]
     if hidden:
@@ -273,6 +275,7 @@ def message_card(people: list[Person], viewer: Viewer, subject: str = "", hidden
     if contacts and thread:  # in the first section: the card's sections are its people
         sections[0]["widgets"].extend(thread_privacy_widgets(
             contacts, thread, thread_is_private(contacts, subject, viewer.rep), viewer))
+    sections += import_notice(viewer.importing)
     return card("message", people[0].contact.display_name if people[0].contact else (people[0].display_name
                 or people[0].email), sections, subtitle=subject or None)
 

@@ -42,6 +42,7 @@ class Viewer:
     settings: Settings
     actions: str  # action base URL, ends with "/addon/action/"
     tz: dt.tzinfo = dt.UTC
+    importing: int | None = None  # percent of the rep's own history imported so far; None when done (models.progress)
 
     def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
         return action(self.actions + action_name, parameters)

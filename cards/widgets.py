@@ -131,3 +131,11 @@ def card(name: str, title: str, sections: list[dict], subtitle: str | None = Non
     if footer:
         result["fixedFooter"] = {"primaryButton": footer}
     return result
+
+
+def import_notice(percent: int | None) -> list[dict[str, Any]]:
+    """A one-line section while the rep's own history is still importing (none once it is done)."""
+    if percent is None:
+        return []
+    return [section([paragraph(muted(f"Your history is still importing ({percent}%): older emails and meetings "
+                                     "will appear as it goes."))])]

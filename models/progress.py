@@ -33,3 +33,26 @@ def import_label(mailbox: Mailbox | None) -> str | None:
     """"importing 40%" while the rep's history is still importing, None when it is done."""
     percent = import_percent(mailbox)
     return None if percent is None else f"importing {percent}%"
+
+
+def time_left_label(mailbox: Mailbox) -> str:
+    """", about 12 min left" at the mailbox's quota pace, when sync has estimated it."""
+    seconds = mailbox.backfill_seconds_left
+    if seconds is None or not mailbox.backfilling:
+        return ""
+    minutes = max(1, round(seconds / 60))
+    return f", about {minutes} min left" if minutes < 120 else f", about {round(minutes / 60)} h left"
+
+
+def tenant_import_label(mailboxes: list[Mailbox]) -> str | None:
+    """The whole tenant's import ("2 of 5 mailboxes importing: 12,400 of 30,000 messages, 41%"), None when done.
+
+    Counted over the mailboxes still importing, as listed messages done against all they list.
+    """
+    running = [m for m in mailboxes if import_percent(m) is not None]
+    if not running:
+        return None
+    done, total = sum(m.backfill_listed for m in running), sum(m.backfill_total for m in running)
+    share = f": {done:,} of {total:,} messages, {min(IMPORT_PERCENT_MAX, done * 100 // total)}%" if total else ""
+    return f"{len(running)} of {len(mailboxes)} mailboxes importing{share}"
+

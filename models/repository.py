@@ -347,6 +347,18 @@ def settings_from_doc(data: dict[str, Any] | None) -> Settings:
     return Settings(**_known(Settings, data))
 
 
+# What a card reads of the rep's own mailbox: enough for models.progress to say how far the import has got.
+MAILBOX_PROGRESS_FIELDS = ("history_id", "backfill_since", "backfill_started_at", "backfill_done_at",
+                           "backfill_reached", "backfill_listed", "backfill_total")
+
+
+def _progress_of(snapshot, rep: str) -> Mailbox | None:
+    """The rep's mailbox as far as `MAILBOX_PROGRESS_FIELDS` go; None when it has never synced."""
+    if snapshot is None:
+        return None
+    return Mailbox(**{**_known(Mailbox, snapshot.to_dict() or {}), "email": rep})
+
+
 def _settings_of(root_snapshot) -> Settings:
     """The settings a tenant's root document holds (defaults when it does not exist)."""
     return settings_from_doc((root_snapshot.to_dict() or {}).get("settings") if root_snapshot.exists else None)
@@ -388,6 +400,7 @@ class MessageView:
     participants: list[Participant] | None  # None: neither sync nor the add-on has stored the message
     subject: str = ""
     activity: Activity | None = None  # sync's activity, when the people came from it
+    mailbox: Mailbox | None = None  # the rep's own mailbox (how far their history import has got)
 
 
 @dataclasses.dataclass
@@ -405,6 +418,7 @@ class HomeView:
 
     settings: Settings
     segments: list[Segment]
+    mailbox: Mailbox | None = None  # the rep's own mailbox (how far their history import has got)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1733,11 +1747,12 @@ class Repository:
         index costs this message's entry, not the bucket's thousands.
         """
         root, recorded = self.root, self.message_ref(rep, message_id)
-        indexed = self.message_index_ref(rep, message_id)
-        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr()]
-        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed], field_paths=fields)}
+        indexed, own = self.message_index_ref(rep, message_id), self.mailbox_ref(rep)
+        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr(),
+                  *MAILBOX_PROGRESS_FIELDS]
+        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed, own], field_paths=fields)}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
-        view = MessageView(settings, None)
+        view = MessageView(settings, None, mailbox=_progress_of(found.get(own.path), rep))
         record = found[recorded.path].to_dict() if recorded.path in found else None
         if record is not None and (record.get("participants") or not record.get("activity_id")):
             view.participants = [Participant(**p) for p in record.get("participants") or []]
@@ -1816,10 +1831,11 @@ class Repository:
 
     def home_view(self, rep: str) -> HomeView:
         """The home page's settings and the rep's saved segments, in one batched read."""
-        root, rep_doc = self.root, self._rep_ref(rep)
-        found = {s.reference.path: s for s in self.get_all([root, rep_doc])}
+        root, rep_doc, own = self.root, self._rep_ref(rep), self.mailbox_ref(rep)
+        found = {s.reference.path: s for s in self.get_all([root, rep_doc, own])}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
-        return HomeView(settings, segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None))
+        return HomeView(settings, segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None),
+                        mailbox=_progress_of(found.get(own.path), rep))
 
     def contacts_owned_by(self, rep: str, limit: int) -> list[Contact]:
         """At most `limit` of a rep's contacts, by name, from the owner index (`models.search`): no query.
