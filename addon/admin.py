@@ -39,6 +39,7 @@ from models.addresses import (
 from models.domain import (
     AUTO_CREATE_POLICIES,
     CUSTOM_FIELD_TYPES,
+    GMAIL_CATEGORIES,
     PRIVACY_LEVELS,
     CustomFieldDefinition,
     Mailbox,
@@ -106,9 +107,14 @@ def set_policy(req: Request) -> dict:
         return show(req, error=f"Choose a privacy level: {', '.join(PRIVACY_LEVELS)}.")
     if policy not in AUTO_CREATE_POLICIES:
         return show(req, error=f"Choose an auto-create policy: {', '.join(AUTO_CREATE_POLICIES)}.")
+    categories = req.event.inputs("skipped_categories")  # none checked: the input is absent, every tab imported
+    if any(c not in GMAIL_CATEGORIES for c in categories):
+        return show(req, error=f"Gmail tabs are {', '.join(GMAIL_CATEGORIES)}.")
     settings.privacy_level, settings.auto_create = level, policy
+    settings.skipped_categories = [c for c in GMAIL_CATEGORIES if c in categories]
     save(req, settings)
-    log.info("admin policy tenant=%s rep=%s privacy=%s auto_create=%s", req.identity.tenant, req.rep, level, policy)
+    log.info("admin policy tenant=%s rep=%s privacy=%s auto_create=%s skipped=%s", req.identity.tenant, req.rep,
+             level, policy, ",".join(settings.skipped_categories))
     return show(req, "Policy saved")
 
 

@@ -14,6 +14,7 @@ from cards.widgets import (
     button,
     button_list,
     card,
+    checkboxes,
     decorated_text,
     error_text,
     esc,
@@ -27,6 +28,7 @@ from models.domain import (
     AUTO_CREATE_POLICIES,
     CUSTOM_FIELD_TYPES,
     DEPARTED_BY_DIRECTORY,
+    GMAIL_CATEGORIES,
     Mailbox,
     MailboxState,
     Segment,
@@ -44,6 +46,7 @@ AUTO_CREATE_LABELS = {
     "all": "Also people who only wrote to the team",
     "none": "Nobody: contacts are added by hand",
 }
+CATEGORY_LABELS = {"promotions": "Promotions", "social": "Social", "forums": "Forums", "updates": "Updates"}
 TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "select": "Single select"}
 APPLIES_LABELS = {"contact": "Contacts", "company": "Companies"}
 
@@ -125,6 +128,8 @@ def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, err
                         [(label, key) for key, label in PRIVACY_LABELS.items()], settings.privacy_level),
         selection_input("auto_create", "Who becomes a contact automatically",
                         [(AUTO_CREATE_LABELS[p], p) for p in AUTO_CREATE_POLICIES], settings.auto_create),
+        checkboxes("skipped_categories", "Gmail tabs never imported (fewer quota units; mostly bulk mail)",
+                   [(CATEGORY_LABELS[c], c) for c in GMAIL_CATEGORIES], settings.skipped_categories),
         button_list(button("Save policy", viewer.act("admin_policy"), filled=True)),
         paragraph(muted("The level is a ceiling: a rep can keep a thread, or everything with one person, to "
                         "who and when; private calendar events show teammates only a meeting and its time.")),
