@@ -9,6 +9,7 @@ Notes and logged calls are written for the team and always shown.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from cards.widgets import Widget, decorated_text, esc, muted
 from models.domain import DEFAULT_PRIVACY_LEVEL, INBOUND, OUTBOUND, ActivityKind, TimelineEntry
@@ -40,18 +41,21 @@ def visible_text(entry: TimelineEntry, viewer: str, level: str | None) -> tuple[
     return "", ""
 
 
-def whose(entry: TimelineEntry, viewer: str) -> str:
+def whose(entry: TimelineEntry, viewer: str, names: Mapping[str, str] | None = None) -> str:
+    """Whose row it is: "you", or the teammates holding it, by name when sync learnt it (`Settings.rep_names`)."""
+    names = names or {}
     if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
-        return "you" if entry.author == viewer else (entry.author or "a teammate")
+        return "you" if entry.author == viewer else (names.get(entry.author or "") or entry.author or "a teammate")
     if viewer in entry.holders:
         return "you"
-    return ", ".join(entry.holders[:2]) or "the team"
+    return ", ".join(names.get(h) or h for h in entry.holders[:2]) or "the team"
 
 
-def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tzinfo) -> Widget:
+def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tzinfo,
+                 names: Mapping[str, str] | None = None) -> Widget:
     subject, snippet = visible_text(entry, viewer, level)
     arrow = {INBOUND: "from", OUTBOUND: "to"}.get(entry.direction or "", "with")
-    top = f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · {whose(entry, viewer)}"
+    top = f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · {whose(entry, viewer, names)}"
     if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
         text = esc(snippet) or muted("(empty)")
         snippet = ""

@@ -158,6 +158,17 @@ class Settings:
     internal_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
+    # "Needs attention" thresholds (issue 17; defaults in models.signals): working days unanswered, days silent
+    waiting_on_us_days: int = 2
+    waiting_on_them_days: int = 5
+    cold_after_days: int = 30
+    # rep mailbox -> display name (the Directory's name.fullName, or the From name of their own mail);
+    # kept beside the settings by sync, never edited on the admin card
+    rep_names: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def rep_name(self, rep: str) -> str:
+        """How a teammate is shown: their name when sync learnt it, else their address."""
+        return self.rep_names.get(rep) or rep
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -222,6 +233,8 @@ class Contact:
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
     timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # activity id -> what that email or meeting says of the relationship (models.signals, sync-maintained)
+    exchanges: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -287,6 +300,7 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    utc_offset: int | None = None  # minutes east of UTC of an email's Date header (the sender's time zone)
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused

@@ -119,6 +119,7 @@ from models.domain import (
     utcnow,
 )
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
+from models.signals import merged_exchanges
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ RETRY_MULTIPLIER = 1.3  # and its growth
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "exchanges")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -263,8 +264,15 @@ def settings_from_doc(data: dict[str, Any] | None) -> Settings:
 
 
 def _settings_of(root_snapshot) -> Settings:
-    """The settings a tenant's root document holds (defaults when it does not exist)."""
-    return settings_from_doc((root_snapshot.to_dict() or {}).get("settings") if root_snapshot.exists else None)
+    """The settings a tenant's root document holds (defaults when it does not exist).
+
+    The teammates' names sync learnt (`rep_names`, beside `settings` so that saving
+    the admin's settings never overwrites them) come with them.
+    """
+    data = (root_snapshot.to_dict() or {}) if root_snapshot.exists else {}
+    settings = settings_from_doc(data.get("settings"))
+    settings.rep_names = {unquote(rep): name for rep, name in (data.get("rep_names") or {}).items()}
+    return settings
 
 
 def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -324,11 +332,17 @@ class HomeView:
 
 @dataclasses.dataclass(frozen=True)
 class Touch:
-    """One activity's mark on a contact: when, what kind, and which rep (None for notes and calls)."""
+    """One activity's mark on a contact: when, what kind, and which rep (None for notes and calls).
+
+    `exchange` is what the activity says of the relationship (`models.signals.Exchange.encode`),
+    kept on the contact under `activity_id`.
+    """
 
     at: dt.datetime
     kind: str
     rep: str | None = None
+    activity_id: str | None = None
+    exchange: str | None = None
 
 
 def month_of(at: dt.datetime) -> str:
@@ -454,7 +468,17 @@ class Repository:
         return _settings_of(self._get(self.root))
 
     def save_settings(self, settings: Settings) -> None:
-        self.root.set({"settings": dataclasses.asdict(settings)}, merge=True, **self._rpc)
+        data = dataclasses.asdict(settings)
+        data.pop("rep_names")  # sync's, beside the settings (`record_rep_name`)
+        self.root.set({"settings": data}, merge=True, **self._rpc)
+
+    def record_rep_name(self, writer: WriteSet, rep: str, name: str) -> None:
+        """Remember how a teammate is called (the Directory's `name.fullName`, or their own From name).
+
+        A field-level merge of `rep_names.{rep}` on the tenant's root document, which
+        every card already reads for the settings: showing names costs no read.
+        """
+        writer.set(self.root, {"rep_names": {doc_id(rep): name}}, merge=True)
 
     # --- contacts -----------------------------------------------------------------------
 
@@ -625,18 +649,30 @@ class Repository:
             self.remove_from_company_sample(writer, contact.company_id, contact.id)
         writer.delete(self.contact_ref(contact.id))
 
-    def record_touches(self, writer: WriteSet, contact_id: str, touches: Iterable[Touch]) -> None:
+    def record_touches(self, writer: WriteSet, contact_id: str, touches: Iterable[Touch],
+                       now: dt.datetime | None = None) -> None:
         """Raise a contact's counters to what `touches` show, in one write (never lowers; safe to repeat).
 
         Every `put_activity` for a contact must be followed by this for the same
-        activities: it is what lists the contact's timeline months.
+        activities: it is what lists the contact's timeline months. Only what has
+        happened by `now` raises "last" counters: an upcoming meeting is kept in
+        `exchanges` (with each touch's), from which the cards tell past from
+        upcoming when they are read (`models.signals`). Each exchange is a
+        field-level merge under its activity id, so concurrent writers and
+        reruns write the same value.
         """
+        now = now or utcnow()
         latest: dict[str, float] = {}
         reps: dict[str, float] = {}
+        exchanges: dict[str, str] = {}
         months = set()
         for touch in touches:
             epoch = touch.at.timestamp()
             months.add(month_of(touch.at))
+            if touch.activity_id and touch.exchange:
+                exchanges[touch.activity_id] = touch.exchange
+            if touch.at > now:
+                continue
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
@@ -648,6 +684,8 @@ class Repository:
         if reps:
             data["touches"] = {rep: firestore.Maximum(value) for rep, value in reps.items()}
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
+        if exchanges:
+            data["exchanges"] = exchanges
         writer.set(self.contact_ref(contact_id), data, merge=True)
 
     def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
@@ -744,6 +782,9 @@ class Repository:
         for contact_id in activity.contact_ids:
             writer.set(self.timeline_ref(contact_id, month_of(activity.at)),
                        {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
+            if activity.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
+                writer.set(self.contact_ref(contact_id), {"exchanges": {activity.id: firestore.DELETE_FIELD}},
+                           merge=True)
         for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
             writer.delete(self.message_ref(mailbox, held_id))
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
@@ -876,6 +917,10 @@ class Repository:
             data["timeline_months"] = firestore.ArrayUnion([note_month])
         if other.touches:
             data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+        exchanges = merged_exchanges(kept.exchanges, other.exchanges)
+        changed = {aid: raw for aid, raw in exchanges.items() if kept.exchanges.get(aid) != raw}
+        if changed:  # field by field, so what sync adds meanwhile stays
+            data["exchanges"] = changed
         writer.set(self.contact_ref(kept.id), data, merge=True)
         self.index_emails(writer, kept.id, kept.emails)
 
@@ -1061,6 +1106,12 @@ class Repository:
 
     def clear_pending_link(self, writer: WriteSet, contact_id: str) -> None:
         writer.set(self.contact_ref(contact_id), {"link_pending": firestore.DELETE_FIELD}, merge=True)
+
+    def activities_of_contact(self, contact_id: str) -> list[Activity]:
+        """Every activity linked to a contact (a query: repairs and tests, never a card)."""
+        query = self.root.collection("activities").where(filter=FieldFilter("contact_ids", "array_contains",
+                                                                            contact_id))
+        return [activity_from_doc(s) for s in self._stream(query)]
 
     def activities_held_by(self, mailbox: str, held_ids: Iterable[str] | None = None) -> list[Activity]:
         """Activities a mailbox holds: those with these Gmail/Calendar ids there, or all of them."""

@@ -32,6 +32,7 @@ class Item:
     end_at: dt.datetime | None = None
     bulk: bool = False  # mailing list, newsletter, auto-submitted
     declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
+    utc_offset: int | None = None  # an email's Date header offset, minutes east of UTC (models.signals)
 
     @property
     def sender(self) -> str | None:

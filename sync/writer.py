@@ -49,9 +49,10 @@ import logging
 import threading
 
 from models.addresses import company_domain, name_key, name_parts
-from models.domain import Activity, ActivityKind, Company, Contact, Participant
+from models.domain import Activity, ActivityKind, Company, Contact, Participant, utcnow
 from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
 from models.rules import company_name_for
+from models.signals import exchange_code, is_internal_to
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 
@@ -104,6 +105,7 @@ class SyncWriter:
         self._pending: list[concurrent.futures.Future] = []
         self._committed = 0  # writes of chunk commits that succeeded
         self._committed_lock = threading.Lock()
+        self._named = False  # the rep's own name was recorded this run
 
     @property
     def writes(self) -> int:
@@ -129,10 +131,21 @@ class SyncWriter:
         if not kept:
             return
         kept.sort(key=lambda i: (i.at, i.activity_id))  # a chunk then spans a short time: fewer buckets
+        self._note_own_name(kept)
         with self.state.lock:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
             self._write_activities(kept)
+
+    def _note_own_name(self, items: list[Item]) -> None:
+        """The rep's display name from the From header of their own mail, once a run (`record_rep_name`)."""
+        if self._named:
+            return
+        name = next((p.name for item in items for p in item.participants
+                     if p.role == "from" and p.email == self.mailbox and p.name), "")
+        if name:
+            self._named = True
+            self.repo.record_rep_name(self.batch, self.mailbox, name)
 
     def _lookup(self, emails: set[str]) -> None:
         missing = [e for e in emails if e not in self.state.contacts]
@@ -271,9 +284,11 @@ class SyncWriter:
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
         unlinked: dict[str, list[str]] = collections.defaultdict(list)
+        now = utcnow()
         for activity in activities:
-            for contact_id in activity.contact_ids:
-                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox))
+            for contact_id in activity.contact_ids:  # with what it says of the relationship (models.signals)
+                exchange = exchange_code(activity, contact_id, self.state.contacts.get, self.team.is_internal, now)
+                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox, activity.id, exchange))
             for company_id in activity.company_ids:
                 companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
             for person in self.team.external_participants(activity.participants):
@@ -281,7 +296,7 @@ class SyncWriter:
                     unlinked[person.email].append(activity.id)
         writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
-            self.repo.record_touches(writes, contact_id, marks)
+            self.repo.record_touches(writes, contact_id, marks, now)
         for company_id, at in companies.items():
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
@@ -354,7 +369,7 @@ class SyncWriter:
         activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject=item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key)
+                            external_key=item.external_key, utc_offset=item.utc_offset)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
             activity.created_at = created_at
@@ -416,6 +431,8 @@ def link_pending(repo: Repository) -> int:
     touches: dict[str, list[Touch]] = collections.defaultdict(list)
     companies: dict[str, dt.datetime] = {}
     changed = []
+    settings, now = repo.get_settings(), utcnow()
+    internal = is_internal_to([repo.tenant, *settings.internal_domains])
     for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
         added = [by_email[p.email] for p in activity.participants
                  if p.email in by_email and by_email[p.email] not in activity.contact_ids]
@@ -426,8 +443,9 @@ def link_pending(repo: Repository) -> int:
         activity.company_ids = sorted(set(activity.company_ids) | {company_of[c] for c in added if company_of[c]})
         changed.append(activity)
         for contact_id in added:
+            exchange = exchange_code(activity, contact_id, by_email.get, internal, now)
             for rep in activity.holders:
-                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
+                touches[contact_id].append(Touch(activity.at, activity.kind, rep, activity.id, exchange))
         for company_id in activity.company_ids:
             companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:
