@@ -246,7 +246,8 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
       `COLD_GAP_FACTOR` times their median gap and `cold_after_days` days.
     - best time to reach: the `BEST_TIME_WINDOW_HOURS`-hour window of their
       local time (their `Date` header's offset) holding most of their emails,
-      once there are `BEST_TIME_MIN_REPLIES` of them (earliest window on ties).
+      once there are `BEST_TIME_MIN_REPLIES` of them (on ties, the window opening
+      at the busiest hour, then the earliest).
     """
     items = [Exchange.decode(v) for v in exchanges.values()] if isinstance(exchanges, Mapping) else list(exchanges)
     items.sort(key=lambda e: (e.at, e.kind, e.direction, e.thread, e.reps))
@@ -339,7 +340,8 @@ def best_hours(replies: list[Exchange]) -> tuple[int, int] | None:
     if len(hours) < BEST_TIME_MIN_REPLIES:
         return None
     counts = [hours.count(h) for h in range(24)]
-    start = max(range(24), key=lambda h: (sum(counts[(h + i) % 24] for i in range(BEST_TIME_WINDOW_HOURS)), -h))
+    start = max(range(24), key=lambda h: (sum(counts[(h + i) % 24] for i in range(BEST_TIME_WINDOW_HOURS)),
+                                          counts[h], -h))
     return start, (start + BEST_TIME_WINDOW_HOURS) % 24
 
 
