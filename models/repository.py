@@ -130,6 +130,7 @@ TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+NEXT_MONTH_DAYS = 31  # from any day, 31 days later is in the next calendar month
 WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
@@ -1185,7 +1186,8 @@ class Repository:
         """
         root, recorded = self.root, self.message_ref(rep, message_id)
         indexed = self.message_index_ref(rep, message_id)
-        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr()]
+        fields = ["settings", "rep_names", "activity_id", "subject", "participants",
+                  FieldPath("ids", message_id).to_api_repr()]
         found = {s.reference.path: s for s in self.get_all([root, recorded, indexed], field_paths=fields)}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
         view = MessageView(settings, None)
@@ -1228,7 +1230,9 @@ class Repository:
         contact_ids = list(dict.fromkeys([*guessed, *linked]))
         company_ids = list(dict.fromkeys([*(d for d in domains.values() if d),
                                           *(activity.company_ids if activity is not None else [])]))
-        months = recent_months(now or utcnow(), TIMELINE_BUCKETS_PER_READ)
+        now = now or utcnow()
+        # next month too: a meeting booked there heads the timeline ("Upcoming"), read in the same round trip
+        months = [month_of(now + dt.timedelta(days=NEXT_MONTH_DAYS)), *recent_months(now, TIMELINE_BUCKETS_PER_READ)]
         prefetched = list(dict.fromkeys(linked if activity is not None else guessed))
         buckets: dict[str, dict[str, dict[str, str]]] = {cid: {m: {} for m in months} for cid in prefetched}
         refs = ([self.email_ref(e) for e in emails] + [self.contact_ref(c) for c in contact_ids]
