@@ -119,7 +119,7 @@ from models.domain import (
     utcnow,
 )
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
-from models.signals import merged_exchanges
+from models.signals import Thresholds, merged_exchanges, of_contact, stored_fields
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,7 @@ RETRY_MULTIPLIER = 1.3  # and its growth
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
+SIGNAL_FIELDS = ("awaiting_us_at", "awaiting_them_at", "cold_at", "next_meeting_at", "strength")  # models.signals
 SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "exchanges")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
@@ -688,6 +689,52 @@ class Repository:
         if exchanges:
             data["exchanges"] = exchanges
         writer.set(self.contact_ref(contact_id), data, merge=True)
+
+    def refresh_signals(self, contact_ids: Iterable[str], thresholds: Thresholds,
+                        now: dt.datetime | None = None) -> int:
+        """Bring what contacts keep of their signals up to date with their exchanges; the writes made.
+
+        Sync calls it after a pass for the contacts it touched and those whose
+        next meeting has passed (`contacts_with_passed_meetings`). It writes the
+        moments segments query (`models.signals.stored_fields`) where they
+        changed, and raises "last" counters to what has now happened (a meeting
+        that passed), as `Maximum` transforms. Each write is conditional on the
+        contact being unchanged since it was read (`_commit_unless_stale`),
+        so a concurrent sync's exchanges are never overwritten with values
+        computed without them: the batch is planned again from a fresh read.
+        """
+        now = now or utcnow()
+        ids = list(dict.fromkeys(contact_ids))
+        written = 0
+        for start in range(0, len(ids), FIRESTORE_BATCH_MAX):
+            refs = [self.contact_ref(c) for c in ids[start:start + FIRESTORE_BATCH_MAX]]
+            for _ in range(WRITE_ATTEMPTS):
+                batch, count = self.client.batch(), 0
+                for snapshot in self.get_all(refs):
+                    contact = contact_from_doc(snapshot)
+                    if contact.merged_into:
+                        continue
+                    signals = of_contact(contact, now, thresholds)
+                    stored = snapshot.to_dict()
+                    data: dict[str, Any] = {k: v for k, v in stored_fields(signals).items() if stored.get(k) != v}
+                    for name in _EPOCH_FIELDS:
+                        at = getattr(signals, name)
+                        if at is not None and (stored.get(name) is None or at.timestamp() > stored[name]):
+                            data[name] = firestore.Maximum(at.timestamp())
+                    if data:
+                        batch.update(snapshot.reference, data,
+                                     option=self.client.write_option(last_update_time=snapshot.update_time))
+                        count += 1
+                if not count or self._commit_unless_stale(batch):
+                    written += count
+                    break
+        return written
+
+    def contacts_with_passed_meetings(self, now: dt.datetime | None = None) -> list[str]:
+        """Contacts whose next meeting has started since their signals were refreshed (a query: sync only)."""
+        query = self.root.collection("contacts").where(
+            filter=FieldFilter("next_meeting_at", "<=", to_epoch(now or utcnow())))
+        return [s.id for s in self._stream(query.select([]))]
 
     def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
         """Raise a company's `last_activity_at` to `at` (a `Maximum`, like a contact's counters)."""

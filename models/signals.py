@@ -192,7 +192,9 @@ class Signals:
     emails_asked: int = 0
     their_reply_median: dt.timedelta | None = None
     our_reply_median: dt.timedelta | None = None
-    waiting_on_us_since: dt.datetime | None = None
+    awaiting_us_at: dt.datetime | None = None  # their oldest message still the latest of its thread
+    awaiting_them_at: dt.datetime | None = None  # our oldest message still the latest of its thread
+    waiting_on_us_since: dt.datetime | None = None  # awaiting_us_at, once past the threshold
     waiting_on_them_since: dt.datetime | None = None
     waiting_on_us_days: int = 0
     waiting_on_them_days: int = 0
@@ -200,6 +202,7 @@ class Signals:
     strength_by_rep: dict[str, int] = dataclasses.field(default_factory=dict)
     strongest: str | None = None
     going_cold: bool = False
+    cold_at: dt.datetime | None = None  # when a regular contact goes (went) cold if nothing happens
     last_two_way_at: dt.datetime | None = None
     best_hours: tuple[int, int] | None = None  # local start and end hour of their usual reply window
 
@@ -271,8 +274,9 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
     signals.last_two_way_at = two_way[-1] if two_way else None
     if len(two_way) >= REGULAR_MIN_TWO_WAY:
         usual = statistics.median((b - a).total_seconds() for a, b in zip(two_way, two_way[1:], strict=False))
-        silence = (now - two_way[-1]).total_seconds()
-        signals.going_cold = silence > max(COLD_GAP_FACTOR * usual, thresholds.cold_after_days * 86400)
+        quiet = max(COLD_GAP_FACTOR * usual, thresholds.cold_after_days * 86400)
+        signals.cold_at = two_way[-1] + dt.timedelta(seconds=quiet)
+        signals.going_cold = now > signals.cold_at
     signals.best_hours = best_hours([e for e in emails if e.direction == THEIRS])
     return signals
 
@@ -297,21 +301,19 @@ def _conversation(signals: Signals, emails: list[Exchange], now: dt.datetime, th
                     signals.emails_asked += 1
                     signals.emails_answered += answered
         latest = thread[-1]
-        if latest.at < since:
-            continue
-        days = working_days_between(latest.at, now)
-        if latest.direction == THEIRS and days > thresholds.waiting_on_us_days:
-            waiting_us.append(latest.at)
-        elif latest.direction == OURS and days > thresholds.waiting_on_them_days:
-            waiting_them.append(latest.at)
+        if latest.at >= since:
+            (waiting_us if latest.direction == THEIRS else waiting_them).append(latest.at)
     signals.their_reply_median = _median(theirs_delays)
     signals.our_reply_median = _median(ours_delays)
-    if waiting_us:
-        signals.waiting_on_us_since = min(waiting_us)
-        signals.waiting_on_us_days = working_days_between(min(waiting_us), now)
-    if waiting_them:
-        signals.waiting_on_them_since = min(waiting_them)
-        signals.waiting_on_them_days = working_days_between(min(waiting_them), now)
+    # the oldest open thread decides: if it is not past the threshold, no younger one is
+    signals.awaiting_us_at, signals.awaiting_them_at = min(waiting_us, default=None), min(waiting_them, default=None)
+    if signals.awaiting_us_at and working_days_between(signals.awaiting_us_at, now) > thresholds.waiting_on_us_days:
+        signals.waiting_on_us_since = signals.awaiting_us_at
+        signals.waiting_on_us_days = working_days_between(signals.awaiting_us_at, now)
+    if (signals.awaiting_them_at
+            and working_days_between(signals.awaiting_them_at, now) > thresholds.waiting_on_them_days):
+        signals.waiting_on_them_since = signals.awaiting_them_at
+        signals.waiting_on_them_days = working_days_between(signals.awaiting_them_at, now)
 
 
 def _median(delays: list[dt.timedelta]) -> dt.timedelta | None:
@@ -349,6 +351,35 @@ def is_internal_to(domains: Iterable[str]) -> Internal:
     """An `is_internal` predicate for a tenant's domains (what sync's `Team.is_internal` answers)."""
     domains = list(domains)
     return lambda address: is_internal(address, domains)
+
+
+def waiting_cutoff(now: dt.datetime, working_days: int) -> dt.datetime:
+    """The latest instant a message can have been sent and be more than `working_days` working days old now.
+
+    What a segment's query compares `awaiting_us_at` with: `working_days_between`
+    counts days, so the cutoff is the last microsecond of the latest such day.
+    """
+    day = now.astimezone(dt.UTC).date()
+    while True:
+        day -= dt.timedelta(days=1)
+        end = dt.datetime.combine(day, dt.time.max, dt.UTC)
+        if working_days_between(end, now) > working_days:
+            return end
+
+
+def stored_fields(signals: Signals) -> dict[str, float | int | None]:
+    """What a contact keeps of its signals for segments' queries and the passing of meetings (epoch seconds).
+
+    Each is a moment, not a verdict, so a query compares it with `now` and the
+    tenant's thresholds when it runs (`waiting_cutoff`); only `strength` is a
+    value as of the last refresh.
+    """
+    def epoch(at: dt.datetime | None) -> float | None:
+        return at.timestamp() if at is not None else None
+
+    return {"awaiting_us_at": epoch(signals.awaiting_us_at), "awaiting_them_at": epoch(signals.awaiting_them_at),
+            "cold_at": epoch(signals.cold_at), "next_meeting_at": epoch(signals.next_meeting_at),
+            "strength": signals.strength}
 
 
 def thresholds_of(settings: Settings) -> Thresholds:

@@ -34,7 +34,7 @@ from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.gmail import FETCH_GROUP, GmailSync
 from sync.linking import Team
-from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
+from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, refresh_signals
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class SyncRun:
                 break
             with state.lock:
                 self.link_writes += link_pending(state.repo)
+                self.link_writes += refresh_signals(state)  # issue 17: what segments query of the signals
         return results
 
     def sync_mailbox(self, email: str) -> MailboxResult:

@@ -52,7 +52,7 @@ from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant, utcnow
 from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
 from models.rules import company_name_for
-from models.signals import exchange_code, is_internal_to
+from models.signals import exchange_code, is_internal_to, thresholds_of
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 
@@ -78,6 +78,7 @@ class TenantState:
         self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
+        self.touched: set[str] = set()  # contact ids whose exchanges this run changed (`refresh_signals`)
 
 
 @dataclasses.dataclass
@@ -295,6 +296,7 @@ class SyncWriter:
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
         writes = RecordingWriteSet()  # exactly one write per document `_documents` names
+        self.state.touched.update(touches)
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks, now)
         for company_id, at in companies.items():
@@ -391,6 +393,7 @@ class SyncWriter:
                     self.repo.put_activity(self.batch, activity)
                 else:  # still naming this mailbox, so its Gmail-id index entry goes too
                     self.repo.remove_activity(self.batch, activity)
+                    self.state.touched.update(activity.contact_ids)
                 self.counts.removed += 1
             self.batch.commit()
 
@@ -413,6 +416,20 @@ class SyncWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def refresh_signals(state: TenantState) -> int:
+    """After a pass: what the contacts it touched keep of their signals, and those whose meeting passed.
+
+    Returns the Firestore writes made (none when nothing changed: a no-op pass
+    costs one query, for meetings that have passed).
+    """
+    repo, now = state.repo, utcnow()
+    contact_ids = state.touched | set(state.created) | set(repo.contacts_with_passed_meetings(now))
+    state.touched = set()
+    if not contact_ids:
+        return 0
+    return repo.refresh_signals(sorted(contact_ids), thresholds_of(repo.get_settings()), now)
 
 
 def link_pending(repo: Repository) -> int:
