@@ -178,6 +178,9 @@ class Settings:
 
 
 SEGMENT_ACTIVITY_MODES = ("inactive", "active")  # "no touch in N days" / "touched in the last N days"
+# relationship signals a segment may filter on (issue 17; models.signals), with what a rep reads
+SEGMENT_SIGNALS = {"waiting_on_us": "waiting on us", "waiting_on_them": "waiting on them",
+                   "going_cold": "going cold", "strength": "strength at least"}
 
 
 @dataclasses.dataclass
@@ -187,7 +190,9 @@ class Segment:
     `tag`, `lifecycle_stage`, `owner`, `company_id` and each `custom` value are
     equalities; `activity_days` with `activity_mode` "inactive" means no touch
     in that many days (contacts never touched included), "active" a touch
-    within them. `count`/`counted_at` cache the last count (see models.segments).
+    within them. `signal` filters on a relationship signal (`SEGMENT_SIGNALS`; "strength"
+    with `strength_at_least`), one range a query: never with an activity window.
+    `count`/`counted_at` cache the last count (see models.segments).
     """
 
     id: str
@@ -199,6 +204,8 @@ class Segment:
     activity_mode: str | None = None
     activity_days: int | None = None
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)
+    signal: str | None = None
+    strength_at_least: int | None = None
     count: int | None = None
     counted_at: dt.datetime | None = None
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)

@@ -119,7 +119,7 @@ from models.domain import (
     utcnow,
 )
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
-from models.signals import Thresholds, merged_exchanges, of_contact, stored_fields
+from models.signals import Thresholds, merged_exchanges, of_contact, stored_fields, waiting_cutoff
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
@@ -1021,6 +1021,8 @@ class Repository:
                 q = q.where(filter=FieldFilter(field, "==", value))
         for key, value in sorted(segment.custom.items()):
             q = q.where(filter=FieldFilter(f"custom.{key}", "==", value))
+        if segment.signal:
+            return self._signal_query(q, segment, now or utcnow())
         if segment.activity_mode in SEGMENT_ACTIVITY_MODES and segment.activity_days:
             cutoff = to_epoch((now or utcnow()) - dt.timedelta(days=segment.activity_days))
             if segment.activity_mode == "inactive":
@@ -1031,6 +1033,26 @@ class Repository:
                 q = q.where(filter=FieldFilter("last_activity_at", ">=", cutoff))
                 q = q.order_by("last_activity_at", direction=firestore.Query.DESCENDING)
         return q
+
+    def _signal_query(self, q, segment: Segment, now: dt.datetime):
+        """A segment's signal filter: a range on the moment the contact keeps (`refresh_signals`), compared
+        with `now` and the tenant's thresholds here, so a contact enters the segment as time passes."""
+        if segment.activity_mode and segment.activity_days:
+            raise ValueError("a segment filters on a signal or on last activity, not both")
+        if segment.signal == "strength":
+            q = q.where(filter=FieldFilter("strength", ">=", int(segment.strength_at_least or 0)))
+            return q.order_by("strength", direction=firestore.Query.DESCENDING)
+        settings = self.get_settings()
+        if segment.signal in ("waiting_on_us", "waiting_on_them"):
+            field = "awaiting_us_at" if segment.signal == "waiting_on_us" else "awaiting_them_at"
+            days = settings.waiting_on_us_days if segment.signal == "waiting_on_us" else settings.waiting_on_them_days
+            cutoff = waiting_cutoff(now, days)
+        elif segment.signal == "going_cold":
+            field, cutoff = "cold_at", now
+        else:
+            raise ValueError(f"unknown segment signal {segment.signal!r}")
+        q = q.where(filter=FieldFilter(field, "<=", to_epoch(cutoff)))
+        return q.order_by(field, direction=firestore.Query.ASCENDING)  # the longest waiting first
 
     def segment_contacts(self, segment: Segment, after: str | None, size: int,
                          now: dt.datetime | None = None) -> list[Contact]:
