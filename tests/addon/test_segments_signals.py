@@ -80,3 +80,21 @@ def test_a_meeting_that_passes_becomes_the_last_without_new_mail(repo, rep):
     assert stored.last_meeting_at == stored.last_activity_at == (now + dt.timedelta(hours=2)).replace(microsecond=0)
     assert repo.contacts_with_passed_meetings(later) == []
     assert repo.refresh_signals([dan.id], Thresholds(), later) == 0  # nothing changed: nothing written
+
+
+def test_the_admin_sets_the_needs_attention_thresholds_and_the_home_page_follows(addon, repo, rep, people):
+    repo.save_settings(Settings(admins=[rep]))
+    home = card_of(addon.post("/addon/homepage"))
+    attention = next(s for s in home["sections"] if s.get("header") == "Needs attention")
+    assert "Ann Lee" in texts(attention) and "Waiting on us" in texts(attention)
+
+    refused = card_of(addon.action("admin_attention", inputs={"waiting_on_us_days": "0", "waiting_on_them_days": "5",
+                                                              "cold_after_days": "30"}))
+    assert "whole number" in texts(refused) and repo.get_settings().waiting_on_us_days == 2
+    response = addon.action("admin_attention", inputs={"waiting_on_us_days": "10", "waiting_on_them_days": "5",
+                                                       "cold_after_days": "30"})
+    assert notification(response) == "Thresholds saved"
+    assert repo.get_settings().waiting_on_us_days == 10
+    home = card_of(addon.post("/addon/homepage"))
+    attention = next(s for s in home["sections"] if s.get("header") == "Needs attention")
+    assert "Waiting on us" not in texts(attention)  # Ann's 6 or 7 working days are under 10 now
