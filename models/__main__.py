@@ -25,6 +25,7 @@ from config import Config, ConfigError
 from models.csv_io import CsvImportError, export_companies, export_contacts, import_contacts
 from models.merge import scan_address_conflicts
 from models.repository import Repository, connect
+from models.signals import rebuild_signals
 
 log = logging.getLogger("models")
 
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     duplicates = commands.add_parser("duplicates", help="list addresses held by two contacts (a full scan)")
     duplicates.add_argument("--tenant", required=True)
+    signals = commands.add_parser("signals", help="rebuild every contact's relationship signals from its "
+                                                  "activities (a full scan: after an upgrade)")
+    signals.add_argument("--tenant", required=True)
     return parser
 
 
@@ -78,6 +82,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return _import(repo, args, parser)
         if args.command == "export":
             return _export(repo, args)
+        if args.command == "signals":
+            print(f"rebuilt the signals of {rebuild_signals(repo)} contacts", file=sys.stderr)
+            return EXIT_OK
         return _duplicates(repo)
     except ValueError as exc:  # CsvImportError and an invalid tenant name
         print(f"error: {exc}", file=sys.stderr)

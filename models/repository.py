@@ -730,6 +730,10 @@ class Repository:
                     break
         return written
 
+    def rebuild_exchanges(self, contact_id: str, exchanges: Mapping[str, str]) -> None:
+        """Replace a contact's whole `exchanges` map (`models.signals.rebuild_signals`: an admin repair)."""
+        self.contact_ref(contact_id).update({"exchanges": dict(exchanges)}, **self._rpc)
+
     def contacts_with_passed_meetings(self, now: dt.datetime | None = None) -> list[str]:
         """Contacts whose next meeting has started since their signals were refreshed (a query: sync only)."""
         query = self.root.collection("contacts").where(

@@ -40,7 +40,7 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping
 
 from models.addresses import is_internal
-from models.domain import INBOUND, INTERNAL, OUTBOUND, Activity, ActivityKind, Contact, Settings
+from models.domain import INBOUND, INTERNAL, OUTBOUND, Activity, ActivityKind, Contact, Settings, utcnow
 
 EXCHANGE_HORIZON_DAYS = 400  # older mail and meetings are not recorded: no signal looks back further than a year
 SIGNAL_WINDOW_DAYS = 365  # strength and going cold look at the last year
@@ -403,3 +403,27 @@ def of_contact(contact: Contact, now: dt.datetime, thresholds: Thresholds = Thre
     signals.last_activity_at = latest(signals.last_activity_at, contact.last_activity_at, signals.last_email_at,
                                       signals.last_meeting_at)
     return signals
+
+
+def rebuild_signals(repo) -> int:
+    """Every contact's exchanges computed again from its activities, then its stored moments; the contacts done.
+
+    For data sync stored before it kept exchanges (an upgrade), or a repair: a
+    scan of the contacts and one query of activities each, never behind a card.
+    Run it with sync stopped (a concurrent sync's exchange could be replaced by
+    the map read before it), or simply run it again.
+    """
+    now = utcnow()
+    settings = repo.get_settings()
+    internal = is_internal_to([repo.tenant, *settings.internal_domains])
+    done = []
+    for contact in repo.all_contacts():
+        if contact.merged_into:
+            continue
+        exchanges = exchanges_from_activities(repo.activities_of_contact(contact.id), contact.id, contact.emails,
+                                              internal, now)
+        if exchanges != contact.exchanges:
+            repo.rebuild_exchanges(contact.id, exchanges)
+        done.append(contact.id)
+    repo.refresh_signals(done, thresholds_of(settings), now)
+    return len(done)
