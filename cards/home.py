@@ -1,7 +1,8 @@
-"""The home page: search, "my contacts" and recent activity; and the search results card."""
+"""The home page: search, "my contacts", recent activity, needs attention; and the search results card."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from cards.contact import contact_row
@@ -57,7 +58,7 @@ def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None, seg
         section(search_widgets(viewer, error=error), header="Search"),
         section(my_rows, header="My contacts"),
         section(recent_rows, header="Recent activity"),
-        section(attention_rows(mine, signals, viewer), header="Needs attention"),
+        section(attention_rows(mine, signals, viewer, now), header="Needs attention"),
         section(segment_rows(segments or [], viewer), header="Segments"),
     ]
     if is_admin:
@@ -65,8 +66,13 @@ def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None, seg
     return card("home", "Sidecar", sections, subtitle=viewer.rep)
 
 
-def needs_attention(contacts: list[Contact], signals: dict[str, Signals]) -> list[tuple[Contact, str, int]]:
+def needs_attention(contacts: list[Contact], signals: dict[str, Signals],
+                    now: dt.datetime) -> list[tuple[Contact, str, int]]:
     """(contact, why, urgency) for the rep's contacts to act on, most urgent first.
+
+    The contacts are those the home page already read ("my contacts", from the
+    owner index), so the section costs no read and no query; a rep owning more
+    than `addon.triggers.MY_CONTACTS_SHOWN` finds the rest with a signal segment ("Waiting on us").
 
     Waiting on us comes first (the longest wait first), then waiting on them past
     the tenant's threshold, then going cold (the longest silence first). Urgency
@@ -83,15 +89,16 @@ def needs_attention(contacts: list[Contact], signals: dict[str, Signals]) -> lis
             found.append((contact, f"Waiting on them · {s.waiting_on_them_days} working days",
                           ATTENTION_RANK * 2 + s.waiting_on_them_days))
         elif s.going_cold and s.last_two_way_at:
-            days = (utcnow() - s.last_two_way_at).days
+            days = (now - s.last_two_way_at).days
             found.append((contact, f"Going cold · {days} days since they last wrote or met", ATTENTION_RANK + days))
     return sorted(found, key=lambda row: (-row[2], row[0].display_name, row[0].id))
 
 
-def attention_rows(contacts: list[Contact], signals: dict[str, Signals], viewer: Viewer) -> list[dict]:
+def attention_rows(contacts: list[Contact], signals: dict[str, Signals], viewer: Viewer,
+                   now: dt.datetime) -> list[dict]:
     rows = [decorated_text(esc(contact.display_name), top_label=why, bottom_label=contact.primary_email,
                            icon="CLOCK", on_action=viewer.act("open_contact", contact_id=contact.id))
-            for contact, why, _ in needs_attention(contacts, signals)[:ATTENTION_SHOWN]]
+            for contact, why, _ in needs_attention(contacts, signals, now)[:ATTENTION_SHOWN]]
     return rows or [paragraph(muted("Nothing needs you right now."))]
 
 
