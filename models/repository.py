@@ -119,7 +119,14 @@ from models.domain import (
     utcnow,
 )
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
-from models.signals import Thresholds, merged_exchanges, of_contact, stored_fields, waiting_cutoff
+from models.signals import (
+    OPEN_THREAD_DAYS,
+    Thresholds,
+    merged_exchanges,
+    of_contact,
+    stored_fields,
+    waiting_cutoff,
+)
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
@@ -1056,6 +1063,8 @@ class Repository:
         else:
             raise ValueError(f"unknown segment signal {segment.signal!r}")
         q = q.where(filter=FieldFilter(field, "<=", to_epoch(cutoff)))
+        if field != "cold_at":  # a conversation silent for long is closed (models.signals.OPEN_THREAD_DAYS)
+            q = q.where(filter=FieldFilter(field, ">=", to_epoch(now - dt.timedelta(days=OPEN_THREAD_DAYS))))
         return q.order_by(field, direction=firestore.Query.ASCENDING)  # the longest waiting first
 
     def segment_contacts(self, segment: Segment, after: str | None, size: int,

@@ -10,7 +10,7 @@ same write as the contact's counters: `Repository.record_touches`):
 
 - kind: `e` an email, `m` a meeting;
 - direction (emails): `i` the person wrote to the team, `o` a teammate wrote
-  to the person, `c` the person was only copied on someone else's mail;
+  to the person (in To), `c` the person was only copied, or on someone else's mail;
 - teammates: the team's addresses on it (the sender of an `o`, the To/Cc of
   an `i` or `c`, the attendees of a meeting), comma-separated;
 - thread: a short hash of the subject without its "Re:"/"Fwd:" prefixes. Gmail
@@ -46,6 +46,8 @@ EXCHANGE_HORIZON_DAYS = 400  # older mail and meetings are not recorded: no sign
 SIGNAL_WINDOW_DAYS = 365  # strength and going cold look at the last year
 RESPONSE_WINDOW_DAYS = 180  # response rate: the team's outbound emails of the last 180 days
 REPLY_WITHIN_DAYS = 7  # an answer counts when it comes within 7 days in the same thread
+THREAD_GAP_DAYS = 30  # a subject taken up again after 30 silent days is a new conversation ("Re: Renewal" next year)
+OPEN_THREAD_DAYS = 30  # a conversation silent for 30 days waits on nobody any more: it is going cold, not open
 WAITING_ON_US_DAYS = 2  # default tenant threshold: more than 2 working days unanswered is "waiting on us"
 WAITING_ON_THEM_DAYS = 5  # default tenant threshold: more than 5 working days is "waiting on them"
 COLD_AFTER_DAYS = 30  # default tenant threshold: going cold is never sooner than 30 days
@@ -112,7 +114,8 @@ def exchange_of(activity: Activity, is_theirs: Callable[[str], bool], is_interna
     sender = next((p for p in activity.participants if p.role == "from"), None)
     thread = thread_key(activity.subject)
     if activity.direction == OUTBOUND and sender is not None:
-        return Exchange(activity.at, EMAIL, OURS, (sender.email,), thread)
+        addressed = any(p.role == "to" and is_theirs(p.email) for p in activity.participants)
+        return Exchange(activity.at, EMAIL, OURS if addressed else COPIED, (sender.email,), thread)
     if activity.direction == INBOUND and sender is not None:
         recipients = tuple(r for r in team if r != sender.email)
         if is_theirs(sender.email):
@@ -226,16 +229,20 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
     - last email / last meeting: the latest that started at or before `now`;
       next meeting: the soonest that starts after `now` (a cancelled meeting is
       removed by sync, so never one). Last activity: the later of the two.
+    Emails are grouped into conversations: one thread (the subject), split where
+    it was silent for more than `THREAD_GAP_DAYS` days.
+
     - response rate: of the team's emails to the person (`o`) in the last
       `RESPONSE_WINDOW_DAYS` days, those the person answered in the same thread
       within `REPLY_WITHIN_DAYS` days ("replied to 2 of 3"). An email younger
       than that and not yet answered is not counted either way.
     - reply times: the median of the person's delays from our latest message in
       a thread to their next one there; the team's, the other way round.
-    - waiting on us: in some thread the person's message is the latest and more
-      than `waiting_on_us_days` working days old; waiting on them: ours is the
-      latest, more than `waiting_on_them_days` working days old (threads of the
-      response window only; the oldest such message is the one shown).
+    - waiting on us: in some conversation the person's message is the latest and
+      more than `waiting_on_us_days` working days old; waiting on them: ours is
+      the latest, more than `waiting_on_them_days` working days old. Only
+      conversations heard from in the last `OPEN_THREAD_DAYS` days are open; the
+      oldest such message is the one shown.
     - strength, 0-100, for each teammate (the exchanges naming them) and overall
       (all of them), over the last `SIGNAL_WINDOW_DAYS` days:
       100 * (0.4 * recency + 0.35 * frequency + 0.25 * reciprocity), where
@@ -283,14 +290,19 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
 
 def _conversation(signals: Signals, emails: list[Exchange], now: dt.datetime, thresholds: Thresholds) -> None:
     """Response rate, reply times and waiting on, thread by thread (emails in time order)."""
-    threads: dict[str, list[Exchange]] = {}
-    for e in emails:
-        threads.setdefault(e.thread, []).append(e)
+    threads: dict[str, list[list[Exchange]]] = {}
+    gap = dt.timedelta(days=THREAD_GAP_DAYS)
+    for e in emails:  # in time order: a long silence starts a new conversation on the same subject
+        conversations = threads.setdefault(e.thread, [[]])
+        if conversations[-1] and e.at - conversations[-1][-1].at > gap:
+            conversations.append([])
+        conversations[-1].append(e)
     since = now - dt.timedelta(days=RESPONSE_WINDOW_DAYS)
+    open_since = now - dt.timedelta(days=OPEN_THREAD_DAYS)
     within = dt.timedelta(days=REPLY_WITHIN_DAYS)
     theirs_delays, ours_delays = [], []
     waiting_us, waiting_them = [], []
-    for thread in threads.values():
+    for thread in (c for conversations in threads.values() for c in conversations):
         for position, e in enumerate(thread):
             if position and thread[position - 1].direction != e.direction:
                 (theirs_delays if e.direction == THEIRS else ours_delays).append(e.at - thread[position - 1].at)
@@ -301,7 +313,7 @@ def _conversation(signals: Signals, emails: list[Exchange], now: dt.datetime, th
                     signals.emails_asked += 1
                     signals.emails_answered += answered
         latest = thread[-1]
-        if latest.at >= since:
+        if latest.at >= open_since:
             (waiting_us if latest.direction == THEIRS else waiting_them).append(latest.at)
     signals.their_reply_median = _median(theirs_delays)
     signals.our_reply_median = _median(ours_delays)

@@ -113,3 +113,21 @@ def test_an_exchange_depends_on_the_activity_and_the_contact_only():
     merged = merged_exchanges({"a1": copied.encode()}, {"a1": mine.encode()})
     assert merged == {"a1": mine.encode()}  # the person's own mail wins over a copy, whichever contact is kept
     assert merged_exchanges({"a1": mine.encode()}, {"a1": copied.encode()}) == merged
+
+
+def test_a_subject_taken_up_after_a_long_silence_is_a_new_conversation_and_old_ones_wait_on_nobody():
+    renewal = [ours(NOW - days(400), "Renewal"), theirs(NOW - days(20), "Re: Renewal")]
+    signals = compute(renewal, NOW)
+    assert signals.their_reply_median is None  # not a 380-day reply
+    assert signals.waiting_on_us and signals.awaiting_us_at == NOW - days(20)
+    stale = compute([ours(NOW - days(45), "Proposal")], NOW)
+    assert not stale.waiting_on_them and stale.awaiting_them_at is None  # silent 45 days: closed, not open
+
+
+def test_the_team_s_mail_counts_as_to_the_person_only_when_they_are_in_to():
+    mail = Activity(id="a2", kind="email", at=NOW - days(1), subject="Plan", direction="outbound",
+                    participants=[Participant(REP, role="from"), Participant("bob@client.example", role="to"),
+                                  Participant("ann@client.example", role="cc")])
+    internal = lambda address: address.endswith("@team.example")  # noqa: E731
+    assert exchange_of(mail, {"bob@client.example"}.__contains__, internal, NOW).direction == OURS
+    assert exchange_of(mail, {"ann@client.example"}.__contains__, internal, NOW).direction == "c"
