@@ -162,7 +162,7 @@ class Settings:
     waiting_on_us_days: int = 2
     waiting_on_them_days: int = 5
     cold_after_days: int = 30
-    # rep mailbox -> display name (the Directory's name.fullName, or the From name of their own mail);
+    # rep mailbox -> display name, from the From header of their own mail (`Repository.record_rep_name`);
     # kept beside the settings by sync, never edited on the admin card
     rep_names: dict[str, str] = dataclasses.field(default_factory=dict)
 

@@ -482,7 +482,7 @@ class Repository:
         self.root.set({"settings": data}, merge=True, **self._rpc)
 
     def record_rep_name(self, writer: WriteSet, rep: str, name: str) -> None:
-        """Remember how a teammate is called (the Directory's `name.fullName`, or their own From name).
+        """Remember how a teammate is called (their own From name; the Directory's `name.fullName` would do too).
 
         A field-level merge of `rep_names.{rep}` on the tenant's root document, which
         every card already reads for the settings: showing names costs no read.
