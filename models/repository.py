@@ -122,6 +122,7 @@ from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.signals import (
     OPEN_THREAD_DAYS,
     Thresholds,
+    expired_exchanges,
     merged_exchanges,
     of_contact,
     stored_fields,
@@ -704,8 +705,9 @@ class Repository:
         Sync calls it after a pass for the contacts it touched and those whose
         next meeting has passed (`contacts_with_passed_meetings`). It writes the
         moments segments query (`models.signals.stored_fields`) where they
-        changed, and raises "last" counters to what has now happened (a meeting
-        that passed), as `Maximum` transforms. Each write is conditional on the
+        changed, raises "last" counters to what has now happened (a meeting
+        that passed), as `Maximum` transforms, and drops exchanges older than
+        `models.signals.EXCHANGE_HORIZON_DAYS` (no signal reads them). Each write is conditional on the
         contact being unchanged since it was read (`_commit_unless_stale`),
         so a concurrent sync's exchanges are never overwritten with values
         computed without them: the batch is planned again from a fresh read.
@@ -728,6 +730,8 @@ class Repository:
                         at = getattr(signals, name)
                         if at is not None and (stored.get(name) is None or at.timestamp() > stored[name]):
                             data[name] = firestore.Maximum(at.timestamp())
+                    for activity_id in expired_exchanges(contact.exchanges, now):  # keeps the map bounded
+                        data[FieldPath("exchanges", activity_id).to_api_repr()] = firestore.DELETE_FIELD
                     if data:
                         batch.update(snapshot.reference, data,
                                      option=self.client.write_option(last_update_time=snapshot.update_time))

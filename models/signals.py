@@ -144,6 +144,12 @@ def exchanges_from_activities(activities: Iterable[Activity], contact_id: str, e
     return found
 
 
+def expired_exchanges(exchanges: Mapping[str, str], now: dt.datetime) -> list[str]:
+    """Activity ids of exchanges older than `EXCHANGE_HORIZON_DAYS`, which sync would not record today."""
+    horizon = (now - dt.timedelta(days=EXCHANGE_HORIZON_DAYS)).timestamp()
+    return sorted(aid for aid, raw in exchanges.items() if int(raw.split("|", 1)[0]) < horizon)
+
+
 _STRONGER = {THEIRS: 3, OURS: 2, COPIED: 1, "": 0}
 
 

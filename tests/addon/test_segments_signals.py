@@ -98,3 +98,14 @@ def test_the_admin_sets_the_needs_attention_thresholds_and_the_home_page_follows
     home = card_of(addon.post("/addon/homepage"))
     attention = next(s for s in home["sections"] if s.get("header") == "Needs attention")
     assert "Waiting on us" not in texts(attention)  # Ann's 6 or 7 working days are under 10 now
+
+
+def test_exchanges_older_than_any_signal_looks_are_dropped_when_the_signals_are_refreshed(repo, rep):
+    now = utcnow()
+    eve = seed_contact(repo, "eve@acme.com", first="Eve", last="Poe", owner=rep)
+    exchange(repo, eve, now - dt.timedelta(days=500), EMAIL, THEIRS, rep, 1, now)
+    exchange(repo, eve, now - dt.timedelta(days=5), EMAIL, THEIRS, rep, 2, now)
+    assert len(repo.get_contact(eve.id).exchanges) == 2
+    repo.refresh_signals([eve.id], Thresholds(), now)
+    assert list(repo.get_contact(eve.id).exchanges) == [f"a-{eve.id}-2"]
+    assert repo.get_contact(eve.id).last_email_at is not None  # the counters keep what the map forgot
