@@ -38,7 +38,7 @@ def fmt_duration(delay: dt.timedelta | None) -> str:
 def response_text(signals: Signals) -> str:
     """"Replied to 4 of 6" (the counts behind the rate, so a rep can judge it)."""
     if not signals.emails_asked:
-        return "No emails to them yet"
+        return "Nothing to judge yet"  # none of our emails of the window is answered or a week old
     return f"Replied to {signals.emails_answered} of {signals.emails_asked}"
 
 
