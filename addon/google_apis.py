@@ -15,7 +15,7 @@ from googleapiclient.errors import HttpError
 
 from addon.events import Attendee
 from google_clients import build_service, user_token_http
-from models.addresses import parse_address_list
+from models.addresses import named_addresses, parse_address_list
 from models.domain import Participant
 
 GMAIL_ACCESS_TOKEN_HEADER = "X-Goog-Gmail-Access-Token"
@@ -35,8 +35,12 @@ def _service(api: str, version: str, oauth_token: str | None, api_root: str):
 
 
 def message_people(api_root: str, oauth_token: str | None, gmail_access_token: str | None,
-                   message_id: str) -> tuple[list[Participant], str]:
-    """(participants, subject) of the open message, from its metadata headers."""
+                   message_id: str) -> tuple[list[Participant], str, list[str]]:
+    """(participants, subject, every address named) of the open message, from its metadata headers.
+
+    The third is every address in From, To and Cc as written, the ones parsing
+    dropped too: exclusions are checked against all of them (SPEC §9).
+    """
     if not gmail_access_token:
         raise ApiUnavailable("the event carries no Gmail access token")
     service = _service("gmail", "v1", oauth_token, api_root)
@@ -54,7 +58,8 @@ def message_people(api_root: str, oauth_token: str | None, gmail_access_token: s
     for role in ("from", "to", "cc"):
         people += [Participant(email=email, name=name, role=role)
                    for name, email in parse_address_list(headers.get(role, ""))]
-    return people, headers.get("subject", "")
+    named = [address for role in ("from", "to", "cc") for address in named_addresses(headers.get(role, ""))]
+    return people, headers.get("subject", ""), named
 
 
 def event_attendees(api_root: str, oauth_token: str | None, calendar_id: str, event_id: str) -> list[Attendee]:

@@ -34,11 +34,14 @@ def gmail_message(req: Request) -> dict:
     view = req.repo.message_view(req.rep, gmail.message_id)
     req._settings = view.settings
     if view.participants is None:  # neither sync nor the add-on has it: ask the Gmail API once
-        participants, subject = google_apis.message_people(req.api_root, req.event.user_oauth_token,
-                                                           gmail.access_token, gmail.message_id)
-        if not any(is_excluded(p.email, req.settings.exclusions) for p in participants):
-            # excluded mail is never stored (SPEC §9), not even as the add-on's record of its people
-            req.repo.record_message(req.rep, gmail.message_id, participants=participants, subject=subject)
+        participants, subject, named = google_apis.message_people(req.api_root, req.event.user_oauth_token,
+                                                                  gmail.access_token, gmail.message_id)
+        addresses = [*(p.email for p in participants), *named]
+        if not any(is_excluded(address, req.settings.exclusions) for address in addresses):
+            # excluded mail is never stored (SPEC §9), not even as the add-on's record of its people; every
+            # address is checked, the ones parsing dropped too, and the record is indexed by all of them
+            req.repo.record_message(req.rep, gmail.message_id, participants=participants, subject=subject,
+                                    addresses=addresses)
     else:
         participants, subject = view.participants, view.subject
     order = {"from": 0, "to": 1, "cc": 2}

@@ -11,16 +11,31 @@ refused with 401: Sidecar is a Workspace product and a tenant must be a
 domain an admin controls; taking the domain of a gmail.com address would put
 every consumer user in one shared tenant.
 
-Nothing here logs a token; failures are logged with a reason only.
+`hd` is the Workspace's primary domain, also for a user whose address is on a
+secondary domain or a domain alias (SPEC §4). An address on `hd` itself is
+accepted from the token alone; any other address must be on one of the
+tenant's domains as sync last read them from the Directory
+(`TenantDomains`: one `get` through the repository, cached per tenant for
+`TENANT_DOMAINS_TTL_SECONDS`). That read cannot be avoided: nothing in
+Google's token lists the Workspace's other domains. It is made only for
+such users, and once per tenant and TTL, so the common request reads nothing.
+
+Nothing here logs a token; failures are logged with a fixed reason only, never
+a value read from the token (a key id or an audience could hold a newline and
+forge a log line). Time claims must be numbers (`exp: null` is malformed) and
+`nbf`, when present, is enforced with the same clock skew as `exp`.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
+import math
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 import requests
 from google.auth import exceptions as auth_exceptions
@@ -33,7 +48,12 @@ CLOCK_SKEW_SECONDS = 30  # tolerated difference between Google's clock and ours
 CERTS_DEFAULT_MAX_AGE = 300  # when the certs response carries no usable Cache-Control
 CERTS_REFETCH_MIN_SECONDS = 30  # an unknown key id refetches at most this often (no refetch storm on forged kids)
 CERTS_HTTP_TIMEOUT_SECONDS = 5
+TENANT_DOMAINS_TTL_SECONDS = 300  # a domain added to the Workspace is accepted within this, once sync read it
+TENANT_DOMAINS_CACHED_MAX = 1000  # tenants whose domains a process keeps (forgotten oldest first)
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+_KID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # Google's key ids are 40 hex digits; never a list, never a newline
+TIME_CLAIMS = ("iat", "exp", "nbf")  # RFC 7519 NumericDates; nbf is optional
+REQUIRED_TIME_CLAIMS = ("iat", "exp")
 
 
 class Unauthorized(Exception):
@@ -95,14 +115,48 @@ class CertCache:
         self.fetches += 1
 
 
-class Verifier:
-    """Checks Google's ID tokens for one deployment (public URL, service account, OAuth client)."""
+class TenantDomains:
+    """Each tenant's domains (`tenant -> [domains]`, e.g. `Repository.workspace_domains`), cached for a while."""
 
-    def __init__(self, certs: CertCache, public_url: str, service_account: str, oauth_client_id: str):
+    def __init__(self, read: Callable[[str], Iterable[str]], clock=time.monotonic,
+                 ttl: float = TENANT_DOMAINS_TTL_SECONDS):
+        self._read = read
+        self._clock = clock
+        self._ttl = ttl
+        self._known: collections.OrderedDict[str, tuple[float, frozenset[str]]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.reads = 0
+
+    def __call__(self, tenant: str) -> frozenset[str]:
+        now = self._clock()
+        with self._lock:
+            cached = self._known.get(tenant)
+            if cached is not None and now < cached[0]:
+                return cached[1]
+        domains = frozenset(d.lower() for d in self._read(tenant))  # outside the lock: a Firestore get
+        with self._lock:
+            self.reads += 1
+            self._known[tenant] = (now + self._ttl, domains)
+            self._known.move_to_end(tenant)
+            while len(self._known) > TENANT_DOMAINS_CACHED_MAX:
+                self._known.popitem(last=False)
+        return domains
+
+
+class Verifier:
+    """Checks Google's ID tokens for one deployment (public URL, service account, OAuth client).
+
+    `tenant_domains(tenant)` names the tenant's domains for a user whose address is not on `hd`
+    (see the module doc); without it only addresses on `hd` are accepted.
+    """
+
+    def __init__(self, certs: CertCache, public_url: str, service_account: str, oauth_client_id: str,
+                 tenant_domains: Callable[[str], Iterable[str]] | None = None):
         self.certs = certs
         self.public_url = public_url.rstrip("/")
         self.service_account = service_account.lower()
         self.oauth_client_id = oauth_client_id
+        self.tenant_domains = tenant_domains
 
     def system_token(self, authorization_header: str | None, path: str) -> None:
         """The `Authorization: Bearer` system ID token, addressed to this exact endpoint."""
@@ -122,22 +176,41 @@ class Verifier:
         tenant = str(claims.get("hd", "")).lower()
         if not tenant:
             raise Unauthorized("not a Google Workspace account")
-        if not email.endswith("@" + tenant):
+        if not email.endswith("@" + tenant) and not self._on_other_domain(email, tenant):
             raise Unauthorized("user ID token email is outside its domain")
         return Identity(rep=email, tenant=tenant)
 
+    def _on_other_domain(self, email: str, tenant: str) -> bool:
+        """Whether `email` is on a secondary domain or an alias of the tenant (module doc)."""
+        _, at, domain = email.rpartition("@")
+        return bool(at) and self.tenant_domains is not None and domain in self.tenant_domains(tenant)
+
     def _decode(self, token: str, audience: str, what: str) -> dict:
-        try:
-            header = jwt.decode_header(token)
-        except (ValueError, auth_exceptions.GoogleAuthError):
-            raise Unauthorized(f"malformed {what} ID token") from None
+        """Shape first (header, key id, time claims), then the signature, then the claims.
+
+        Every refusal carries a fixed reason: nothing from the token (a key id,
+        an audience) is ever copied into the exception, so no log line can hold
+        a value the sender chose.
+        """
+        header, unverified = _unverified(token, what)
+        kid = header.get("kid")
+        if kid is not None and not (isinstance(kid, str) and _KID.fullmatch(kid)):
+            raise Unauthorized(f"malformed {what} ID token key id")
         if header.get("alg") != "RS256":
             raise Unauthorized(f"{what} ID token is not RS256")
-        certs = self.certs.get(kid=header.get("kid"))
+        for claim in TIME_CLAIMS:
+            value = unverified.get(claim)
+            if (value is not None or claim in REQUIRED_TIME_CLAIMS) and not _is_time(value):
+                raise Unauthorized(f"{what} ID token has no valid {claim}")
+        certs = self.certs.get(kid=kid)
         try:
-            claims = jwt.decode(token, certs=certs, audience=audience, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
+            claims = jwt.decode(token, certs=certs, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
         except (ValueError, auth_exceptions.GoogleAuthError) as exc:
             raise Unauthorized(f"invalid {what} ID token: {_reason(exc)}") from None
+        if claims.get("aud") != audience:
+            raise Unauthorized(f"{what} ID token is for another audience")
+        if claims.get("nbf") is not None and time.time() < claims["nbf"] - CLOCK_SKEW_SECONDS:
+            raise Unauthorized(f"{what} ID token is not valid yet")
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise Unauthorized(f"{what} ID token is not issued by Google")
         if claims.get("email_verified") is not True:
@@ -145,7 +218,31 @@ class Verifier:
         return claims
 
 
+def _unverified(token: str, what: str) -> tuple[dict, dict]:
+    """The header and claims, parsed but not trusted; anything unparseable is a malformed token."""
+    try:
+        return jwt.decode_header(token), jwt.decode(token, verify=False)
+    except (ValueError, RecursionError, auth_exceptions.GoogleAuthError):
+        raise Unauthorized(f"malformed {what} ID token") from None
+
+
+def _is_time(value: object) -> bool:
+    """A NumericDate (RFC 7519): a finite number of seconds; `null`, a string or a boolean is not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+# google-auth's messages quote the key id or the audience; only these fixed reasons are logged.
+_REASONS = (
+    ("Token expired", "expired"),
+    ("Token used too early", "issued in the future"),
+    ("Could not verify token signature", "bad signature"),
+    ("Certificate for key id", "unknown key id"),
+    ("Unsupported signature algorithm", "unsupported algorithm"),
+)
+
+
 def _reason(exc: Exception) -> str:
-    """google-auth's messages can quote claims but never the token; keep the first clause only."""
-    text = str(exc).split(":", 1)[0]
-    return text[:80]
+    text = str(exc)
+    return next((reason for prefix, reason in _REASONS if text.startswith(prefix)), "rejected")

@@ -8,9 +8,10 @@ from typing import Any
 
 from cards.people import Person, Viewer
 from cards.relationship import WARNING_COLOR, signals_for, strongest_text, waiting_text
-from cards.timeline import HIDDEN_SUBJECT, fmt_date, fmt_datetime, visible_text, whose
+from cards.timeline import A_MEETING, HIDDEN_SUBJECT, fmt_date, fmt_datetime, visible_text, whose
 from cards.widgets import bold, button, button_list, card, decorated_text, esc, muted, paragraph, section
 from models.domain import INBOUND, OUTBOUND, ActivityKind, utcnow
+from models.rep_privacy import hidden_from
 
 BRIEF_WINDOW_DAYS = 90  # "emails in/out in the last 90 days" (SPEC §1)
 KNOWERS_SHOWN = 5
@@ -41,7 +42,7 @@ def brief_section(brief: Brief, viewer: Viewer, now: dt.datetime | None = None) 
         return section(widgets, header=person.display_name or person.email)
     company = person.company.name if person.company and person.company.name else (contact.company_id or "")
     knowers = sorted(((at, rep) for rep, at in contact.touches.items() if at), reverse=True)[:KNOWERS_SHOWN]
-    known_by = ", ".join("you" if rep == viewer.rep else viewer.settings.rep_name(rep) for _, rep in knowers)
+    known_by = ", ".join("you" if rep == viewer.rep else viewer.teammate(rep) for _, rep in knowers)
     signals = signals_for(contact, viewer, now)
     widgets = [
         decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
@@ -72,15 +73,19 @@ def brief_section(brief: Brief, viewer: Viewer, now: dt.datetime | None = None) 
 
 
 def latest_exchange(person: Person, viewer: Viewer, now: dt.datetime | None = None) -> dict[str, Any] | None:
-    """The newest email or meeting that has happened, shown as the privacy level lets this rep see it."""
+    """The newest email or meeting that has happened, shown as the privacy level lets this rep see it: an
+    email a teammate made private (models.rep_privacy) shows who and when only, a private meeting no title."""
     now = now or utcnow()
     entry = max((e for e in person.entries if e.at <= now and e.kind in (ActivityKind.EMAIL, ActivityKind.MEETING)),
                 key=lambda e: (e.at, e.activity_id), default=None)
     if entry is None:
         return None
-    subject, snippet = visible_text(entry, viewer.rep, viewer.settings.privacy_level)
-    text = esc(subject) if subject else muted(HIDDEN_SUBJECT if entry.kind == ActivityKind.EMAIL else "A meeting")
-    who = whose(entry, viewer.rep, viewer.settings.rep_names)
+    private = hidden_from(entry, person.contact, viewer.rep)
+    subject, snippet = visible_text(entry, viewer.rep, "metadata" if private else viewer.settings.privacy_level)
+    if entry.private:  # a private Calendar event: its title was never stored
+        subject, snippet = "", ""
+    text = esc(subject) if subject else muted(HIDDEN_SUBJECT if entry.kind == ActivityKind.EMAIL else A_MEETING)
+    who = whose(entry, viewer.rep, viewer.teammate)
     return decorated_text(text, top_label=f"Latest exchange · {fmt_date(entry.at, viewer.tz)} · {who}",
                           bottom_label=snippet[:120] or None, icon="EMAIL")
 

@@ -38,6 +38,7 @@ from models.domain import (
     Settings,
     TimelineEntry,
 )
+from models.rep_privacy import hidden_from, thread_is_private, thread_key
 from models.rules import PHONE_EXAMPLE, TAG_MAX_LENGTH
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
@@ -80,8 +81,8 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
         decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
                        icon="PERSON", button_=button("Open", viewer.act("open_contact", contact_id=contact.id))),
         decorated_text(esc(", ".join(contact.emails)), icon="EMAIL"),
-        decorated_text(esc(viewer.settings.rep_name(contact.owner) if contact.owner else "Unassigned"),
-                       top_label="Owner", bottom_label=contact.owner if contact.owner and viewer.settings.rep_names.get(
+        decorated_text(esc(viewer.teammate(contact.owner) if contact.owner else "Unassigned"), top_label="Owner",
+                       bottom_label=contact.owner if contact.owner and contact.owner not in viewer.teammate(
                            contact.owner) else None, icon="MULTIPLE_PEOPLE"),
         decorated_text(esc(LIFECYCLE_STAGES.get(contact.lifecycle_stage, contact.lifecycle_stage)),
                        top_label="Lifecycle stage", icon="STAR"),
@@ -111,8 +112,25 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
     widgets.extend(relationship_widgets(contact, viewer))
     widgets.extend(also_in_touch(contact, viewer))
     widgets.append(divider())
-    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer))
+    widgets.append(privacy_buttons(contact, viewer))
+    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer, contact=contact))
     return widgets
+
+
+def privacy_buttons(contact: Contact, viewer: Viewer) -> Widget:
+    """Keep everything the rep has with this person to who and when for teammates, or undo it."""
+    mine = viewer.rep in contact.private_reps
+    label = "Share my emails with them again" if mine else "Keep my emails with them private"
+    return button_list(button(label, viewer.act("rep_privacy", contact_id=contact.id, share="1" if mine else None)))
+
+
+def thread_privacy_widgets(contacts: list[Contact], thread: str, private: bool, viewer: Viewer) -> list[Widget]:
+    label = "Share this thread again" if private else "Make this thread private"
+    hint = ("Teammates see only who and when of this conversation." if private
+            else "Teammates would see only who and when of this conversation; you still see everything.")
+    return [divider(), paragraph(muted(hint)), button_list(button(label, viewer.act(
+        "rep_privacy", contact_id=contacts[0].id, contact_ids=",".join(c.id for c in contacts[1:]) or None,
+        thread=thread, share="1" if private else None)))]
 
 
 def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = None) -> Widget | None:
@@ -123,7 +141,7 @@ def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = No
                     reverse=True)
     if not recent:
         return None
-    named = ", ".join(f"{viewer.settings.rep_name(rep)} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
+    named = ", ".join(f"{viewer.teammate(rep)} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
     more = f" and {len(recent) - RECENT_TOUCH_NAMED} more" if len(recent) > RECENT_TOUCH_NAMED else ""
     text = f'<font color="{WARNING_COLOR}"><b>Heads up:</b> {esc(named)}{more}</font>'
     return decorated_text(text, top_label=f"A teammate was in touch in the last {RECENT_TOUCH_DAYS} days",
@@ -223,29 +241,37 @@ def also_in_touch(contact: Contact, viewer: Viewer) -> list[Widget]:
         return []
     widgets = [paragraph(bold("Also in touch"))]
     for at, rep in others:
-        named = viewer.settings.rep_names.get(rep)
-        widgets.append(decorated_text(esc(named or rep), top_label=rep if named else None,
+        shown = viewer.teammate(rep)  # its address under a name (a departed rep's says it already)
+        widgets.append(decorated_text(esc(shown), top_label=rep if rep not in shown else None,
                                       bottom_label=f"Last touch {fmt_date(at, viewer.tz)}", icon="MULTIPLE_PEOPLE"))
     return widgets
 
 
 def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor: str | None,
-                     viewer: Viewer, replace: bool = False, now: dt.datetime | None = None) -> list[Widget]:
+                     viewer: Viewer, replace: bool = False, contact: Contact | None = None,
+                     now: dt.datetime | None = None) -> list[Widget]:
     """"Upcoming" (soonest first) above the past rows (newest first), and "Show more" (which opens the
     timeline card, then pages inside it). What is upcoming is decided now, so a meeting that passes
-    moves down without a sync."""
+    moves down without a sync.
+
+    `contact` carries what reps made private with this person (models.rep_privacy)."""
     now = now or dt.datetime.now(dt.UTC)
-    level, names = viewer.settings.privacy_level, viewer.settings.rep_names
+    level = viewer.settings.privacy_level
+
+    def row(entry: TimelineEntry) -> Widget:
+        return timeline_row(entry, viewer.rep, level, viewer.tz, viewer.teammate,
+                            private=hidden_from(entry, contact, viewer.rep))
+
     upcoming = sorted((e for e in entries if e.at > now), key=lambda e: (e.at, e.activity_id))
     past = [e for e in entries if e.at <= now]
     widgets: list[Widget] = []
     if upcoming:
         widgets.append(paragraph(bold("Upcoming")))
-        widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz, names) for entry in upcoming)
+        widgets.extend(row(entry) for entry in upcoming)
     widgets.append(paragraph(bold("Team timeline")))
     if not past:
         widgets.append(paragraph(muted("Nothing yet.")))
-    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz, names) for entry in past)
+    widgets.extend(row(entry) for entry in past)
     if next_cursor:
         more = viewer.act("show_more", contact_id=contact_id, cursor=next_cursor, replace="1" if replace else None)
         widgets.append(button_list(button("Show more", more)))
@@ -253,13 +279,19 @@ def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor:
 
 
 def message_card(people: list[Person], viewer: Viewer, subject: str = "", hidden: int = 0) -> dict[str, Any]:
-    """The Gmail contextual card: the sender first, then the other external participants."""
+    """The Gmail contextual card: the sender first, then the other external participants; last, the rep's
+    choice to keep this thread private (models.rep_privacy) when the message has a subject and known people."""
     if not people:
         body = [section([paragraph("No external people on this message: nothing to show.")])]
         return card("message", "Sidecar", body, subtitle=subject or None)
     sections = [person_section(p, viewer, collapsed=n > 0) for n, p in enumerate(people)]
     if hidden:
         sections.append(section([paragraph(muted(f"{hidden} more participants are not shown."))]))
+    contacts = [p.contact for p in people if p.contact is not None]
+    thread = thread_key(subject)
+    if contacts and thread:  # in the first section: the card's sections are its people
+        sections[0]["widgets"].extend(thread_privacy_widgets(
+            contacts, thread, thread_is_private(contacts, subject, viewer.rep), viewer))
     return card("message", people[0].contact.display_name if people[0].contact else (people[0].display_name
                 or people[0].email), sections, subtitle=subject or None)
 
@@ -275,14 +307,15 @@ def contact_card(person: Person, viewer: Viewer, error: str | None = None) -> di
 
 def timeline_card(contact: Contact, entries: list[TimelineEntry], next_cursor: str | None,
                   viewer: Viewer) -> dict[str, Any]:
-    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True)
+    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True, contact=contact)
     return card("timeline", contact.display_name, [section(widgets)], subtitle="Team timeline")
 
 
 # --- forms -------------------------------------------------------------------------------
 
 def add_contact_form(email: str, first: str, middle: str, last: str, company: str, viewer: Viewer,
-                     error: str | None = None, title: str = "") -> dict[str, Any]:
+                     error: str | None = None, title: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on the button: one click adds one contact."""
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [
         decorated_text(esc(email), top_label="Email", icon="EMAIL"),
@@ -291,7 +324,8 @@ def add_contact_form(email: str, first: str, middle: str, last: str, company: st
         text_input("last_name", "Last name", last),
         text_input("title", "Title", title),
         decorated_text(esc(company) or muted("Free mail: no company"), top_label="Company"),
-        button_list(button("Add contact", viewer.act("add_contact", email=email), filled=True)),
+        button_list(button("Add contact", viewer.act("add_contact", email=email, request_id=request_id),
+                           filled=True)),
     ]
     return card("add_contact", "Add as contact", [section(widgets)], subtitle=email)
 
@@ -338,12 +372,14 @@ def custom_input(definition: CustomFieldDefinition, current: Any, values: dict[s
 
 
 def activity_form(contact: Contact, kind: str, viewer: Viewer, error: str | None = None,
-                  body: str = "") -> dict[str, Any]:
+                  body: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on Save: one click stores one note or call."""
     label = "Note" if kind == ActivityKind.NOTE else "Call summary"
     name = "add_note" if kind == ActivityKind.NOTE else "log_call"
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [text_input("body", label, body, multiline=True),
-                button_list(button("Save", viewer.act(name, contact_id=contact.id), filled=True))]
+                button_list(button("Save", viewer.act(name, contact_id=contact.id, request_id=request_id),
+                                   filled=True))]
     title = "Add note" if kind == ActivityKind.NOTE else "Log call"
     return card(name, title, [section(widgets)], subtitle=contact.display_name)
 

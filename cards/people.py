@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from cards.timeline import FORMER_TEAMMATE
 from cards.widgets import action
 from models.domain import Company, Contact, Settings, TimelineEntry
 
@@ -44,3 +45,11 @@ class Viewer:
 
     def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
         return action(self.actions + action_name, parameters)
+
+    def teammate(self, rep: str) -> str:
+        """How a card names a rep: by name when sync learnt it (`Settings.rep_name`); a departed one says so,
+        with the address, so no card points at someone who left ("Ann Lee · ann@x.com (former teammate)")."""
+        name = self.settings.rep_names.get(rep)
+        if rep in self.settings.departed_reps:
+            return f"{name} · {rep} {FORMER_TEAMMATE}" if name else f"{rep} {FORMER_TEAMMATE}"
+        return name or rep

@@ -2,8 +2,10 @@
 
 Signals come from `models.signals` (computed when the card is built, from what
 the contact document already holds: no read of its own). None carries a
-subject or a snippet, so they follow any privacy level as they are; teammates
-are shown by name (`Settings.rep_name`).
+subject or a snippet, only who and when, so they follow any privacy level as
+they are, and an email a rep made private (models.rep_privacy: kept to who and
+when) counts in them like any other; teammates are shown as `Viewer.teammate`
+names them (by name, a departed one as a former teammate).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def waiting_text(signals: Signals) -> str | None:
 def strongest_text(signals: Signals, viewer: Viewer) -> str:
     if not signals.strongest:
         return "Nobody yet"
-    who = "you" if signals.strongest == viewer.rep else viewer.settings.rep_name(signals.strongest)
+    who = "you" if signals.strongest == viewer.rep else viewer.teammate(signals.strongest)  # a departed one says so
     return f"{who} ({signals.strength_by_rep[signals.strongest]})"
 
 

@@ -78,9 +78,11 @@ class MailboxState(enum.StrEnum):
     OK = "ok"  # the last run succeeded
     FAILED = "failed"  # the last run failed; the next one tries again
     REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+    DEPARTED = "departed"  # the rep was suspended or deleted in the Directory: no longer synced, history kept
 
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+DEPARTED_BY_DIRECTORY = "directory"  # Mailbox.departed_by when sync found the rep suspended or deleted
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
 DEFAULT_PRIVACY_LEVEL = "subject"
@@ -94,6 +96,7 @@ CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
 CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
+CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
 
 
 def utcnow() -> dt.datetime:
@@ -131,6 +134,9 @@ class CustomFieldDefinition:
                 raise ValueError(f"{self.label} must be a number, got {text!r}") from None
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValueError(f"{self.label} must be a number, got {text!r}")
+            if abs(number) > CUSTOM_NUMBER_MAX:
+                raise ValueError(f"{self.label} must be a number between {-CUSTOM_NUMBER_MAX:,} and "
+                                 f"{CUSTOM_NUMBER_MAX:,}, got {text!r}")
             return int(number) if number.is_integer() and "." not in plain and "e" not in plain.lower() else number
         if self.type == "date":
             try:
@@ -165,6 +171,9 @@ class Settings:
     # rep mailbox -> display name, from the From header of their own mail (`Repository.record_rep_name`);
     # kept beside the settings by sync, never edited on the admin card
     rep_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
+    # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
+    departed_reps: list[str] = dataclasses.field(default_factory=list)
 
     def rep_name(self, rep: str) -> str:
         """How a teammate is shown: their name when sync learnt it, else their address."""
@@ -242,6 +251,10 @@ class Contact:
     timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
     # activity id -> what that email or meeting says of the relationship (models.signals, sync-maintained)
     exchanges: dict[str, str] = dataclasses.field(default_factory=dict)
+    # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
+    # thread keys (a normalised subject's hash) -> the reps who made that thread private
+    private_reps: list[str] = dataclasses.field(default_factory=list)
+    private_threads: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -308,6 +321,7 @@ class Activity:
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     utc_offset: int | None = None  # minutes east of UTC of an email's Date header (the sender's time zone)
+    private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
@@ -333,6 +347,7 @@ class TimelineEntry:
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+    private: bool = False  # a private Calendar event: teammates see "a meeting" and its time only
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)
@@ -344,7 +359,8 @@ class TimelineEntry:
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
-                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart,
+                   private=activity.private)
 
 
 @dataclasses.dataclass
@@ -361,6 +377,8 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
+    departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)

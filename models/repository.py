@@ -15,12 +15,15 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       activities/{activity_id}               an Activity, one per message/meeting/note/call
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
         messages/{gmail id}                  the add-on's record of a message it read from the Gmail API
+                                             (with `tenant` and `exclusion_keys`, which a purge queries)
         message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
       unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
                                              address no contact held yet, linked when one is created
       merges/{merged contact id}             the journal of a merge (`models.merge`)
+      requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
+                                             retry creates nothing more (`add_activity_once`)
       reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
 
@@ -69,7 +72,7 @@ rule: they run in the daemon, never behind a card, and only for what is rare
 resync's reconciliation, the few contacts still `link_pending`). Contacts sync
 creates carry `link_pending` until sync has linked the activities stored
 before they existed, which `unlinked/{email}` lists (one read per address,
-where a query over activities would scan them all). The admin's scans
+where a query over activities would scan them all). The admin's look-ups
 (exclusions, address conflicts) and segment queries are the other queries;
 none runs behind a Gmail or Calendar card.
 
@@ -87,6 +90,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -103,8 +107,9 @@ from google.cloud.firestore_v1.base_query import FieldFilter, Or
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models import encoding
-from models.addresses import company_domain, name_key, normalize_email
+from models.addresses import company_domain, exclusion_terms, name_key, normalize_email
 from models.domain import (
+    DEPARTED_BY_DIRECTORY,
     SEGMENT_ACTIVITY_MODES,
     Activity,
     ActivityKind,
@@ -112,12 +117,14 @@ from models.domain import (
     Contact,
     CustomFieldDefinition,
     Mailbox,
+    MailboxState,
     Participant,
     Segment,
     Settings,
     TimelineEntry,
     utcnow,
 )
+from models.leases import Lease, Leases, LeaseState
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.signals import (
     OPEN_THREAD_DAYS,
@@ -147,8 +154,9 @@ RETRY_MULTIPLIER = 1.3  # and its growth
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
+# The reps' privacy marks (`set_person_private`, `set_thread_private`) are written by transforms only, too.
 SIGNAL_FIELDS = ("awaiting_us_at", "awaiting_them_at", "cold_at", "next_meeting_at", "strength")  # models.signals
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "exchanges")
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "exchanges", "private_reps", "private_threads")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -169,7 +177,10 @@ def connect(project: str, emulator_host: str | None = None) -> firestore.Client:
 
 def doc_id(value: str) -> str:
     """A Firestore-safe document id for an address or domain ('/' is a path separator)."""
-    return quote(value, safe="@+-_.!~*'()=") or "_"
+    quoted = quote(value, safe="@+-_.!~*'()=") or "_"
+    if quoted in (".", "..") or (len(quoted) >= 4 and quoted.startswith("__") and quoted.endswith("__")):
+        quoted = f"%{ord(quoted[0]):02X}{quoted[1:]}"  # Firestore reserves ".", ".." and "__*__" ids
+    return quoted
 
 
 def contact_id_for(email: str) -> str:
@@ -180,6 +191,29 @@ def contact_id_for(email: str) -> str:
 def activity_id_for(external_key: str) -> str:
     """Deterministic from the Message-ID (or iCalUID + start): one activity per real event."""
     return "a" + hashlib.sha256(external_key.encode()).hexdigest()[:24]
+
+
+EXCLUSION_KEYS = "exclusion_keys"  # on activities and the add-on's message records: see `exclusion_keys`
+
+
+def exclusion_keys(addresses: Iterable[str]) -> list[str]:
+    """What an exclusion can match of these addresses (`models.addresses.exclusion_terms`), sorted.
+
+    Stored on each activity and add-on message record so that a purge finds
+    what an address or a domain exclusion covers with one `array_contains`
+    query, instead of reading every activity of the tenant.
+    """
+    return sorted({term for address in addresses for term in exclusion_terms(address)})
+
+
+def request_key(rep: str, request_id: str) -> str:
+    """The document id of a card click's record (`Repository.add_activity_once`): rep and request id, hashed."""
+    return "r" + hashlib.sha256(f"{rep}\n{request_id}".encode()).hexdigest()[:32]
+
+
+def request_activity_id(rep: str, request_id: str) -> str:
+    """The id of the note or call a card click creates: the same for every retry of that click."""
+    return "a" + hashlib.sha256(f"card request\n{rep}\n{request_id}".encode()).hexdigest()[:24]
 
 
 def new_id(prefix: str) -> str:
@@ -249,6 +283,7 @@ def activity_to_doc(activity: Activity) -> dict[str, Any]:
     data["holders"] = {doc_id(mailbox): held_id for mailbox, held_id in activity.holders.items()}
     # for admin clean-ups (exclusions): which addresses and domains the activity involves
     data["addresses"] = sorted({p.email for p in activity.participants})
+    data[EXCLUSION_KEYS] = exclusion_keys(p.email for p in activity.participants)
     return data
 
 
@@ -480,6 +515,7 @@ class Repository:
     def save_settings(self, settings: Settings) -> None:
         data = dataclasses.asdict(settings)
         data.pop("rep_names")  # sync's, beside the settings (`record_rep_name`)
+        data.pop("departed_reps")  # kept by mark_departed / mark_returned only (a transform, never a stale copy)
         self.root.set({"settings": data}, merge=True, **self._rpc)
 
     def record_rep_name(self, writer: WriteSet, rep: str, name: str) -> None:
@@ -521,12 +557,14 @@ class Repository:
         except NotFound:
             return None
 
-    def create_contact(self, contact: Contact) -> Contact:
+    def create_contact(self, contact: Contact, request: tuple[str, str] | None = None) -> Contact:
         """Create a contact and claim its addresses, atomically; Conflict if it or an address exists.
 
         One batched read, then one commit whose preconditions make it atomic
         with that read (see `_claim_addresses`): the contact is created (the
         commit fails if it exists by then), so is each unclaimed address.
+        `request` (rep, request id) is a card click's: its record is created in
+        the same commit, so the click's retry can tell it succeeded (`created_by_request`).
         """
         ref = self.contact_ref(contact.id)
         for _ in range(WRITE_ATTEMPTS):
@@ -535,6 +573,8 @@ class Repository:
                 raise Conflict(f"contact {contact.id} already exists")
             batch = self.client.batch()
             batch.create(ref, contact_to_doc(contact))
+            if request is not None:
+                self._record_request(batch, *request, "contact", contact.id)
             self._claim_addresses(batch, contact, contact.emails, found)
             self.search_index.index_contact(batch, contact)
             if contact.company_id:
@@ -984,6 +1024,10 @@ class Repository:
         changed = {aid: raw for aid, raw in exchanges.items() if kept.exchanges.get(aid) != raw}
         if changed:  # field by field, so what sync adds meanwhile stays
             data["exchanges"] = changed
+        if other.private_reps:  # what a rep made private with the merged person stays private
+            data["private_reps"] = firestore.ArrayUnion(other.private_reps)
+        if other.private_threads:
+            data["private_threads"] = {key: firestore.ArrayUnion(reps) for key, reps in other.private_threads.items()}
         writer.set(self.contact_ref(kept.id), data, merge=True)
         self.index_emails(writer, kept.id, kept.emails)
 
@@ -1088,27 +1132,73 @@ class Repository:
         result = self._segment_query(segment, now).count().get(**self._rpc)
         return int(result[0][0].value)
 
-    # --- exclusions (models.privacy): the admin's scans ---------------------------------------
+    # --- exclusions (models.privacy): the admin's indexed look-ups --------------------------
 
-    def activity_ids_naming(self, address: str) -> list[str]:
-        """Ids of the activities whose participants include `address` (one query on `addresses`)."""
-        query = self.root.collection("activities").where(filter=FieldFilter("addresses", "array_contains", address))
-        return [s.id for s in self._stream(query.select(["addresses"]))]
+    def activity_ids_excluded_by(self, entry: str) -> list[str]:
+        """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
 
-    def activity_addresses(self, page_size: int) -> Iterator[tuple[str, list[str]]]:
-        """(activity id, addresses) of every activity, read in pages projected to `addresses` (a scan)."""
-        last = None
-        while True:
-            q = self.root.collection("activities").select(["addresses"]).order_by(FieldPath.document_id()) \
-                .limit(page_size)
-            if last is not None:
-                q = q.start_after(last)
-            snapshots = list(self._stream(q))
-            for snapshot in snapshots:
-                yield snapshot.id, list(snapshot.get("addresses") or [])
-            if len(snapshots) < page_size:
-                return
-            last = snapshots[-1]
+        `entry` is in its canonical form (`models.addresses.exclusion_entry`); an
+        address entry also finds plus-tagged and differently spelled copies, a
+        domain entry its subdomains' (see `exclusion_keys`).
+        """
+        query = self.root.collection("activities").where(filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        return [s.id for s in self._stream(query.select([EXCLUSION_KEYS]))]
+
+    def message_records_excluded_by(self, entry: str) -> list[tuple[str, str]]:
+        """(mailbox, Gmail id) of every add-on record of a message an exclusion covers (`record_message`).
+
+        One collection-group query on `messages`, scoped to this tenant by its
+        `tenant` field (a composite index in firestore.indexes.json): it finds
+        the records of mail sync never stored (bulk, spam, not synced yet) as
+        well as the others, and costs what matches, not the tenant's size.
+        """
+        query = self.client.collection_group("messages").where(
+            filter=FieldFilter("tenant", "==", self.tenant)).where(
+            filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        found = []
+        for snapshot in self._stream(query.select(["tenant"])):
+            mailbox = snapshot.reference.parent.parent
+            if mailbox.parent.parent.id == self.root.id:  # belt and braces: the path is this tenant's
+                found.append((unquote(mailbox.id), unquote(snapshot.id)))
+        return found
+
+    def forget_message(self, writer: WriteSet, mailbox: str, message_id: str) -> None:
+        """Delete the add-on's record of a message (an exclusion covers it)."""
+        writer.delete(self.message_ref(mailbox, message_id))
+
+    # --- card requests: what a card action creates, it creates once per click (#12) --------
+    # `requests/{key}`: {kind, id, rep, at}, keyed by a hash of the rep and the request id our card
+    # carried in its parameters (made where the form was built). Created in the same commit as what
+    # the click creates, on condition it does not exist: the same click posted again (Google's retry,
+    # the error card's Retry) finds it and writes nothing. One small document per thing created.
+
+    def _request_ref(self, rep: str, request_id: str):
+        return self.root.collection("requests").document(request_key(rep, request_id))
+
+    def _record_request(self, batch, rep: str, request_id: str, kind: str, created_id: str) -> None:
+        """In a Firestore batch (a conditional create: `WriteSet` has none), the click's record."""
+        batch.create(self._request_ref(rep, request_id), {"kind": kind, "id": created_id, "rep": rep,
+                                                           "at": utcnow()})
+
+    def add_activity_once(self, activity: Activity, rep: str, request_id: str) -> bool:
+        """A note or call from a card, written with its counters unless this click already wrote it.
+
+        One commit: the request's record (created only if absent), the activity
+        and its timeline rows, the counters (`add_activity`'s writes). False, and
+        nothing written, when the click's record exists. Give the activity
+        `request_activity_id(rep, request_id)` so even a lost record cannot make two.
+        """
+        batch = self.client.batch()
+        self._record_request(batch, rep, request_id, str(activity.kind), activity.id)
+        self.put_activity(batch, activity)
+        for contact_id in activity.contact_ids:
+            self.record_touches(batch, contact_id, [Touch(activity.at, activity.kind, None)])
+        return self._commit_unless_stale(batch)
+
+    def created_by_request(self, rep: str, request_id: str) -> str | None:
+        """The id of what a card click created (`create_contact(request=...)`, `add_activity_once`), or None."""
+        snapshot = self._get(self._request_ref(rep, request_id))
+        return snapshot.get("id") if snapshot.exists else None
 
     # --- mailboxes ----------------------------------------------------------------------
 
@@ -1126,6 +1216,122 @@ class Repository:
 
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
+
+    # --- bulk reassignment (#15; models.reassign): `reassignments/{op}` and its `chunks/{n}` --------
+
+    def _reassignment_ref(self, op_id: str):
+        return self.root.collection("reassignments").document(op_id)
+
+    def _reassignment_chunk_ref(self, op_id: str, chunk: int):
+        return self._reassignment_ref(op_id).collection("chunks").document(str(chunk))
+
+    def owned_contact_ids(self, rep: str) -> list[str]:
+        """Every contact in a rep's owner index (`models.search`), sorted: its shards in one batched read."""
+        ids: set[str] = set()
+        for snapshot in self.get_all(self.search_index.owner_shards(rep)):
+            ids.update((snapshot.to_dict() or {}).get("contacts") or {})
+        return sorted(ids)
+
+    def reassignment_journal(self, op_id: str) -> dict[str, Any] | None:
+        snapshot = self._get(self._reassignment_ref(op_id))
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def plan_reassignment(self, op_id: str, journal: dict[str, Any], chunks: list[dict[str, str]]) -> None:
+        """The plan's chunks (`{contact_id: new owner}` each), then the journal naming how many: a crash in
+        between leaves no journal, and the rerun plans again."""
+        with self.batch() as writer:
+            for number, assignments in enumerate(chunks):
+                writer.set(self._reassignment_chunk_ref(op_id, number), {"assignments": assignments, "done": False})
+        self._reassignment_ref(op_id).set({**journal, "chunks": len(chunks)}, **self._rpc)
+
+    def reassignment_chunks(self, op_id: str, count: int) -> list[dict[str, Any]]:
+        """The plan's chunks, in order (one batched read)."""
+        refs = [self._reassignment_chunk_ref(op_id, n) for n in range(count)]
+        found = {s.reference.path: s.to_dict() for s in self.get_all(refs)}
+        return [found.get(ref.path) or {"assignments": {}, "done": False} for ref in refs]
+
+    def reassign_owner(self, writer: WriteSet, contact: Contact, new_owner: str) -> None:
+        """A contact's owner, and the owner index row with it (`SearchIndex.move_owner`)."""
+        self.search_index.move_owner(writer, contact, new_owner)
+        writer.update(self.contact_ref(contact.id), {"owner": new_owner, "updated_at": utcnow()})
+
+    def finish_reassignment_chunk(self, writer: WriteSet, op_id: str, chunk: int, result: dict[str, Any]) -> None:
+        writer.set(self._reassignment_chunk_ref(op_id, chunk), {**result, "done": True}, merge=True)
+
+    def update_reassignment_journal(self, op_id: str, fields: dict[str, Any]) -> None:
+        self._reassignment_ref(op_id).set(fields, merge=True, **self._rpc)
+
+    # --- privacy a rep controls (#15; models.rep_privacy) ---------------------------------------
+    # The marks live on the contact (read with it by every card: no extra read) as transforms only
+    # (SYNC_ONLY_FIELDS keeps every other write off them); `reps/{rep}.private` keeps what each rep
+    # marked, for the admin's counts.
+
+    def set_person_private(self, rep: str, contact_id: str, private: bool) -> None:
+        """Everything `rep` has with this person private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        batch.set(self.contact_ref(contact_id), {"private_reps": change}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"people": {contact_id: utcnow() if private
+                                                              else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def set_thread_private(self, rep: str, contact_ids: Iterable[str], thread_key: str, private: bool) -> None:
+        """One thread of `rep`'s with these people private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        for contact_id in sorted(set(contact_ids)):
+            batch.set(self.contact_ref(contact_id), {"private_threads": {thread_key: change}}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"threads": {thread_key: utcnow() if private
+                                                               else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def private_counts(self, reps: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per rep, how many threads and people they made private (one batched read; counts only)."""
+        reps = sorted(set(reps))
+        found = {s.reference.path: s.to_dict() or {} for s in self.get_all([self._rep_ref(r) for r in reps],
+                                                                               field_paths=["private"])}
+        counts = {}
+        for rep in reps:
+            marks = (found.get(self._rep_ref(rep).path) or {}).get("private") or {}
+            counts[rep] = {"threads": len(marks.get("threads") or {}), "people": len(marks.get("people") or {})}
+        return counts
+
+    # --- the Workspace: its domains and departed reps (#15; sync.directory) -------------------
+    # The tenant's root holds `workspace` = {primary, domains, read_at}, written by sync from the
+    # Directory; each of those domains is also added to `settings.internal_domains` (an ArrayUnion,
+    # so an admin's own internal domains are kept and a concurrent writer loses nothing).
+
+    def record_workspace(self, primary: str, domains: list[str]) -> None:
+        """Store the Workspace's domains (primary first) and make every one of them internal."""
+        others = [d for d in domains if d != self.tenant]
+        data: dict[str, Any] = {"workspace": {"primary": primary, "domains": list(domains), "read_at": utcnow()}}
+        if others:
+            data["settings"] = {"internal_domains": firestore.ArrayUnion(others)}
+        self.root.set(data, merge=True, **self._rpc)
+
+    def workspace_domains(self) -> list[str]:
+        """The tenant's domains as the Directory last listed them (the tenant alone before a sync); one get."""
+        snapshot = self.client.get_all([self.root], field_paths=["workspace"], **self._rpc)
+        found = next((s for s in snapshot if s.exists), None)
+        stored = ((found.to_dict() or {}).get("workspace") or {}).get("domains") if found is not None else None
+        return list(dict.fromkeys([self.tenant, *(stored or [])]))
+
+    def mark_departed(self, email: str, by: str = DEPARTED_BY_DIRECTORY) -> None:
+        """A rep who left: their mailbox is `departed` (cursors and counts kept) and the tenant's settings
+        list them, so every card can say "former teammate" without another read. One atomic commit."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.DEPARTED.value,
+                                            "departed_at": utcnow(), "departed_by": by}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayUnion([email])}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def mark_returned(self, email: str) -> None:
+        """A departed rep is back (reinstated in the Directory, or by an admin): synced again from the next pass."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.NEW.value, "departed_at": None,
+                                            "departed_by": None}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayRemove([email])}}, merge=True)
+        batch.commit(**self._rpc)
 
     # --- sync: bulk creation, the name index and the daemon's few queries --------------------
 
@@ -1221,15 +1427,20 @@ class Repository:
 
     def record_message(self, mailbox: str, message_id: str, activity_id: str | None = None,
                        participants: Iterable[Participant] = (), subject: str = "",
-                       writer: WriteSet | None = None) -> None:
+                       writer: WriteSet | None = None, addresses: Iterable[str] = ()) -> None:
         """Remember a mailbox's Gmail message so the add-on finds its people with one `get`.
 
         Sync may record each message it stores (with `activity_id`); the add-on
         records what it read from the Gmail API (with `participants`), so a
-        message opened twice costs the API once.
+        message opened twice costs the API once. The record is indexed by the
+        exclusion terms of its participants and of `addresses` (every address the
+        message names, parseable or not), so an exclusion finds it
+        (`message_records_excluded_by`) even when sync never stores that mail.
         """
+        participants = list(participants)
         data = {"activity_id": activity_id, "subject": subject,
-                "participants": [dataclasses.asdict(p) for p in participants]}
+                "participants": [dataclasses.asdict(p) for p in participants], "tenant": self.tenant,
+                EXCLUSION_KEYS: exclusion_keys([*(p.email for p in participants), *addresses])}
         ref = self.message_ref(mailbox, message_id)
         if writer is None:
             ref.set(data, **self._rpc)
@@ -1499,6 +1710,43 @@ class Repository:
         if writes:
             batch.commit(**self._rpc)
 
+    # --- leases: who may sync a mailbox now, and the fenced cursor commit (models/leases.py) ---------
+
+    @functools.cached_property
+    def _leases(self) -> Leases:
+        return Leases(self.client, self.root)
+
+    def acquire_lease(self, mailbox: str, owner: str, ttl_seconds: float) -> Lease | None:
+        """The mailbox's lease for `owner` (unique to one attempt), or None while another holds it."""
+        return self._leases.acquire(doc_id(mailbox), owner, ttl_seconds)
+
+    def renew_lease(self, lease: Lease) -> None:
+        """The heartbeat: extend the lease by its ttl; raises `Fenced` once another holder took it."""
+        self._leases.renew(lease)
+
+    def commit_cursors(self, mailbox: Mailbox, lease: Lease, release: bool = True) -> None:
+        """Write the mailbox (its cursors and state) only if `lease` is still current, releasing it too.
+
+        One commit holds the mailbox document and the fence check, so a
+        worker that lost its lease never moves a cursor (`Fenced` is raised).
+        """
+        self._leases.commit_fenced(lease, [(self.mailbox_ref(mailbox.email), mailbox_to_doc(mailbox))], release)
+
+    def release_lease(self, lease: Lease) -> None:
+        self._leases.release(lease)
+
+    def mark_mailbox_dirty(self, mailbox: str) -> None:
+        """A sync request for a leased mailbox: its holder goes again when it lets go (marks coalesce)."""
+        self._leases.mark_dirty(doc_id(mailbox))
+
+    def mailbox_dirty_since(self, lease: Lease) -> bool:
+        """True when the mailbox was marked dirty after `lease` was acquired."""
+        return self._leases.dirty_since(lease)
+
+    def mailbox_leases(self) -> list[LeaseState]:
+        """Every mailbox lease of the tenant, held or released, for `sync status`."""
+        return self._leases.held()
+
 
 def segment_to_doc(segment: Segment) -> dict[str, Any]:
     data = dataclasses.asdict(segment)
@@ -1531,6 +1779,8 @@ def _entry_doc(entry: TimelineEntry) -> str:
     """
     data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
+    if not entry.private:
+        del data["private"]  # the rare private meeting says so; every other row stays as short as before
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 

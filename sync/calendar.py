@@ -11,6 +11,7 @@ releases the old occurrence's activity.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -22,6 +23,9 @@ from models.repository import activity_id_for
 from sync.api import MailboxApi, status_of
 from sync.linking import Item
 from sync.writer import SyncWriter
+
+# Calendar's `visibility`: "private" and "confidential" events are kept to "a meeting" and its time
+PRIVATE_VISIBILITY = ("private", "confidential")
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ def parse_event(event: dict) -> Item | None:
     organizer = event.get("organizer") or {}
     attendees = [a for a in event.get("attendees") or () if not a.get("resource")]  # rooms are not people
     people = [(organizer, "organizer")] + [(a, "attendee") for a in attendees]
+    written = tuple(str(person.get("email")) for person, _ in people if person.get("email"))  # for exclusions
     for person, role in people:
         address = normalize_email(person.get("email") or "")
         if not is_valid_email(address) or address in seen:
@@ -76,9 +81,12 @@ def parse_event(event: dict) -> Item | None:
         participants.append(Participant(email=address, name=(person.get("displayName") or "").strip(), role=role))
         if person.get("responseStatus") == "declined":
             declined.add(address)
+    private = event.get("visibility") in PRIVATE_VISIBILITY
+    if private:  # its title and who came are the rep's alone: neither is stored (models.rep_privacy)
+        participants = [dataclasses.replace(p, name="") for p in participants]
     return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.MEETING, held_id=event["id"],
-                at=start[0], end_at=event_end(event), subject=(event.get("summary") or "").strip(),
-                participants=participants, declined=frozenset(declined))
+                at=start[0], end_at=event_end(event), subject="" if private else (event.get("summary") or "").strip(),
+                participants=participants, declined=frozenset(declined), address_text=written, private=private)
 
 
 class CalendarSync:

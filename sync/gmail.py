@@ -116,7 +116,8 @@ def parse_message(message: dict, mailbox: str,
                 at=message_time(headers, message.get("internalDate")),
                 subject=decode_words(headers.get("subject", "")).strip(),
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
-                bulk=is_bulk(headers), utc_offset=date_offset(headers))
+                bulk=is_bulk(headers), utc_offset=date_offset(headers),
+                address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
 
 
 class GmailSync:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from models.addresses import is_excluded, is_internal, is_role_address
+from models.addresses import is_excluded, is_internal, is_role_address, named_addresses
 from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, ActivityKind, Participant, Settings
 
 SENDER_ROLES = ("from", "organizer")
@@ -33,6 +33,10 @@ class Item:
     bulk: bool = False  # mailing list, newsletter, auto-submitted
     declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
     utc_offset: int | None = None  # an email's Date header offset, minutes east of UTC (models.signals)
+    # the address headers (or attendee addresses) as written: exclusions check every address they name,
+    # the ones parsing dropped (`pät@…`, a trailing dot) too (`Team.excludes`)
+    address_text: tuple[str, ...] = ()
+    private: bool = False  # a private Calendar event: stored without title or names (models.rep_privacy)
 
     @property
     def sender(self) -> str | None:
@@ -57,12 +61,13 @@ class Team:
         self.policy = policy if policy in AUTO_CREATE_POLICIES else "outbound"
         self._internal: dict[str, bool] = {}
         self._excluded: dict[str, bool] = {}
+        self._excluded_text: dict[str, bool] = {}
         self._role: dict[str, bool] = {}
 
     def update_exclusions(self, exclusions: list[str]) -> None:
         """An admin may add an exclusion while a run is under way: from the next group on, it holds."""
         if list(exclusions) != self.exclusions:
-            self._excluded = {}
+            self._excluded, self._excluded_text = {}, {}
             self.exclusions = list(exclusions)
 
     def is_internal(self, email: str) -> bool:
@@ -86,8 +91,17 @@ class Team:
         return known
 
     def excludes(self, item: Item) -> bool:
-        """Mail or meetings touching an excluded address or domain are never stored (SPEC §9)."""
-        return bool(self.exclusions) and any(self.is_excluded(p.email) for p in item.participants)
+        """Mail or meetings naming an excluded address or domain, parseable or not, are never stored (SPEC §9)."""
+        if not self.exclusions:
+            return False
+        return (any(self.is_excluded(p.email) for p in item.participants)
+                or any(self._names_excluded(text) for text in item.address_text))
+
+    def _names_excluded(self, text: str) -> bool:
+        known = self._excluded_text.get(text)
+        if known is None:
+            known = self._excluded_text[text] = any(self.is_excluded(a) for a in named_addresses(text))
+        return known
 
     def external(self, item: Item) -> list[Participant]:
         return self.external_participants(item.participants)

@@ -17,6 +17,7 @@ import pytest
 
 from cards.timeline import fmt_date, fmt_datetime
 from models.domain import utcnow
+from models.rep_privacy import thread_key
 from models.signals import working_days_between
 from sync.__main__ import main as sync_main
 from tests.addon.conftest import card_of, texts
@@ -157,3 +158,43 @@ def test_a_question_left_unanswered_three_working_days_needs_attention_until_the
     # Ben is no longer waiting on us (our intro, which he never answered, is waiting on him)
     intro = working_days_between(history["now"] - dt.timedelta(days=25), utcnow())
     assert needs_attention(home)["Ben Ortiz"] == f"Waiting on them · {intro} working days"
+
+
+
+def test_a_thread_or_person_a_rep_made_private_shows_teammates_no_subject_in_the_latest_exchange(
+        addon, google, repo, rep, teammate, history):
+    """#15 x #17: the brief's "Latest exchange" keeps to who and when for a private thread or person.
+
+    The signals themselves are who and when only (no subject, no snippet), which a private thread still shows
+    teammates, so they are unchanged: "Replied to 2 of 3" stays.
+    """
+    tag, contract = history["tag"], history["now"] - dt.timedelta(days=10)
+    ana = repo.find_contact_by_email(history["ana"])
+
+    def brief_for(viewer: str) -> dict:
+        attendees = [{"email": rep, "organizer": True}, {"email": teammate},
+                     {"email": history["ana"], "displayName": "Ana Lopez"}]
+        for attendee in attendees:
+            attendee["self"] = attendee["email"] == viewer
+        calendar = {"calendarId": "primary", "id": history["event"].id, "organizer": {"email": rep},
+                    "attendees": attendees}
+        return card_of(addon.post(CALENDAR, host="CALENDAR", calendar=calendar, rep=viewer))
+
+    theirs = f"Latest exchange · {fmt_date(contract, LONDON)} · {named(google, rep)}"
+    mine = f"Latest exchange · {fmt_date(contract, LONDON)} · you"
+    assert widget(brief_for(teammate), theirs)["text"] == f"Contract {tag}"  # the tenant's `subject` level
+
+    addon.action("rep_privacy", params={"contact_id": ana.id, "thread": thread_key(f"Contract {tag}")})
+
+    brief = brief_for(teammate)
+    assert f"Contract {tag}" not in texts(brief)
+    assert "(subject hidden)" in widget(brief, theirs)["text"]  # who and when stay
+    assert widget(brief_for(rep), mine)["text"] == f"Contract {tag}"  # the rep sees all of it
+    contact_card = card_of(addon.action("open_contact", params={"contact_id": ana.id}, rep=teammate))
+    assert widget(contact_card, "Response rate, last 180 days")["text"] == "Replied to 2 of 3"
+
+    addon.action("rep_privacy", params={"contact_id": ana.id, "thread": thread_key(f"Contract {tag}"), "share": "1"})
+    assert widget(brief_for(teammate), theirs)["text"] == f"Contract {tag}"
+    addon.action("rep_privacy", params={"contact_id": ana.id})  # everything the rep has with Ana
+    brief = brief_for(teammate)
+    assert f"Contract {tag}" not in texts(brief) and "(subject hidden)" in widget(brief, theirs)["text"]
