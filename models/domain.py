@@ -98,6 +98,13 @@ CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,2
 ISO_DATE_LENGTH = len("2026-01-31")
 CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
 
+# Gmail's inbox tabs (search operator category:NAME) a tenant may leave out of sync: mail there is never
+# listed, so never paid for. By default the three that hold machine mail (newsletters, network
+# notifications, mailing lists) and next to no conversation with a customer; "updates" is kept (receipts,
+# invoices and order confirmations from customers' systems land there).
+GMAIL_CATEGORIES = ("promotions", "social", "forums", "updates")
+DEFAULT_SKIPPED_CATEGORIES = ("promotions", "social", "forums")
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -171,6 +178,7 @@ class Settings:
     # rep mailbox -> display name, from the From header of their own mail (`Repository.record_rep_name`);
     # kept beside the settings by sync, never edited on the admin card
     rep_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    skipped_categories: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SKIPPED_CATEGORIES))
     # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
     # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
     departed_reps: list[str] = dataclasses.field(default_factory=list)
@@ -248,7 +256,11 @@ class Contact:
     job_change: dict[str, Any] | None = None
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
-    timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # the timeline buckets that exist: "YYYY-MM", and "YYYY-MM.N" for a busy month's further parts
+    timeline_months: list[str] = dataclasses.field(default_factory=list)
+    # bucket -> {"rows": rows placed there, "lo"/"hi": epoch seconds of its oldest/newest row}
+    # (`models.repository`: how the reader finds the newest rows without reading every part)
+    timeline_parts: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     # activity id -> what that email or meeting says of the relationship (models.signals, sync-maintained)
     exchanges: dict[str, str] = dataclasses.field(default_factory=dict)
     # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
@@ -321,6 +333,11 @@ class Activity:
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     utc_offset: int | None = None  # minutes east of UTC of an email's Date header (the sender's time zone)
+    # what identifies an email beyond its sender-written Message-ID (`sync.gmail.message_evidence`):
+    # a copy whose evidence differs is another message, never merged into this one
+    evidence: str = ""
+    # linked contact id -> the bucket of its timeline holding this activity's row (`models.repository`)
+    timeline_buckets: dict[str, str] = dataclasses.field(default_factory=dict)
     private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:
@@ -379,6 +396,24 @@ class Mailbox:
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
     departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
+    # The Gmail backfill: a full sync, newest mail first, resumable (sync.gmail); all None/0 until one starts.
+    backfill_since: dt.datetime | None = None  # how far back it goes (SIDECAR_BACKFILL_DAYS before its start)
+    backfill_started_at: dt.datetime | None = None
+    backfill_done_at: dt.datetime | None = None  # None while it runs
+    # the backfill cursor: the last ids of its listing (newest first, threads together) stored so far, the
+    # last one last; the next run lists again and resumes after the last of them still listed
+    backfill_cursor: list[str] = dataclasses.field(default_factory=list)
+    backfill_reached: dt.datetime | None = None  # the oldest listed message stored so far (how far back it got)
+    backfill_listed: int = 0  # listed messages done: stored, or skipped (bulk mail, gone meanwhile)
+    backfill_total: int = 0  # messages it lists in all (done and to do, as last listed)
+    backfill_stored: int = 0
+    backfill_units: int = 0  # Gmail quota units it has spent
+    backfill_seconds_left: float | None = None  # what is left, at the mailbox's per-user quota
+    backfill_resync: bool = False  # restarted after an expired history id: releases what is gone when done
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)
+
+    @property
+    def backfilling(self) -> bool:
+        return self.backfill_since is not None and self.backfill_done_at is None

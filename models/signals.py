@@ -13,7 +13,8 @@ same write as the contact's counters: `Repository.record_touches`):
   to the person (in To), `c` the person was only copied, or on someone else's mail;
 - teammates: the team's addresses on it (the sender of an `o`, the To/Cc of
   an `i` or `c`, the attendees of a meeting), comma-separated;
-- thread: a short hash of the subject without its "Re:"/"Fwd:" prefixes. Gmail
+- thread: `models.rep_privacy.thread_key`, a short hash of the subject without its "Re:"/"Fwd:"
+  prefixes (the key reps mark a thread private under too). Gmail
   thread ids differ from one mailbox to the next, the subject does not, so two
   teammates' copies of one conversation fall in the same thread;
 - utc offset: of the sender's `Date` header (an `i` only), for best time to reach.
@@ -33,14 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import math
-import re
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 
 from models.addresses import is_internal
 from models.domain import INBOUND, INTERNAL, OUTBOUND, Activity, ActivityKind, Contact, Settings, utcnow
+from models.rep_privacy import thread_key
 
 EXCHANGE_HORIZON_DAYS = 400  # older mail and meetings are not recorded: no signal looks back further than a year
 SIGNAL_WINDOW_DAYS = 365  # strength and going cold look at the last year
@@ -59,8 +59,6 @@ RECENCY_HALF_LIFE_DAYS = 30  # strength's recency halves every 30 days of silenc
 FREQUENCY_SATURATION = 50  # strength's frequency is full at 50 weighted exchanges a year
 MEETING_WEIGHT = 2  # a meeting counts as two emails in strength's frequency
 STRENGTH_WEIGHTS = (0.4, 0.35, 0.25)  # recency, frequency, reciprocity
-THREAD_HASH_CHARS = 10
-_REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|sv|vs|tr|antw)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 EMAIL, MEETING = "e", "m"
 THEIRS, OURS, COPIED = "i", "o", "c"
@@ -90,12 +88,6 @@ class Exchange:
                    tuple(r for r in reps.split(",") if r), thread, int(offset) if offset else None)
 
 
-def thread_key(subject: str) -> str:
-    """The thread an email belongs to, the same in every teammate's mailbox (see the module doc)."""
-    base = " ".join(_REPLY_PREFIX.sub("", subject or "").casefold().split())
-    return hashlib.sha1(base.encode()).hexdigest()[:THREAD_HASH_CHARS]
-
-
 def exchange_of(activity: Activity, is_theirs: Callable[[str], bool], is_internal: Internal,
                 now: dt.datetime) -> Exchange | None:
     """What `activity` says of the relationship with one contact, or None when it says nothing.
@@ -112,7 +104,7 @@ def exchange_of(activity: Activity, is_theirs: Callable[[str], bool], is_interna
     if activity.kind != ActivityKind.EMAIL:
         return None
     sender = next((p for p in activity.participants if p.role == "from"), None)
-    thread = thread_key(activity.subject)
+    thread = thread_key(activity.subject) or ""  # the emails without a subject: one thread
     if activity.direction == OUTBOUND and sender is not None:
         addressed = any(p.role == "to" and is_theirs(p.email) for p in activity.participants)
         return Exchange(activity.at, EMAIL, OURS if addressed else COPIED, (sender.email,), thread)

@@ -40,10 +40,10 @@ from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.directory import Workspace, mark_departures, record_workspace
-from sync.gmail import FETCH_GROUP, GmailSync
+from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
-from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, refresh_signals
+from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, refresh_signals, settle_contacts
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +105,19 @@ def configured_mailboxes(config: Config, google_service: ServiceFactory) -> list
 
 
 class SyncRun:
-    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given)."""
+    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given).
+
+    `backfill_seconds` bounds each mailbox's backfill slice in this pass (the
+    daemon passes its interval, so a long backfill resumes in the next pass and
+    holds up no other mailbox); None runs every backfill to its end.
+    """
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
                  chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
                  lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True,
-                 workspace: Workspace | None = None):
+                 workspace: Workspace | None = None, backfill_seconds: float | None = None,
+                 list_page: int = MESSAGES_PAGE_MAX):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -122,6 +128,8 @@ class SyncRun:
         self.lease_ttl_seconds = lease_ttl_seconds
         self.wait_for_lease = wait_for_lease
         self.workspace = workspace  # the Directory's domains and users (sync.directory), when it was read
+        self.backfill_seconds = backfill_seconds
+        self.list_page = list_page  # Gmail's messages.list page size (a test lists a small mailbox in pages)
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -150,8 +158,8 @@ class SyncRun:
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
         for tenant in list(self._tenants):
-            if self.stop.is_set():
-                break
+            if self.stop.is_set() or not any(r.state == MailboxState.OK for r in results):
+                break  # stopped, or nothing synced (an unreachable store would only make each call wait)
             self.link(tenant)
         return results
 
@@ -169,15 +177,34 @@ class SyncRun:
                 with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
                     for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
                         del old.in_flight[activity_id]
-                fresh.lock, fresh.in_flight = old.lock, old.in_flight
+                # the names seen and the contacts touched are shared too: a sync of the old state still adds
+                # to what `link` settles and refreshes
+                fresh.lock, fresh.in_flight, fresh.names_seen = old.lock, old.in_flight, old.names_seen
+                fresh.touched = old.touched
                 self._tenants[tenant] = fresh
 
     def link(self, tenant: str) -> None:
-        """Link contacts this run created to what other mailboxes stored before they existed, then refresh
-        the signals' moments of the contacts whose exchanges changed (issue 17: what segments query)."""
+        """Link contacts this run created to what other mailboxes stored before they existed, settle the
+        names and owners of the contacts its syncs saw by `models.precedence`, whatever their order, then
+        refresh the signals' moments of the contacts whose exchanges changed (issue 17: what segments query).
+
+        The settle step moves no cursor and needs no lease: each contact is
+        rewritten with a conditional write on the version it read (another
+        process settling the same people retries on the newer one), so two
+        processes settling at once converge on the same result.
+
+        Signals come last: they are computed from a contact's `exchanges`,
+        which linking adds to (a contact created this run gets the exchanges
+        other mailboxes stored before it existed). Settling reads and writes
+        none of what signals read, but both rewrite contacts conditionally on
+        the version they read: run last, the refresh plans on versions no
+        later step of this pass changes, so neither has to plan again.
+        """
         state = self.tenant(tenant)
         with state.lock:
             self.link_writes += link_pending(state.repo)
+        settle_contacts(state)
+        with state.lock:
             self.link_writes += refresh_signals(state)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
@@ -194,6 +221,14 @@ class SyncRun:
         under that).
         """
         email = email.lower()
+        try:
+            return self._sync_mailbox(email)
+        except Exception as exc:  # the store itself failed (unreachable): there is nowhere to record it
+            failure = classify(exc)
+            log.error("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+            return MailboxResult(email, failure.state, error=failure.reason)
+
+    def _sync_mailbox(self, email: str) -> MailboxResult:
         repo = self.tenant(self.tenant_of(email)).repo
         for _ in range(1 + DIRTY_RERUNS_MAX):
             lease = self._acquire(repo, email)
@@ -236,19 +271,24 @@ class SyncRun:
             api = MailboxApi(email, self.google_service, config.google_api_root,
                              self.quota, heartbeat.halt)
             writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
-            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
+            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group,
+                              checkpoint=heartbeat.checkpoint, list_page=self.list_page)
             calendar = CalendarSync(api, writer, config.backfill_days)
             result = MailboxResult(email, MailboxState.OK)
             mailbox.last_attempt_at = utcnow()
             log.info("sync start mailbox=%s state=%s fence=%d", email, mailbox.state, lease.fence)
             try:
-                history_id = gmail.run(mailbox)
+                deadline = None if self.backfill_seconds is None else started + self.backfill_seconds
+                history_id = gmail.run(mailbox, deadline)
                 mailbox.history_id = history_id
                 sync_token = calendar.run(mailbox)
                 mailbox.sync_token = sync_token or mailbox.sync_token
                 mailbox.cursor_at = utcnow()
             except Stopped:
                 result.state, result.error = mailbox.state, LEASE_LOST if heartbeat.lost else "stopped"
+            except Fenced:  # a backfill checkpoint refused: another attempt holds the mailbox now
+                log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
+                result.state, result.error = mailbox.state, LEASE_LOST
             except Exception as exc:  # classified below; the other mailboxes go on
                 failure = exc if isinstance(exc, MailboxError) else classify(exc)
                 result.state, result.error = failure.state, failure.reason
@@ -264,22 +304,37 @@ class SyncRun:
                 else:
                     mailbox.last_success_at = mailbox.last_attempt_at
                 mailbox.counts = {"messages": result.messages, "events": result.events,
-                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed}
-            writer.flush()  # everything the cursors cover lands before them
+                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed,
+                                  "skipped": writer.counts.skipped}
             try:
+                writer.flush()  # everything the cursors cover lands before them
                 heartbeat.commit(mailbox)
-                result.firestore_writes = 1  # the mailbox document
+                result.firestore_writes = 1 + heartbeat.checkpoints  # the mailbox document, each time
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
                 result.state, result.error = mailbox.state, LEASE_LOST
+            except Exception as exc:  # the store failed as well: nothing more can be recorded
+                return self._unrecorded(result, exc, started)
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
         result.firestore_writes += writer.writes
-        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals
+        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals + heartbeat.checkpoints
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
+        return result
+
+
+    @staticmethod
+    def _unrecorded(result: MailboxResult, exc: Exception, started: float) -> MailboxResult:
+        """A mailbox whose outcome could not be stored (Firestore failed): its reason, logged and returned."""
+        if not result.error or result.state == MailboxState.OK:
+            failure = classify(exc)
+            result.state, result.error = failure.state, failure.reason
+        result.seconds = time.monotonic() - started
+        log.error("sync failed mailbox=%s state=%s reason=%s (not recorded)", result.email, result.state,
+                  result.error)
         return result
 
 
