@@ -133,6 +133,9 @@ class Settings:
     exclusions: list[str] = dataclasses.field(default_factory=list)  # addresses and domains
     auto_create: str = DEFAULT_AUTO_CREATE
     internal_domains: list[str] = dataclasses.field(default_factory=list)
+    # the tenant's own machine senders (models.addresses.machine_rule) and free-mail domains (issue #16)
+    machine_addresses: list[str] = dataclasses.field(default_factory=list)
+    free_mail_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
 
@@ -207,6 +210,9 @@ class Contact:
     touches: dict[str, dt.datetime] = dataclasses.field(default_factory=dict)
     # set when the person appeared at a new corporate domain: {"company_id", "email", "seen_at"}
     job_change: dict[str, Any] | None = None
+    # where the name came from: "header" (a display name), "address" (the local part, improved by a later
+    # display name), "" (typed by a rep or imported: sync never overwrites it); see sync.people
+    name_source: str = ""
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
     timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
@@ -322,3 +328,4 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    send_as: list[str] | None = None  # Gmail send-as addresses, None until fetched (sync.people.learn_send_as)

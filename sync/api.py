@@ -39,7 +39,7 @@ QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after w
 QUOTA_HEADROOM = 0.98  # spend at most this share of the budget, so a clock step never tips over it
 CALENDAR_QUERIES_PER_MINUTE = 600  # Calendar's default per-user "queries per minute"
 # Gmail's published per-method cost in quota units (developers.google.com/gmail/api/reference/quota).
-GMAIL_UNITS = {"messages.list": 5, "messages.get": 5, "history.list": 2, "getProfile": 1}
+GMAIL_UNITS = {"messages.list": 5, "messages.get": 5, "history.list": 2, "getProfile": 1, "settings.sendAs.list": 1}
 RETRY_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 32.0

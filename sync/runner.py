@@ -23,6 +23,7 @@ from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.gmail import GmailSync
 from sync.linking import Team
+from sync.people import learn_send_as, settle
 from sync.writer import SyncWriter, TenantState, link_pending
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class SyncRun:
 
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
         workers = max(1, min(self.services.config.sync_concurrency, len(mailboxes)))
+        learn_send_as(self, mailboxes)  # every alias is the team's before any mailbox links a message
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
         for state in self._tenants.values():
@@ -94,6 +96,7 @@ class SyncRun:
                 break
             with state.lock:
                 self.link_writes += link_pending(state.repo)
+                settle(state.repo, state.team, state.created, state.better_names)
         return results
 
     def sync_mailbox(self, email: str) -> MailboxResult:

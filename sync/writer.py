@@ -50,7 +50,7 @@ import threading
 
 from google.cloud import firestore
 
-from models.addresses import company_domain, name_key, name_parts
+from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER, name_key, person_name
 from models.domain import Activity, Company, Contact, Participant
 from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id_for, month_of
 from models.rules import company_name_for
@@ -72,12 +72,13 @@ class TenantState:
         self.team = team
         self.lock = threading.Lock()
         self.contacts: dict[str, str | None] = {}  # address -> contact id, None when there is none
-        self.names: dict[str, list[str]] = {}  # name key -> contact ids
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
-        self.email_of: dict[str, str] = {}  # contact id -> primary address
-        self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
+        # contacts whose name came from the local part, and the latest display name seen for them
+        # (applied after the pass by sync.people.settle, which also judges job changes)
+        self.named_by_address: set[str] = set()
+        self.better_names: dict[str, tuple[float, str, str]] = {}  # contact id -> (at, display name, email)
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
 
 
@@ -87,7 +88,6 @@ class WriteCounts:
     unchanged: int = 0
     removed: int = 0  # holders dropped (activities deleted when none was left)
     contacts_created: int = 0
-    job_changes: int = 0
 
 
 class ChunkWrites:
@@ -146,7 +146,23 @@ class SyncWriter:
         with self.state.lock:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
+            if self.state.named_by_address:
+                self._note_better_names(kept)
             self._write_activities(kept)
+
+    def _note_better_names(self, items: list[Item]) -> None:
+        """Remember the latest real display name of contacts named from their local part (sync.people)."""
+        better = self.state.better_names
+        for item in items:
+            for person in self.team.external(item):
+                contact_id = self.state.contacts.get(person.email)
+                if not person.name or contact_id not in self.state.named_by_address:
+                    continue
+                if person_name(person.name, person.email)[3] != NAME_FROM_HEADER:
+                    continue
+                mark = (item.at.timestamp(), person.name, person.email)
+                if contact_id not in better or mark > better[contact_id]:
+                    better[contact_id] = mark
 
     def _lookup(self, emails: set[str]) -> None:
         missing = [e for e in emails if e not in self.state.contacts]
@@ -157,81 +173,48 @@ class SyncWriter:
             self._load_contacts([cid for cid in found.values() if cid not in self.state.company_of])
 
     def _load_contacts(self, contact_ids: list[str]) -> None:
-        """Company, primary address and latest activity of stored contacts (linking and job changes need them)."""
+        """Company and name source of stored contacts (linking and better names need them)."""
         if not contact_ids:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
             self.state.company_of[contact_id] = contact.company_id
-            self.state.email_of[contact_id] = contact.primary_email
-            if contact.last_activity_at:
-                self.state.seen_at[contact_id] = contact.last_activity_at.timestamp()
+            if contact.name_source == NAME_FROM_ADDRESS:
+                self.state.named_by_address.add(contact_id)
 
     def _create_contacts(self, items: list[Item]) -> None:
-        planned: dict[str, tuple[Participant, dt.datetime]] = {}
-        latest: dict[str, float] = {}
+        planned: dict[str, Participant] = {}  # the first mention with a display name, else the first
         for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
             for person in self.team.creatable(item):
                 if self.state.contacts.get(person.email):
                     continue
-                latest[person.email] = item.at.timestamp()
-                if person.email not in planned:
-                    planned[person.email] = (person, item.at)
-                elif person.name and not planned[person.email][0].name:
-                    planned[person.email] = (person, planned[person.email][1])
+                if person.email not in planned or (person.name and not planned[person.email].name):
+                    planned[person.email] = person
         if not planned:
             return
         contacts = []
-        for email, (person, seen_at) in planned.items():
-            first, middle, last = name_parts(person.name, email)
+        for email, person in planned.items():
+            first, middle, last, source = person_name(person.name, email)
             contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle,
-                              last_name=last, company_id=company_domain(email), owner=self.mailbox, source="sync")
-            contacts.append((contact, name_key(first, last), seen_at))
-        self._load_names([key for _, key, _ in contacts if key])
-        self._load_companies([c.company_id for c, _, _ in contacts if c.company_id])
-        flags: dict[str, dict] = {}
-        for contact, key, seen_at in contacts:
-            if key:
-                for other in self.state.names.setdefault(key, []):
-                    other_company = self.state.company_of.get(other)
-                    if contact.company_id and other_company and other_company != contact.company_id:
-                        # a known person at a new corporate domain: flag, never merge (SPEC §7). The
-                        # address seen less recently is the old job, whichever was created first.
-                        if latest[contact.primary_email] >= self.state.seen_at.get(other, 0.0):
-                            flags[other] = {"company_id": contact.company_id, "email": contact.primary_email,
-                                            "seen_at": seen_at}
-                        else:
-                            contact.job_change = {"company_id": other_company, "email": self.state.email_of[other],
-                                                  "seen_at": seen_at}
-                self.state.names[key].append(contact.id)
-            self.state.company_of[contact.id] = contact.company_id
-            self.state.email_of[contact.id] = contact.primary_email
-            self.state.seen_at[contact.id] = latest[contact.primary_email]
+                              last_name=last, company_id=self.team.company_of(email), owner=self.mailbox,
+                              source="sync", name_source=source)
+            contacts.append((contact, name_key(first, last)))
+        self._load_companies([c.company_id for c, _ in contacts if c.company_id])
+        # a known person at a new corporate domain is judged after the pass, on evidence beyond the
+        # name (sync.people.flag_job_changes), never here from the name alone
         self.batch.commit()
-        for contact, key, _ in contacts:
+        for contact, key in contacts:
             new_company = None
             if contact.company_id and contact.company_id not in self.state.companies:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
             self.repo.put_synced_contact(self.batch, contact, key, new_company)
             self.state.contacts[contact.primary_email] = contact.id
+            self.state.company_of[contact.id] = contact.company_id
             self.state.created.append(contact.id)
-        for contact_id, job_change in flags.items():
-            self.repo.flag_job_change(self.batch, contact_id, job_change)
-            log.info("job change flagged mailbox=%s contact=%s company=%s", self.mailbox, contact_id,
-                     job_change["company_id"])
+            if contact.name_source == NAME_FROM_ADDRESS:
+                self.state.named_by_address.add(contact.id)
         self.batch.commit()
         self.counts.contacts_created += len(contacts)
-        self.counts.job_changes += len(flags)
-
-    def _load_names(self, keys: list[str]) -> None:
-        missing = [k for k in dict.fromkeys(keys) if k not in self.state.names]
-        if not missing:
-            return
-        found = self.repo.contact_ids_by_name(missing)
-        for key in missing:
-            self.state.names[key] = list(found.get(key, []))
-        self._load_contacts([cid for key in missing for cid in self.state.names[key]
-                             if cid not in self.state.company_of])
 
     def _load_companies(self, ids: list[str]) -> None:
         missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]

@@ -1,0 +1,223 @@
+"""Who the team is and who the people are, settled around a sync pass (issue #16).
+
+Three things that cannot be decided message by message:
+
+- **Send-as aliases** (`learn_send_as`, before any mailbox stores anything). Mail a rep sends
+  from an alias (Gmail `users.settings.sendAs`) is the rep's, never an outsider's. Every
+  configured mailbox's aliases are known before the first message is linked, so a rep's alias
+  seen first in a teammate's mailbox is already internal: the answer never depends on which
+  mailbox ran first. The list is fetched when a mailbox has none stored yet or is about to
+  sync in full (a first sync, or a history id Gmail rejected), and kept on the mailbox
+  document (`Mailbox.send_as`); the aliases of every mailbox of the tenant count, synced this
+  pass or not. An incremental pass costs no call.
+
+- **Better names** (`apply_better_names`, after the pass). A contact whose name sync guessed
+  from the local part (`gl@acme.com` -> "Gl", `Contact.name_source == "address"`) takes the
+  latest display name the person wrote with during the pass ("Gary Lee"). A name a rep typed
+  or imported (`name_source == ""`) is never touched; the check and the write are one
+  transaction, so a rep's edit that lands first wins.
+
+- **Job changes** (`flag_job_changes`, after the pass and its links). The same name at another
+  corporate domain is not enough: two "John Smith"s are common, and a notification may reuse
+  a person's display name. A contact A is flagged as having moved to the address B when:
+    1. A and B share their folded first and last name (`models.addresses.name_key`) and both
+       are at companies (free mail never counts), different ones;
+    2. A went quiet before B started: A's latest activity is older than B's earliest;
+    3. A and B corresponded with at least one same teammate (an internal participant of one
+       of A's activities is one of B's), whichever mailbox holds the mail: the old address
+       in one rep's mailbox and the new one in another's is a move when a teammate was on both.
+  Overlapping activity means two people (or one person with two jobs): no flag. The pairs
+  judged are those with a contact created or renamed in the pass, so each pair is judged once
+  after it appears, with every mailbox's mail already linked; a flag an admin dismissed is not
+  raised again by later passes. Evidence reads at most `EVIDENCE_ACTIVITIES_MAX` activities
+  of each candidate, and candidates are rare (a name shared across companies).
+
+Crash safety: a pass that dies before `settle` leaves contacts without these two judgments
+(never a wrong one); the next time the person writes, the better name comes back; a job change
+is judged when a later pass creates or renames a contact of that name.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import logging
+
+from google.cloud import firestore
+
+from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER, email_domain, name_key, person_name
+from models.domain import Contact
+from models.repository import Repository, contact_from_doc
+from sync.api import GMAIL_UNITS, MailboxApi, MailboxError, classify
+from sync.linking import Team
+
+log = logging.getLogger(__name__)
+
+EVIDENCE_ACTIVITIES_MAX = 200  # activities read per candidate for a job change's evidence (newest first)
+SEND_AS_ACCEPTED = "accepted"  # Gmail SendAs.verificationStatus of an alias that can send
+
+
+# --- send-as aliases ----------------------------------------------------------------------------
+
+def send_as_addresses(api: MailboxApi) -> list[str]:
+    """The addresses a mailbox can send as: its primary and every verified alias (`settings.sendAs.list`)."""
+    request = api.gmail["users"].settings().sendAs().list(userId="me")
+    response = api.call(request, GMAIL_UNITS["settings.sendAs.list"])
+    return sorted({entry["sendAsEmail"].lower() for entry in response.get("sendAs") or ()
+                   if entry.get("isPrimary") or entry.get("verificationStatus", SEND_AS_ACCEPTED) == SEND_AS_ACCEPTED})
+
+
+def learn_send_as(run, mailboxes: list[str]) -> None:
+    """Give each tenant's Team every alias of its mailboxes before the pass links anything (see module doc).
+
+    `run` is the `sync.runner.SyncRun`; a mailbox whose list cannot be fetched is logged and
+    left to its own sync, which meets the same failure and records it.
+    """
+    config = run.services.config
+    wanted = {m.lower() for m in mailboxes}
+    tenants = sorted({email_domain(m) for m in wanted})
+    for tenant in tenants:
+        state = run.tenant(tenant)
+        stored = {m.email: m for m in state.repo.list_mailboxes()}
+        aliases = [a for m in stored.values() for a in (m.send_as or ())]
+        for email in sorted(e for e in wanted if email_domain(e) == tenant):
+            mailbox = stored.get(email)
+            if mailbox is not None and mailbox.send_as is not None and mailbox.history_id:
+                continue
+            api = MailboxApi(email, run.services.google_service, config.google_api_root,
+                             config.gmail_units_per_minute, run.stop)
+            try:
+                found = send_as_addresses(api)
+            except Exception as exc:  # classified: the mailbox's own sync records the failure
+                failure = exc if isinstance(exc, MailboxError) else classify(exc)
+                log.warning("send-as list failed mailbox=%s state=%s reason=%s", email, failure.state, failure.reason)
+                continue
+            state.repo.mailbox_ref(email).set({"email": email, "send_as": found}, merge=True)
+            aliases.extend(found)
+        state.team.add_own_addresses(sorted(set(aliases)))
+
+
+# --- after the pass -----------------------------------------------------------------------------
+
+def settle(repo: Repository, team: Team, created: list[str],
+           better_names: dict[str, tuple[float, str, str]]) -> tuple[int, int]:
+    """Better names first (a renamed contact may now share a name), then job changes; (renamed, flagged)."""
+    renamed = apply_better_names(repo, better_names)
+    flagged = flag_job_changes(repo, team, [*created, *renamed])
+    return len(renamed), flagged
+
+
+def apply_better_names(repo: Repository, better_names: dict[str, tuple[float, str, str]]) -> list[str]:
+    """Rename contacts still named from their local part after the display name seen last; the ids renamed."""
+    renamed = []
+    for contact_id, (_, display_name, email) in sorted(better_names.items()):
+        first, middle, last, source = person_name(display_name, email)
+        if source != NAME_FROM_HEADER:
+            continue
+        if _rename(repo, contact_id, first, middle, last):
+            renamed.append(contact_id)
+    if renamed:
+        log.info("names improved tenant=%s contacts=%d", repo.tenant, len(renamed))
+    return renamed
+
+
+def _rename(repo: Repository, contact_id: str, first: str, middle: str, last: str) -> bool:
+    """One transaction: only a name sync guessed is replaced (see module doc); the name and search indexes follow."""
+    transaction = repo.client.transaction()
+
+    @firestore.transactional
+    def rename(transaction) -> bool:
+        snapshot = repo.contact_ref(contact_id).get(transaction=transaction)
+        if not snapshot.exists:
+            return False
+        stored = contact_from_doc(snapshot)
+        if stored.name_source != NAME_FROM_ADDRESS or stored.merged_into:
+            return False
+        contact = dataclasses.replace(stored, first_name=first, middle_name=middle, last_name=last,
+                                      name_source=NAME_FROM_HEADER)
+        transaction.set(repo.contact_ref(contact_id), {"first_name": first, "middle_name": middle,
+                                                       "last_name": last, "name_source": NAME_FROM_HEADER},
+                        merge=True)
+        old_key, new_key = name_key(stored.first_name, stored.last_name), name_key(first, last)
+        if old_key != new_key:
+            if old_key:
+                transaction.set(repo.name_ref(old_key), {"contact_ids": firestore.ArrayRemove([contact_id])},
+                                merge=True)
+            if new_key:
+                transaction.set(repo.name_ref(new_key), {"contact_ids": firestore.ArrayUnion([contact_id])},
+                                merge=True)
+        repo.search_index.index_contact(transaction, contact, previous=stored)
+        return True
+
+    return rename(transaction)
+
+
+@dataclasses.dataclass
+class Evidence:
+    """What one address's activities show: when it was first and last seen, and with which teammates."""
+
+    first: dt.datetime
+    last: dt.datetime
+    teammates: frozenset[str]
+
+
+def flag_job_changes(repo: Repository, team: Team, contact_ids: list[str]) -> int:
+    """Judge every name shared with `contact_ids` at another company (the rule: module doc); flags written."""
+    if not contact_ids:
+        return 0
+    fresh = {cid: c for cid, c in repo.get_contacts(contact_ids).items() if _at_company(c)}
+    keys = {cid: name_key(c.first_name, c.last_name) for cid, c in fresh.items()}
+    keys = {cid: k for cid, k in keys.items() if k}
+    if not keys:
+        return 0
+    named = repo.contact_ids_by_name(set(keys.values()))
+    others = {cid for ids in named.values() for cid in ids} - set(fresh)
+    people = {**fresh, **repo.get_contacts(others)}
+    groups: dict[str, list[Contact]] = collections.defaultdict(list)
+    for key, ids in named.items():
+        groups[key] = [people[cid] for cid in dict.fromkeys(ids) if cid in people and _at_company(people[cid])
+                       and name_key(people[cid].first_name, people[cid].last_name) == key]
+    evidence: dict[str, Evidence | None] = {}
+    moves: dict[str, tuple[dt.datetime, Contact]] = {}  # old contact id -> (new's first activity, new contact)
+    for key in sorted(set(keys.values())):
+        group = groups.get(key, [])
+        for old in group:
+            for new in group:
+                if old.id == new.id or old.company_id == new.company_id or not ({old.id, new.id} & set(fresh)):
+                    continue
+                before, after = _evidence(repo, team, old, evidence), _evidence(repo, team, new, evidence)
+                if before is None or after is None:
+                    continue
+                if before.last < after.first and before.teammates & after.teammates:
+                    if old.id not in moves or (after.first, new.id) > (moves[old.id][0], moves[old.id][1].id):
+                        moves[old.id] = (after.first, new)
+    flagged = 0
+    with repo.batch() as batch:
+        for old_id, (started, new) in sorted(moves.items()):
+            old = people[old_id]
+            if (old.job_change or {}).get("email") == new.primary_email:
+                continue
+            repo.flag_job_change(batch, old_id, {"company_id": new.company_id, "email": new.primary_email,
+                                                 "seen_at": started})
+            log.info("job change flagged tenant=%s contact=%s company=%s", repo.tenant, old_id, new.company_id)
+            flagged += 1
+    return flagged
+
+
+def _at_company(contact: Contact) -> bool:
+    return bool(contact.company_id) and not contact.merged_into
+
+
+def _evidence(repo: Repository, team: Team, contact: Contact, cache: dict[str, Evidence | None]) -> Evidence | None:
+    if contact.id not in cache:
+        page = repo.timeline(contact.id, limit=EVIDENCE_ACTIVITIES_MAX, contact=contact)
+        entries = [e for e in page.entries if e.kind in ("email", "meeting")]
+        if not entries:
+            cache[contact.id] = None
+        else:
+            activities = repo.get_activities([e.activity_id for e in entries])
+            teammates = frozenset(p.email for a in activities.values() for p in a.participants
+                                  if team.is_internal(p.email))
+            cache[contact.id] = Evidence(min(e.at for e in entries), max(e.at for e in entries), teammates)
+    return cache[contact.id]
