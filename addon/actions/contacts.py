@@ -142,8 +142,10 @@ def edit_fields(req: Request, contact: Contact) -> dict:
     except Invalid as exc:
         message = str(exc)
         return invalid(edit_form(contact, req.viewer, error=message, values={**typed, **custom_typed}), message)
-    contact.first_name, contact.middle_name, contact.last_name = typed["first_name"], typed["middle_name"], \
-        typed["last_name"]
+    named = (typed["first_name"], typed["middle_name"], typed["last_name"])
+    if named != (contact.first_name, contact.middle_name, contact.last_name):
+        contact.name_source = ""  # typed by a rep: sync never renames it (sync.people)
+    contact.first_name, contact.middle_name, contact.last_name = named
     contact.title, contact.phone, contact.custom = typed["title"], phone, custom
     req.repo.save_contact(contact)
     return show_contact(req, contact, "Saved")
