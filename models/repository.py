@@ -165,7 +165,7 @@ def company_to_doc(company: Company) -> dict[str, Any]:
 def company_from_doc(snapshot) -> Company:
     data = snapshot.to_dict()
     data["last_activity_at"] = from_epoch(data.get("last_activity_at"))
-    return Company(id=snapshot.id, **_known(Company, data))
+    return Company(id=unquote(snapshot.id), **_known(Company, data))  # an IDN domain's id is quoted (doc_id)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -470,7 +470,7 @@ class Repository:
 
     def get_companies(self, domains: Iterable[str]) -> dict[str, Company]:
         refs = [self.company_ref(d) for d in dict.fromkeys(domains)]
-        return {s.id: company_from_doc(s) for s in self.get_all(refs)}
+        return {unquote(s.id): company_from_doc(s) for s in self.get_all(refs)}
 
     def save_company(self, company: Company) -> Company:
         company.updated_at = utcnow()
