@@ -342,6 +342,14 @@ def person_name(display_name: str, address: str) -> tuple[str, str, str, str]:
     return (*_local_part_name(address), NAME_FROM_ADDRESS)
 
 
+@functools.lru_cache(maxsize=8192)  # a mailbox names the same few hundred people thousands of times
+def readable_name(display_name: str, address: str) -> str:
+    """How a participant reads on a timeline row: the name as a contact's would read ("Doe, Jane" ->
+    "Jane Doe", "Tom at Acme" -> "Tom"), or the address when the header gives no name."""
+    first, middle, last, source = person_name(display_name, address)
+    return " ".join(p for p in (first, middle, last) if p) if source == NAME_FROM_HEADER else address
+
+
 def name_parts(display_name: str, address: str) -> tuple[str, str, str]:
     """(first, middle, last) from a display name, else from the address's local part.
 

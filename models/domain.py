@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from models.addresses import readable_name
+
 # SPEC §8, in funnel order; the value is what is stored, the label what a rep reads.
 LIFECYCLE_STAGES: dict[str, str] = {
     "subscriber": "Subscriber",
@@ -307,7 +309,7 @@ class TimelineEntry:
     @classmethod
     def of(cls, activity: Activity) -> TimelineEntry:
         text = activity.snippet or activity.body
-        counterpart = next((p.name or p.email for p in activity.participants
+        counterpart = next((readable_name(p.name, p.email) for p in activity.participants
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from models.addresses import (
@@ -16,6 +18,7 @@ from models.addresses import (
     parse_address_list,
     person_name,
 )
+from models.domain import Activity, Participant, TimelineEntry
 
 
 @pytest.mark.parametrize("address", [
@@ -92,3 +95,14 @@ def test_free_mail_is_the_package_the_supplement_and_the_tenants_own():
     assert not is_free_mail("familia-post.example")
     assert is_free_mail("mail.familia-post.example", ["familia-post.example"])
     assert company_domain("quinn@foxcorp.onmicrosoft.com") == "foxcorp.onmicrosoft.com"
+
+
+@pytest.mark.parametrize(("name", "email", "shown"), [
+    ("Doe, Jane", "jane@acme.example", "Jane Doe"), ("Tom at Acme", "tom@acme.example", "Tom"),
+    ("", "gl@acme.example", "gl@acme.example"), ("'jane@acme.example'", "jane@acme.example", "jane@acme.example"),
+])
+def test_a_timeline_row_names_the_other_side_as_a_contact_reads_not_as_the_header_wrote_it(name, email, shown):
+    activity = Activity(id="a1", kind="email", at=dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc),
+                        participants=[Participant("rep@team.example", "Rep", "from"), Participant(email, name, "to")],
+                        holders={"rep@team.example": "m1"})
+    assert TimelineEntry.of(activity).counterpart == shown
