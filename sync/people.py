@@ -49,7 +49,7 @@ from google.cloud import firestore
 from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER, email_domain, name_key, person_name
 from models.domain import Contact
 from models.repository import Repository, contact_from_doc
-from sync.api import GMAIL_UNITS, MailboxApi, MailboxError, classify
+from sync.api import GMAIL_UNITS, MailboxApi, MailboxError, Stopped, classify
 from sync.linking import Team
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
                              config.gmail_units_per_minute, run.stop)
             try:
                 found = send_as_addresses(api)
+            except Stopped:
+                return
             except Exception as exc:  # classified: the mailbox's own sync records the failure
                 failure = exc if isinstance(exc, MailboxError) else classify(exc)
                 log.warning("send-as list failed mailbox=%s state=%s reason=%s", email, failure.state, failure.reason)
