@@ -11,30 +11,33 @@ Three things that cannot be decided message by message:
   document (`Mailbox.send_as`); the aliases of every mailbox of the tenant count, synced this
   pass or not. An incremental pass costs no call.
 
-- **Better names** (`apply_better_names`, after the pass). A contact whose name sync guessed
-  from the local part (`gl@acme.com` -> "Gl", `Contact.name_source == "address"`) takes the
-  latest display name the person wrote with during the pass ("Gary Lee"). A name a rep typed
-  or imported (`name_source == ""`) is never touched; the check and the write are one
-  transaction, so a rep's edit that lands first wins.
+- **Better names** (`rename_from_header`, called by the writer for each group of mail). A contact
+  whose name sync guessed from the local part (`gl@acme.com` -> "Gl", `Contact.name_source ==
+  "address"`) takes the latest display name the person writes with in that group ("Gary Lee"),
+  before the group's activities and any cursor covering them are written, so a crash leaves the
+  rename to the rerun. A name a rep typed or imported (`name_source == ""`) is never touched; the
+  check and the write are one transaction, so a rep's edit that lands first wins. Once renamed, the
+  name is the person's own and later display names change nothing (when one person uses two display
+  names in two reps' mailboxes, the first stored wins).
 
-- **Job changes** (`flag_job_changes`, after the pass and its links). The same name at another
-  corporate domain is not enough: two "John Smith"s are common, and a notification may reuse
-  a person's display name. A contact A is flagged as having moved to the address B when:
+- **Job changes** (`job_change_review`, run by `sync.writer.link_pending` once a pass's links are
+  committed and before it clears `link_pending`, so a crash leaves the review to the rerun). The
+  same name at another corporate domain is not enough: two "John Smith"s are common, and a
+  notification may reuse a person's display name. A contact A is flagged as having moved to the
+  address B when:
     1. A and B share their folded first and last name (`models.addresses.name_key`) and both
        are at companies (free mail never counts), different ones;
     2. A went quiet before B started: A's latest activity is older than B's earliest;
     3. A and B corresponded with at least one same teammate (an internal participant of one
        of A's activities is one of B's), whichever mailbox holds the mail: the old address
        in one rep's mailbox and the new one in another's is a move when a teammate was on both.
-  Overlapping activity means two people (or one person with two jobs): no flag. The pairs
-  judged are those with a contact created or renamed in the pass, so each pair is judged once
-  after it appears, with every mailbox's mail already linked; a flag an admin dismissed is not
-  raised again by later passes. Evidence reads at most `EVIDENCE_ACTIVITIES_MAX` activities
-  of each candidate, and candidates are rare (a name shared across companies).
-
-Crash safety: a pass that dies before `settle` leaves contacts without these two judgments
-(never a wrong one); the next time the person writes, the better name comes back; a job change
-is judged when a later pass creates or renames a contact of that name.
+  Overlapping activity means two people (or one person with two jobs): no flag. The pairs judged
+  are those with a contact the pass created, gave a new address or renamed (the contacts pending
+  links), so each pair is judged once after it appears, with every mailbox's mail linked; a flag
+  an admin dismissed is not raised again by later passes. Evidence reads the newest
+  `EVIDENCE_ACTIVITIES_MAX` activities of each candidate, and candidates are rare (a name shared
+  across companies). Two people of one name at two companies who each wrote to the same rep, one
+  after the other, do meet the rule: the flag asks a person to confirm, it never merges.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import collections
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from google.cloud import firestore
 
@@ -100,32 +104,17 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
         state.team.add_own_addresses(sorted(set(aliases)))
 
 
-# --- after the pass -----------------------------------------------------------------------------
+# --- names -----------------------------------------------------------------------------------
 
-def settle(repo: Repository, team: Team, created: list[str],
-           better_names: dict[str, tuple[float, str, str]]) -> tuple[int, int]:
-    """Better names first (a renamed contact may now share a name), then job changes; (renamed, flagged)."""
-    renamed = apply_better_names(repo, better_names)
-    flagged = flag_job_changes(repo, team, [*created, *renamed])
-    return len(renamed), flagged
+def rename_from_header(repo: Repository, contact_id: str, display_name: str, email: str) -> bool:
+    """Replace a name sync guessed from the address by the person's display name (module doc); True if renamed.
 
-
-def apply_better_names(repo: Repository, better_names: dict[str, tuple[float, str, str]]) -> list[str]:
-    """Rename contacts still named from their local part after the display name seen last; the ids renamed."""
-    renamed = []
-    for contact_id, (_, display_name, email) in sorted(better_names.items()):
-        first, middle, last, source = person_name(display_name, email)
-        if source != NAME_FROM_HEADER:
-            continue
-        if _rename(repo, contact_id, first, middle, last):
-            renamed.append(contact_id)
-    if renamed:
-        log.info("names improved tenant=%s contacts=%d", repo.tenant, len(renamed))
-    return renamed
-
-
-def _rename(repo: Repository, contact_id: str, first: str, middle: str, last: str) -> bool:
-    """One transaction: only a name sync guessed is replaced (see module doc); the name and search indexes follow."""
+    One transaction: only a `name_source == "address"` contact changes; the name and search
+    indexes follow, and `link_pending` is raised so the pass's job-change review judges the new name.
+    """
+    first, middle, last, source = person_name(display_name, email)
+    if source != NAME_FROM_HEADER:
+        return False
     transaction = repo.client.transaction()
 
     @firestore.transactional
@@ -139,8 +128,8 @@ def _rename(repo: Repository, contact_id: str, first: str, middle: str, last: st
         contact = dataclasses.replace(stored, first_name=first, middle_name=middle, last_name=last,
                                       name_source=NAME_FROM_HEADER)
         transaction.set(repo.contact_ref(contact_id), {"first_name": first, "middle_name": middle,
-                                                       "last_name": last, "name_source": NAME_FROM_HEADER},
-                        merge=True)
+                                                       "last_name": last, "name_source": NAME_FROM_HEADER,
+                                                       "link_pending": True}, merge=True)
         old_key, new_key = name_key(stored.first_name, stored.last_name), name_key(first, last)
         if old_key != new_key:
             if old_key:
@@ -152,7 +141,17 @@ def _rename(repo: Repository, contact_id: str, first: str, middle: str, last: st
         repo.search_index.index_contact(transaction, contact, previous=stored)
         return True
 
-    return rename(transaction)
+    renamed = rename(transaction)
+    if renamed:
+        log.info("name improved tenant=%s contact=%s", repo.tenant, contact_id)
+    return renamed
+
+
+# --- job changes -----------------------------------------------------------------------------
+
+def job_change_review(repo: Repository, team: Team) -> Callable[[list[Contact]], int]:
+    """The callback `sync.writer.link_pending` runs over the contacts pending links (module doc)."""
+    return lambda pending: flag_job_changes(repo, team, [c.id for c in pending])
 
 
 @dataclasses.dataclass

@@ -23,7 +23,7 @@ from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.gmail import GmailSync
 from sync.linking import Team
-from sync.people import learn_send_as, settle
+from sync.people import job_change_review, learn_send_as
 from sync.writer import SyncWriter, TenantState, link_pending
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,7 @@ class SyncRun:
             if self.stop.is_set():
                 break
             with state.lock:
-                self.link_writes += link_pending(state.repo)
-                settle(state.repo, state.team, state.created, state.better_names)
+                self.link_writes += link_pending(state.repo, job_change_review(state.repo, state.team))
         return results
 
     def sync_mailbox(self, email: str) -> MailboxResult:

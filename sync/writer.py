@@ -47,6 +47,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 
 from google.cloud import firestore
 
@@ -56,6 +57,7 @@ from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id
 from models.rules import company_name_for
 from sync import documents
 from sync.linking import Item, Team
+from sync.people import rename_from_header
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +77,7 @@ class TenantState:
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
         self.created: list[str] = []  # contact ids created this run
-        # contacts whose name came from the local part, and the latest display name seen for them
-        # (applied after the pass by sync.people.settle, which also judges job changes)
-        self.named_by_address: set[str] = set()
-        self.better_names: dict[str, tuple[float, str, str]] = {}  # contact id -> (at, display name, email)
+        self.named_by_address: set[str] = set()  # contacts whose name came from the local part (sync.people)
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
 
 
@@ -147,12 +146,16 @@ class SyncWriter:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
             if self.state.named_by_address:
-                self._note_better_names(kept)
+                self._improve_names(kept)
             self._write_activities(kept)
 
-    def _note_better_names(self, items: list[Item]) -> None:
-        """Remember the latest real display name of contacts named from their local part (sync.people)."""
-        better = self.state.better_names
+    def _improve_names(self, items: list[Item]) -> None:
+        """Contacts named from their local part take the latest display name this group shows (sync.people).
+
+        Renamed before the group's activities are written, so before any cursor that covers them:
+        a crash leaves the rename to the rerun, which sees the same messages again.
+        """
+        better: dict[str, tuple[float, str, str]] = {}
         for item in items:
             for person in self.team.external(item):
                 contact_id = self.state.contacts.get(person.email)
@@ -163,6 +166,9 @@ class SyncWriter:
                 mark = (item.at.timestamp(), person.name, person.email)
                 if contact_id not in better or mark > better[contact_id]:
                     better[contact_id] = mark
+        for contact_id, (_, display_name, email) in sorted(better.items()):
+            rename_from_header(self.repo, contact_id, display_name, email)
+            self.state.named_by_address.discard(contact_id)
 
     def _lookup(self, emails: set[str]) -> None:
         missing = [e for e in emails if e not in self.state.contacts]
@@ -409,12 +415,13 @@ class SyncWriter:
             self._pool = None
 
 
-def link_pending(repo: Repository) -> int:
+def link_pending(repo: Repository, on_linked: Callable[[list[Contact]], object] | None = None) -> int:
     """Link contacts sync created to activities other mailboxes stored before they existed.
 
     Runs after a pass's mailboxes have all finished. The flag `link_pending` is
-    cleared only after the links are committed, so a crash leaves it to redo.
-    Returns the number of Firestore writes it made.
+    cleared only after the links are committed, so a crash leaves it to redo;
+    `on_linked(pending)` runs in between (sync.people judges job changes there),
+    so it too is redone after a crash. Returns the number of Firestore writes it made.
     """
     pending = repo.contacts_pending_links()
     if not pending:
@@ -447,6 +454,8 @@ def link_pending(repo: Repository) -> int:
         for activity in changed:
             repo.put_activity(batch, activity)
         batch.commit()
+        if on_linked is not None:
+            on_linked(pending)
         for email in noted:
             batch.delete(repo.unlinked_ref(email))
         for contact in pending:
