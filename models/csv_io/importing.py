@@ -79,7 +79,7 @@ def import_contacts(repo: Repository, data: bytes, *, mapping: Mapping[str, str]
     report.ignored_columns = plan.ignored
     report.columns = {h: t for h, t in zip(plan.headers, plan.targets, strict=True) if t}
     definitions = {d.key: d for d in settings.custom_fields if d.applies_to == "contact"}
-    options = ImportOptions(owner=owner, region=region)
+    options = ImportOptions(owner=owner, region=region, free_mail=tuple(settings.free_mail_domains))
 
     parsed: list[ParsedRow] = []
     outcomes: dict[int, RowOutcome] = {}
