@@ -328,10 +328,12 @@ def _recase(word: str) -> str:
     return str(parsed) or word
 
 
+NAME_CACHE_MAX = 8192  # names remembered: a mailbox names the same few hundred people thousands of times
 NAME_FROM_HEADER = "header"  # Contact.name_source: the person's display name
 NAME_FROM_ADDRESS = "address"  # Contact.name_source: guessed from the local part, a later display name improves it
 
 
+@functools.lru_cache(maxsize=NAME_CACHE_MAX)
 def person_name(display_name: str, address: str) -> tuple[str, str, str, str]:
     """(first, middle, last, source): `name_parts` and where the name came from (NAME_FROM_*)."""
     name = clean_display_name(display_name)
@@ -342,7 +344,7 @@ def person_name(display_name: str, address: str) -> tuple[str, str, str, str]:
     return (*_local_part_name(address), NAME_FROM_ADDRESS)
 
 
-@functools.lru_cache(maxsize=8192)  # a mailbox names the same few hundred people thousands of times
+@functools.lru_cache(maxsize=NAME_CACHE_MAX)
 def readable_name(display_name: str, address: str) -> str:
     """How a participant reads on a timeline row: the name as a contact's would read ("Doe, Jane" ->
     "Jane Doe", "Tom at Acme" -> "Tom"), or the address when the header gives no name."""

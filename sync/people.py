@@ -43,6 +43,7 @@ Three things that cannot be decided message by message:
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
@@ -75,33 +76,42 @@ def send_as_addresses(api: MailboxApi) -> list[str]:
 def learn_send_as(run, mailboxes: list[str]) -> None:
     """Give each tenant's Team every alias of its mailboxes before the pass links anything (see module doc).
 
-    `run` is the `sync.runner.SyncRun`; a mailbox whose list cannot be fetched is logged and
-    left to its own sync, which meets the same failure and records it.
+    `run` is the `sync.runner.SyncRun`; the lists missing are fetched in parallel (as many at once
+    as the pass syncs mailboxes). A mailbox whose list cannot be fetched is logged and left to its
+    own sync, which meets the same failure and records it.
     """
-    config = run.services.config
-    wanted = {m.lower() for m in mailboxes}
-    tenants = sorted({email_domain(m) for m in wanted})
-    for tenant in tenants:
+    wanted = sorted({m.lower() for m in mailboxes})
+    aliases: dict[str, set[str]] = collections.defaultdict(set)
+    missing = []
+    for tenant in sorted({email_domain(m) for m in wanted}):
         state = run.tenant(tenant)
         stored = {m.email: m for m in state.repo.list_mailboxes()}
-        aliases = [a for m in stored.values() for a in (m.send_as or ())]
-        for email in sorted(e for e in wanted if email_domain(e) == tenant):
-            mailbox = stored.get(email)
-            if mailbox is not None and mailbox.send_as is not None and mailbox.history_id:
-                continue
-            api = MailboxApi(email, run.services.google_service, config.google_api_root,
-                             config.gmail_units_per_minute, run.stop)
-            try:
-                found = send_as_addresses(api)
-            except Stopped:
-                return
-            except Exception as exc:  # classified: the mailbox's own sync records the failure
-                failure = exc if isinstance(exc, MailboxError) else classify(exc)
-                log.warning("send-as list failed mailbox=%s state=%s reason=%s", email, failure.state, failure.reason)
-                continue
-            state.repo.mailbox_ref(email).set({"email": email, "send_as": found}, merge=True)
-            aliases.extend(found)
-        state.team.add_own_addresses(sorted(set(aliases)))
+        aliases[tenant].update(a for m in stored.values() for a in (m.send_as or ()))
+        missing += [e for e in wanted if email_domain(e) == tenant and not (
+            e in stored and stored[e].send_as is not None and stored[e].history_id)]
+    workers = max(1, min(run.services.config.sync_concurrency, len(missing)))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="send-as") as pool:
+        for email, found in zip(missing, pool.map(lambda e: _fetch_send_as(run, e), missing), strict=True):
+            if found is not None:
+                run.tenant(email_domain(email)).repo.mailbox_ref(email).set({"email": email, "send_as": found},
+                                                                             merge=True)
+                aliases[email_domain(email)].update(found)
+    for tenant, found in aliases.items():
+        run.tenant(tenant).team.add_own_addresses(sorted(found))
+
+
+def _fetch_send_as(run, email: str) -> list[str] | None:
+    config = run.services.config
+    api = MailboxApi(email, run.services.google_service, config.google_api_root, config.gmail_units_per_minute,
+                     run.stop)
+    try:
+        return send_as_addresses(api)
+    except Stopped:
+        return None
+    except Exception as exc:  # classified: the mailbox's own sync records the failure
+        failure = exc if isinstance(exc, MailboxError) else classify(exc)
+        log.warning("send-as list failed mailbox=%s state=%s reason=%s", email, failure.state, failure.reason)
+        return None
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -187,6 +197,8 @@ def flag_job_changes(repo: Repository, team: Team, contact_ids: list[str]) -> in
             for new in group:
                 if old.id == new.id or old.company_id == new.company_id or not ({old.id, new.id} & set(fresh)):
                     continue
+                if not _may_follow(old, new):
+                    continue
                 before, after = _evidence(repo, team, old, evidence), _evidence(repo, team, new, evidence)
                 if before is None or after is None:
                     continue
@@ -210,6 +222,28 @@ def _at_company(contact: Contact) -> bool:
     return bool(contact.company_id) and not contact.merged_into
 
 
+def _month_after(month: str) -> dt.datetime:
+    year, number = (int(part) for part in month.split("-"))
+    return dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _month_start(month: str) -> dt.datetime:
+    year, number = (int(part) for part in month.split("-"))
+    return dt.datetime(year, number, 1, tzinfo=dt.timezone.utc)
+
+
+def _may_follow(old: Contact, new: Contact) -> bool:
+    """The contact documents alone: False when `old` was certainly still writing after `new` started.
+
+    `new` started within its earliest timeline month; an `old` email or meeting after that month
+    rules the move out without reading a timeline (most same-name pairs end here).
+    """
+    old_last = max((t for t in (old.last_email_at, old.last_meeting_at) if t), default=None)
+    if old_last is None or not new.timeline_months:
+        return False
+    return old_last < _month_after(min(new.timeline_months))
+
+
 def _evidence(repo: Repository, team: Team, contact: Contact, cache: dict[str, Evidence | None]) -> Evidence | None:
     if contact.id not in cache:
         page = repo.timeline(contact.id, limit=EVIDENCE_ACTIVITIES_MAX, contact=contact)
@@ -220,5 +254,9 @@ def _evidence(repo: Repository, team: Team, contact: Contact, cache: dict[str, E
             activities = repo.get_activities([e.activity_id for e in entries])
             teammates = frozenset(p.email for a in activities.values() for p in a.participants
                                   if team.is_internal(p.email))
-            cache[contact.id] = Evidence(min(e.at for e in entries), max(e.at for e in entries), teammates)
+            # the newest page holds the latest activity; the earliest, only when it is the whole timeline
+            # (else the start of the earliest month: a bound that can only make a move less likely)
+            first = (min(e.at for e in entries) if page.next_cursor is None
+                     else _month_start(min(contact.timeline_months)))
+            cache[contact.id] = Evidence(first, max(e.at for e in entries), teammates)
     return cache[contact.id]
