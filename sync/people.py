@@ -34,10 +34,11 @@ Three things that cannot be decided message by message:
   Overlapping activity means two people (or one person with two jobs): no flag. The pairs judged
   are those with a contact the pass created, gave a new address or renamed (the contacts pending
   links), so each pair is judged once after it appears, with every mailbox's mail linked; a flag
-  an admin dismissed is not raised again by later passes. Evidence reads the newest
-  `EVIDENCE_ACTIVITIES_MAX` activities of each candidate, and candidates are rare (a name shared
-  across companies). Two people of one name at two companies who each wrote to the same rep, one
-  after the other, do meet the rule: the flag asks a person to confirm, it never merges.
+  an admin dismissed is not raised again by later passes. The contact documents alone rule out
+  most pairs (an old address still writing after the new one's first month, `_may_follow`);
+  the rest read the newest `EVIDENCE_ACTIVITIES_MAX` activities of each candidate. Two people of
+  one name at two companies who each wrote to the same rep, one after the other, do meet the
+  rule: the flag asks a person to confirm, it never merges.
 """
 
 from __future__ import annotations
