@@ -14,16 +14,19 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
+import quotas
+
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"  # Google's x509 certs for ID tokens
 GOOGLE_API_ROOT = "https://www.googleapis.com/"  # root of Gmail, Calendar and Directory REST paths
 DEFAULT_SYNC_INTERVAL_SECONDS = 300
 DEFAULT_BACKFILL_DAYS = 365
-# Google: a user may spend 6,000 Gmail quota units a minute by default.
-DEFAULT_GMAIL_UNITS_PER_MINUTE = 6000
 DEFAULT_SYNC_CONCURRENCY = 4  # mailboxes synced at once; each is paced to its own quota
 # Google gives an add-on about 30 s to answer; a Firestore call of the web process gives up
 # well before that so the rep gets an error card with a retry button, not a timeout.
 WEB_FIRESTORE_DEADLINE_SECONDS = 8
+# The whole of a trigger (verification, Firestore, the Gmail/Calendar fallback, the card) gets this long
+# before the rep is answered an error card with Retry: Google waits about 30 s, minus its own network time.
+DEFAULT_TRIGGER_BUDGET_SECONDS = 20
 
 
 class ConfigError(ValueError):
@@ -39,7 +42,7 @@ def _text(env: Mapping[str, str], name: str, default: str | None = None, require
     return default
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 1) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -112,10 +115,25 @@ class Config:
     admin_email: str | None = None
     sync_interval_seconds: int = DEFAULT_SYNC_INTERVAL_SECONDS
     backfill_days: int = DEFAULT_BACKFILL_DAYS
-    gmail_units_per_minute: int = DEFAULT_GMAIL_UNITS_PER_MINUTE
+    quota_profile: str = quotas.DEFAULT_PROFILE  # Google's limits for this project (see `quotas`)
+    gmail_units_per_minute: int | None = None  # a raised per-user Gmail budget; None: the profile's
     sync_concurrency: int = DEFAULT_SYNC_CONCURRENCY
     demo: bool = False
     firestore_deadline_seconds: int | None = None  # caps every Firestore RPC, retries included (web)
+    trigger_budget_seconds: float = DEFAULT_TRIGGER_BUDGET_SECONDS  # a trigger's whole answer (web)
+
+    def __post_init__(self):
+        if self.quota_profile not in quotas.PROFILES:
+            raise ConfigError(f"quota_profile (SIDECAR_QUOTA_PROFILE) must be one of {', '.join(quotas.PROFILES)}, "
+                              f"got {self.quota_profile!r}")
+
+    @property
+    def quota(self) -> quotas.QuotaProfile:
+        """The configured profile, with SIDECAR_GMAIL_UNITS_PER_MINUTE as its per-user Gmail budget when set."""
+        chosen = quotas.profile(self.quota_profile)
+        if self.gmail_units_per_minute:
+            chosen = chosen.scaled(gmail_units_per_user_minute=self.gmail_units_per_minute)
+        return chosen
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, web: bool = False) -> Config:
@@ -136,11 +154,13 @@ class Config:
             admin_email=_email(env, "SIDECAR_ADMIN_EMAIL"),
             sync_interval_seconds=_int(env, "SIDECAR_SYNC_INTERVAL_SECONDS", DEFAULT_SYNC_INTERVAL_SECONDS),
             backfill_days=_int(env, "SIDECAR_BACKFILL_DAYS", DEFAULT_BACKFILL_DAYS),
-            gmail_units_per_minute=_int(env, "SIDECAR_GMAIL_UNITS_PER_MINUTE", DEFAULT_GMAIL_UNITS_PER_MINUTE),
+            quota_profile=_choice(env, "SIDECAR_QUOTA_PROFILE", quotas.PROFILES, quotas.DEFAULT_PROFILE),
+            gmail_units_per_minute=_int(env, "SIDECAR_GMAIL_UNITS_PER_MINUTE", None),
             sync_concurrency=_int(env, "SIDECAR_SYNC_CONCURRENCY", DEFAULT_SYNC_CONCURRENCY),
             demo=_flag(env, "SIDECAR_DEMO"),
             firestore_deadline_seconds=_int(env, "SIDECAR_FIRESTORE_DEADLINE_SECONDS",
                                             WEB_FIRESTORE_DEADLINE_SECONDS) if web else None,
+            trigger_budget_seconds=_int(env, "SIDECAR_TRIGGER_BUDGET_SECONDS", DEFAULT_TRIGGER_BUDGET_SECONDS),
         )
 
     @classmethod
@@ -167,6 +187,15 @@ def _existing_file(env: Mapping[str, str], name: str) -> str | None:
     value = _text(env, name)
     if value is not None and not os.path.isfile(value):
         raise ConfigError(f"{name} points to {value!r}, which is not a readable file")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: Mapping[str, object], default: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 

@@ -29,7 +29,7 @@ from addon.context import Request
 from cards import responses
 from cards.admin import LISTS, admin_card, not_admin_card
 from models import rules
-from models.addresses import domain_matches, fold, is_valid_email, normalize_email, registrable_domain
+from models.addresses import EMAIL_MAX_LENGTH, domain_matches, exclusion_entry, fold, registrable_domain
 from models.domain import AUTO_CREATE_POLICIES, CUSTOM_FIELD_TYPES, PRIVACY_LEVELS, CustomFieldDefinition, Settings
 from models.privacy import purge_exclusion
 
@@ -117,14 +117,14 @@ def set_lists(req: Request) -> dict:
 
 def check_exclusion(req: Request, raw: str) -> str:
     """An address or a registrable domain (or a subdomain of one), never the team's own."""
-    entry = raw.strip().lower().lstrip("@")
-    if not entry:
+    if not raw.strip().lstrip("@"):
         raise Invalid("Type an address or a domain to exclude.")
+    entry = exclusion_entry(raw)  # the form sync and the purge match on: case, plus tag, IDN, trailing dot
     if "@" in entry:
-        entry = normalize_email(entry)
-        if not is_valid_email(entry):
+        local, _, domain = entry.rpartition("@")
+        if not local or len(entry) > EMAIL_MAX_LENGTH or any(c.isspace() for c in local) \
+                or not rules.DOMAIN_PATTERN.match(domain):
             raise Invalid(f"{raw} is not an email address.")
-        domain = entry.rpartition("@")[2]
     else:
         if not rules.DOMAIN_PATTERN.match(entry) or registrable_domain(entry) is None:
             raise Invalid(f"{raw} is not a domain a company owns (e.g. lawfirm.com).")

@@ -4,17 +4,25 @@
 header alone, before the body is even parsed), parses the JSON, verifies the
 user ID token, parses the event, and hands the view a `Request` scoped to the
 verified tenant. A Firestore or Google API fault becomes an error card with a
-retry button; a bad body is a 400 and a bad token a 401, both short JSON.
+retry button, and so does a trigger that outruns its time budget; a bad body
+is a 400, a bad token a 401 and a body over the size limit a 413, all short
+JSON. Anything else a view raises is a bug: the rep gets an error card
+without Retry and the log names the exception's type and where it was
+raised, never its message (it could quote the input).
 Log lines carry the path, rep, tenant and outcome, never a token or the
 authorization object.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import dataclasses
 import functools
 import logging
+import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +34,7 @@ from addon.google_apis import ApiUnavailable
 from addon.verify import CertCache, CertsUnavailable, Identity, Unauthorized, Verifier
 from cards import errors as error_cards
 from cards import responses
-from cards.contact import Viewer
+from cards.people import Viewer
 from models.domain import Settings
 from models.repository import Repository
 
@@ -35,6 +43,9 @@ log = logging.getLogger(__name__)
 ACTION_PATH = "/addon/action/"
 FAULT_MESSAGE = "Sidecar could not reach its data just now. Your work is safe; try again in a moment."
 API_FAULT_MESSAGE = "Sidecar could not read this from Google just now. Try again in a moment."
+SLOW_MESSAGE = "Sidecar took too long to answer just now. Try again in a moment."
+UNEXPECTED_MESSAGE = "Sidecar could not handle this request. The problem is logged for us to fix."
+WHERE_FRAMES = 4  # innermost frames named in the log line of an unexpected error
 
 
 @dataclasses.dataclass
@@ -69,9 +80,6 @@ class Request:
         return Viewer(rep=self.rep, settings=self.settings, actions=self.public_url + ACTION_PATH,
                       tz=self.event.time_zone)
 
-    def action_url(self, name: str) -> str:
-        return self.public_url + ACTION_PATH + name
-
 
 def verifier() -> Verifier:
     """One verifier (and certificate cache) per app, built on first use from the app's config."""
@@ -92,6 +100,7 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
     """Decorate a view `(Request) -> response dict`; `kind` is "trigger" or "action" (the error envelope).
 
     `retry(req)` names the action URL and parameters an error card's Retry button runs.
+    A trigger runs within the app's `trigger_budget_seconds` (see `within_budget`).
     """
     def decorate(view: Callable[[Request], dict[str, Any]]):
         @functools.wraps(view)
@@ -101,7 +110,7 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
             try:
                 check = verifier()
                 check.system_token(request.headers.get("Authorization"), path)
-                body = request.get_json(silent=True)
+                body = _json_body()
                 if not isinstance(body, dict):
                     log.warning("addon bad request path=%s reason=malformed JSON", path)
                     return refuse(400, "the request body must be a JSON object")
@@ -121,8 +130,13 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
             config = services.config
             req = Request(identity, event, services.repository(identity.tenant), config.public_url,
                           config.google_api_root, admin_email=config.admin_email)
+            again = functools.partial(retry or functools.partial(_same_again, path=path), req)
             try:
-                answer = view(req, *args, **kwargs)
+                if kind == "trigger":
+                    budget = config.trigger_budget_seconds - (time.perf_counter() - started)
+                    answer = within_budget(budget, functools.partial(view, req, *args, **kwargs))
+                else:
+                    answer = view(req, *args, **kwargs)
             except events.BadEvent as exc:
                 log.warning("addon bad request path=%s rep=%s reason=%s", path, identity.rep, exc)
                 return refuse(400, str(exc))
@@ -130,7 +144,15 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
                 message = API_FAULT_MESSAGE if isinstance(exc, ApiUnavailable) else FAULT_MESSAGE
                 log.error("addon fault path=%s rep=%s tenant=%s error=%s", path, identity.rep, identity.tenant,
                           type(exc).__name__)
-                answer = _fault(kind, message, *(retry(req) if retry else _same_again(req, path)))
+                answer = _fault(kind, message, *again())
+            except BudgetSpent:
+                log.error("addon slow path=%s rep=%s tenant=%s budget_s=%s", path, identity.rep, identity.tenant,
+                          config.trigger_budget_seconds)
+                answer = _fault(kind, SLOW_MESSAGE, *again())
+            except Exception as exc:  # noqa: BLE001 - the safety net: a card, and a log line with no input in it
+                log.error("addon unexpected error path=%s rep=%s tenant=%s error=%s at=%s", path, identity.rep,
+                          identity.tenant, type(exc).__name__, _where(exc))
+                answer = _fault(kind, UNEXPECTED_MESSAGE, None, None)
             log.info("addon ok path=%s host=%s rep=%s tenant=%s ms=%.0f", path, event.host_app, identity.rep,
                      identity.tenant, (time.perf_counter() - started) * 1000)
             return jsonify(answer)
@@ -138,6 +160,56 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
         return endpoint
 
     return decorate
+
+
+def _json_body() -> Any:
+    """The parsed body, or None when it is not JSON; nesting deeper than Python's recursion limit is not JSON.
+
+    A body over MAX_CONTENT_LENGTH raises RequestEntityTooLarge here (413, see app.py).
+    """
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+class BudgetSpent(Exception):
+    """A trigger did not finish within its budget; the rep gets an error card with Retry."""
+
+
+def within_budget(seconds: float, work: Callable[[], dict]) -> dict:
+    """`work()` on its own thread, waited for at most `seconds` (BudgetSpent after).
+
+    Google drops an add-on's answer after about 30 s, and the worst trigger
+    (the Gmail API fallback with its retry, plus Firestore's deadline) can
+    take about as long; answering an error card with Retry inside the budget
+    beats a card that never comes. A thread cannot be stopped: work past its
+    budget finishes on its own (every Firestore and API call it makes has its
+    own deadline) and its answer is dropped. Triggers only read, or record
+    what they read (`record_message`, idempotent), so running late is
+    harmless; card actions write, and are never cut short (a Retry could
+    write twice).
+    """
+    done: concurrent.futures.Future = concurrent.futures.Future()
+    context = contextvars.copy_context()  # Flask's app and request context, for anything that asks
+
+    def run() -> None:
+        try:
+            done.set_result(context.run(work))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting request thread as is
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="sidecar-trigger", daemon=True).start()
+    try:
+        return done.result(timeout=max(seconds, 0.0))
+    except concurrent.futures.TimeoutError:
+        raise BudgetSpent from None
+
+
+def _where(exc: BaseException) -> str:
+    """Where an unexpected exception was raised: file:line of the innermost frames, never its message."""
+    frames = traceback.extract_tb(exc.__traceback__)[-WHERE_FRAMES:]
+    return " < ".join(f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in reversed(frames))
 
 
 def _same_again(req: Request, path: str) -> tuple[str, dict]:
@@ -149,6 +221,6 @@ def _same_again(req: Request, path: str) -> tuple[str, dict]:
     return req.public_url + path, parameters
 
 
-def _fault(kind: str, message: str, retry_url: str, retry_parameters: dict) -> dict[str, Any]:
+def _fault(kind: str, message: str, retry_url: str | None, retry_parameters: dict | None) -> dict[str, Any]:
     card = error_cards.error_card(message, retry_url, retry_parameters)
     return responses.trigger(card) if kind == "trigger" else responses.update_card(card, "Something went wrong")

@@ -4,21 +4,19 @@ Used only when Firestore does not have what the card needs yet (sync has not
 seen the message or event): Gmail with `userOAuthToken` plus the per-message
 `X-Goog-Gmail-Access-Token` (scope gmail.addons.current.message.metadata),
 Calendar with `userOAuthToken` (calendar.addons.current.event.read). Clients
-come from sync.google_clients so every call goes to SIDECAR_GOOGLE_API_ROOT.
+come from `google_clients` (as sync's do) so every call goes to SIDECAR_GOOGLE_API_ROOT.
 """
 
 from __future__ import annotations
 
-import google.oauth2.credentials
-import google_auth_httplib2
 import httplib2
 from google.auth.exceptions import GoogleAuthError
 from googleapiclient.errors import HttpError
 
 from addon.events import Attendee
-from models.addresses import parse_address_list
+from google_clients import build_service, user_token_http
+from models.addresses import named_addresses, parse_address_list
 from models.domain import Participant
-from sync.google_clients import build_service
 
 GMAIL_ACCESS_TOKEN_HEADER = "X-Goog-Gmail-Access-Token"
 MESSAGE_HEADERS = ("From", "To", "Cc", "Subject")  # all the card needs of the open message
@@ -33,16 +31,16 @@ class ApiUnavailable(Exception):
 def _service(api: str, version: str, oauth_token: str | None, api_root: str):
     if not oauth_token:
         raise ApiUnavailable("the event carries no user OAuth token")
-    credentials = google.oauth2.credentials.Credentials(token=oauth_token)
-    # the event's token cannot be refreshed: a 401 is an answer, not a cue to refresh
-    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=API_TIMEOUT_SECONDS),
-                                               refresh_status_codes=())
-    return build_service(api, version, None, api_root, http=http)
+    return build_service(api, version, None, api_root, http=user_token_http(oauth_token, API_TIMEOUT_SECONDS))
 
 
 def message_people(api_root: str, oauth_token: str | None, gmail_access_token: str | None,
-                   message_id: str) -> tuple[list[Participant], str]:
-    """(participants, subject) of the open message, from its metadata headers."""
+                   message_id: str) -> tuple[list[Participant], str, list[str]]:
+    """(participants, subject, every address named) of the open message, from its metadata headers.
+
+    The third is every address in From, To and Cc as written, the ones parsing
+    dropped too: exclusions are checked against all of them (SPEC §9).
+    """
     if not gmail_access_token:
         raise ApiUnavailable("the event carries no Gmail access token")
     service = _service("gmail", "v1", oauth_token, api_root)
@@ -60,7 +58,8 @@ def message_people(api_root: str, oauth_token: str | None, gmail_access_token: s
     for role in ("from", "to", "cc"):
         people += [Participant(email=email, name=name, role=role)
                    for name, email in parse_address_list(headers.get(role, ""))]
-    return people, headers.get("subject", "")
+    named = [address for role in ("from", "to", "cc") for address in named_addresses(headers.get(role, ""))]
+    return people, headers.get("subject", ""), named
 
 
 def event_attendees(api_root: str, oauth_token: str | None, calendar_id: str, event_id: str) -> list[Attendee]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from addon.actions import action
-from addon.actions.forms import Invalid, check_teammate, text
+from addon.actions.forms import Invalid, check_teammate, new_request_id, request_id_of, text
 from addon.context import Request
 from addon.events import BadEvent
 from addon.triggers import homepage
@@ -56,7 +56,8 @@ def build_segment(req: Request, values: dict[str, str]) -> Segment:
     if mode:
         if mode not in ("inactive", "active"):
             raise Invalid("Choose how recent the last activity is.")
-        if not days.isdigit() or not 1 <= int(days) <= model.ACTIVITY_DAYS_MAX:
+        whole = days.isascii() and days.isdigit() and len(days) <= len(str(model.ACTIVITY_DAYS_MAX))  # not "²"
+        if not whole or not 1 <= int(days) <= model.ACTIVITY_DAYS_MAX:
             raise Invalid(ACTIVITY_DAYS_HINT)
         segment.activity_mode, segment.activity_days = mode, int(days)
     elif days:
@@ -73,18 +74,24 @@ def build_segment(req: Request, values: dict[str, str]) -> Segment:
 
 @action("segment_form")
 def open_form(req: Request) -> dict:
-    return responses.push_card(segment_form(req.viewer))
+    return responses.push_card(segment_form(req.viewer, request_id=new_request_id()))
 
 
 @action("save_segment")
 def save_segment(req: Request) -> dict:
+    """Save the segment under an id made from the click's request id: a Retry rewrites it, never adds one."""
     values = form_values(req)
+    request_id = request_id_of(req)
     try:
         segment = build_segment(req, values)
-        if len(model.list_segments(req.repo, req.rep)) >= model.SEGMENTS_MAX:
+        if request_id is not None:
+            segment.id = "s" + request_id.removeprefix("r")  # the shape of `model.new_segment_id`
+        saved = {s.id for s in model.list_segments(req.repo, req.rep)}
+        if segment.id not in saved and len(saved) >= model.SEGMENTS_MAX:
             raise Invalid(f"You have {model.SEGMENTS_MAX} segments, the most one rep keeps; delete one first.")
     except Invalid as exc:
-        return responses.update_card(segment_form(req.viewer, error=str(exc), values=values), str(exc))
+        form = segment_form(req.viewer, error=str(exc), values=values, request_id=request_id or new_request_id())
+        return responses.update_card(form, str(exc))
     first = _open(req, segment, cursor=None)
     model.save_segment(req.repo, req.rep, segment)
     return responses.update_card(segment_card(segment, first.contacts, first.next_cursor, req.viewer),

@@ -9,15 +9,13 @@ from flask import Blueprint
 from addon import google_apis
 from addon.context import ACTION_PATH, Request, addon_endpoint
 from addon.events import BadEvent
-from addon.people import MAX_ATTENDEES, MAX_PEOPLE, external, load_people, settings_and_message
+from addon.people import MAX_ATTENDEES, MAX_PEOPLE, external, load_people
 from cards import responses
 from cards.calendar import BRIEF_WINDOW_DAYS, Brief, event_card
 from cards.contact import message_card
 from cards.home import home_card
-from models import segments as segments_model
 from models.addresses import is_excluded
-from models.domain import Participant, Segment, utcnow
-from models.repository import settings_from_doc
+from models.domain import Segment, utcnow
 
 bp = Blueprint("addon_triggers", __name__, url_prefix="/addon")
 MY_CONTACTS_SHOWN = 20  # "my contacts" on the home page, by name (models.search: the owner index)
@@ -32,24 +30,24 @@ def gmail_message(req: Request) -> dict:
     gmail = req.event.gmail
     if gmail is None:
         raise BadEvent("gmail is missing: this endpoint serves Gmail message events")
-    req._settings, recorded = settings_and_message(req.repo, req.rep, gmail.message_id)
-    found = None
-    if recorded and (recorded.get("participants") or not recorded.get("activity_id")):
-        found = [Participant(**p) for p in recorded["participants"]], recorded.get("subject") or ""
-    elif recorded:
-        found = req.repo.get_message(req.rep, gmail.message_id)  # recorded by sync: its activity has the people
-    if found is None:
-        participants, subject = google_apis.message_people(req.api_root, req.event.user_oauth_token,
-                                                           gmail.access_token, gmail.message_id)
-        if not any(is_excluded(p.email, req.settings.exclusions) for p in participants):
-            # excluded mail is never stored (SPEC §9), not even as the add-on's record of its people
-            req.repo.record_message(req.rep, gmail.message_id, participants=participants, subject=subject)
+    # settings, the add-on's record and sync's Gmail-id index in one read; a synced message's activity
+    view = req.repo.message_view(req.rep, gmail.message_id)
+    req._settings = view.settings
+    if view.participants is None:  # neither sync nor the add-on has it: ask the Gmail API once
+        participants, subject, named = google_apis.message_people(req.api_root, req.event.user_oauth_token,
+                                                                  gmail.access_token, gmail.message_id)
+        addresses = [*(p.email for p in participants), *named]
+        if not any(is_excluded(address, req.settings.exclusions) for address in addresses):
+            # excluded mail is never stored (SPEC §9), not even as the add-on's record of its people; every
+            # address is checked, the ones parsing dropped too, and the record is indexed by all of them
+            req.repo.record_message(req.rep, gmail.message_id, participants=participants, subject=subject,
+                                    addresses=addresses)
     else:
-        participants, subject = found
+        participants, subject = view.participants, view.subject
     order = {"from": 0, "to": 1, "cc": 2}
     ordered = sorted(participants, key=lambda p: order.get(p.role, 3))
     people = external([(p.email, p.name) for p in ordered], req.rep, req.identity.tenant, req.settings)
-    loaded = load_people(req.repo, people[:MAX_PEOPLE])
+    loaded = load_people(req.repo, people[:MAX_PEOPLE], activity=view.activity)
     return message_card(loaded, req.viewer, subject, hidden=max(0, len(people) - MAX_PEOPLE))
 
 
@@ -75,11 +73,8 @@ def homepage(req: Request, segments: list[Segment] | None = None) -> dict:
     cost a query per segment on every open of the home page.
     """
     if segments is None:
-        rep_doc = segments_model.rep_ref(req.repo, req.rep)
-        found = {s.reference.path: s for s in req.repo.get_all([req.repo.root, rep_doc])}
-        root = found.get(req.repo.root.path)
-        req._settings = settings_from_doc((root.to_dict() or {}).get("settings") if root else None)
-        segments = segments_model.segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None)
+        view = req.repo.home_view(req.rep)
+        req._settings, segments = view.settings, view.segments
     mine = req.repo.contacts_owned_by(req.rep, MY_CONTACTS_SHOWN)
     return home_card(mine, req.viewer, segments=segments, is_admin=req.is_admin)
 

@@ -11,13 +11,17 @@ refused with 401: Sidecar is a Workspace product and a tenant must be a
 domain an admin controls; taking the domain of a gmail.com address would put
 every consumer user in one shared tenant.
 
-Nothing here logs a token; failures are logged with a reason only.
+Nothing here logs a token; failures are logged with a fixed reason only, never
+a value read from the token (a key id or an audience could hold a newline and
+forge a log line). Time claims must be numbers (`exp: null` is malformed) and
+`nbf`, when present, is enforced with the same clock skew as `exp`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import re
 import threading
 import time
@@ -34,6 +38,9 @@ CERTS_DEFAULT_MAX_AGE = 300  # when the certs response carries no usable Cache-C
 CERTS_REFETCH_MIN_SECONDS = 30  # an unknown key id refetches at most this often (no refetch storm on forged kids)
 CERTS_HTTP_TIMEOUT_SECONDS = 5
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+_KID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # Google's key ids are 40 hex digits; never a list, never a newline
+TIME_CLAIMS = ("iat", "exp", "nbf")  # RFC 7519 NumericDates; nbf is optional
+REQUIRED_TIME_CLAIMS = ("iat", "exp")
 
 
 class Unauthorized(Exception):
@@ -127,17 +134,31 @@ class Verifier:
         return Identity(rep=email, tenant=tenant)
 
     def _decode(self, token: str, audience: str, what: str) -> dict:
-        try:
-            header = jwt.decode_header(token)
-        except (ValueError, auth_exceptions.GoogleAuthError):
-            raise Unauthorized(f"malformed {what} ID token") from None
+        """Shape first (header, key id, time claims), then the signature, then the claims.
+
+        Every refusal carries a fixed reason: nothing from the token (a key id,
+        an audience) is ever copied into the exception, so no log line can hold
+        a value the sender chose.
+        """
+        header, unverified = _unverified(token, what)
+        kid = header.get("kid")
+        if kid is not None and not (isinstance(kid, str) and _KID.fullmatch(kid)):
+            raise Unauthorized(f"malformed {what} ID token key id")
         if header.get("alg") != "RS256":
             raise Unauthorized(f"{what} ID token is not RS256")
-        certs = self.certs.get(kid=header.get("kid"))
+        for claim in TIME_CLAIMS:
+            value = unverified.get(claim)
+            if (value is not None or claim in REQUIRED_TIME_CLAIMS) and not _is_time(value):
+                raise Unauthorized(f"{what} ID token has no valid {claim}")
+        certs = self.certs.get(kid=kid)
         try:
-            claims = jwt.decode(token, certs=certs, audience=audience, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
+            claims = jwt.decode(token, certs=certs, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
         except (ValueError, auth_exceptions.GoogleAuthError) as exc:
             raise Unauthorized(f"invalid {what} ID token: {_reason(exc)}") from None
+        if claims.get("aud") != audience:
+            raise Unauthorized(f"{what} ID token is for another audience")
+        if claims.get("nbf") is not None and time.time() < claims["nbf"] - CLOCK_SKEW_SECONDS:
+            raise Unauthorized(f"{what} ID token is not valid yet")
         if claims.get("iss") not in GOOGLE_ISSUERS:
             raise Unauthorized(f"{what} ID token is not issued by Google")
         if claims.get("email_verified") is not True:
@@ -145,7 +166,31 @@ class Verifier:
         return claims
 
 
+def _unverified(token: str, what: str) -> tuple[dict, dict]:
+    """The header and claims, parsed but not trusted; anything unparseable is a malformed token."""
+    try:
+        return jwt.decode_header(token), jwt.decode(token, verify=False)
+    except (ValueError, RecursionError, auth_exceptions.GoogleAuthError):
+        raise Unauthorized(f"malformed {what} ID token") from None
+
+
+def _is_time(value: object) -> bool:
+    """A NumericDate (RFC 7519): a finite number of seconds; `null`, a string or a boolean is not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
+
+
+# google-auth's messages quote the key id or the audience; only these fixed reasons are logged.
+_REASONS = (
+    ("Token expired", "expired"),
+    ("Token used too early", "issued in the future"),
+    ("Could not verify token signature", "bad signature"),
+    ("Certificate for key id", "unknown key id"),
+    ("Unsupported signature algorithm", "unsupported algorithm"),
+)
+
+
 def _reason(exc: Exception) -> str:
-    """google-auth's messages can quote claims but never the token; keep the first clause only."""
-    text = str(exc).split(":", 1)[0]
-    return text[:80]
+    text = str(exc)
+    return next((reason for prefix, reason in _REASONS if text.startswith(prefix)), "rejected")

@@ -36,11 +36,12 @@ from pathlib import Path
 import psutil
 
 from bench.common import peak_rss_mb, raw_write_rates
-from bootstrap import Services
 from devtools.firestore_emulator import FirestoreEmulator
-from sync.api import QUOTA_WINDOW_SECONDS
+from models.domain import MailboxState
+from quotas import WINDOW_SECONDS as QUOTA_WINDOW_SECONDS
 from sync.runner import SyncRun
 from sync.writer import COMMITTERS
+from wiring import Services
 
 log = logging.getLogger(__name__)
 GMAIL_METHOD_PREFIX = "gmail."
@@ -123,7 +124,7 @@ def single_mailbox(emulator: FirestoreEmulator, workdir: Path, messages: int, ev
         rates = raw_write_rates(services.firestore)
         cpu_before = cpu_seconds(emulator, sim)
         start = time.perf_counter()
-        run = SyncRun(services)
+        run = SyncRun(services.repository, services.google_service, services.config)
         [result] = run.run(reps)
         seconds = time.perf_counter() - start
         cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(emulator, sim).items()}
@@ -148,7 +149,7 @@ def single_mailbox(emulator: FirestoreEmulator, workdir: Path, messages: int, ev
             line(f"emulator raw batched writes, {workers} committer{'s' if workers > 1 else ''}",
                  f"{rate:.0f} docs/s")
         sim.admin("counters/reset", {})
-        run = SyncRun(services)
+        run = SyncRun(services.repository, services.google_service, services.config)
         [result] = run.run(reps)
         counters = sim.admin("counters")
         by_method = {k: v["calls"] for k, v in counters["by_method"].items()}
@@ -164,7 +165,7 @@ def several_mailboxes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int
         reps = sim.admin("world")["reps"]
         services = services_for("bench-sync-quota", emulator, sim, reps, units=units, concurrency=mailboxes)
         start = time.perf_counter()
-        run = SyncRun(services)
+        run = SyncRun(services.repository, services.google_service, services.config)
         results = run.run(reps)
         seconds = time.perf_counter() - start
         counters = sim.admin("counters")
@@ -173,7 +174,7 @@ def several_mailboxes(emulator: FirestoreEmulator, workdir: Path, mailboxes: int
         paced = QUOTA_WINDOW_SECONDS * worst / units
         # Google's sliding minute lets a whole budget go at once, so the true floor is a little lower
         sliding = QUOTA_WINDOW_SECONDS * (math.ceil(worst / units) - 1)
-        failed = [r for r in results if r.state != "ok"]
+        failed = [r for r in results if r.state != MailboxState.OK]
         label = f"{mailboxes} mailboxes x {messages} messages at {units} Gmail units/min per user"
         line(f"{label}: wall time", f"{seconds:.1f}s")
         line(f"{label}: quota units of the busiest mailbox", f"{worst}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.contact import Viewer
+from cards.people import Viewer
 from cards.timeline import fmt_datetime
 from cards.widgets import (
     Widget,
@@ -23,7 +23,7 @@ from cards.widgets import (
     selection_input,
     text_input,
 )
-from models.domain import AUTO_CREATE_POLICIES, CUSTOM_FIELD_TYPES, Mailbox, Settings
+from models.domain import AUTO_CREATE_POLICIES, CUSTOM_FIELD_TYPES, Mailbox, MailboxState, Settings
 
 PRIVACY_LABELS = {
     "metadata": "Metadata: teammates see who and when",
@@ -48,7 +48,7 @@ APPLIES_LABELS = {"contact": "Contacts", "company": "Companies"}
 def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
     rows: list[Widget] = []
     for mailbox in sorted(mailboxes, key=lambda m: m.email):
-        healthy = mailbox.state in ("ok", "syncing", "new")
+        healthy = mailbox.state in (MailboxState.OK, MailboxState.SYNCING, MailboxState.NEW)
         state = esc(mailbox.state) if healthy else f'<font color="#B3261E"><b>{esc(mailbox.state)}</b></font>'
         bottom = f"Last success {fmt_datetime(mailbox.last_success_at, viewer.tz)}"
         if mailbox.last_error:

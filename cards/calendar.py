@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cards.contact import Person, Viewer
+from cards.people import Person, Viewer
 from cards.timeline import fmt_date
 from cards.widgets import bold, button, button_list, card, decorated_text, esc, muted, paragraph, section
-from models.domain import INBOUND, OUTBOUND
+from models.domain import INBOUND, OUTBOUND, ActivityKind
 
 BRIEF_WINDOW_DAYS = 90  # "emails in/out in the last 90 days" (SPEC §1)
 KNOWERS_SHOWN = 5
@@ -23,7 +23,7 @@ class Brief:
     @classmethod
     def of(cls, person: Person) -> Brief:
         """Counts from the person's timeline entries of the window (already fetched with `since`)."""
-        emails = [e for e in person.entries if e.kind == "email"]
+        emails = [e for e in person.entries if e.kind == ActivityKind.EMAIL]
         return cls(person, sum(e.direction == INBOUND for e in emails), sum(e.direction == OUTBOUND for e in emails))
 
 

@@ -6,14 +6,13 @@ and the viewing rep, so nothing here reads configuration or the request.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
+from cards.people import Person, Viewer
 from cards.timeline import fmt_date, timeline_row
 from cards.widgets import (
     Widget,
-    action,
     bold,
     button,
     button_list,
@@ -29,7 +28,15 @@ from cards.widgets import (
     selection_input,
     text_input,
 )
-from models.domain import LIFECYCLE_STAGES, Company, Contact, CustomFieldDefinition, Settings, TimelineEntry
+from models.domain import (
+    LIFECYCLE_STAGES,
+    ActivityKind,
+    Company,
+    Contact,
+    CustomFieldDefinition,
+    Settings,
+    TimelineEntry,
+)
 from models.rules import PHONE_EXAMPLE, TAG_MAX_LENGTH
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
@@ -43,33 +50,6 @@ MERGE_RULE = ("The contact you keep wins every field it has a value for; an empt
               "becomes an alias of the one you keep.")
 CUSTOM_FIELDS_SHOWN = 10  # key custom fields on a contact section
 HEADER_WIDGETS = 3  # what a collapsed section still shows: who, emails, owner
-
-
-@dataclasses.dataclass
-class Person:
-    """One participant as the card shows them: a contact with their data, or an unknown address."""
-
-    email: str
-    display_name: str = ""
-    contact: Contact | None = None
-    company: Company | None = None
-    entries: list[TimelineEntry] = dataclasses.field(default_factory=list)
-    next_cursor: str | None = None
-    # likely twins, (contact, reason, score) as models.merge.find_duplicates gives them; the contact card only
-    duplicates: list[tuple[Contact, str, float]] = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass(frozen=True)
-class Viewer:
-    """Who is looking, and how to show it to them."""
-
-    rep: str
-    settings: Settings
-    actions: str  # action base URL, ends with "/addon/action/"
-    tz: dt.tzinfo = dt.UTC
-
-    def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
-        return action(self.actions + action_name, parameters)
 
 
 def person_section(person: Person, viewer: Viewer, collapsed: bool = False) -> dict[str, Any]:
@@ -287,7 +267,8 @@ def timeline_card(contact: Contact, entries: list[TimelineEntry], next_cursor: s
 # --- forms -------------------------------------------------------------------------------
 
 def add_contact_form(email: str, first: str, middle: str, last: str, company: str, viewer: Viewer,
-                     error: str | None = None, title: str = "") -> dict[str, Any]:
+                     error: str | None = None, title: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on the button: one click adds one contact."""
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [
         decorated_text(esc(email), top_label="Email", icon="EMAIL"),
@@ -296,7 +277,8 @@ def add_contact_form(email: str, first: str, middle: str, last: str, company: st
         text_input("last_name", "Last name", last),
         text_input("title", "Title", title),
         decorated_text(esc(company) or muted("Free mail: no company"), top_label="Company"),
-        button_list(button("Add contact", viewer.act("add_contact", email=email), filled=True)),
+        button_list(button("Add contact", viewer.act("add_contact", email=email, request_id=request_id),
+                           filled=True)),
     ]
     return card("add_contact", "Add as contact", [section(widgets)], subtitle=email)
 
@@ -343,13 +325,15 @@ def custom_input(definition: CustomFieldDefinition, current: Any, values: dict[s
 
 
 def activity_form(contact: Contact, kind: str, viewer: Viewer, error: str | None = None,
-                  body: str = "") -> dict[str, Any]:
-    label = "Note" if kind == "note" else "Call summary"
-    name = "add_note" if kind == "note" else "log_call"
+                  body: str = "", *, request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on Save: one click stores one note or call."""
+    label = "Note" if kind == ActivityKind.NOTE else "Call summary"
+    name = "add_note" if kind == ActivityKind.NOTE else "log_call"
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [text_input("body", label, body, multiline=True),
-                button_list(button("Save", viewer.act(name, contact_id=contact.id), filled=True))]
-    title = "Add note" if kind == "note" else "Log call"
+                button_list(button("Save", viewer.act(name, contact_id=contact.id, request_id=request_id),
+                                   filled=True))]
+    title = "Add note" if kind == ActivityKind.NOTE else "Log call"
     return card(name, title, [section(widgets)], subtitle=contact.display_name)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.contact import Viewer, contact_row
+from cards.contact import contact_row
+from cards.people import Viewer
 from cards.segments import segment_rows
 from cards.timeline import fmt_date
 from cards.widgets import (

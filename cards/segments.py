@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cards.contact import Viewer, contact_row
+from cards.contact import contact_row
+from cards.people import Viewer
 from cards.timeline import fmt_date
 from cards.widgets import (
     Widget,
@@ -48,7 +49,9 @@ def segment_rows(segments: list[Segment], viewer: Viewer) -> list[Widget]:
     return rows
 
 
-def segment_form(viewer: Viewer, error: str | None = None, values: dict[str, str] | None = None) -> dict[str, Any]:
+def segment_form(viewer: Viewer, error: str | None = None, values: dict[str, str] | None = None, *,
+                 request_id: str) -> dict[str, Any]:
+    """`request_id` (made by whoever builds the form) rides on Save: one click saves one segment."""
     values = values or {}
     widgets: list[Widget] = [error_text(error)] if error else []
     widgets += [
@@ -75,7 +78,7 @@ def segment_form(viewer: Viewer, error: str | None = None, values: dict[str, str
         else:
             hint = {"number": "A number", "date": "YYYY-MM-DD"}.get(definition.type, "Exact value")
             widgets.append(text_input(name, definition.label, values.get(name, ""), hint=hint))
-    widgets.append(button_list(button("Save segment", viewer.act("save_segment"), filled=True)))
+    widgets.append(button_list(button("Save segment", viewer.act("save_segment", request_id=request_id), filled=True)))
     return card("segment_form", "New segment", [section(widgets)], subtitle="Every filter you set must match")
 
 

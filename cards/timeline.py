@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 
 from cards.widgets import Widget, decorated_text, esc, muted
-from models.domain import DEFAULT_PRIVACY_LEVEL, INBOUND, OUTBOUND, TimelineEntry
+from models.domain import DEFAULT_PRIVACY_LEVEL, INBOUND, OUTBOUND, ActivityKind, TimelineEntry
 
-KIND_ICONS = {"email": "EMAIL", "meeting": "INVITE", "note": "DESCRIPTION", "call": "PHONE"}
-KIND_LABELS = {"email": "Email", "meeting": "Meeting", "note": "Note", "call": "Call"}
+KIND_ICONS = {ActivityKind.EMAIL: "EMAIL", ActivityKind.MEETING: "INVITE", ActivityKind.NOTE: "DESCRIPTION",
+              ActivityKind.CALL: "PHONE"}
+KIND_LABELS = {ActivityKind.EMAIL: "Email", ActivityKind.MEETING: "Meeting", ActivityKind.NOTE: "Note",
+               ActivityKind.CALL: "Call"}
 HIDDEN_SUBJECT = "(subject hidden)"
 
 
@@ -28,7 +30,7 @@ def fmt_datetime(at: dt.datetime | None, tz: dt.tzinfo = dt.UTC) -> str:
 
 def visible_text(entry: TimelineEntry, viewer: str, level: str | None) -> tuple[str, str]:
     """(subject, snippet) this viewer may read of the entry."""
-    if entry.kind in ("note", "call") or viewer in entry.holders:
+    if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL) or viewer in entry.holders:
         return entry.subject, entry.snippet
     level = level or DEFAULT_PRIVACY_LEVEL
     if level == "snippet":
@@ -39,7 +41,7 @@ def visible_text(entry: TimelineEntry, viewer: str, level: str | None) -> tuple[
 
 
 def whose(entry: TimelineEntry, viewer: str) -> str:
-    if entry.kind in ("note", "call"):
+    if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
         return "you" if entry.author == viewer else (entry.author or "a teammate")
     if viewer in entry.holders:
         return "you"
@@ -50,11 +52,11 @@ def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tz
     subject, snippet = visible_text(entry, viewer, level)
     arrow = {INBOUND: "from", OUTBOUND: "to"}.get(entry.direction or "", "with")
     top = f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · {whose(entry, viewer)}"
-    if entry.kind in ("note", "call"):
+    if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
         text = esc(snippet) or muted("(empty)")
         snippet = ""
     else:
-        shown = subject if subject else (HIDDEN_SUBJECT if entry.subject or entry.kind == "email" else "")
+        shown = subject if subject else (HIDDEN_SUBJECT if entry.subject or entry.kind == ActivityKind.EMAIL else "")
         who = f" {arrow} {entry.counterpart}" if entry.counterpart else ""
         text = (esc(shown) if subject else muted(shown or KIND_LABELS.get(entry.kind, ""))) + muted(who)
     return decorated_text(text, top_label=top, bottom_label=snippet[:120] or None,

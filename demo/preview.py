@@ -31,7 +31,7 @@ import requests
 from flask import Blueprint, Flask, abort, current_app, jsonify, request, send_from_directory
 from googleapiclient.errors import HttpError
 
-from sync.google_clients import build_service, delegated_credentials, new_batch
+from google_clients import build_service, delegated_credentials, new_batch
 
 log = logging.getLogger(__name__)
 

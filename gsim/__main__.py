@@ -11,7 +11,9 @@ import logging
 import signal
 import sys
 
-from . import quota
+import quotas
+
+from . import generator
 from .simulator import Simulator
 
 
@@ -26,9 +28,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=200, help="per mailbox")
     parser.add_argument("--events", type=int, default=40, help="per calendar")
     parser.add_argument("--days", type=int, default=365, help="how far back the backlog reaches")
-    parser.add_argument(
-        "--quota-units-per-minute", type=int, default=quota.DEFAULT_GMAIL_UNITS_PER_MINUTE, help="Gmail, per user"
-    )
+    parser.add_argument("--quota-profile", choices=tuple(quotas.PROFILES), default=quotas.DEFAULT_PROFILE,
+                        help="Google's limits to enforce (quotas.py)")
+    parser.add_argument("--quota-units-per-minute", type=int, default=None,
+                        help="Gmail, per user (default: the profile's; 0 turns it off)")
+    parser.add_argument("--thread-mix", choices=generator.THREAD_MIXES, default=generator.DEFAULT_THREAD_MIX)
     parser.add_argument("--key-file", help="write a service-account key (token_uri pointing here) to this path")
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
@@ -46,6 +50,8 @@ def main(argv=None) -> int:
         events=args.events,
         days=args.days,
         quota_units_per_minute=args.quota_units_per_minute,
+        quota_profile=args.quota_profile,
+        thread_mix=args.thread_mix,
     )
 
     def ready(sim: Simulator) -> None:

@@ -106,7 +106,8 @@ def _dispatch(sim, route, parts, body, request) -> Response:
         sim.set_latency(body["ms"])
         return _ok()
     if route == ("POST", "quota"):
-        sim.set_quota(body["units_per_minute"], api=body.get("api", "gmail"), error_status=body.get("error_status"))
+        sim.set_quota(body.get("units_per_minute"), api=body.get("api", "gmail"), error_status=body.get("error_status"),
+                      per_project_minute=body.get("per_project_minute"), per_day=body.get("per_day"))
         return _ok()
     if route == ("POST", "messages"):
         fields = dict(body)

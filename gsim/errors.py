@@ -161,6 +161,33 @@ def user_rate_limit_exceeded() -> ApiError:
     return ApiError(403, "User Rate Limit Exceeded", "userRateLimitExceeded", domain="usageLimits")
 
 
+# The service names Google's quota messages carry.
+QUOTA_SERVICES = {"gmail": "gmail.googleapis.com", "calendar": "calendar-json.googleapis.com",
+                  "directory": "admin.googleapis.com"}
+
+
+def project_rate_limit_exceeded(api: str, project_number: str, status: int = 429) -> ApiError:
+    """The project's per-minute quota is spent (every user of the project is refused).
+
+    429: the quota-system body ("Quota exceeded for quota metric 'Queries' and
+    limit 'Queries per minute' of service ... for consumer 'project_number:N'.");
+    403: the "Rate Limit Exceeded" body of Gmail's and Calendar's error guides
+    (developers.google.com/workspace/gmail/api/guides/handle-errors,
+    .../calendar/api/guides/errors). Reason ``rateLimitExceeded`` either way.
+    """
+    if status == 403:
+        return ApiError(403, "Rate Limit Exceeded", "rateLimitExceeded", domain="usageLimits")
+    message = (f"Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service "
+               f"'{QUOTA_SERVICES[api]}' for consumer 'project_number:{project_number}'.")
+    return ApiError(429, message, "rateLimitExceeded", domain="usageLimits")
+
+
+def daily_limit_exceeded() -> ApiError:
+    """The project's daily threshold is spent: 403 ``dailyLimitExceeded`` (Gmail's error guide:
+    "Resolve a 403 error: Daily limit exceeded"), until midnight Pacific time."""
+    return ApiError(403, "Daily Limit Exceeded", "dailyLimitExceeded", domain="usageLimits")
+
+
 def backend_error(code: int) -> ApiError:
     if code == 503:
         return ApiError(503, "The service is currently unavailable.", "backendError")

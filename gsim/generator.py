@@ -74,11 +74,27 @@ BODIES = (
     " a conversation.\n\nCheers,\n{sender}",
 )
 
-# Mix of one rep's own conversations (the shared ones are added first).
+# Mix of one rep's own conversations (the shared ones are added first), by thread mix (gsim/README.md).
+# "classic": the first generator's mix (conversations of 2-3 messages; kept for tests that count on it).
 CONVERSATION_WEIGHTS = {
     "outbound": 30, "inbound": 20, "newsletter": 12, "notification": 8, "mailing_list": 6,
     "internal": 8, "freemail": 6, "spam": 4, "draft": 3,
 }  # fmt: skip
+# "realistic": a sales rep's mailbox, where machine mail (Gmail's Promotions, Updates, Social and Forums
+# tabs) is a good share of the threads, and conversations run from one unanswered message to long negotiations.
+REALISTIC_CONVERSATION_WEIGHTS = {
+    "outbound": 24, "inbound": 14, "internal": 7, "freemail": 3, "newsletter": 16, "notification": 14,
+    "social": 6, "mailing_list": 6, "spam": 6, "draft": 4,
+}  # fmt: skip
+# Messages in a person-to-person thread of the realistic mix: most 1-3, a tail of long ones.
+THREAD_LENGTH_WEIGHTS = {1: 30, 2: 28, 3: 19, 4: 8, 5: 5, 6: 3, 8: 3, 12: 2, 20: 1, 30: 1}  # fmt: skip
+MAILING_LIST_LENGTH_WEIGHTS = {1: 60, 2: 20, 3: 12, 5: 8}  # a question, and the list's answers
+THREAD_MIXES = ("realistic", "classic")
+DEFAULT_THREAD_MIX = "realistic"
+SOCIAL_NETWORKS = (
+    ("LinkedIn", "messages-noreply@linkedin.com", "linkedin.com"),
+    ("X", "notify@x.com", "x.com"),
+)
 SHARED_MESSAGE_FRACTION = 0.08  # of each mailbox: threads two reps are both on
 EVENT_WEIGHTS = {
     "external": 40, "hosted_by_them": 15, "internal": 15, "recurring": 8, "all_day": 7,
@@ -139,6 +155,11 @@ class Spec:
     events: int = 40  # per calendar (a recurring series counts once)
     days: int = 365  # the backlog's reach into the past
     now: dt.datetime | None = None  # anchor; default: today 00:00 UTC, so a day's runs agree
+    thread_mix: str = DEFAULT_THREAD_MIX  # "realistic" or "classic" (gsim/README.md)
+
+    def __post_init__(self):
+        if self.thread_mix not in THREAD_MIXES:
+            raise ValueError(f"thread_mix must be one of {', '.join(THREAD_MIXES)}, got {self.thread_mix!r}")
 
 
 @dataclass
@@ -321,6 +342,8 @@ class Generator:
             self._thread(rng, [rep.address], turns, self._subject(rng, company), when)
         replier = self.personal_replier
         turns = [(rep, [replier], []), (replier, [rep], [])]
+        if self.spec.thread_mix == "realistic":  # their work address writes first: the case holds at any size
+            turns.insert(0, (replier, [rep], []))
         start = self.now - dt.timedelta(days=10)
         self._thread(
             rng,
@@ -328,10 +351,13 @@ class Generator:
             turns,
             self._subject(rng, self.companies[2]),
             start,
-            from_address={1: replier.personal_address},
+            from_address={len(turns) - 1: replier.personal_address},
         )
 
     def _own_conversation(self, rng: random.Random, rep: Person, kind: str) -> None:
+        if self.spec.thread_mix == "realistic":
+            self._realistic_conversation(rng, rep, kind)
+            return
         company = rng.choice(self.companies)
         contact = rng.choice(company.people)
         start = self._when(rng)
@@ -354,6 +380,46 @@ class Generator:
             )
         elif kind == "draft":
             self._thread(rng, holders, [(rep, [contact], [])], self._subject(rng, company), start, labels=["DRAFT"])
+        else:
+            self._bulk(rng, rep, kind, start)
+
+    def _realistic_conversation(self, rng: random.Random, rep: Person, kind: str) -> None:
+        """A conversation of the realistic mix: person-to-person threads of 1 to 30 messages (answers
+        alternate), machine mail in its Gmail category, one message a thread."""
+        company = rng.choice(self.companies)
+        contact = rng.choice(company.people)
+        start = self._when(rng)
+        holders = [rep.address]
+        lengths, length_weights = zip(*THREAD_LENGTH_WEIGHTS.items(), strict=True)
+        length = rng.choices(lengths, length_weights)[0]
+        if kind in ("outbound", "inbound"):
+            cc = [p for p in company.people if p is not contact][:1] if rng.random() < 0.3 else []
+            first, second = (rep, contact) if kind == "outbound" else (contact, rep)
+            self._thread(rng, holders, _alternating(first, second, cc, length), self._subject(rng, company), start)
+        elif kind == "freemail":
+            person = rng.choice(self.freemail_people)
+            self._thread(rng, holders, _alternating(person, rep, [], length), "Question about your product", start)
+        elif kind == "internal":
+            colleague = rng.choice(self.colleagues)
+            self._thread(rng, holders, _alternating(rep, colleague, [], length), f"Deal desk: {company.name}", start)
+        elif kind == "draft":
+            self._thread(rng, holders, [(rep, [contact], [])], self._subject(rng, company), start, labels=["DRAFT"])
+        elif kind == "social":
+            name, address, site = rng.choice(SOCIAL_NETWORKS)
+            sender = Person(name, "", address, "quoted")
+            extra = [("List-Unsubscribe", f"<https://www.{site}/e/unsubscribe/{rng.getrandbits(32):x}>"),
+                     ("Auto-Submitted", "auto-generated")]
+            subject = f"{contact.name} sent you a message on {name}"
+            self._thread(rng, holders, [(sender, [rep], [])], subject, start, extra, ["INBOX", "CATEGORY_SOCIAL"])
+        elif kind == "mailing_list":
+            sizes, size_weights = zip(*MAILING_LIST_LENGTH_WEIGHTS.items(), strict=True)
+            posts = rng.choices(sizes, size_weights)[0]
+            list_name, list_address, list_id = MAILING_LIST
+            extra = [("List-Id", f"{list_name} <{list_id}>"), ("Sender", list_address), ("Precedence", "list")]
+            rep_list = Person(list_name, "", list_address, "quoted")
+            turns = [(rng.choice(self.freemail_people), [rep_list], []) for _ in range(posts)]
+            subject = f"[{list_name}] How do you forecast Q{rng.randint(1, 4)}?"
+            self._thread(rng, holders, turns, subject, start, extra, ["INBOX", "CATEGORY_FORUMS"])
         else:
             self._bulk(rng, rep, kind, start)
 
@@ -390,7 +456,8 @@ class Generator:
         self._thread(rng, [rep.address], [(sender, [rep], [])], subject, start, extra, labels)
 
     def _fill_mailboxes(self) -> None:
-        kinds, weights = zip(*CONVERSATION_WEIGHTS.items(), strict=False)
+        mix = REALISTIC_CONVERSATION_WEIGHTS if self.spec.thread_mix == "realistic" else CONVERSATION_WEIGHTS
+        kinds, weights = zip(*mix.items(), strict=False)
         for index, rep in enumerate(self.reps):
             rng = random.Random(f"{self.spec.seed}:mail:{index}")
             made = 0
@@ -520,6 +587,11 @@ class Generator:
         self.world.reps = [rep.address for rep in self.reps]
         self.world.admin = self.admin.address
         return self.world
+
+
+def _alternating(first: Person, second: Person, cc: list[Person], length: int):
+    """The turns of a two-person thread: first writes, second answers, and so on."""
+    return [((first, [second], cc) if index % 2 == 0 else (second, [first], cc)) for index in range(length)]
 
 
 def generate(spec: Spec) -> World:

@@ -106,7 +106,7 @@ def _relative(value: str) -> int:
 
 QUERY_LABEL_WORDS = {
     "unread": "UNREAD", "starred": "STARRED", "important": "IMPORTANT", "sent": "SENT", "inbox": "INBOX",
-    "spam": "SPAM", "trash": "TRASH", "draft": "DRAFT", "drafts": "DRAFT",
+    "spam": "SPAM", "trash": "TRASH", "draft": "DRAFT", "drafts": "DRAFT", "chat": "CHAT", "chats": "CHAT",
 }  # fmt: skip
 QUERY_HEADERS = {"from": "From", "to": "To", "cc": "Cc", "subject": "Subject", "list": "List-Id"}
 
@@ -156,6 +156,10 @@ def compile_query(q: str, box: Mailbox):
             test = _since(_relative(value))
         elif key == "older_than":
             test = _until(_relative(value))
+        elif key == "category":  # category:promotions -> CATEGORY_PROMOTIONS (primary is PERSONAL)
+            label = "CATEGORY_" + {"primary": "PERSONAL"}.get(value.lower(), value.upper())
+            explicit_labels.add(label)
+            test = _has_label(label)
         elif key in ("in", "label", "is"):
             label = QUERY_LABEL_WORDS.get(value.lower())
             if label is None:
@@ -170,9 +174,9 @@ def compile_query(q: str, box: Mailbox):
     return tests, explicit_labels
 
 
-def list_messages(call) -> dict:
+def message_filter(call):
+    """What a list call's labelIds, q and includeSpamTrash keep, as a test of one message."""
     params, box = call.params, call.mailbox
-    max_results = params.int("maxResults", MESSAGES_LIST_DEFAULT, MESSAGES_LIST_MAX) or MESSAGES_LIST_DEFAULT
     label_ids = set(params.list("labelIds"))
     q = params.str("q")
     if q and metadata_only(call):
@@ -188,6 +192,13 @@ def list_messages(call) -> dict:
             return False
         return all(test(message) != negate for negate, test in tests)
 
+    return matches
+
+
+def list_messages(call) -> dict:
+    params, box = call.params, call.mailbox
+    max_results = params.int("maxResults", MESSAGES_LIST_DEFAULT, MESSAGES_LIST_MAX) or MESSAGES_LIST_DEFAULT
+    matches = message_filter(call)
     start = len(box.order)
     token = params.str("pageToken")
     if token:
@@ -220,6 +231,74 @@ def _decode_page_token(token: str, box: Mailbox) -> int:
         raise errors.bad_request("Invalid pageToken", reason="invalidArgument")
     key = (int(token[:-20]), format(int(token[-20:]), "x"))
     return bisect.bisect_left(box.order, key)
+
+
+# -- threads.list ----------------------------------------------------------------
+THREADS_LIST_DEFAULT = 100  # threads.list maxResults default
+THREADS_LIST_MAX = 500  # threads.list maxResults maximum
+
+
+def list_threads(call) -> dict:
+    """Threads with at least one message the query keeps, newest such message first (as Gmail
+    lists conversations); each once, at its newest kept message, across pages."""
+    params, box = call.params, call.mailbox
+    max_results = params.int("maxResults", THREADS_LIST_DEFAULT, THREADS_LIST_MAX) or THREADS_LIST_DEFAULT
+    matches = message_filter(call)
+    start = len(box.order)
+    token = params.str("pageToken")
+    if token:
+        start = _decode_page_token(token, box)
+    with call.world.lock:
+        boundary = box.order[start] if start < len(box.order) else None
+
+        def listed_before(message: Message) -> bool:  # on an earlier page: a newer kept message past the token
+            return boundary is not None and any(
+                key >= boundary and matches(box.messages[key[1]]) for key in box.threads[message.thread_id])
+
+        page: list[tuple[Message, int]] = []
+        seen: set[str] = set()
+        total = 0
+        for index in range(start - 1, -1, -1):
+            message = box.messages[box.order[index][1]]
+            if message.thread_id in seen or not matches(message):
+                continue
+            seen.add(message.thread_id)
+            if token and listed_before(message):
+                continue
+            if len(page) < max_results:
+                page.append((message, index))
+            total += 1
+        body: dict = {}
+        if page:
+            body["threads"] = [_thread_summary(box, newest.thread_id) for newest, _ in page]
+            if total > len(page):
+                body["nextPageToken"] = _encode_page_token(box.order[page[-1][1]])
+    body["resultSizeEstimate"] = total
+    return body
+
+
+def _thread_summary(box: Mailbox, thread_id: str) -> dict:
+    messages = box.thread_messages(thread_id)
+    return {"id": thread_id, "snippet": messages[-1].snippet,
+            "historyId": str(max(m.history_id for m in messages))}
+
+
+# -- threads.get -------------------------------------------------------------------
+def get_thread(call) -> dict:
+    """Every message of the thread, oldest first, each rendered as messages.get renders it."""
+    thread_id = call.path["id"]
+    if not HEX_ID.match(thread_id):
+        raise errors.bad_request("Invalid id value", reason="invalidArgument")
+    fmt = call.params.str("format", "full")
+    if fmt == "full" and metadata_only(call):
+        raise errors.ApiError(403, "Metadata scope doesn't allow format FULL", "forbidden")
+    headers = call.params.list("metadataHeaders")
+    with call.world.lock:
+        messages = call.mailbox.thread_messages(thread_id)
+        if not messages:
+            raise errors.not_found()
+        return {"id": thread_id, "historyId": str(max(m.history_id for m in messages)),
+                "messages": [render_message(m, fmt, headers) for m in messages]}
 
 
 # -- messages.get --------------------------------------------------------------
@@ -350,6 +429,8 @@ HANDLERS = {
     "gmail.users.messages.list": list_messages,
     "gmail.users.messages.get": get_message,
     "gmail.users.history.list": list_history,
+    "gmail.users.threads.list": list_threads,
+    "gmail.users.threads.get": get_thread,
     "gmail.users.watch": watch,
     "gmail.users.stop": stop,
 }

@@ -1,88 +1,134 @@
-"""Per-user quota with Google's per-method costs, injected faults and call counters.
+"""Google's usage limits as a quota profile enforces them, injected faults and call counters.
 
-Gmail meters each user in quota units per minute, and each method has a
-published cost (https://developers.google.com/gmail/api/reference/quota).
-Calendar and Directory meter queries (one unit a call). Sidecar paces itself to
-these budgets, so the simulator enforces them with a sliding one-minute window
-and answers as Google does when a user goes over: 429 ``rateLimitExceeded``
-(or the 403 ``userRateLimitExceeded`` variant when configured so).
+The simulator is started with a `quotas.QuotaProfile` (``2026`` by default,
+``legacy`` for older projects; every unit cost comes from there) and meters
+each call three ways, as Google does:
+
+- per user and API, in a sliding one-minute window (Gmail in quota units,
+  Calendar and Directory in requests): 429 ``rateLimitExceeded`` (or the 403
+  ``userRateLimitExceeded`` variant when configured so);
+- per project and API, in a sliding one-minute window: 429
+  ``rateLimitExceeded`` "Quota exceeded for quota metric 'Queries' and limit
+  'Queries per minute' ..." (403 "Rate Limit Exceeded" in the 403 variant);
+- per project and API per day (Pacific time, when Google resets daily quotas):
+  403 ``dailyLimitExceeded``.
+
+A refused call spends nothing. `gsim.errors` cites the documented bodies.
 """
 
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import random
 import threading
 import time
+import zoneinfo
+
+import quotas
 
 from . import errors
 
-# Gmail API quota units per method (Google's "Per-method quota usage" table).
-GMAIL_METHOD_UNITS = {
-    "gmail.users.getProfile": 1,
-    "gmail.users.watch": 100,
-    "gmail.users.stop": 50,
-    "gmail.users.labels.list": 1,
-    "gmail.users.labels.get": 1,
-    "gmail.users.messages.list": 5,
-    "gmail.users.messages.get": 5,
-    "gmail.users.messages.attachments.get": 5,
-    "gmail.users.history.list": 2,
-    "gmail.users.threads.list": 10,
-    "gmail.users.threads.get": 10,
-    "gmail.users.drafts.list": 5,
-    "gmail.users.drafts.get": 5,
-}
-DEFAULT_METHOD_UNITS = 1  # Calendar and Directory count queries, one per call
-# SPEC §7: 6,000 units a minute per user by default. (Google's console today
-# shows 15,000 per user per minute for Gmail; the budget is configurable.)
-DEFAULT_GMAIL_UNITS_PER_MINUTE = 6_000
-DEFAULT_CALENDAR_QUERIES_PER_MINUTE = 600  # Calendar's default "Queries per minute per user"
-DEFAULT_DIRECTORY_QUERIES_PER_MINUTE = 2_400  # Admin SDK Directory: queries per minute per user
-QUOTA_WINDOW_SECONDS = 60.0
+QUOTA_WINDOW_SECONDS = quotas.WINDOW_SECONDS
+QUOTA_DAY_TZ = zoneinfo.ZoneInfo("America/Los_Angeles")  # Google: daily quotas reset at midnight Pacific time
+APIS = ("gmail", "calendar", "directory")
 
 
-def method_units(method_id: str) -> int:
-    return GMAIL_METHOD_UNITS.get(method_id, DEFAULT_METHOD_UNITS)
+class _Window:
+    """Spending in a sliding window, with its running total."""
+
+    def __init__(self):
+        self.spent: collections.deque[tuple[float, int]] = collections.deque()
+        self.total = 0
+
+    def used(self, now: float, seconds: float) -> int:
+        while self.spent and self.spent[0][0] <= now - seconds:
+            self.total -= self.spent.popleft()[1]
+        return self.total
+
+    def add(self, now: float, units: int) -> None:
+        self.spent.append((now, units))
+        self.total += units
 
 
 class Quota:
-    """Sliding-window per-(API, user) budget."""
+    """Per-user and per-project minute budgets and the per-project daily budget of a quota profile.
 
-    def __init__(self, gmail_units_per_minute: int = DEFAULT_GMAIL_UNITS_PER_MINUTE, clock=time.monotonic):
-        self.budgets = {
-            "gmail": gmail_units_per_minute,
-            "calendar": DEFAULT_CALENDAR_QUERIES_PER_MINUTE,
-            "directory": DEFAULT_DIRECTORY_QUERIES_PER_MINUTE,
-        }
-        self.error_status = 429  # or 403 for the userRateLimitExceeded variant
+    A budget of 0 is not enforced. `charge` is atomic under one lock: concurrent
+    calls never spend past a budget together.
+    """
+
+    def __init__(self, profile: quotas.QuotaProfile | str = quotas.DEFAULT_PROFILE, project_number: str = "0",
+                 clock=time.monotonic, wall_clock=time.time, window_seconds: float = QUOTA_WINDOW_SECONDS):
+        self.profile = quotas.profile(profile) if isinstance(profile, str) else profile
+        self.budgets = {api: self.profile.per_user_minute(api) for api in APIS}
+        self.project_budgets = {api: self.profile.per_project_minute(api) for api in APIS}
+        self.daily_budgets = {api: self.profile.per_project_day(api) for api in APIS}
+        self.project_number = project_number
+        self.error_status = 429  # or 403 for the documented 403 variants
         self.clock = clock
+        self.wall_clock = wall_clock
+        self.window_seconds = window_seconds
         self._lock = threading.Lock()
-        self._windows: dict[tuple[str, str], collections.deque] = collections.defaultdict(collections.deque)
+        self._windows: dict[tuple[str, str], _Window] = collections.defaultdict(_Window)
+        self._project_windows: dict[str, _Window] = collections.defaultdict(_Window)
+        self._days: dict[str, tuple[dt.date, int]] = {}
+
+    def units(self, method_id: str) -> int:
+        return self.profile.units(method_id)
 
     def set_budget(self, units_per_minute: int, api: str = "gmail") -> None:
+        """Per-user budget a minute (Gmail units, or requests for Calendar and Directory)."""
         with self._lock:
             self.budgets[api] = units_per_minute
 
-    def charge(self, api: str, user: str, units: int) -> None:
-        """Spend units for a call or raise Google's rate-limit error (nothing spent then)."""
-        budget = self.budgets.get(api)
-        if not budget:
-            return
+    def set_project_budget(self, per_minute: int | None = None, per_day: int | None = None,
+                           api: str = "gmail") -> None:
         with self._lock:
-            now = self.clock()
-            window = self._windows[(api, user)]
-            while window and window[0][0] <= now - QUOTA_WINDOW_SECONDS:
-                window.popleft()
-            used = sum(spent for _, spent in window)
-            if used + units > budget:
-                error = errors.user_rate_limit_exceeded() if self.error_status == 403 else errors.rate_limit_exceeded()
+            if per_minute is not None:
+                self.project_budgets[api] = per_minute
+            if per_day is not None:
+                self.daily_budgets[api] = per_day
+
+    def used_today(self, api: str = "gmail") -> int:
+        with self._lock:
+            day, used = self._days.get(api, (None, 0))
+            return used if day == self._today() else 0
+
+    def _today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.wall_clock(), QUOTA_DAY_TZ).date()
+
+    def charge(self, api: str, user: str, units: int) -> None:
+        """Spend units for a call or raise Google's error for the first budget it would cross (nothing spent)."""
+        with self._lock:
+            now, today = self.clock(), self._today()
+            user_budget, project_budget = self.budgets.get(api), self.project_budgets.get(api)
+            daily_budget = self.daily_budgets.get(api)
+            user_window, project_window = self._windows[(api, user)], self._project_windows[api]
+            day, used_today = self._days.get(api, (today, 0))
+            if day != today:
+                used_today = 0
+            user_used = user_window.used(now, self.window_seconds)
+            project_used = project_window.used(now, self.window_seconds)
+            error = None
+            if user_budget and user_used + units > user_budget:
+                error = errors.user_rate_limit_exceeded() if self.error_status == 403 \
+                    else errors.rate_limit_exceeded()
+            elif project_budget and project_used + units > project_budget:
+                error = errors.project_rate_limit_exceeded(api, self.project_number, self.error_status)
+            elif daily_budget and used_today + units > daily_budget:
+                error = errors.daily_limit_exceeded()
+            if error is not None:
                 raise error.for_calendar() if api == "calendar" else error
-            window.append((now, units))
+            user_window.add(now, units)
+            project_window.add(now, units)
+            self._days[api] = (today, used_today + units)
 
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
+            self._project_windows.clear()
+            self._days.clear()
 
 
 class Faults:

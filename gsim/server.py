@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
-from . import admin, batch, calendar_api, directory_api, discovery, errors, gmail_api, quota
+from . import admin, batch, calendar_api, directory_api, discovery, errors, gmail_api
 from .oauth import TokenError, parse_form
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class Server:
             grant = self._authenticate(args, headers)
             mailbox_key = grant.subject or grant.client_email
             call = self._authorise(route, path_params, args, grant, body)
-            units = quota.method_units(route.method_id)
+            units = self.sim.quota.units(route.method_id)
             try:
                 self.sim.quota.charge(route.api, mailbox_key, units)
             except errors.ApiError:

@@ -11,6 +11,8 @@ import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+import quotas
+
 from . import generator, oauth, quota, tokens
 from .server import Server
 
@@ -43,11 +45,18 @@ class Simulator:
         events: int = 40,
         days: int = 365,
         now: dt.datetime | None = None,
-        quota_units_per_minute: int = quota.DEFAULT_GMAIL_UNITS_PER_MINUTE,
+        quota_units_per_minute: int | None = None,
         project_id: str = DEFAULT_PROJECT,
         addon_service_account: str | None = None,
+        quota_profile: str | quotas.QuotaProfile = quotas.DEFAULT_PROFILE,
+        quota_window_seconds: float = quota.QUOTA_WINDOW_SECONDS,
+        thread_mix: str = generator.DEFAULT_THREAD_MIX,
     ):
-        self.spec = generator.Spec(seed, domain, reps, companies, messages, events, days, now)
+        """``quota_profile`` is what Google enforces (its per-user Gmail budget replaced by
+        ``quota_units_per_minute`` when given; 0 turns it off); ``quota_window_seconds`` shortens
+        the sliding minute for tests that want pacing without waiting minutes; ``thread_mix``
+        is the generator's mix of conversations (see gsim/README.md)."""
+        self.spec = generator.Spec(seed, domain, reps, companies, messages, events, days, now, thread_mix)
         self.world = generator.generate(self.spec)
         self.oauth = oauth.OAuthServer(self.world.is_active_user)
         self.service_account = self.oauth.register(f"sidecar-sync@{project_id}.iam.gserviceaccount.com", project_id)
@@ -56,7 +65,10 @@ class Simulator:
             addon_service_account
             or f"service-{tokens.sub_for(project_id)[:12]}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
         )
-        self.quota = quota.Quota(quota_units_per_minute)
+        profile = quotas.profile(quota_profile) if isinstance(quota_profile, str) else quota_profile
+        if quota_units_per_minute is not None:
+            profile = profile.scaled(gmail_units_per_user_minute=quota_units_per_minute)
+        self.quota = quota.Quota(profile, tokens.sub_for(project_id)[:12], window_seconds=quota_window_seconds)
         self.faults = quota.Faults(seed)
         self.stats = quota.Counters()
         self.app = Server(self)
@@ -202,9 +214,13 @@ class Simulator:
     def set_latency(self, ms: int) -> None:
         self.faults.latency_ms = ms
 
-    def set_quota(self, units_per_minute: int, api: str = "gmail", error_status: int | None = None) -> None:
-        """Per-user budget per minute (Gmail units, or queries for calendar/directory)."""
-        self.quota.set_budget(units_per_minute, api)
+    def set_quota(self, units_per_minute: int | None = None, api: str = "gmail", error_status: int | None = None,
+                  per_project_minute: int | None = None, per_day: int | None = None) -> None:
+        """Budgets of one API: per user a minute, per project a minute, per project a day (Gmail units,
+        or requests for calendar/directory; 0 is not enforced). Spending so far is forgotten."""
+        if units_per_minute is not None:
+            self.quota.set_budget(units_per_minute, api)
+        self.quota.set_project_budget(per_project_minute, per_day, api)
         if error_status:
             self.quota.error_status = error_status
         self.quota.reset()

@@ -82,6 +82,7 @@ class Mailbox:
         self.address = address
         self.messages: dict[str, Message] = {}
         self.order: list[tuple[int, str]] = []  # ascending (internalDate, id)
+        self.threads: dict[str, list[tuple[int, str]]] = {}  # thread id -> its messages, ascending (internalDate, id)
         self.history: list[HistoryRecord] = []
         self.history_id = first_history_id
         self.oldest_history_id = first_history_id
@@ -99,11 +100,16 @@ class Mailbox:
     def insert(self, message: Message) -> None:
         self.messages[message.id] = message
         bisect.insort(self.order, (message.internal_date, message.id))
+        bisect.insort(self.threads.setdefault(message.thread_id, []), (message.internal_date, message.id))
 
     def remove(self, message_id: str) -> Message:
         message = self.messages.pop(message_id)
         index = bisect.bisect_left(self.order, (message.internal_date, message.id))
         del self.order[index]
+        thread = self.threads[message.thread_id]
+        thread.remove((message.internal_date, message.id))
+        if not thread:
+            del self.threads[message.thread_id]
         return message
 
     def record(self, kind: str, message: Message, changed: list[str] | None = None) -> int:
@@ -114,7 +120,11 @@ class Mailbox:
         return self.history_id
 
     def threads_total(self) -> int:
-        return len({m.thread_id for m in self.messages.values()})
+        return len(self.threads)
+
+    def thread_messages(self, thread_id: str) -> list[Message]:
+        """A thread's messages, oldest first (as threads.get returns them); empty when there is none."""
+        return [self.messages[message_id] for _, message_id in self.threads.get(thread_id, ())]
 
 
 @dataclass

@@ -6,7 +6,9 @@
     python -m models duplicates --tenant acme.com
 
 Configuration comes from `config.Config.from_env` (GOOGLE_CLOUD_PROJECT,
-FIRESTORE_EMULATOR_HOST). The report goes to stdout (the one place Sidecar
+FIRESTORE_EMULATOR_HOST). A tool of the data layer, it needs only the
+repository and connects through `models.repository.connect` itself (the
+wiring module sits above `models/`). The report goes to stdout (the one place Sidecar
 prints); errors go to stderr. Exit status: 0 done (rejected rows are in the
 report), 1 nothing done (bad file, bad mapping, bad configuration), 2 usage.
 """
@@ -19,10 +21,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bootstrap import Services
 from config import Config, ConfigError
 from models.csv_io import CsvImportError, export_companies, export_contacts, import_contacts
 from models.merge import scan_address_conflicts
+from models.repository import Repository, connect
 
 log = logging.getLogger("models")
 
@@ -69,9 +71,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    services = Services(config)
+    client = connect(config.google_cloud_project, config.firestore_emulator_host)
     try:
-        repo = services.repository(args.tenant.strip().lower())
+        repo = Repository(client, args.tenant.strip().lower())
         if args.command == "import":
             return _import(repo, args, parser)
         if args.command == "export":
@@ -81,7 +83,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
-        services.close()
+        client.close()
 
 
 def _import(repo, args, parser) -> int:

@@ -243,20 +243,6 @@ def is_internal(address: str, domains: Iterable[str]) -> bool:
     return any(domain_matches(domain, own) for own in domains)
 
 
-def is_excluded(address: str, exclusions: list[str]) -> bool:
-    """Exclusions hold addresses (`a@b.com`) and domains (`b.com`, covering subdomains)."""
-    address = normalize_email(address)
-    domain = address.rpartition("@")[2]
-    for entry in exclusions:
-        entry = entry.strip().lower()
-        if "@" in entry.lstrip("@"):
-            if address == entry:
-                return True
-        elif entry and domain_matches(domain, entry):
-            return True
-    return False
-
-
 def decode_words(value: str) -> str:
     """Decode RFC 2047 encoded words (`=?utf-8?q?Jos=C3=A9?=`) into text."""
     if "=?" not in value:
@@ -417,3 +403,82 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text or "")
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
+
+
+# --- exclusion matching (SPEC §9) ---------------------------------------------------------------
+# Apart from the stored form of a contact's address (`normalize_email`): exclusions compare one
+# canonical key, so no spelling of an excluded person's address slips past them.
+
+# Anything with an "@" in a header, as written: what `getaddresses` cannot parse is still checked.
+_ADDRESS_LIKE = re.compile(r"[^\s<>,;:\"'()\[\]]*@[^\s<>,;:\"'()\[\]]*")
+_EXCLUSION_CACHE = 65536  # canonical forms remembered: a tenant's exclusions and the addresses of a run
+
+
+@functools.lru_cache(maxsize=_EXCLUSION_CACHE)
+def exclusion_domain(domain: str) -> str:
+    """A domain as exclusions compare it: the ASCII (punycode) spelling of its stored form, `canonical_domain`.
+
+    `Münich.DE.`, `münich.de` and `xn--mnich-kva.de` are one domain, as they are one
+    company; a leading "@" or dot is dropped too. A name IDNA refuses (an empty or
+    overlong label) is kept in its `canonical_domain` form.
+    """
+    canonical = canonical_domain(domain.strip().lstrip("@").strip("."))
+    return ascii_domain(canonical) or canonical
+
+
+@functools.lru_cache(maxsize=_EXCLUSION_CACHE)
+def exclusion_key(address: str) -> str:
+    """An address as exclusions compare it: `Pat+Deal@LawFirm.com.` -> `pat@lawfirm.com`.
+
+    Case folded (local part too: no provider treats `Pat` and `pat` as two
+    people), the plus tag dropped, the domain by `exclusion_domain`. Text
+    without an "@" is taken as a domain.
+    """
+    local, at, domain = normalize_email(address).rpartition("@")
+    if not at:
+        return exclusion_domain(domain)
+    local = unicodedata.normalize("NFC", local.strip().strip('"')).casefold()
+    local = local.split("+", 1)[0] or local
+    return f"{local}@{exclusion_domain(domain)}"
+
+
+def exclusion_entry(entry: str) -> str:
+    """An exclusion as stored and matched: an address's `exclusion_key`, or a domain's `exclusion_domain`."""
+    entry = entry.strip().lstrip("@")
+    return exclusion_key(entry) if "@" in entry else exclusion_domain(entry)
+
+
+@functools.lru_cache(maxsize=_EXCLUSION_CACHE)
+def exclusion_terms(address: str) -> tuple[str, ...]:
+    """What an exclusion of this address can be: its key, its domain and each parent domain.
+
+    `ann+x@eu.mail.lawfirm.com` -> (`ann@eu.mail.lawfirm.com`, `eu.mail.lawfirm.com`,
+    `mail.lawfirm.com`, `lawfirm.com`): an exclusion matches the address when its
+    `exclusion_entry` is one of these (a domain covers its subdomains). Stored with
+    what the add-on and sync keep, so a purge finds them with one `array_contains`.
+    """
+    key = exclusion_key(address)
+    domain = key.rpartition("@")[2]
+    labels = domain.split(".")
+    parents = [".".join(labels[n:]) for n in range(len(labels) - 1)] or [domain]
+    return tuple(dict.fromkeys([key, *parents]))
+
+
+def is_excluded(address: str, exclusions: Iterable[str]) -> bool:
+    """Exclusions hold addresses (`a@b.com`) and domains (`b.com`, covering subdomains); both sides are
+    compared in their canonical form (case, plus tags, IDN, a trailing dot)."""
+    entries = {exclusion_entry(entry) for entry in exclusions if entry.strip()}
+    return bool(entries) and not entries.isdisjoint(exclusion_terms(address))
+
+
+def named_addresses(header_value: str) -> list[str]:
+    """Every address a header names, parseable or not (`pät@…`, `pat@lawfirm.com.`), for exclusions.
+
+    What `parse_address_list` keeps, and anything else holding an "@"; an
+    address written only in a display name counts too (excluding too much is
+    the safe side of privacy).
+    """
+    decoded = decode_words(header_value or "")
+    found = [email for _, email in getaddresses([decoded]) if "@" in email]
+    found += [token for token in _ADDRESS_LIKE.findall(decoded) if token.strip("@")]
+    return list(dict.fromkeys(address.strip().lower() for address in found))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import re
 from typing import Any
 
@@ -56,7 +57,31 @@ def parse_lifecycle_stage(text: str) -> str:
         return LIFECYCLE_STAGE_ALIASES[wanted]
     raise ValueError(f"unknown lifecycle stage {text!r} (expected one of: {', '.join(LIFECYCLE_STAGES.values())})")
 
-ACTIVITY_KINDS = ("email", "meeting", "note", "call")
+
+
+class ActivityKind(enum.StrEnum):
+    """What an activity is (SPEC §6): synced from Gmail or Calendar, or written by a rep on a card.
+
+    A StrEnum: stored as its plain value and equal to it, so documents and
+    comparisons with stored strings are unchanged.
+    """
+
+    EMAIL = "email"
+    MEETING = "meeting"
+    NOTE = "note"
+    CALL = "call"
+
+
+class MailboxState(enum.StrEnum):
+    """Where a rep's mailbox stands with sync (SPEC §6): what the admin card and `sync status` show."""
+
+    NEW = "new"  # never synced
+    SYNCING = "syncing"
+    OK = "ok"  # the last run succeeded
+    FAILED = "failed"  # the last run failed; the next one tries again
+    REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+
+
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
@@ -71,8 +96,7 @@ CUSTOM_FIELD_TYPES = ("text", "number", "date", "select")
 CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeline
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
-
-CONTACT_SOURCES = ("sync", "gmail_card", "import", "manual")
+CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
 
 
 def utcnow() -> dt.datetime:
@@ -110,6 +134,9 @@ class CustomFieldDefinition:
                 raise ValueError(f"{self.label} must be a number, got {text!r}") from None
             if number != number or number in (float("inf"), float("-inf")):
                 raise ValueError(f"{self.label} must be a number, got {text!r}")
+            if abs(number) > CUSTOM_NUMBER_MAX:
+                raise ValueError(f"{self.label} must be a number between {-CUSTOM_NUMBER_MAX:,} and "
+                                 f"{CUSTOM_NUMBER_MAX:,}, got {text!r}")
             return int(number) if number.is_integer() and "." not in plain and "e" not in plain.lower() else number
         if self.type == "date":
             try:
@@ -140,17 +167,6 @@ class Settings:
     free_mail_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any] | None) -> Settings:
-        """The settings in the tenant's document (`{"settings": {...}}`); defaults for what it lacks.
-
-        Stored fields the dataclass no longer has are dropped, so an older document still reads.
-        """
-        data = dict((document or {}).get("settings") or {})
-        data["custom_fields"] = [CustomFieldDefinition(**f) for f in data.get("custom_fields") or []]
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -202,7 +218,7 @@ class Contact:
     tags: list[str] = dataclasses.field(default_factory=list)
     lifecycle_stage: str = DEFAULT_LIFECYCLE_STAGE
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)
-    source: str = "manual"
+    source: str = "manual"  # sync, gmail_card, import or manual
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     updated_at: dt.datetime = dataclasses.field(default_factory=utcnow)
     last_activity_at: dt.datetime | None = None
@@ -269,7 +285,7 @@ class Activity:
     """
 
     id: str
-    kind: str
+    kind: ActivityKind
     at: dt.datetime
     subject: str = ""
     snippet: str = ""
@@ -283,6 +299,9 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
 
 
 TIMELINE_SNIPPET_MAX = 200  # what a timeline row shows; the full note lives on the activity
@@ -298,13 +317,16 @@ class TimelineEntry:
 
     activity_id: str
     at: dt.datetime
-    kind: str
+    kind: ActivityKind
     direction: str | None = None
     subject: str = ""
     snippet: str = ""
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+
+    def __post_init__(self) -> None:
+        self.kind = ActivityKind(self.kind)
 
     @classmethod
     def of(cls, activity: Activity) -> TimelineEntry:
@@ -321,7 +343,7 @@ class Mailbox:
     """A rep's synced mailbox and its cursors (SPEC §6, §7)."""
 
     email: str
-    state: str = "new"  # new, syncing, ok, failed, revoked
+    state: MailboxState = MailboxState.NEW
     history_id: str | None = None
     sync_token: str | None = None
     last_success_at: dt.datetime | None = None
@@ -331,3 +353,6 @@ class Mailbox:
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     send_as: list[str] | None = None  # Gmail send-as addresses, None until fetched (sync.people.learn_send_as)
+
+    def __post_init__(self) -> None:
+        self.state = MailboxState(self.state)

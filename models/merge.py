@@ -50,21 +50,17 @@ import logging
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 from rapidfuzz import fuzz
 
 from models.addresses import fold, name_key, name_parts
-from models.domain import LIFECYCLE_STAGES, Activity, Contact, utcnow
+from models.domain import LIFECYCLE_STAGES, Activity, ActivityKind, Contact, utcnow
 from models.repository import (
     COMPANY_CONTACT_SAMPLE,
     Conflict,
     Repository,
     activity_id_for,
     contact_to_doc,
-    doc_id,
     month_of,
-    to_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -110,9 +106,6 @@ NICKNAMES: dict[str, str] = {
     "val": "valerie", "nicky": "nicole", "sandy": "sandra", "cindy": "cynthia", "patty": "patricia",
     "trish": "patricia", "terry": "theresa", "tess": "theresa",
 }
-
-# The step names a crash-test hook sees, in order ("timeline" once per month bucket).
-MERGE_STEPS = ("journal", "fields", "timeline", "company", "alias")
 
 
 class Duplicate(NamedTuple):
@@ -255,12 +248,11 @@ def scan_address_conflicts(repo: Repository) -> list[AddressConflict]:
     collection), never for a card.
     """
     listed: dict[str, list[str]] = {}
-    for snapshot in repo.root.collection("contacts").stream():
-        data = snapshot.to_dict()
-        if data.get("merged_into"):
+    for contact in repo.all_contacts():
+        if contact.merged_into:
             continue
-        for email in data.get("emails") or []:
-            listed.setdefault(email, []).append(snapshot.id)
+        for email in contact.emails:
+            listed.setdefault(email, []).append(contact.id)
     index = repo.contact_ids_by_email(listed)
     conflicts = []
     for email, holders in sorted(listed.items()):
@@ -283,11 +275,6 @@ class MergeResult:
     already_done: bool = False
 
 
-def merge_ref(repo: Repository, merge_id: str):
-    """`merges/{merged contact id}`: the journal of the merge that makes that contact an alias."""
-    return repo.root.collection("merges").document(merge_id)
-
-
 def previous_values_note_id(keep_id: str, merge_id: str) -> str:
     """Deterministic, so a retried merge rewrites its note instead of adding a second."""
     return activity_id_for(f"merge:{keep_id}:{merge_id}")
@@ -306,8 +293,7 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     if keep_id == merge_id:
         raise ValueError("a contact cannot be merged into itself")
     other = repo.get_contact(merge_id, follow_alias=False)
-    journal_snapshot = merge_ref(repo, merge_id).get()
-    journal = journal_snapshot.to_dict() if journal_snapshot.exists else None
+    journal = repo.merge_journal(merge_id)
     if journal and journal.get("keep_id") != keep_id:
         if journal.get("state") == "done":
             raise Conflict(f"contact {merge_id} was already merged into {journal.get('keep_id')}")
@@ -324,8 +310,8 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     # 1. journal
     started_at = journal["started_at"] if journal else utcnow()
     if journal is None:
-        merge_ref(repo, merge_id).set({"keep_id": keep_id, "merge_id": merge_id, "state": "started",
-                                       "started_at": started_at, "merged": contact_to_doc(other)})
+        repo.start_merge_journal(merge_id, {"keep_id": keep_id, "merge_id": merge_id, "state": "started",
+                                            "started_at": started_at, "merged": contact_to_doc(other)})
     hook("journal")
 
     # 2. fields, addresses, counters, indexes and the previous-values note, in one batch
@@ -336,11 +322,11 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     kept.created_at = min(kept.created_at, other.created_at)
     note = _previous_values_note(kept, other, conflicts, started_at) if conflicts else None
     with repo.batch() as writer:
-        _write_fields(repo, writer, kept, other, note, gained_emails=set(kept.emails) - set(before.emails))
+        repo.put_merged_contact(writer, kept, other, month_of(note.at) if note is not None else None,
+                                link_pending=bool(set(kept.emails) - set(before.emails)))
         repo.search_index.index_contact(writer, kept, previous=before)
         if name_key(kept.first_name, kept.last_name):
-            writer.set(repo.name_ref(name_key(kept.first_name, kept.last_name)),
-                       {"contact_ids": firestore.ArrayUnion([kept.id])}, merge=True)
+            repo.index_name(writer, name_key(kept.first_name, kept.last_name), kept.id)
         if note is not None:
             repo.put_activity(writer, note)
     hook("fields")
@@ -348,7 +334,7 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     # 3. timeline, bucket by bucket
     moved = 0
     for month in sorted(other.timeline_months):
-        moved += _move_bucket(repo, kept.id, other.id, month)
+        moved += repo.move_timeline_bucket(other.id, kept.id, month)
         hook("timeline")
 
     # 4. company samples
@@ -357,53 +343,16 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
 
     # 5. alias last: from here on everything reaching the merged id lands on the kept one
     with repo.batch() as writer:
-        writer.set(repo.contact_ref(other.id), {"merged_into": kept.id, "emails": [], "timeline_months": [],
-                                                "updated_at": utcnow()}, merge=True)
-        repo.search_index.remove_contact(writer, other)
-        if name_key(other.first_name, other.last_name):
-            writer.set(repo.name_ref(name_key(other.first_name, other.last_name)),
-                       {"contact_ids": firestore.ArrayRemove([other.id])}, merge=True)
-        for alias in _aliases_of(repo, other.id):
-            writer.set(repo.contact_ref(alias), {"merged_into": kept.id}, merge=True)
-            writer.set(merge_ref(repo, alias), {"keep_id": kept.id}, merge=True)
-        writer.set(merge_ref(repo, merge_id), {"state": "done", "finished_at": utcnow(),
-                                               "activities_moved": moved,
-                                               "conflicts": [dataclasses.asdict(c) for c in conflicts]},
-                   merge=True)
+        repo.make_alias(writer, other, kept.id, name_key(other.first_name, other.last_name))
+        for alias in repo.aliases_of(other.id):
+            repo.point_alias(writer, alias, kept.id)
+        repo.update_merge_journal(writer, merge_id, {"state": "done", "finished_at": utcnow(),
+                                                     "activities_moved": moved,
+                                                     "conflicts": [dataclasses.asdict(c) for c in conflicts]})
     hook("alias")
     log.info("merged contact tenant=%s merged=%s into=%s activities=%d conflicts=%d",
              repo.tenant, other.id, kept.id, moved, len(conflicts))
     return MergeResult(repo.get_contact(kept.id), other.id, moved, conflicts)
-
-
-def _write_fields(repo: Repository, writer, kept: Contact, other: Contact, note: Activity | None,
-                  gained_emails: set[str]) -> None:
-    """The kept contact's merged fields, its addresses in the index, and the other's counters.
-
-    Addresses it gains flag it `link_pending`, as sync flags the contacts it
-    creates, so activities sync parked under them (`unlinked/{email}`) find it.
-
-    The note's month is listed here too, not through `record_touches`: a merge is
-    not a touch and must not move "last activity".
-    """
-    data = contact_to_doc(kept)
-    for name in ("last_activity_at", "last_email_at", "last_meeting_at", "touches", "timeline_months",
-                 "merged_into"):
-        data.pop(name)
-    data["updated_at"] = utcnow()
-    if gained_emails:
-        data["link_pending"] = True
-    for name, value in (("last_activity_at", other.last_activity_at), ("last_email_at", other.last_email_at),
-                        ("last_meeting_at", other.last_meeting_at)):
-        if value is not None:
-            data[name] = firestore.Maximum(to_epoch(value))
-    if note is not None:
-        data["timeline_months"] = firestore.ArrayUnion([month_of(note.at)])
-    if other.touches:
-        data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
-    writer.set(repo.contact_ref(kept.id), data, merge=True)
-    for email in kept.emails:
-        writer.set(repo.email_ref(email), {"contact_id": kept.id, "domain": email.rpartition("@")[2]})
 
 
 def _previous_values_note(kept: Contact, other: Contact, conflicts: list[FieldConflict],
@@ -416,35 +365,10 @@ def _previous_values_note(kept: Contact, other: Contact, conflicts: list[FieldCo
         value = LIFECYCLE_STAGES.get(conflict.other, conflict.other) if conflict.field == "lifecycle_stage" \
             else conflict.other
         lines.append(f"- {label}: {value}")
-    return Activity(id=previous_values_note_id(kept.id, other.id), kind="note", at=at,
+    return Activity(id=previous_values_note_id(kept.id, other.id), kind=ActivityKind.NOTE, at=at,
                     subject="Previous values after a merge", body="\n".join(lines),
                     contact_ids=[kept.id], company_ids=[kept.company_id] if kept.company_id else [],
                     created_at=at)
-
-
-def _move_bucket(repo: Repository, keep_id: str, merge_id: str, month: str) -> int:
-    """Move one month of the merged contact's timeline; idempotent, the bucket deleted last."""
-    snapshot = repo.timeline_ref(merge_id, month).get()
-    if not snapshot.exists:
-        return 0  # moved by an earlier, interrupted run
-    entries: dict[str, Any] = snapshot.get("entries") or {}
-    activities = repo.get_activities(entries)
-    # re-point activities first, in batches that leave room for nothing else
-    with repo.batch() as writer:
-        for activity in activities.values():
-            if merge_id in activity.contact_ids or keep_id not in activity.contact_ids:
-                ids = [keep_id if cid == merge_id else cid for cid in activity.contact_ids]
-                if keep_id not in ids:
-                    ids.append(keep_id)
-                writer.update(repo.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids))})
-    # then copy, list and delete the bucket in one batch (3 writes)
-    batch = repo.client.batch()
-    batch.set(repo.timeline_ref(keep_id, month), {"entries": entries}, merge=True)
-    batch.set(repo.contact_ref(keep_id), {"timeline_months": firestore.ArrayUnion([month])}, merge=True)
-    batch.delete(repo.timeline_ref(merge_id, month))
-    batch.set(repo.contact_ref(merge_id), {"timeline_months": firestore.ArrayRemove([month])}, merge=True)
-    batch.commit()
-    return len(entries)
 
 
 def _fix_company_samples(repo: Repository, kept: Contact, other: Contact) -> None:
@@ -456,13 +380,4 @@ def _fix_company_samples(repo: Repository, kept: Contact, other: Contact) -> Non
             if company.id == kept.company_id and kept.id not in ids and len(ids) < COMPANY_CONTACT_SAMPLE:
                 ids.append(kept.id)
             if ids != company.contact_ids:
-                writer.set(repo.company_ref(company.id), {"contact_ids": ids}, merge=True)
-
-
-def _aliases_of(repo: Repository, contact_id: str) -> list[str]:
-    """Contacts merged into `contact_id` earlier (so a chain never needs two hops to resolve).
-
-    A query, but on the merges journal: one small document per merge ever made.
-    """
-    query = repo.root.collection("merges").where(filter=FieldFilter("keep_id", "==", contact_id))
-    return [snapshot.id for snapshot in query.stream()]
+                repo.set_company_sample(writer, company.id, ids)

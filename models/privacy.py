@@ -9,6 +9,8 @@ covering its subdomains). Sync's linking refuses matching mail from then on
   the add-on and sync keep for it (`mailboxes/{rep}/messages/{id}`, which hold
   participants and subject, and sync's `message_index` entries), and the
   `unlinked/{email}` entries of the matching addresses;
+- the add-on's records of messages sync never stored (bulk, spam, not synced
+  yet: `mailboxes/{rep}/messages/{id}`, with subject and participants);
 - contacts that exist only because of that mail: created by sync, every address
   excluded, and nothing left on their timeline once the mail is gone (their
   address index, search rows, name index and company sample entry with them),
@@ -16,14 +18,19 @@ covering its subdomains). Sync's linking refuses matching mail from then on
   A contact a rep created or imported on purpose is kept (its mail is removed):
   deleting a rep's deliberate record and notes is not the admin's to do silently.
 
-Finding them: an address exclusion is one `array_contains_any` query on the
-activities' `addresses` field; a domain exclusion cannot be a prefix query on
-addresses (subdomains sort elsewhere), so it reads the activities collection in
-pages of `SCAN_PAGE` projected to their addresses. Both are admin actions, not
-card reads, and are complete. Deletions go through `Batch` (500 writes a
-commit); each activity's timeline rows and message records are written before
-its document, so an interrupted purge leaves the document to be found again and
-running it again (adding the same exclusion again does) finishes the job.
+Finding them (no scan of the tenant): every activity and every add-on message
+record carries `exclusion_keys`, the canonical forms an exclusion can match of
+each address it names (`models.addresses.exclusion_terms`: the address without
+case, plus tag, IDN spelling or trailing dot, its domain and each parent
+domain), written when it is stored. So an address or a domain exclusion is one
+`array_contains` query on activities and one on the add-on's records (a
+collection-group query scoped to the tenant), each costing what matches, not
+the tenant's size. Both are admin actions, not card reads, and are complete.
+Deletions go through the repository's `remove_activity`, `forget_message` and
+`remove_contact` in its batches (500 writes a commit); each activity's
+timeline rows and message records are written before its document, so an
+interrupted purge leaves the document to be found again and running it again
+(adding the same exclusion again does) finishes the job.
 Counters on kept contacts (last activity, "also in touch") are not lowered.
 """
 
@@ -32,92 +39,57 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
-from google.cloud.firestore_v1.field_path import FieldPath
-
-from models.addresses import is_excluded, name_key
-from models.domain import Activity
-from models.repository import Batch, Repository, month_of
+from models.addresses import exclusion_entry, is_excluded, name_key
+from models.repository import Repository
 
 log = logging.getLogger(__name__)
 
-SCAN_PAGE = 1000  # activity documents read per page of a domain scan (projected to `addresses`)
+ACTIVITIES_PER_BATCH = 1000  # activities read (one get_all) and removed per commit loop of a purge
 
 
 @dataclasses.dataclass
 class PurgeReport:
     activities: int = 0
     contacts: int = 0
+    records: int = 0  # the add-on's message records removed (with or without an activity)
 
 
 def is_domain_entry(entry: str) -> bool:
     return "@" not in entry.strip().lstrip("@")
 
 
-def matching_activity_ids(repo: Repository, entry: str) -> list[str]:
-    """Ids of every activity naming an address the exclusion covers (module doc)."""
-    entry = entry.strip().lower()
-    if not is_domain_entry(entry):
-        query = repo.root.collection("activities").where(filter=FieldFilter("addresses", "array_contains", entry))
-        return [s.id for s in query.select(["addresses"]).stream()]
-    found, last = [], None
-    while True:
-        q = repo.root.collection("activities").select(["addresses"]).order_by(FieldPath.document_id()) \
-            .limit(SCAN_PAGE)
-        if last is not None:
-            q = q.start_after(last)
-        snapshots = list(q.stream())
-        for snapshot in snapshots:
-            if any(is_excluded(a, [entry]) for a in snapshot.get("addresses") or []):
-                found.append(snapshot.id)
-        if len(snapshots) < SCAN_PAGE:
-            return found
-        last = snapshots[-1]
-
-
-def remove_activity(repo: Repository, writer: Batch, activity: Activity) -> None:
-    """An activity's timeline rows and message records, then the activity itself (module doc)."""
-    for contact_id in activity.contact_ids:
-        writer.set(repo.timeline_ref(contact_id, month_of(activity.at)),
-                   {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
-    for mailbox, held_id in activity.holders.items():
-        writer.delete(repo.message_ref(mailbox, held_id))
-        if activity.kind == "email":  # sync's bucketed Gmail id -> activity map
-            writer.set(repo.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
-                       merge=True)
-    writer.delete(repo.activity_ref(activity.id))
-
-
 def purge_exclusion(repo: Repository, entry: str) -> PurgeReport:
     """Remove what is stored for an exclusion; idempotent, so a retry finishes an interrupted purge."""
-    entry = entry.strip().lower()
+    entry = exclusion_entry(entry)
     report = PurgeReport()
-    ids = matching_activity_ids(repo, entry)
+    ids = repo.activity_ids_excluded_by(entry)
     addresses: set[str] = set() if is_domain_entry(entry) else {entry}
     touched_contacts: set[str] = set()
-    for start in range(0, len(ids), SCAN_PAGE):
-        activities = repo.get_activities(ids[start:start + SCAN_PAGE])
+    for start in range(0, len(ids), ACTIVITIES_PER_BATCH):
+        activities = repo.get_activities(ids[start:start + ACTIVITIES_PER_BATCH])
         with repo.batch() as writer:
             for activity in activities.values():
                 addresses.update(p.email for p in activity.participants if is_excluded(p.email, [entry]))
                 touched_contacts.update(activity.contact_ids)
-                remove_activity(repo, writer, activity)
+                repo.remove_activity(writer, activity)
                 report.activities += 1
+    records = repo.message_records_excluded_by(entry)
+    with repo.batch() as writer:
+        for mailbox, message_id in records:
+            repo.forget_message(writer, mailbox, message_id)
+    report.records = len(records)
     if is_domain_entry(entry):
-        by_domain = repo.root.collection("emails").where(filter=FieldFilter("domain", "==", entry))
-        for snapshot in by_domain.stream():
-            touched_contacts.add(snapshot.get("contact_id"))
+        touched_contacts.update(repo.contact_ids_at_domain(entry))
     index = repo.contact_ids_by_email(addresses)
     touched_contacts.update(index.values())
     with repo.batch() as writer:
         for address in sorted(addresses):
-            writer.delete(repo.unlinked_ref(address))
+            repo.forget_unlinked(writer, address)
     report.contacts = _remove_mail_only_contacts(repo, touched_contacts, entry)
     if is_domain_entry(entry):
         _remove_empty_company(repo, entry)
-    log.info("exclusion purged tenant=%s activities=%d contacts=%d", repo.tenant, report.activities,
-             report.contacts)
+    log.info("exclusion purged tenant=%s activities=%d records=%d contacts=%d", repo.tenant, report.activities,
+             report.records, report.contacts)
     return report
 
 
@@ -129,22 +101,10 @@ def _remove_mail_only_contacts(repo: Repository, contact_ids: set[str], entry: s
             continue
         if not all(is_excluded(email, [entry]) for email in contact.emails):
             continue
-        buckets = list(repo.get_all([repo.timeline_ref(contact.id, m) for m in contact.timeline_months]))
-        if any(snapshot.get("entries") for snapshot in buckets):
+        if not repo.timeline_is_empty(contact):
             continue  # notes or calls a rep wrote are still there: keep the person
         with repo.batch() as writer:
-            for snapshot in buckets:
-                writer.delete(snapshot.reference)
-            for email in contact.emails:
-                writer.delete(repo.email_ref(email))
-            repo.search_index.remove_contact(writer, contact)
-            key = name_key(contact.first_name, contact.last_name)
-            if key:
-                writer.set(repo.name_ref(key), {"contact_ids": firestore.ArrayRemove([contact.id])}, merge=True)
-            if contact.company_id:
-                writer.set(repo.company_ref(contact.company_id),
-                           {"contact_ids": firestore.ArrayRemove([contact.id])}, merge=True)
-            writer.delete(repo.contact_ref(contact.id))
+            repo.remove_contact(writer, contact, name_key(contact.first_name, contact.last_name))
         removed += 1
     return removed
 
@@ -155,5 +115,4 @@ def _remove_empty_company(repo: Repository, domain: str) -> None:
     if company is None or company.contact_ids:
         return
     with repo.batch() as writer:
-        repo.search_index.remove_company(writer, company)
-        writer.delete(repo.company_ref(domain))
+        repo.remove_company(writer, company)

@@ -1,5 +1,10 @@
 """The Firestore repository: every read and write of one tenant's documents.
 
+It is the only module that knows where a document lives (with `models.search`,
+which it owns): the rest of the code speaks to it in domain terms and never
+holds a document reference, builds a path or looks at which collection a
+snapshot came from.
+
 Layout (SPEC §6), everything under `tenants/{tenant}`:
 
     tenants/{tenant}                         settings (privacy level, exclusions, ...)
@@ -9,10 +14,17 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
       companies/{domain}                     a Company, keyed by registrable domain
       activities/{activity_id}               an Activity, one per message/meeting/note/call
       mailboxes/{email}                      a rep's Mailbox and its sync cursors
+        messages/{gmail id}                  the add-on's record of a message it read from the Gmail API
+                                             (with `tenant` and `exclusion_keys`, which a purge queries)
+        message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
       unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
                                              address no contact held yet, linked when one is created
+      merges/{merged contact id}             the journal of a merge (`models.merge`)
+      requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
+                                             retry creates nothing more (`add_activity_once`)
+      reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
 
 Why this shape: a card must cost a handful of reads whatever the tenant's size,
@@ -26,6 +38,30 @@ a 21-row query on one contact's subcollection took 17 ms at 1k activities and
 written with a field-level merge (`entries.{activity_id}`), so concurrent
 writers never clash and a rerun rewrites the same values.
 
+What the rest of the code asks for:
+
+- Read views, one round trip each for what a surface shows: `message_view`
+  (the Gmail card: settings, the add-on's record of the message and sync's
+  Gmail-id index bucket in one `get_all`; then the activity of a message only
+  sync stored), `people_view` (the people of a message or event: address
+  index, contacts, companies and their newest timeline months in one
+  `get_all`, which `timeline(buckets=...)` reuses), `home_view` (settings and
+  the rep's segments). A Gmail card for recent synced mail costs three round
+  trips and no Google API call.
+- Named write operations that take a `models.writes.WriteSet` (a batch, a
+  recording for sync's chunks and tests), so the caller
+  chooses what commits together: `put_activity(ies)`, `remove_activity` (the
+  one removal: timeline rows, the add-on's records and sync's Gmail-id index
+  entries, the document last), `record_touches`, `record_synced_messages`,
+  `index_emails`, `index_name`, `put_synced_contact`, `put_merged_contact`,
+  `remove_contact`, `make_alias`, ...; and whole operations that commit
+  themselves (`create_contact`, `save_contact`, `rename_from_address`, `record_send_as`,
+  `move_timeline_bucket`).
+  `commit_recorded` commits a recorded write set the way sync's chunks need
+  (activity documents last, plain sets through `models.encoding`).
+- `SYNC_ONLY_FIELDS`: the counters only sync's `Maximum` transforms set, left
+  out of every other write of a contact.
+
 Counters that several writers touch at once (a contact's last activity, who on
 the team last touched them) are Firestore `Maximum` transforms on epoch
 seconds, so two mailboxes syncing the same person concurrently can neither
@@ -37,10 +73,17 @@ rule: they run in the daemon, never behind a card, and only for what is rare
 resync's reconciliation, the few contacts still `link_pending`). Contacts sync
 creates carry `link_pending` until sync has linked the activities stored
 before they existed, which `unlinked/{email}` lists (one read per address,
-where a query over activities would scan them all).
+where a query over activities would scan them all). The admin's look-ups
+(exclusions, address conflicts) and segment queries are the other queries;
+none runs behind a Gmail or Calendar card.
 
 The repository is scoped to one tenant when it is made; nothing it does takes a
-tenant from its arguments.
+tenant from its arguments. Made with a `deadline` (the web process), it passes
+`retry=` and `timeout=` on each Firestore call so a call and its retries give
+up in time for the add-on to answer Google (`deadline_options`). That is why
+creating and saving a contact are a read and a conditional commit rather than
+a transaction: google-cloud-firestore offers no per-call setting for a
+transaction's begin and commit.
 """
 
 from __future__ import annotations
@@ -53,41 +96,60 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
+from google.api_core import exceptions as core_exceptions
+from google.api_core import retry as retries
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
+from google.cloud.firestore_v1.base_query import FieldFilter, Or
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from models.addresses import name_key, normalize_email
+from models import encoding
+from models.addresses import (
+    NAME_FROM_ADDRESS,
+    NAME_FROM_HEADER,
+    company_domain,
+    exclusion_terms,
+    name_key,
+    normalize_email,
+)
 from models.domain import (
+    SEGMENT_ACTIVITY_MODES,
     Activity,
+    ActivityKind,
     Company,
     Contact,
     CustomFieldDefinition,
     Mailbox,
     Participant,
+    Segment,
     Settings,
     TimelineEntry,
     utcnow,
 )
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
+from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
 
-FIRESTORE_BATCH_MAX = 500  # Firestore: at most 500 writes in one batch or transaction
 FIRESTORE_IN_MAX = 30  # Firestore: at most 30 values in an `in` or `array_contains_any` filter
 FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably small
 TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
+RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
+RETRY_MULTIPLIER = 1.3  # and its growth
 
 # Fields stored as epoch seconds so `Maximum` transforms can merge them (see module doc).
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
-_KIND_COUNTERS = {"email": ("last_email_at",), "meeting": ("last_meeting_at",)}
+# A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
+# sync's own contact creation writes a contact without them, so it never resets what was raised.
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
+_KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
 class NotFound(LookupError):
@@ -107,7 +169,10 @@ def connect(project: str, emulator_host: str | None = None) -> firestore.Client:
 
 def doc_id(value: str) -> str:
     """A Firestore-safe document id for an address or domain ('/' is a path separator)."""
-    return quote(value, safe="@+-_.!~*'()=") or "_"
+    quoted = quote(value, safe="@+-_.!~*'()=") or "_"
+    if quoted in (".", "..") or (len(quoted) >= 4 and quoted.startswith("__") and quoted.endswith("__")):
+        quoted = f"%{ord(quoted[0]):02X}{quoted[1:]}"  # Firestore reserves ".", ".." and "__*__" ids
+    return quoted
 
 
 def contact_id_for(email: str) -> str:
@@ -118,6 +183,29 @@ def contact_id_for(email: str) -> str:
 def activity_id_for(external_key: str) -> str:
     """Deterministic from the Message-ID (or iCalUID + start): one activity per real event."""
     return "a" + hashlib.sha256(external_key.encode()).hexdigest()[:24]
+
+
+EXCLUSION_KEYS = "exclusion_keys"  # on activities and the add-on's message records: see `exclusion_keys`
+
+
+def exclusion_keys(addresses: Iterable[str]) -> list[str]:
+    """What an exclusion can match of these addresses (`models.addresses.exclusion_terms`), sorted.
+
+    Stored on each activity and add-on message record so that a purge finds
+    what an address or a domain exclusion covers with one `array_contains`
+    query, instead of reading every activity of the tenant.
+    """
+    return sorted({term for address in addresses for term in exclusion_terms(address)})
+
+
+def request_key(rep: str, request_id: str) -> str:
+    """The document id of a card click's record (`Repository.add_activity_once`): rep and request id, hashed."""
+    return "r" + hashlib.sha256(f"{rep}\n{request_id}".encode()).hexdigest()[:32]
+
+
+def request_activity_id(rep: str, request_id: str) -> str:
+    """The id of the note or call a card click creates: the same for every retry of that click."""
+    return "a" + hashlib.sha256(f"card request\n{rep}\n{request_id}".encode()).hexdigest()[:24]
 
 
 def new_id(prefix: str) -> str:
@@ -187,6 +275,7 @@ def activity_to_doc(activity: Activity) -> dict[str, Any]:
     data["holders"] = {doc_id(mailbox): held_id for mailbox, held_id in activity.holders.items()}
     # for admin clean-ups (exclusions): which addresses and domains the activity involves
     data["addresses"] = sorted({p.email for p in activity.participants})
+    data[EXCLUSION_KEYS] = exclusion_keys(p.email for p in activity.participants)
     return data
 
 
@@ -209,6 +298,11 @@ def settings_from_doc(data: dict[str, Any] | None) -> Settings:
     data = dict(data or {})
     data["custom_fields"] = [CustomFieldDefinition(**f) for f in data.get("custom_fields") or []]
     return Settings(**_known(Settings, data))
+
+
+def _settings_of(root_snapshot) -> Settings:
+    """The settings a tenant's root document holds (defaults when it does not exist)."""
+    return settings_from_doc((root_snapshot.to_dict() or {}).get("settings") if root_snapshot.exists else None)
 
 
 def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -239,6 +333,33 @@ class TimelinePage:
     next_cursor: str | None
 
 
+@dataclasses.dataclass
+class MessageView:
+    """The Gmail card's read view of an open message (`Repository.message_view`)."""
+
+    settings: Settings
+    participants: list[Participant] | None  # None: neither sync nor the add-on has stored the message
+    subject: str = ""
+    activity: Activity | None = None  # sync's activity, when the people came from it
+
+
+@dataclasses.dataclass
+class PeopleView:
+    """The people of a message or event (`Repository.people_view`), by address."""
+
+    contacts: dict[str, Contact]  # address -> its contact (an alias resolved to the contact it became)
+    companies: dict[str, Company]  # address -> its contact's company, or its domain's
+    buckets: dict[str, dict[str, dict[str, str]]]  # contact id -> month -> rows already read, for `timeline`
+
+
+@dataclasses.dataclass
+class HomeView:
+    """The home page's read view (`Repository.home_view`)."""
+
+    settings: Settings
+    segments: list[Segment]
+
+
 @dataclasses.dataclass(frozen=True)
 class Touch:
     """One activity's mark on a contact: when, what kind, and which rep (None for notes and calls)."""
@@ -253,64 +374,60 @@ def month_of(at: dt.datetime) -> str:
     return at.astimezone(dt.timezone.utc).strftime("%Y-%m")
 
 
-class Batch:
-    """Buffered writes committed at most `FIRESTORE_BATCH_MAX` at a time.
+def recent_months(now: dt.datetime, count: int) -> list[str]:
+    """The `count` timeline buckets up to `now`, newest first: ["2026-12", "2026-11", "2026-10"]."""
+    year, month = (int(part) for part in month_of(now).split("-"))
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
 
-    Sync writes in bulk through this; `commit()` flushes what is left. Used as a
-    context manager, it commits on a clean exit and drops the buffer on error, so
-    a failure leaves whole batches only.
+
+def message_index_bucket(message_id: str) -> str:
+    """Which bucket of a mailbox's Gmail-id index holds a message (`Repository.message_index_ref`)."""
+    return str(int(hashlib.sha1(message_id.encode()).hexdigest()[:8], 16) % MESSAGE_INDEX_BUCKETS)
+
+
+def deadline_options(deadline: float | None) -> dict[str, Any]:
+    """`retry=` and `timeout=` for every Firestore call of a repository with a deadline (module doc).
+
+    The generated client retries each method for 60 s (300 s for reads and
+    queries) by default; with a deadline, a call and all its retries give up
+    after `deadline` seconds. Only what every method's own default retries is
+    retried (RESOURCE_EXHAUSTED and UNAVAILABLE), so a write is never retried
+    on an error its default policy would not retry.
     """
-
-    def __init__(self, client: firestore.Client):
-        self._client = client
-        self._batch = client.batch()
-        self._pending = 0
-        self.writes = 0  # every write committed, for the benchmarks
-
-    def set(self, ref, data: dict[str, Any], merge: bool | list = False) -> None:
-        self._batch.set(ref, data, merge=merge)
-        self._count()
-
-    def update(self, ref, data: dict[str, Any]) -> None:
-        self._batch.update(ref, data)
-        self._count()
-
-    def delete(self, ref) -> None:
-        self._batch.delete(ref)
-        self._count()
-
-    def _count(self) -> None:
-        self._pending += 1
-        if self._pending >= FIRESTORE_BATCH_MAX:
-            self.commit()
-
-    def commit(self) -> None:
-        if self._pending:
-            self._batch.commit()
-            self.writes += self._pending
-        self._batch = self._client.batch()
-        self._pending = 0
-
-    def __enter__(self) -> Batch:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
+    if deadline is None:
+        return {}
+    retry = retries.Retry(initial=RETRY_INITIAL_SECONDS, maximum=deadline, multiplier=RETRY_MULTIPLIER,
+                          predicate=retries.if_exception_type(core_exceptions.ResourceExhausted,
+                                                              core_exceptions.ServiceUnavailable),
+                          timeout=deadline)
+    return {"retry": retry, "timeout": deadline}
 
 
 class Repository:
-    """One tenant's contacts, companies, activities, mailboxes and settings."""
+    """One tenant's contacts, companies, activities, mailboxes and settings.
 
-    def __init__(self, client: firestore.Client, tenant: str):
+    `deadline` (seconds) caps every Firestore call, retries included: the web
+    process passes one so a card answers before Google gives up on it; sync
+    keeps the client's defaults.
+    """
+
+    def __init__(self, client: firestore.Client, tenant: str, deadline: float | None = None):
         if not tenant or "/" in tenant:
             raise ValueError(f"invalid tenant {tenant!r}")
         self.client = client
         self.tenant = tenant
+        self.deadline = deadline
+        self._rpc = deadline_options(deadline)
         self.root = client.collection("tenants").document(doc_id(tenant))
-        self.search_index = SearchIndex(self.root)
+        self.search_index = SearchIndex(self.root, self._rpc)
 
-    # --- references ---------------------------------------------------------------------
+    # --- references: for this module and tests only ----------------------------------------
+    # (contact_ref, email_ref, name_ref and company_ref stay public until models/csv_io.py's write
+    # planning moves into the `# --- CSV import` section below; then they become private too)
 
     def contact_ref(self, contact_id: str):
         return self.root.collection("contacts").document(contact_id)
@@ -330,29 +447,57 @@ class Repository:
     def mailbox_ref(self, email: str):
         return self.root.collection("mailboxes").document(doc_id(email))
 
-    def batch(self) -> Batch:
-        return Batch(self.client)
+    def batch(self) -> BufferedWriteSet:
+        """A write set committed 500 writes at a time (`models.writes`), under this repository's deadline."""
+        return BufferedWriteSet(self.client, **self._rpc)
 
-    def get_all(self, refs: list) -> Iterator:
-        """Existing snapshots for many references, in chunks (one RPC each)."""
+    def get_all(self, refs: list, field_paths: list[str] | None = None) -> Iterator:
+        """Existing snapshots for many references, in chunks (one RPC each), only `field_paths` when given."""
         for start in range(0, len(refs), FIRESTORE_GET_ALL_CHUNK):
-            for snapshot in self.client.get_all(refs[start:start + FIRESTORE_GET_ALL_CHUNK]):
+            chunk = refs[start:start + FIRESTORE_GET_ALL_CHUNK]
+            for snapshot in self.client.get_all(chunk, field_paths=field_paths, **self._rpc):
                 if snapshot.exists:
                     yield snapshot
+
+    def _get(self, ref):
+        return ref.get(**self._rpc)
+
+    def _stream(self, query) -> Iterator:
+        return query.stream(**self._rpc)
+
+    def commit_recorded(self, recorded: RecordingWriteSet) -> int:
+        """Commit recorded writes (sync's chunks) in as few atomic commits as Firestore takes; the write count.
+
+        Activity documents go last: a lone activity with more linked contacts
+        than one commit takes is written in several, its document last, so a
+        crash in between leaves it for a rerun to write. Plain sets skip the
+        client's proto-plus encoding (`models.encoding`).
+        """
+        ordered = sorted(recorded.writes, key=lambda write: write.ref.parent.id == "activities")
+        for start in range(0, len(ordered), FIRESTORE_BATCH_MAX):
+            batch = self.client.batch()
+            for write in ordered[start:start + FIRESTORE_BATCH_MAX]:
+                if write.op == "set":
+                    encoding.add_set(batch, write.ref, write.data, write.merge)
+                elif write.op == "update":
+                    batch.update(write.ref, write.data)
+                else:
+                    batch.delete(write.ref)
+            batch.commit(**self._rpc)
+        return len(ordered)
 
     # --- settings -----------------------------------------------------------------------
 
     def get_settings(self) -> Settings:
-        snapshot = self.root.get()
-        return settings_from_doc((snapshot.to_dict() or {}).get("settings") if snapshot.exists else None)
+        return _settings_of(self._get(self.root))
 
     def save_settings(self, settings: Settings) -> None:
-        self.root.set({"settings": dataclasses.asdict(settings)}, merge=True)
+        self.root.set({"settings": dataclasses.asdict(settings)}, merge=True, **self._rpc)
 
     # --- contacts -----------------------------------------------------------------------
 
     def get_contact(self, contact_id: str, follow_alias: bool = True) -> Contact:
-        snapshot = self.contact_ref(contact_id).get()
+        snapshot = self._get(self.contact_ref(contact_id))
         if not snapshot.exists:
             raise NotFound(f"contact {contact_id}")
         contact = contact_from_doc(snapshot)
@@ -372,7 +517,7 @@ class Repository:
         return {by_id[s.id]: s.get("contact_id") for s in self.get_all(refs)}
 
     def find_contact_by_email(self, email: str) -> Contact | None:
-        snapshot = self.email_ref(normalize_email(email)).get()
+        snapshot = self._get(self.email_ref(normalize_email(email)))
         if not snapshot.exists:
             return None
         try:
@@ -380,59 +525,190 @@ class Repository:
         except NotFound:
             return None
 
-    def create_contact(self, contact: Contact) -> Contact:
-        """Create a contact and claim its addresses, atomically; Conflict if it or an address exists."""
-        transaction = self.client.transaction()
+    def create_contact(self, contact: Contact, request: tuple[str, str] | None = None) -> Contact:
+        """Create a contact, claim its addresses and index its name, atomically; Conflict if it or an address exists.
 
-        @firestore.transactional
-        def create(transaction):
-            if self.contact_ref(contact.id).get(transaction=transaction).exists:
+        One batched read, then one commit whose preconditions make it atomic
+        with that read (see `_claim_addresses`): the contact is created (the
+        commit fails if it exists by then), so is each unclaimed address.
+        `request` (rep, request id) is a card click's: its record is created in
+        the same commit, so the click's retry can tell it succeeded (`created_by_request`).
+        """
+        ref = self.contact_ref(contact.id)
+        for _ in range(WRITE_ATTEMPTS):
+            found = self._snapshots([ref, *(self.email_ref(e) for e in contact.emails)])
+            if ref.path in found:
                 raise Conflict(f"contact {contact.id} already exists")
-            for email in contact.emails:
-                snapshot = self.email_ref(email).get(transaction=transaction)
-                if snapshot.exists and snapshot.get("contact_id") != contact.id:
-                    raise Conflict(f"{email} already belongs to another contact")
-            transaction.set(self.contact_ref(contact.id), contact_to_doc(contact))
-            for email in contact.emails:
-                transaction.set(self.email_ref(email), _email_doc(contact.id, email))
-            self.search_index.index_contact(transaction, contact)
+            batch = self.client.batch()
+            batch.create(ref, contact_to_doc(contact))
+            if request is not None:
+                self._record_request(batch, *request, "contact", contact.id)
+            self._claim_addresses(batch, contact, contact.emails, found)
+            self._reindex_name(batch, contact, None)
+            self.search_index.index_contact(batch, contact)
             if contact.company_id:
-                transaction.set(self.company_ref(contact.company_id),
-                                {"contact_ids": firestore.ArrayUnion([contact.id])}, merge=True)
-
-        create(transaction)
-        return contact
+                self.add_to_company_sample(batch, contact.company_id, contact.id)
+            if self._commit_unless_stale(batch):
+                return contact
+        raise Conflict(f"contact {contact.id} kept changing while it was created; try again")
 
     def save_contact(self, contact: Contact) -> Contact:
-        """Write a contact's editable fields and keep the address index in step, atomically."""
-        transaction = self.client.transaction()
+        """Write a contact's editable fields and keep the address and name indexes in step, atomically.
 
-        @firestore.transactional
-        def save(transaction):
-            stored = self.contact_ref(contact.id).get(transaction=transaction)
-            old_emails = set(stored.get("emails") or []) if stored.exists else set()
-            for email in set(contact.emails) - old_emails:
-                snapshot = self.email_ref(email).get(transaction=transaction)
-                if snapshot.exists and snapshot.get("contact_id") != contact.id:
-                    raise Conflict(f"{email} already belongs to another contact")
+        One batched read (the contact and its addresses' index entries), then
+        one commit conditional on what was read (`_commit_unless_stale`): the
+        contact updated only if unchanged since the read, each new address
+        claimed only if still unclaimed (or still ours).
+        """
+        ref = self.contact_ref(contact.id)
+        for _ in range(WRITE_ATTEMPTS):
+            found = self._snapshots([ref, *(self.email_ref(e) for e in contact.emails)])
+            stored = found.get(ref.path)
+            old_emails = set(stored.get("emails") or []) if stored is not None else set()
             contact.updated_at = utcnow()
             data = contact_to_doc(contact)
             # counters belong to sync's Maximum transforms; never overwrite them from an edit
-            for name in (*_EPOCH_FIELDS, "touches", "timeline_months"):
+            for name in SYNC_ONLY_FIELDS:
                 data.pop(name)
-            # whole top-level fields are replaced, so a removed tag or custom value is gone
-            transaction.set(self.contact_ref(contact.id), data, merge=list(data))
-            for email in set(contact.emails) - old_emails:
-                transaction.set(self.email_ref(email), _email_doc(contact.id, email))
-            for email in old_emails - set(contact.emails):
-                transaction.delete(self.email_ref(email))
-            self.search_index.index_contact(transaction, contact,
-                                            previous=contact_from_doc(stored) if stored.exists else None)
+            batch = self.client.batch()
+            if stored is None:
+                batch.create(ref, data)
+            else:  # whole top-level fields are replaced, so a removed tag or custom value is gone
+                batch.update(ref, data, option=self.client.write_option(last_update_time=stored.update_time))
+            self._claim_addresses(batch, contact, set(contact.emails) - old_emails, found)
+            self.unindex_emails(batch, old_emails - set(contact.emails))
+            previous = contact_from_doc(stored) if stored is not None else None
+            self._reindex_name(batch, contact, previous)
+            self.search_index.index_contact(batch, contact, previous=previous)
+            if self._commit_unless_stale(batch):
+                return contact
+        raise Conflict(f"contact {contact.id} kept changing while it was saved; try again")
 
-        save(transaction)
-        return contact
+    def _reindex_name(self, writer: WriteSet, contact: Contact, previous: Contact | None) -> None:
+        """Move a contact in the name index when its folded full name changed (sync's job-change review reads it)."""
+        old_key = name_key(previous.first_name, previous.last_name) if previous is not None else None
+        new_key = name_key(contact.first_name, contact.last_name)
+        if old_key == new_key:
+            return
+        if old_key:
+            self.unindex_name(writer, old_key, contact.id)
+        if new_key:
+            self.index_name(writer, new_key, contact.id)
 
-    def record_touches(self, writer: Batch | Any, contact_id: str, touches: Iterable[Touch]) -> None:
+    def rename_from_address(self, contact_id: str, first: str, middle: str, last: str) -> bool:
+        """Replace a name sync guessed from the address (`name_source == "address"`) by a display name's.
+
+        True if renamed. A name a rep typed or imported, or a merged contact, is
+        left alone; one read and one commit conditional on it, so a rep's edit
+        that lands first wins. The name and search indexes follow, and
+        `link_pending` is raised so the pass's job-change review judges the new name.
+        """
+        ref = self.contact_ref(contact_id)
+        for _ in range(WRITE_ATTEMPTS):
+            snapshot = self._get(ref)
+            if not snapshot.exists:
+                return False
+            stored = contact_from_doc(snapshot)
+            if stored.name_source != NAME_FROM_ADDRESS or stored.merged_into:
+                return False
+            contact = dataclasses.replace(stored, first_name=first, middle_name=middle, last_name=last,
+                                          name_source=NAME_FROM_HEADER)
+            batch = self.client.batch()
+            batch.update(ref, {"first_name": first, "middle_name": middle, "last_name": last,
+                               "name_source": NAME_FROM_HEADER, "link_pending": True},
+                         option=self.client.write_option(last_update_time=snapshot.update_time))
+            self._reindex_name(batch, contact, stored)
+            self.search_index.index_contact(batch, contact, previous=stored)
+            if self._commit_unless_stale(batch):
+                return True
+        raise Conflict(f"contact {contact_id} kept changing while it was renamed; try again")
+
+    def _snapshots(self, refs: list) -> dict[str, Any]:
+        """Path -> snapshot of those of `refs` that exist (one batched read)."""
+        return {snapshot.reference.path: snapshot for snapshot in self.get_all(refs)}
+
+    def _claim_addresses(self, batch, contact: Contact, emails: Iterable[str], found: dict[str, Any]) -> None:
+        """Index addresses to `contact` in `batch`, on condition they are as `found` read them.
+
+        Conflict for an address another contact holds. An unclaimed address is
+        created (the commit fails if someone claimed it since), one already
+        ours is rewritten only if unchanged since the read.
+        """
+        for email in sorted(set(emails)):
+            ref = self.email_ref(email)
+            snapshot = found.get(ref.path)
+            if snapshot is None:
+                batch.create(ref, _email_doc(contact.id, email))
+            elif snapshot.get("contact_id") != contact.id:
+                raise Conflict(f"{email} already belongs to another contact")
+            else:
+                batch.update(ref, _email_doc(contact.id, email),
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+
+    def _commit_unless_stale(self, batch) -> bool:
+        """Commit a batch whose preconditions hold what was read; False when one no longer does.
+
+        This is what a transaction would give, without one: every call here
+        carries the repository's deadline, which a transaction's begin and
+        commit cannot.
+        """
+        try:
+            batch.commit(**self._rpc)
+        except (core_exceptions.AlreadyExists, core_exceptions.FailedPrecondition, core_exceptions.NotFound):
+            return False
+        return True
+
+    def index_emails(self, writer: WriteSet, contact_id: str, emails: Iterable[str]) -> None:
+        """Point each address at the contact in the address index (`emails/{address}`): one write each."""
+        for email in sorted(emails):
+            writer.set(self.email_ref(email), _email_doc(contact_id, email))
+
+    def unindex_emails(self, writer: WriteSet, emails: Iterable[str]) -> None:
+        """Take addresses out of the address index."""
+        for email in sorted(emails):
+            writer.delete(self.email_ref(email))
+
+    def contact_ids_at_domain(self, domain: str) -> list[str]:
+        """Contacts holding an address at exactly `domain` (a query on the address index: admin use only)."""
+        query = self.root.collection("emails").where(filter=FieldFilter("domain", "==", domain))
+        return [snapshot.get("contact_id") for snapshot in self._stream(query)]
+
+    def index_name(self, writer: WriteSet, name_key: str, contact_id: str) -> None:
+        """List a contact under its folded full name (the name index sync's job-change check reads)."""
+        writer.set(self.name_ref(name_key), {"contact_ids": firestore.ArrayUnion([contact_id])}, merge=True)
+
+    def unindex_name(self, writer: WriteSet, name_key: str, contact_id: str) -> None:
+        writer.set(self.name_ref(name_key), {"contact_ids": firestore.ArrayRemove([contact_id])}, merge=True)
+
+    def add_to_company_sample(self, writer: WriteSet, company_id: str, contact_id: str) -> None:
+        """Add a contact to its company's sample of contact ids (`Company.contact_ids`)."""
+        writer.set(self.company_ref(company_id), {"contact_ids": firestore.ArrayUnion([contact_id])}, merge=True)
+
+    def remove_from_company_sample(self, writer: WriteSet, company_id: str, contact_id: str) -> None:
+        writer.set(self.company_ref(company_id), {"contact_ids": firestore.ArrayRemove([contact_id])}, merge=True)
+
+    def set_company_sample(self, writer: WriteSet, company_id: str, contact_ids: list[str]) -> None:
+        writer.set(self.company_ref(company_id), {"contact_ids": contact_ids[:COMPANY_CONTACT_SAMPLE]}, merge=True)
+
+    def all_contacts(self) -> Iterator[Contact]:
+        """Every contact of the tenant, aliases included (a scan: admin commands only, never a card)."""
+        for snapshot in self._stream(self.root.collection("contacts")):
+            yield contact_from_doc(snapshot)
+
+    def remove_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None) -> None:
+        """A contact and everything that indexes it: timeline buckets, addresses, search and owner rows,
+        name index entry, company sample entry; the contact document last."""
+        for month in sorted(set(contact.timeline_months)):
+            writer.delete(self.timeline_ref(contact.id, month))
+        self.unindex_emails(writer, contact.emails)
+        self.search_index.remove_contact(writer, contact)
+        if name_key:
+            self.unindex_name(writer, name_key, contact.id)
+        if contact.company_id:
+            self.remove_from_company_sample(writer, contact.company_id, contact.id)
+        writer.delete(self.contact_ref(contact.id))
+
+    def record_touches(self, writer: WriteSet, contact_id: str, touches: Iterable[Touch]) -> None:
         """Raise a contact's counters to what `touches` show, in one write (never lowers; safe to repeat).
 
         Every `put_activity` for a contact must be followed by this for the same
@@ -447,7 +723,7 @@ class Repository:
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
-            if touch.rep and touch.kind in ("email", "meeting"):
+            if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return
@@ -457,7 +733,7 @@ class Repository:
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
         writer.set(self.contact_ref(contact_id), data, merge=True)
 
-    def record_company_activity(self, writer: Batch | Any, company_id: str, at: dt.datetime) -> None:
+    def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
         """Raise a company's `last_activity_at` to `at` (a `Maximum`, like a contact's counters)."""
         writer.set(self.company_ref(company_id), {"last_activity_at": firestore.Maximum(at.timestamp())},
                    merge=True)
@@ -465,7 +741,7 @@ class Repository:
     # --- companies ----------------------------------------------------------------------
 
     def get_company(self, domain: str) -> Company | None:
-        snapshot = self.company_ref(domain).get()
+        snapshot = self._get(self.company_ref(domain))
         return company_from_doc(snapshot) if snapshot.exists else None
 
     def get_companies(self, domains: Iterable[str]) -> dict[str, Company]:
@@ -483,6 +759,11 @@ class Repository:
             self.search_index.index_company(writer, company, previous)
         return company
 
+    def remove_company(self, writer: WriteSet, company: Company) -> None:
+        """A company record and its search rows."""
+        self.search_index.remove_company(writer, company)
+        writer.delete(self.company_ref(company.id))
+
     def search(self, query: str, limit: int = MAX_RESULTS) -> list[SearchHit]:
         """Contacts and companies matching every word of `query` (see models.search)."""
         return self.search_index.search(query, limit)
@@ -490,7 +771,7 @@ class Repository:
     # --- activities and timelines ---------------------------------------------------------
 
     def get_activity(self, activity_id: str) -> Activity:
-        snapshot = self.activity_ref(activity_id).get()
+        snapshot = self._get(self.activity_ref(activity_id))
         if not snapshot.exists:
             raise NotFound(f"activity {activity_id}")
         return activity_from_doc(snapshot)
@@ -499,7 +780,7 @@ class Repository:
         refs = [self.activity_ref(aid) for aid in dict.fromkeys(activity_ids)]
         return {s.id: activity_from_doc(s) for s in self.get_all(refs)}
 
-    def put_activity(self, writer: Batch | Any, activity: Activity) -> None:
+    def put_activity(self, writer: WriteSet, activity: Activity) -> None:
         """Write an activity and its row on each linked contact's timeline, through `writer`.
 
         Pair it with `record_touches` for the same contacts (see there).
@@ -509,7 +790,7 @@ class Repository:
         for contact_id in activity.contact_ids:
             writer.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
 
-    def put_activities(self, writer: Batch | Any, activities: Iterable[Activity]) -> None:
+    def put_activities(self, writer: WriteSet, activities: Iterable[Activity]) -> None:
         """`put_activity` for many, with one write per timeline bucket instead of one per row.
 
         Rows of one contact's month merge into a single field-level merge of
@@ -534,20 +815,72 @@ class Repository:
                 self.record_touches(writer, contact_id, [Touch(activity.at, activity.kind, rep)])
         return activity
 
-    def delete_activity(self, writer: Batch | Any, activity: Activity) -> None:
-        """Remove an activity and its timeline rows."""
-        writer.delete(self.activity_ref(activity.id))
+    def remove_activity(self, writer: WriteSet, activity: Activity) -> None:
+        """Remove an activity everywhere it is indexed, the activity document last.
+
+        Its row on each linked contact's timeline, and for each mailbox holding
+        it the add-on's record (`mailboxes/{rep}/messages/{id}`) and, for an
+        email, sync's Gmail-id index entry; then the document. A crash in
+        between leaves the document, so whoever removed it removes it again
+        (sync's rerun, a repeated exclusion); every write is idempotent.
+        """
         for contact_id in activity.contact_ids:
-            writer.update(self.timeline_ref(contact_id, month_of(activity.at)),
-                          {FieldPath("entries", activity.id).to_api_repr(): firestore.DELETE_FIELD})
+            writer.set(self.timeline_ref(contact_id, month_of(activity.at)),
+                       {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
+        for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
+            writer.delete(self.message_ref(mailbox, held_id))
+            writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
+                       merge=True)
+        writer.delete(self.activity_ref(activity.id))
+
+    def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
+                           to_id: str) -> None:
+        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids."""
+        for activity in activities:
+            if from_id in activity.contact_ids or to_id not in activity.contact_ids:
+                ids = [to_id if cid == from_id else cid for cid in activity.contact_ids]
+                if to_id not in ids:
+                    ids.append(to_id)
+                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids))})
+
+    def move_timeline_bucket(self, from_id: str, to_id: str, month: str) -> int:
+        """Move one month of contact `from_id`'s timeline to `to_id`'s; the rows moved.
+
+        Idempotent, the bucket deleted last: the activities are re-pointed
+        first (batches that hold nothing else), then one atomic commit copies
+        the rows, lists the month on the receiving contact, deletes the bucket
+        and unlists it on the giving one. A rerun after a crash finds the
+        bucket again, or finds it gone and moves nothing.
+        """
+        snapshot = self._get(self.timeline_ref(from_id, month))
+        if not snapshot.exists:
+            return 0  # moved by an earlier, interrupted run
+        entries: dict[str, Any] = snapshot.get("entries") or {}
+        with self.batch() as writer:
+            self.repoint_activities(writer, self.get_activities(entries).values(), from_id, to_id)
+        with self.batch() as writer:
+            writer.set(self.timeline_ref(to_id, month), {"entries": entries}, merge=True)
+            writer.set(self.contact_ref(to_id), {"timeline_months": firestore.ArrayUnion([month])}, merge=True)
+            writer.delete(self.timeline_ref(from_id, month))
+            writer.set(self.contact_ref(from_id), {"timeline_months": firestore.ArrayRemove([month])}, merge=True)
+        return len(entries)
+
+    def timeline_is_empty(self, contact: Contact) -> bool:
+        """Whether no bucket of the contact's timeline holds a row (one batched read)."""
+        buckets = self.get_all([self.timeline_ref(contact.id, m) for m in sorted(set(contact.timeline_months))])
+        return not any(snapshot.get("entries") for snapshot in buckets)
 
     def timeline(self, contact_id: str, cursor: str | None = None, limit: int = TIMELINE_PAGE_SIZE,
-                 contact: Contact | None = None, since: dt.datetime | None = None) -> TimelinePage:
+                 contact: Contact | None = None, since: dt.datetime | None = None,
+                 buckets: Mapping[str, Mapping[str, str]] | None = None) -> TimelinePage:
         """A page of a contact's timeline, newest first; `next_cursor` is None on the last page.
 
         Reads the newest monthly buckets a few at a time until the page is full
         (usually one `get_all`). Pass `contact` when it is already loaded to save
-        a read; `since` stops at a time instead of a page size (meeting briefs).
+        a read, and `buckets` (month -> rows) when a read view already fetched
+        some months (`PeopleView.buckets`): a month found there is not read
+        again. `since` stops at a time instead of a page size (meeting briefs).
+        Months are taken newest first either way, so the page is the same.
         """
         contact = contact or self.get_contact(contact_id, follow_alias=False)
         after = decode_cursor(cursor) if cursor else None
@@ -558,39 +891,242 @@ class Repository:
             months = [m for m in months if m >= month_of(since)]
         rows: list[TimelineEntry] = []
         wanted = None if since else limit + 1
-        for start in range(0, len(months), TIMELINE_BUCKETS_PER_READ):
-            chunk = months[start:start + TIMELINE_BUCKETS_PER_READ]
-            snapshots = self.get_all([self.timeline_ref(contact.id, m) for m in chunk])
-            for snapshot in snapshots:
-                for activity_id, raw in (snapshot.get("entries") or {}).items():
+        known = buckets or {}
+        position = 0
+        while position < len(months) and (wanted is None or len(rows) < wanted):
+            if months[position] in known:
+                chunk, found = [months[position]], [known[months[position]]]
+            else:
+                chunk = []
+                for month in months[position:]:
+                    if month in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
+                        break
+                    chunk.append(month)
+                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, m) for m in chunk])]
+            position += len(chunk)
+            for entries in found:
+                for activity_id, raw in (entries or {}).items():
                     entry = _entry_from_doc(activity_id, raw)
                     before_cursor = after is None or (entry.at, entry.activity_id) < after
                     if before_cursor and (since is None or entry.at >= since):
                         rows.append(entry)
-            if wanted is not None and len(rows) >= wanted:
-                break
         rows.sort(key=lambda e: (e.at, e.activity_id), reverse=True)
         if wanted is None:
             return TimelinePage(rows, None)
         page = rows[:limit]
         return TimelinePage(page, encode_cursor(page[-1]) if len(rows) > limit else None)
 
+    # --- merges: `merges/{merged contact id}`, the journal of the merge that makes it an alias ---
+
+    def _merge_ref(self, merge_id: str):
+        return self.root.collection("merges").document(merge_id)
+
+    def merge_journal(self, merge_id: str) -> dict[str, Any] | None:
+        snapshot = self._get(self._merge_ref(merge_id))
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def start_merge_journal(self, merge_id: str, journal: dict[str, Any]) -> None:
+        self._merge_ref(merge_id).set(journal, **self._rpc)
+
+    def update_merge_journal(self, writer: WriteSet, merge_id: str, fields: dict[str, Any]) -> None:
+        writer.set(self._merge_ref(merge_id), fields, merge=True)
+
+    def aliases_of(self, contact_id: str) -> list[str]:
+        """Contacts merged into `contact_id` earlier: a query, but on the merges journal (one document a merge)."""
+        query = self.root.collection("merges").where(filter=FieldFilter("keep_id", "==", contact_id))
+        return [snapshot.id for snapshot in self._stream(query)]
+
+    def put_merged_contact(self, writer: WriteSet, kept: Contact, other: Contact, note_month: str | None,
+                           link_pending: bool) -> None:
+        """The kept contact of a merge: its fields, its addresses indexed, its counters raised to the other's.
+
+        Its counters only rise (`Maximum`), and the note's month is listed here
+        rather than through `record_touches`: a merge is not a touch and must
+        not move "last activity". `link_pending` flags addresses it gained, so
+        activities sync parked under them (`unlinked/{email}`) find it.
+        """
+        data = contact_to_doc(kept)
+        for name in (*SYNC_ONLY_FIELDS, "merged_into"):
+            data.pop(name)
+        data["updated_at"] = utcnow()
+        if link_pending:
+            data["link_pending"] = True
+        for name in _EPOCH_FIELDS:
+            value = getattr(other, name)
+            if value is not None:
+                data[name] = firestore.Maximum(to_epoch(value))
+        if note_month is not None:
+            data["timeline_months"] = firestore.ArrayUnion([note_month])
+        if other.touches:
+            data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+        writer.set(self.contact_ref(kept.id), data, merge=True)
+        self.index_emails(writer, kept.id, kept.emails)
+
+    def make_alias(self, writer: WriteSet, contact: Contact, keep_id: str, name_key: str | None = None) -> None:
+        """Turn a merged contact into an alias of `keep_id`: no addresses, no timeline, out of every index."""
+        writer.set(self.contact_ref(contact.id), {"merged_into": keep_id, "emails": [], "timeline_months": [],
+                                                  "updated_at": utcnow()}, merge=True)
+        self.search_index.remove_contact(writer, contact)
+        if name_key:
+            self.unindex_name(writer, name_key, contact.id)
+
+    def point_alias(self, writer: WriteSet, alias_id: str, keep_id: str) -> None:
+        """An older alias re-pointed at where its contact went, so a chain never takes two hops."""
+        writer.set(self.contact_ref(alias_id), {"merged_into": keep_id}, merge=True)
+        writer.set(self._merge_ref(alias_id), {"keep_id": keep_id}, merge=True)
+
+    # --- segments: `reps/{rep}` holds {segments: {segment_id: {...}}} (see models.segments) -----
+
+    def _rep_ref(self, rep: str):
+        return self.root.collection("reps").document(doc_id(rep))
+
+    def list_segments(self, rep: str) -> list[Segment]:
+        """A rep's segments, oldest first (one get)."""
+        snapshot = self._get(self._rep_ref(rep))
+        return segments_in(snapshot.to_dict() if snapshot.exists else None)
+
+    def save_segment(self, rep: str, segment: Segment) -> Segment:
+        """Write one segment (a field-level merge: the rep's other segments are untouched)."""
+        self._rep_ref(rep).set({"segments": {segment.id: segment_to_doc(segment)}}, merge=True, **self._rpc)
+        return segment
+
+    def delete_segment(self, rep: str, segment_id: str) -> None:
+        self._rep_ref(rep).set({"segments": {segment_id: firestore.DELETE_FIELD}}, merge=True, **self._rpc)
+
+    def store_segment_counts(self, rep: str, segments: list[Segment]) -> None:
+        """Cache counts with a field-level merge, so a segment deleted meanwhile is not brought back."""
+        known = {s.id for s in self.list_segments(rep)}
+        updates = {s.id: {"count": s.count, "counted_at": to_epoch(s.counted_at)} for s in segments if s.id in known}
+        if updates:
+            self._rep_ref(rep).set({"segments": updates}, merge=True, **self._rpc)
+
+    def _segment_query(self, segment: Segment, now: dt.datetime | None = None):
+        """The Firestore query for a segment's contacts, ordered as its list shows them (models.segments)."""
+        q = self.root.collection("contacts").where(filter=FieldFilter("merged_into", "==", None))
+        if segment.tag:
+            q = q.where(filter=FieldFilter("tags", "array_contains", segment.tag))
+        for field in ("lifecycle_stage", "owner", "company_id"):
+            value = getattr(segment, field)
+            if value:
+                q = q.where(filter=FieldFilter(field, "==", value))
+        for key, value in sorted(segment.custom.items()):
+            q = q.where(filter=FieldFilter(f"custom.{key}", "==", value))
+        if segment.activity_mode in SEGMENT_ACTIVITY_MODES and segment.activity_days:
+            cutoff = to_epoch((now or utcnow()) - dt.timedelta(days=segment.activity_days))
+            if segment.activity_mode == "inactive":
+                q = q.where(filter=Or([FieldFilter("last_activity_at", "<", cutoff),
+                                       FieldFilter("last_activity_at", "==", None)]))
+                q = q.order_by("last_activity_at", direction=firestore.Query.ASCENDING)
+            else:
+                q = q.where(filter=FieldFilter("last_activity_at", ">=", cutoff))
+                q = q.order_by("last_activity_at", direction=firestore.Query.DESCENDING)
+        return q
+
+    def segment_contacts(self, segment: Segment, after: str | None, size: int,
+                         now: dt.datetime | None = None) -> list[Contact]:
+        """Up to `size` of a segment's contacts in its order, after contact `after`; ValueError when that
+        contact does not exist (a cursor we did not make)."""
+        q = self._segment_query(segment, now)
+        if after:
+            snapshot = self._get(self.contact_ref(after))
+            if not snapshot.exists:
+                raise ValueError("invalid segment cursor")
+            q = q.start_after(snapshot)
+        return [contact_from_doc(s) for s in self._stream(q.limit(size))]
+
+    def count_segment(self, segment: Segment, now: dt.datetime | None = None) -> int:
+        """How many contacts match, by a Firestore `count()` aggregation (no documents read)."""
+        result = self._segment_query(segment, now).count().get(**self._rpc)
+        return int(result[0][0].value)
+
+    # --- exclusions (models.privacy): the admin's indexed look-ups --------------------------
+
+    def activity_ids_excluded_by(self, entry: str) -> list[str]:
+        """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
+
+        `entry` is in its canonical form (`models.addresses.exclusion_entry`); an
+        address entry also finds plus-tagged and differently spelled copies, a
+        domain entry its subdomains' (see `exclusion_keys`).
+        """
+        query = self.root.collection("activities").where(filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        return [s.id for s in self._stream(query.select([EXCLUSION_KEYS]))]
+
+    def message_records_excluded_by(self, entry: str) -> list[tuple[str, str]]:
+        """(mailbox, Gmail id) of every add-on record of a message an exclusion covers (`record_message`).
+
+        One collection-group query on `messages`, scoped to this tenant by its
+        `tenant` field (a composite index in firestore.indexes.json): it finds
+        the records of mail sync never stored (bulk, spam, not synced yet) as
+        well as the others, and costs what matches, not the tenant's size.
+        """
+        query = self.client.collection_group("messages").where(
+            filter=FieldFilter("tenant", "==", self.tenant)).where(
+            filter=FieldFilter(EXCLUSION_KEYS, "array_contains", entry))
+        found = []
+        for snapshot in self._stream(query.select(["tenant"])):
+            mailbox = snapshot.reference.parent.parent
+            if mailbox.parent.parent.id == self.root.id:  # belt and braces: the path is this tenant's
+                found.append((unquote(mailbox.id), unquote(snapshot.id)))
+        return found
+
+    def forget_message(self, writer: WriteSet, mailbox: str, message_id: str) -> None:
+        """Delete the add-on's record of a message (an exclusion covers it)."""
+        writer.delete(self.message_ref(mailbox, message_id))
+
+    # --- card requests: what a card action creates, it creates once per click (#12) --------
+    # `requests/{key}`: {kind, id, rep, at}, keyed by a hash of the rep and the request id our card
+    # carried in its parameters (made where the form was built). Created in the same commit as what
+    # the click creates, on condition it does not exist: the same click posted again (Google's retry,
+    # the error card's Retry) finds it and writes nothing. One small document per thing created.
+
+    def _request_ref(self, rep: str, request_id: str):
+        return self.root.collection("requests").document(request_key(rep, request_id))
+
+    def _record_request(self, batch, rep: str, request_id: str, kind: str, created_id: str) -> None:
+        """In a Firestore batch (a conditional create: `WriteSet` has none), the click's record."""
+        batch.create(self._request_ref(rep, request_id), {"kind": kind, "id": created_id, "rep": rep,
+                                                           "at": utcnow()})
+
+    def add_activity_once(self, activity: Activity, rep: str, request_id: str) -> bool:
+        """A note or call from a card, written with its counters unless this click already wrote it.
+
+        One commit: the request's record (created only if absent), the activity
+        and its timeline rows, the counters (`add_activity`'s writes). False, and
+        nothing written, when the click's record exists. Give the activity
+        `request_activity_id(rep, request_id)` so even a lost record cannot make two.
+        """
+        batch = self.client.batch()
+        self._record_request(batch, rep, request_id, str(activity.kind), activity.id)
+        self.put_activity(batch, activity)
+        for contact_id in activity.contact_ids:
+            self.record_touches(batch, contact_id, [Touch(activity.at, activity.kind, None)])
+        return self._commit_unless_stale(batch)
+
+    def created_by_request(self, rep: str, request_id: str) -> str | None:
+        """The id of what a card click created (`create_contact(request=...)`, `add_activity_once`), or None."""
+        snapshot = self._get(self._request_ref(rep, request_id))
+        return snapshot.get("id") if snapshot.exists else None
+
     # --- mailboxes ----------------------------------------------------------------------
 
     def get_mailbox(self, email: str) -> Mailbox | None:
-        snapshot = self.mailbox_ref(email).get()
+        snapshot = self._get(self.mailbox_ref(email))
         return mailbox_from_doc(snapshot) if snapshot.exists else None
 
-    def save_mailbox(self, mailbox: Mailbox, writer: Batch | Any | None = None) -> None:
+    def save_mailbox(self, mailbox: Mailbox, writer: WriteSet | None = None) -> None:
         """Write a mailbox now, or through `writer` so its cursor commits with the data it covers."""
         ref = self.mailbox_ref(mailbox.email)
         if writer is None:
-            ref.set(mailbox_to_doc(mailbox))
+            ref.set(mailbox_to_doc(mailbox), **self._rpc)
         else:
             writer.set(ref, mailbox_to_doc(mailbox))
 
+    def record_send_as(self, mailbox: str, addresses: list[str]) -> None:
+        """Keep a mailbox's Gmail send-as addresses (`Mailbox.send_as`), creating its document if need be."""
+        self.mailbox_ref(mailbox).set({"email": mailbox, "send_as": list(addresses)}, merge=True, **self._rpc)
+
     def list_mailboxes(self) -> list[Mailbox]:
-        return [mailbox_from_doc(s) for s in self.root.collection("mailboxes").stream()]
+        return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
 
     # --- sync: bulk creation, the name index and the daemon's few queries --------------------
 
@@ -603,7 +1139,7 @@ class Repository:
         by_id = {doc_id(k): k for k in keys}
         return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
 
-    def put_synced_contact(self, writer: Batch | Any, contact: Contact, name_key: str | None = None,
+    def put_synced_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None,
                            new_company: Company | None = None) -> None:
         """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
@@ -612,14 +1148,13 @@ class Repository:
         never resets what `record_touches` already raised.
         """
         data = contact_to_doc(contact)
-        for name in (*_EPOCH_FIELDS, "touches", "timeline_months"):
+        for name in SYNC_ONLY_FIELDS:
             data.pop(name)
         if contact.job_change is None:
             data.pop("job_change")
         data["link_pending"] = True
         writer.set(self.contact_ref(contact.id), data, merge=True)
-        for email in contact.emails:
-            writer.set(self.email_ref(email), _email_doc(contact.id, email))
+        self.index_emails(writer, contact.id, contact.emails)
         if contact.company_id:
             company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])}
             if new_company is not None:
@@ -627,18 +1162,22 @@ class Repository:
                                updated_at=new_company.updated_at)
             writer.set(self.company_ref(contact.company_id), company, merge=True)
         if name_key:
-            writer.set(self.name_ref(name_key), {"contact_ids": firestore.ArrayUnion([contact.id])}, merge=True)
+            self.index_name(writer, name_key, contact.id)
         self.search_index.index_contact(writer, contact)
         if new_company is not None:
             self.search_index.index_company(writer, new_company)
 
-    def flag_job_change(self, writer: Batch | Any, contact_id: str, job_change: dict[str, Any]) -> None:
+    def flag_job_change(self, writer: WriteSet, contact_id: str, job_change: dict[str, Any]) -> None:
         writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
 
     def unlinked_ref(self, email: str):
         return self.root.collection("unlinked").document(doc_id(email))
 
-    def note_unlinked(self, writer: Batch | Any, email: str, activity_id: str | list[str]) -> None:
+    def forget_unlinked(self, writer: WriteSet, email: str) -> None:
+        """Drop an address's `unlinked` list (its activities are linked, or purged)."""
+        writer.delete(self.unlinked_ref(email))
+
+    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str]) -> None:
         """Remember that activities name an address no contact holds yet (see module doc); one write."""
         ids = [activity_id] if isinstance(activity_id, str) else list(activity_id)
         writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids)}, merge=True)
@@ -651,9 +1190,9 @@ class Repository:
 
     def contacts_pending_links(self) -> list[Contact]:
         query = self.root.collection("contacts").where(filter=FieldFilter("link_pending", "==", True))
-        return [contact_from_doc(s) for s in query.stream()]
+        return [contact_from_doc(s) for s in self._stream(query)]
 
-    def clear_pending_link(self, writer: Batch | Any, contact_id: str) -> None:
+    def clear_pending_link(self, writer: WriteSet, contact_id: str) -> None:
         writer.set(self.contact_ref(contact_id), {"link_pending": firestore.DELETE_FIELD}, merge=True)
 
     def activities_held_by(self, mailbox: str, held_ids: Iterable[str] | None = None) -> list[Activity]:
@@ -661,12 +1200,12 @@ class Repository:
         field = FieldPath("holders", doc_id(mailbox)).to_api_repr()
         collection = self.root.collection("activities")
         if held_ids is None:
-            return [activity_from_doc(s) for s in collection.where(filter=FieldFilter(field, ">=", "")).stream()]
+            return [activity_from_doc(s) for s in self._stream(collection.where(filter=FieldFilter(field, ">=", "")))]
         held_ids = list(dict.fromkeys(held_ids))
         found = []
         for start in range(0, len(held_ids), FIRESTORE_IN_MAX):
             query = collection.where(filter=FieldFilter(field, "in", held_ids[start:start + FIRESTORE_IN_MAX]))
-            found.extend(activity_from_doc(s) for s in query.stream())
+            found.extend(activity_from_doc(s) for s in self._stream(query))
         return found
 
     # --- the add-on's lookups ---------------------------------------------------------------
@@ -677,18 +1216,23 @@ class Repository:
 
     def record_message(self, mailbox: str, message_id: str, activity_id: str | None = None,
                        participants: Iterable[Participant] = (), subject: str = "",
-                       writer: Batch | Any | None = None) -> None:
+                       writer: WriteSet | None = None, addresses: Iterable[str] = ()) -> None:
         """Remember a mailbox's Gmail message so the add-on finds its people with one `get`.
 
         Sync may record each message it stores (with `activity_id`); the add-on
         records what it read from the Gmail API (with `participants`), so a
-        message opened twice costs the API once.
+        message opened twice costs the API once. The record is indexed by the
+        exclusion terms of its participants and of `addresses` (every address the
+        message names, parseable or not), so an exclusion finds it
+        (`message_records_excluded_by`) even when sync never stores that mail.
         """
+        participants = list(participants)
         data = {"activity_id": activity_id, "subject": subject,
-                "participants": [dataclasses.asdict(p) for p in participants]}
+                "participants": [dataclasses.asdict(p) for p in participants], "tenant": self.tenant,
+                EXCLUSION_KEYS: exclusion_keys([*(p.email for p in participants), *addresses])}
         ref = self.message_ref(mailbox, message_id)
         if writer is None:
-            ref.set(data)
+            ref.set(data, **self._rpc)
         else:
             writer.set(ref, data)
 
@@ -699,10 +1243,9 @@ class Repository:
         per `MESSAGE_INDEX_BUCKETS` share of ids is written once per sync batch
         with a field-level merge, and the card still finds a message with one get.
         """
-        bucket = int(hashlib.sha1(message_id.encode()).hexdigest()[:8], 16) % MESSAGE_INDEX_BUCKETS
-        return self.mailbox_ref(mailbox).collection("message_index").document(str(bucket))
+        return self.mailbox_ref(mailbox).collection("message_index").document(message_index_bucket(message_id))
 
-    def record_synced_messages(self, writer: Batch | Any, mailbox: str, activity_ids: dict[str, str]) -> None:
+    def record_synced_messages(self, writer: WriteSet, mailbox: str, activity_ids: dict[str, str]) -> None:
         """Map a batch of a mailbox's Gmail ids to their activities: one write per bucket touched."""
         buckets: dict[str, tuple[Any, dict[str, str]]] = {}
         for message_id, activity_id in activity_ids.items():
@@ -712,21 +1255,109 @@ class Repository:
             writer.set(ref, {"ids": ids}, merge=True)
 
     def get_message(self, mailbox: str, message_id: str) -> tuple[list[Participant], str] | None:
-        """(participants, subject) of a recorded message, or None when neither sync nor the add-on has it."""
-        recorded, indexed = self.message_ref(mailbox, message_id), self.message_index_ref(mailbox, message_id)
-        found = {s.reference.path: s for s in self.get_all([recorded, indexed])}
-        data = found[recorded.path].to_dict() if recorded.path in found else {}
-        if data.get("participants"):
-            return [Participant(**p) for p in data["participants"]], data.get("subject") or ""
+        """(participants, subject) of a stored message, or None when neither sync nor the add-on has it."""
+        view = self.message_view(mailbox, message_id)
+        return (view.participants, view.subject) if view.participants is not None else None
+
+    def message_view(self, rep: str, message_id: str) -> MessageView:
+        """What the Gmail card needs of an open message: settings and its people, from what is stored.
+
+        One `get_all` reads the tenant's settings, the add-on's record of the
+        message (`mailboxes/{rep}/messages/{id}`) and the bucket of sync's
+        Gmail-id index that would hold it; a message only sync stored costs one
+        more get, its activity (which lists the people). `participants` is None
+        when neither has the message: the card then asks the Gmail API. The
+        read is masked to the fields used, so a bucket of a large mailbox's
+        index costs this message's entry, not the bucket's thousands.
+        """
+        root, recorded = self.root, self.message_ref(rep, message_id)
+        indexed = self.message_index_ref(rep, message_id)
+        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr()]
+        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed], field_paths=fields)}
+        settings = _settings_of(found[root.path]) if root.path in found else Settings()
+        view = MessageView(settings, None)
+        record = found[recorded.path].to_dict() if recorded.path in found else None
+        if record is not None and (record.get("participants") or not record.get("activity_id")):
+            view.participants = [Participant(**p) for p in record.get("participants") or []]
+            view.subject = record.get("subject") or ""
+            return view
         bucket = found[indexed.path].to_dict() if indexed.path in found else {}
-        activity_id = data.get("activity_id") or (bucket.get("ids") or {}).get(message_id)
-        if not activity_id:
-            return None
-        try:
-            activity = self.get_activity(activity_id)
-        except NotFound:
-            return None
-        return activity.participants, activity.subject
+        activity_id = (record or {}).get("activity_id") or (bucket.get("ids") or {}).get(message_id)
+        if activity_id:
+            try:
+                view.activity = self.get_activity(activity_id)
+            except NotFound:
+                return view
+            view.participants, view.subject = view.activity.participants, view.activity.subject
+        return view
+
+    def people_view(self, emails: Iterable[str], activity: Activity | None = None,
+                    now: dt.datetime | None = None) -> PeopleView:
+        """The people of a message or event: each address's contact and company, with recent timeline rows.
+
+        One batched read fetches, for every address, its index entry, the
+        contact a sync-created contact would have (`contact_id_for`) and the
+        company of its domain; with the stored `activity`, its linked contacts
+        and companies too. In the same read go the newest
+        `TIMELINE_BUCKETS_PER_READ` calendar months of those contacts'
+        timelines (the activity's contacts, else the guessed ones), which
+        `timeline(buckets=...)` then does not read again: a card for recent
+        mail reads no timeline of its own. Only a contact found under another
+        id (an edit, a merge), an alias or a company the guesses missed costs
+        another read.
+        """
+        emails = list(dict.fromkeys(emails))
+        if not emails:
+            return PeopleView({}, {}, {})
+        guessed = [contact_id_for(email) for email in emails]
+        domains = {email: company_domain(email) for email in emails}
+        linked = list(activity.contact_ids) if activity is not None else []
+        contact_ids = list(dict.fromkeys([*guessed, *linked]))
+        company_ids = list(dict.fromkeys([*(d for d in domains.values() if d),
+                                          *(activity.company_ids if activity is not None else [])]))
+        months = recent_months(now or utcnow(), TIMELINE_BUCKETS_PER_READ)
+        prefetched = list(dict.fromkeys(linked if activity is not None else guessed))
+        buckets: dict[str, dict[str, dict[str, str]]] = {cid: {m: {} for m in months} for cid in prefetched}
+        refs = ([self.email_ref(e) for e in emails] + [self.contact_ref(c) for c in contact_ids]
+                + [self.company_ref(d) for d in company_ids]
+                + [self.timeline_ref(c, m) for c in prefetched for m in months])
+        index: dict[str, str] = {}
+        contacts: dict[str, Contact] = {}
+        companies: dict[str, Company] = {}
+        for snapshot in self.get_all(refs):
+            kind = snapshot.reference.parent.id
+            if kind == "emails":
+                index[unquote(snapshot.id)] = snapshot.get("contact_id")
+            elif kind == "contacts":
+                contacts[snapshot.id] = contact_from_doc(snapshot)
+            elif kind == "companies":
+                companies[unquote(snapshot.id)] = company_from_doc(snapshot)
+            else:  # a timeline bucket: contacts/{id}/timeline/{month}
+                buckets[snapshot.reference.parent.parent.id][snapshot.id] = snapshot.get("entries") or {}
+        missing = [cid for cid in index.values() if cid not in contacts]
+        contacts.update(self.get_contacts(missing) if missing else {})
+        for contact_id, contact in list(contacts.items()):
+            if contact.merged_into:
+                try:
+                    contacts[contact_id] = self.get_contact(contact.merged_into, follow_alias=False)
+                except NotFound:
+                    contacts.pop(contact_id)
+        contact_of = {email: contacts[index[email]] for email in emails if index.get(email) in contacts}
+        other = {c.company_id for c in contact_of.values() if c.company_id} - set(companies)
+        companies.update(self.get_companies(other) if other else {})
+        company_of: dict[str, Company] = {}
+        for email in emails:
+            domain = contact_of[email].company_id if email in contact_of else domains[email]
+            if domain and domain in companies:
+                company_of[email] = companies[domain]
+        return PeopleView(contact_of, company_of, buckets)
+
+    def home_view(self, rep: str) -> HomeView:
+        """The home page's settings and the rep's saved segments, in one batched read."""
+        root, rep_doc = self.root, self._rep_ref(rep)
+        found = {s.reference.path: s for s in self.get_all([root, rep_doc])}
+        settings = _settings_of(found[root.path]) if root.path in found else Settings()
+        return HomeView(settings, segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None))
 
     def contacts_owned_by(self, rep: str, limit: int) -> list[Contact]:
         """At most `limit` of a rep's contacts, by name, from the owner index (`models.search`): no query.
@@ -734,7 +1365,7 @@ class Repository:
         The first shard is read alone; the others only when it holds fewer than `limit`.
         """
         first, *others = self.search_index.owner_shards(rep)
-        snapshot = first.get()
+        snapshot = self._get(first)
         names: dict[str, str] = dict((snapshot.to_dict() or {}).get("contacts") or {}) if snapshot.exists else {}
         if len(names) < limit:
             for snapshot in self.get_all(others):
@@ -752,16 +1383,9 @@ class Repository:
     IMPORT_EDITABLE = ("first_name", "middle_name", "last_name", "title", "phone", "company_id", "owner",
                        "lifecycle_stage", "emails", "tags", "custom")
 
-    def iter_contacts(self) -> Iterator[Contact]:
-        """Every live contact of the tenant (aliases left by merges skipped), streamed: for exports only."""
-        for snapshot in self.root.collection("contacts").stream():
-            contact = contact_from_doc(snapshot)
-            if not contact.merged_into:
-                yield contact
-
-    def iter_companies(self) -> Iterator[Company]:
-        """Every company of the tenant, streamed: for exports only."""
-        for snapshot in self.root.collection("companies").stream():
+    def all_companies(self) -> Iterator[Company]:
+        """Every company of the tenant (a scan: exports and admin commands only, never a card)."""
+        for snapshot in self._stream(self.root.collection("companies")):
             yield company_from_doc(snapshot)
 
     def write_import(self, contacts: Iterable[tuple[Contact, Contact | None]],
@@ -784,26 +1408,20 @@ class Repository:
         company_units = [(company.id, self._import_company_writes(company, stored)) for company, stored in companies]
         units = [(key, writes) for key, writes in [*contact_units, *company_units] if writes]
         if not dry_run:
-            pending: list[tuple[Any, dict[str, Any], bool]] = []
+            pending: list[Write] = []
             for _, writes in units:
                 if len(pending) + len(writes) > FIRESTORE_BATCH_MAX:
                     self._commit_import(pending)
                     pending = []
-                pending += writes
+                pending += writes.writes
             self._commit_import(pending)
         return ([key for key, writes in contact_units if writes], [key for key, writes in company_units if writes],
                 sum(len(writes) for _, writes in units))
 
-    class _Writes(list):
-        """The writes of one contact or company that must land in one batch; a `writer` for the indexes."""
-
-        def set(self, ref, data: dict[str, Any], merge: bool = False) -> None:
-            self.append((ref, data, merge))
-
-    def _import_contact_writes(self, contact: Contact, stored: Contact | None) -> list:
+    def _import_contact_writes(self, contact: Contact, stored: Contact | None) -> RecordingWriteSet:
         if stored is None:
             data = contact_to_doc(contact)
-            for name in (*_EPOCH_FIELDS, "touches", "timeline_months"):
+            for name in SYNC_ONLY_FIELDS:
                 data.pop(name)  # a concurrent sync may already have raised them: never reset
             for name in ("job_change", "merged_into"):
                 if data[name] is None:
@@ -822,28 +1440,20 @@ class Repository:
                     data[name] = after
             if data:
                 data["updated_at"] = utcnow()
-        writes = self._Writes()
+        writes = RecordingWriteSet()
         if not data:
             return writes
         old = set(stored.emails) if stored else set()
         if set(contact.emails) - old:
             data["link_pending"] = True
         writes.set(self.contact_ref(contact.id), data, True)
-        for email in contact.emails:
-            if email not in old:
-                writes.set(self.email_ref(email), _email_doc(contact.id, email))
-        new_key = name_key(contact.first_name, contact.last_name)
-        old_key = name_key(stored.first_name, stored.last_name) if stored else None
-        if new_key != old_key:
-            if old_key:
-                writes.set(self.name_ref(old_key), {"contact_ids": firestore.ArrayRemove([contact.id])}, True)
-            if new_key:
-                writes.set(self.name_ref(new_key), {"contact_ids": firestore.ArrayUnion([contact.id])}, True)
+        self.index_emails(writes, contact.id, [email for email in contact.emails if email not in old])
+        self._reindex_name(writes, contact, stored)
         self.search_index.index_contact(writes, contact, previous=stored)
         return writes
 
-    def _import_company_writes(self, company: Company, stored: Company | None) -> list:
-        writes = self._Writes()
+    def _import_company_writes(self, company: Company, stored: Company | None) -> RecordingWriteSet:
+        writes = RecordingWriteSet()
         if stored is None:
             data = dataclasses.asdict(company)
             data.pop("id")
@@ -859,7 +1469,7 @@ class Repository:
                 self.search_index.index_company(writes, company, previous=stored)
         return writes
 
-    def _commit_import(self, writes: list[tuple[Any, dict[str, Any], bool]]) -> None:
+    def _commit_import(self, writes: list[Write]) -> None:
         """One atomic batch; the search rows of its contacts folded into one write per prefix document.
 
         Hundreds of contacts share a handful of two-letter prefixes; folding their
@@ -868,7 +1478,7 @@ class Repository:
         """
         search: dict[str, tuple[Any, dict[str, Any]]] = {}
         batch = self.client.batch()
-        for ref, doc, merge in writes:
+        for _, ref, doc, merge in writes:
             if merge and ref.parent.id == "search":
                 _, folded = search.setdefault(ref.path, (ref, {}))
                 for field, rows in doc.items():
@@ -878,7 +1488,26 @@ class Repository:
         for ref, folded in search.values():
             batch.set(ref, folded, merge=True)
         if writes:
-            batch.commit()
+            batch.commit(**self._rpc)
+
+
+def segment_to_doc(segment: Segment) -> dict[str, Any]:
+    data = dataclasses.asdict(segment)
+    data.pop("id")
+    data["counted_at"] = to_epoch(segment.counted_at)
+    return data
+
+
+def segment_from_doc(segment_id: str, data: dict[str, Any]) -> Segment:
+    values = _known(Segment, data)
+    values["counted_at"] = from_epoch(values.get("counted_at"))
+    return Segment(id=segment_id, **values)
+
+
+def segments_in(rep_doc: dict[str, Any] | None) -> list[Segment]:
+    """The segments a rep document holds, oldest first."""
+    raw = (rep_doc or {}).get("segments") or {}
+    return sorted((segment_from_doc(sid, data) for sid, data in raw.items()), key=lambda s: (s.created_at, s.id))
 
 
 def _email_doc(contact_id: str, email: str) -> dict[str, str]:

@@ -42,6 +42,7 @@ from google.cloud import firestore
 
 from models.addresses import fold, is_free_mail, registrable_domain
 from models.domain import Company, Contact
+from models.writes import WriteSet
 
 PREFIX_LENGTH = 2  # the index is keyed by this many folded characters of a token
 MIN_QUERY_LENGTH = 2  # a shorter query would name nobody in particular
@@ -96,11 +97,15 @@ def _row(title: str, subtitle: str, tokens: set[str]) -> str:
 
 
 class SearchIndex:
-    """The search documents of one tenant; written through a batch, transaction or directly."""
+    """The search documents of one tenant; written through a `WriteSet` (`models.writes`).
 
-    def __init__(self, tenant_root):
+    `rpc` holds the `retry=`/`timeout=` the repository passes to each call (its deadline).
+    """
+
+    def __init__(self, tenant_root, rpc: dict[str, Any] | None = None):
         self.collection = tenant_root.collection("search")
         self.owners = tenant_root.collection("owners")
+        self._rpc = rpc or {}
 
     def _ref(self, prefix: str):
         return self.collection.document(quote(prefix, safe=""))
@@ -116,7 +121,7 @@ class SearchIndex:
         """The one shard a contact's row lives in (its id's hash), without building the other fifteen."""
         return self._owner_shard_ref(rep, int(hashlib.sha1(contact_id.encode()).hexdigest()[:8], 16) % OWNER_SHARDS)
 
-    def index_contact(self, writer: Any, contact: Contact, previous: Contact | None = None) -> None:
+    def index_contact(self, writer: WriteSet, contact: Contact, previous: Contact | None = None) -> None:
         """Write a contact's rows; with `previous`, drop the rows of prefixes (and the owner) it no longer has.
 
         A merged-away contact (an alias) has no rows: search finds the one it became.
@@ -132,22 +137,22 @@ class SearchIndex:
         if previous is not None and previous.owner and previous.owner != owner:
             self._drop_owned(writer, previous.owner, contact.id)
 
-    def remove_contact(self, writer: Any, contact: Contact) -> None:
+    def remove_contact(self, writer: WriteSet, contact: Contact) -> None:
         self._index(writer, "contacts", contact.id, None, "", "", contact_tokens(contact))
         if contact.owner:
             self._drop_owned(writer, contact.owner, contact.id)
 
-    def _drop_owned(self, writer: Any, rep: str, contact_id: str) -> None:
+    def _drop_owned(self, writer: WriteSet, rep: str, contact_id: str) -> None:
         writer.set(self._owner_shard(rep, contact_id), {"contacts": {contact_id: firestore.DELETE_FIELD}}, merge=True)
 
-    def remove_company(self, writer: Any, company: Company) -> None:
+    def remove_company(self, writer: WriteSet, company: Company) -> None:
         self._index(writer, "companies", company.id, None, "", "", company_tokens(company))
 
-    def index_company(self, writer: Any, company: Company, previous: Company | None = None) -> None:
+    def index_company(self, writer: WriteSet, company: Company, previous: Company | None = None) -> None:
         self._index(writer, "companies", company.id, company_tokens(company), company.name or company.id,
                     company.id, company_tokens(previous) if previous else set())
 
-    def _index(self, writer: Any, field: str, key: str, tokens: set[str] | None, title: str, subtitle: str,
+    def _index(self, writer: WriteSet, field: str, key: str, tokens: set[str] | None, title: str, subtitle: str,
                old_tokens: set[str]) -> None:
         tokens = tokens or set()
         row = _row(title, subtitle, tokens)
@@ -166,7 +171,7 @@ class SearchIndex:
         if not terms:
             return []
         # every hit has a token under the first term's prefix, so that one document holds them all
-        snapshot = self._ref(terms[0][:PREFIX_LENGTH]).get()
+        snapshot = self._ref(terms[0][:PREFIX_LENGTH]).get(**self._rpc)
         first = snapshot.to_dict() or {} if snapshot.exists else {}
         # a token that starts with a term shows in the row's JSON as a quote then the escaped term: rows
         # without every such needle are skipped unparsed (a needle found in the name is checked below)

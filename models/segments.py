@@ -1,9 +1,10 @@
 """Saved segments: a rep's filters over the tenant's contacts, their counts and their pages.
 
-Storage: one document per rep, `tenants/{tenant}/reps/{rep}`, holding
-`segments: {segment_id: {...}}`, so the home page lists a rep's segments with
-one `get` (a query on a subcollection would cost time in proportion to the
-whole database on the emulator; see `models.repository`).
+Storage (the repository's `list_segments`, `save_segment`, `segment_contacts`,
+`count_segment`...): one document per rep, `tenants/{tenant}/reps/{rep}`,
+holding `segments: {segment_id: {...}}`, so the home page lists a rep's
+segments with one `get` (a query on a subcollection would cost time in
+proportion to the whole database on the emulator; see `models.repository`).
 
 Evaluation is a Firestore query on `contacts`: equalities for the tag
 (`array_contains`), stage, owner, company and custom values, `merged_into ==
@@ -34,13 +35,9 @@ import dataclasses
 import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter, Or
-
-from models.domain import LIFECYCLE_STAGES, SEGMENT_ACTIVITY_MODES, Contact, Segment, utcnow
-from models.repository import Repository, contact_from_doc, doc_id, from_epoch, new_id, to_epoch
+from models.domain import LIFECYCLE_STAGES, Contact, Segment, utcnow
+from models.repository import Repository, new_id
 
 PAGE_SIZE = 20  # contacts on one page of a segment's list
 SEGMENTS_MAX = 20  # a rep's saved segments (each is a row on the home page)
@@ -50,34 +47,9 @@ COUNT_WORKERS = 4  # counts run in parallel: each is a separate aggregation quer
 CURSOR_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # contact ids are ours: "c" + hex, or new_id()
 
 
-def rep_ref(repo: Repository, rep: str):
-    return repo.root.collection("reps").document(doc_id(rep))
-
-
-def segment_to_doc(segment: Segment) -> dict[str, Any]:
-    data = dataclasses.asdict(segment)
-    data.pop("id")
-    data["counted_at"] = to_epoch(segment.counted_at)
-    return data
-
-
-def segment_from_doc(segment_id: str, data: dict[str, Any]) -> Segment:
-    names = {f.name for f in dataclasses.fields(Segment)} - {"id"}
-    values = {k: v for k, v in data.items() if k in names}
-    values["counted_at"] = from_epoch(values.get("counted_at"))
-    return Segment(id=segment_id, **values)
-
-
-def segments_in(rep_doc: dict[str, Any] | None) -> list[Segment]:
-    """The segments a rep document holds, oldest first."""
-    raw = (rep_doc or {}).get("segments") or {}
-    return sorted((segment_from_doc(sid, data) for sid, data in raw.items()), key=lambda s: (s.created_at, s.id))
-
-
 def list_segments(repo: Repository, rep: str) -> list[Segment]:
     """A rep's segments, oldest first (one get)."""
-    snapshot = rep_ref(repo, rep).get()
-    return segments_in(snapshot.to_dict() if snapshot.exists else None)
+    return repo.list_segments(rep)
 
 
 def get_segment(repo: Repository, rep: str, segment_id: str) -> Segment | None:
@@ -86,12 +58,11 @@ def get_segment(repo: Repository, rep: str, segment_id: str) -> Segment | None:
 
 def save_segment(repo: Repository, rep: str, segment: Segment) -> Segment:
     """Write one segment (a field-level merge: the rep's other segments are untouched)."""
-    rep_ref(repo, rep).set({"segments": {segment.id: segment_to_doc(segment)}}, merge=True)
-    return segment
+    return repo.save_segment(rep, segment)
 
 
 def delete_segment(repo: Repository, rep: str, segment_id: str) -> None:
-    rep_ref(repo, rep).set({"segments": {segment_id: firestore.DELETE_FIELD}}, merge=True)
+    repo.delete_segment(rep, segment_id)
 
 
 def new_segment_id() -> str:
@@ -119,29 +90,6 @@ def describe(segment: Segment) -> str:
 
 # --- evaluation ---------------------------------------------------------------------------
 
-def query(repo: Repository, segment: Segment, now: dt.datetime | None = None):
-    """The Firestore query for a segment's contacts, ordered as its list shows them (module doc)."""
-    q = repo.root.collection("contacts").where(filter=FieldFilter("merged_into", "==", None))
-    if segment.tag:
-        q = q.where(filter=FieldFilter("tags", "array_contains", segment.tag))
-    for field in ("lifecycle_stage", "owner", "company_id"):
-        value = getattr(segment, field)
-        if value:
-            q = q.where(filter=FieldFilter(field, "==", value))
-    for key, value in sorted(segment.custom.items()):
-        q = q.where(filter=FieldFilter(f"custom.{key}", "==", value))
-    if segment.activity_mode in SEGMENT_ACTIVITY_MODES and segment.activity_days:
-        cutoff = to_epoch((now or utcnow()) - dt.timedelta(days=segment.activity_days))
-        if segment.activity_mode == "inactive":
-            q = q.where(filter=Or([FieldFilter("last_activity_at", "<", cutoff),
-                                   FieldFilter("last_activity_at", "==", None)]))
-            q = q.order_by("last_activity_at", direction=firestore.Query.ASCENDING)
-        else:
-            q = q.where(filter=FieldFilter("last_activity_at", ">=", cutoff))
-            q = q.order_by("last_activity_at", direction=firestore.Query.DESCENDING)
-    return q
-
-
 @dataclasses.dataclass
 class SegmentPage:
     contacts: list[Contact]
@@ -151,23 +99,16 @@ class SegmentPage:
 def page(repo: Repository, segment: Segment, cursor: str | None = None, size: int = PAGE_SIZE,
          now: dt.datetime | None = None) -> SegmentPage:
     """One page of a segment's contacts; ValueError for a cursor we did not make."""
-    q = query(repo, segment, now)
-    if cursor:
-        if not CURSOR_PATTERN.match(cursor):
-            raise ValueError("invalid segment cursor")
-        after = repo.contact_ref(cursor).get()
-        if not after.exists:
-            raise ValueError("invalid segment cursor")
-        q = q.start_after(after)
-    snapshots = list(q.limit(size + 1).stream())
-    contacts = [contact_from_doc(s) for s in snapshots[:size]]
-    return SegmentPage(contacts, contacts[-1].id if len(snapshots) > size else None)
+    if cursor and not CURSOR_PATTERN.match(cursor):
+        raise ValueError("invalid segment cursor")
+    found = repo.segment_contacts(segment, cursor, size + 1, now)
+    contacts = found[:size]
+    return SegmentPage(contacts, contacts[-1].id if len(found) > size else None)
 
 
 def count(repo: Repository, segment: Segment, now: dt.datetime | None = None) -> int:
     """How many contacts match, by a Firestore `count()` aggregation (no documents read)."""
-    result = query(repo, segment, now).count().get()
-    return int(result[0][0].value)
+    return repo.count_segment(segment, now)
 
 
 def refresh_counts(repo: Repository, rep: str, segments: list[Segment]) -> list[Segment]:
@@ -185,8 +126,4 @@ def refresh_counts(repo: Repository, rep: str, segments: list[Segment]) -> list[
 
 def store_counts(repo: Repository, rep: str, segments: list[Segment]) -> None:
     """Cache counts with a field-level merge, so a segment deleted meanwhile is not brought back."""
-    ref = rep_ref(repo, rep)
-    known = {s.id for s in list_segments(repo, rep)}
-    updates = {s.id: {"count": s.count, "counted_at": to_epoch(s.counted_at)} for s in segments if s.id in known}
-    if updates:
-        ref.set({"segments": updates}, merge=True)
+    repo.store_segment_counts(rep, segments)

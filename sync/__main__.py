@@ -4,6 +4,11 @@
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
 - `status`: a table of the mailboxes: state, last success, cursor age, last error.
+
+This is the sync process's entry point: it makes the process's one
+`wiring.Services` and hands its repository and Google service factories to
+`SyncRun` (`--fetch-group` and `--chunk-writes` tune it; the defaults are
+the production sizes).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import signal
 import sys
 import threading
 
-from bootstrap import Services
 from config import ConfigError
-from models.domain import Mailbox, utcnow
+from models.domain import Mailbox, MailboxState, utcnow
 from sync import schedule
 from sync.api import MailboxError
+from sync.gmail import FETCH_GROUP
 from sync.runner import SyncRun, configured_mailboxes, status_rows
+from sync.writer import CHUNK_WRITES_MAX
+from wiring import Services
 
 log = logging.getLogger("sync")
 
@@ -42,32 +49,35 @@ def _on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None) -> bool:
-    """One pass over the mailboxes; True when every one synced."""
+def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None,
+              tuning: dict[str, int] | None = None) -> bool:
+    """One pass over the mailboxes; True when every one synced. `tuning`: SyncRun's keyword parameters."""
     try:
-        mailboxes = [u.lower() for u in users] if users else configured_mailboxes(services)
+        mailboxes = [u.lower() for u in users] if users else configured_mailboxes(services.config,
+                                                                                 services.google_service)
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
-    results = SyncRun(services, stop).run(mailboxes)
+    run = SyncRun(services.repository, services.google_service, services.config, stop, **(tuning or {}))
+    results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == "ok" and not r.error for r in results)
+    return all(r.state == MailboxState.OK and not r.error for r in results)
 
 
-def once(services: Services, users: list[str]) -> int:
+def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
     stop = threading.Event()
     _on_signals(stop)
-    return EXIT_OK if sync_pass(services, stop, users) else EXIT_FAILED
+    return EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED
 
 
-def run(services: Services) -> int:
+def run(services: Services, tuning: dict[str, int] | None = None) -> int:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = threading.Event()
     _on_signals(stop)
     scheduler = BackgroundScheduler(timezone=dt.UTC)
-    schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop),
+    schedule.install(scheduler, schedule.jobs(lambda: sync_pass(services, stop, tuning=tuning),
                                               services.config.sync_interval_seconds))
     scheduler.start()
     log.info("daemon started interval=%ds", services.config.sync_interval_seconds)
@@ -92,7 +102,8 @@ def status_table(mailboxes: list[Mailbox]) -> list[str]:
     header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), m.last_error if m.last_error and m.state != "ok" else "-") for m in mailboxes]
+             _age(m.cursor_at), m.last_error if m.last_error and m.state != MailboxState.OK else "-")
+            for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in [header, *rows]]
@@ -104,16 +115,28 @@ def status(services: Services) -> int:
     if not mailboxes:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
-    for line in status_table(status_rows(services, mailboxes)):
+    for line in status_table(status_rows(services.repository, mailboxes)):
         _out(line)
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync", description="Sidecar's Gmail and Calendar sync")
+    tuning = argparse.ArgumentParser(add_help=False)
+    tuning.add_argument("--fetch-group", type=_positive, default=FETCH_GROUP, metavar="N",
+                        help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
+    tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
+                        help=f"writes of one atomic chunk commit, at most (default {CHUNK_WRITES_MAX})")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="the daemon: sync every mailbox each interval")
-    once_parser = commands.add_parser("once", help="one pass over all (or the named) mailboxes")
+    commands.add_parser("run", parents=[tuning], help="the daemon: sync every mailbox each interval")
+    once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
     args = parser.parse_args(argv)
@@ -122,11 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     services = Services()
     try:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
-        if args.command == "once":
-            return once(services, args.user)
-        if args.command == "run":
-            return run(services)
-        return status(services)
+        if args.command == "status":
+            return status(services)
+        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes}
+        return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)
         return EXIT_CONFIG

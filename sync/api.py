@@ -3,15 +3,21 @@
 Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
 `MailboxApi.batch`, which:
 
-- wait for room in the mailbox's own quota window (`QuotaWindow`: the same
+- price each call by the configured quota profile (`quotas.QuotaProfile`, from
+  `SIDECAR_QUOTA_PROFILE`: the request's own discovery method id names its
+  price, so no cost is written here) and wait for room in the mailbox's own
+  quota window and in the process's project window (`QuotaWindow`: the same
   sliding minute Google meters, so a full sync runs close to the quota bound
   without provoking 429s);
+- fetch metadata in batches of messages.get, or of threads.get for the
+  threads where one call costs less than their listed messages one by one
+  (`get_messages`, `order_by_thread`);
 - retry 429, rate-limit 403s, 5xx and dropped connections with exponential
   backoff and full jitter; inside a batch only the failed parts are re-queued;
 - turn what no retry can fix into a `MailboxError` with a short reason
   (`revoked`: 401, invalid_grant, insufficient permissions; `failed`: the rest).
 
-The clients themselves come from `sync.google_clients` (through bootstrap).
+The clients themselves come from `google_clients`, through the factory `SyncRun` is given.
 """
 
 from __future__ import annotations
@@ -23,23 +29,22 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httplib2
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
-from sync import google_clients
+import google_clients
+from models.domain import MailboxState
+from quotas import WINDOW_SECONDS, QuotaProfile
 
 log = logging.getLogger(__name__)
 
 GMAIL_BATCH_MAX = 50  # Google: more than 50 calls a Gmail batch is not recommended (it rate-limits them)
-QUOTA_WINDOW_SECONDS = 60.0  # Google meters per-user quota over a sliding minute
+THREAD_PART = "thread-"  # request ids of threads.get parts in a batch (the others are message ids)
 QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after we count: stay clear of the edge
 QUOTA_HEADROOM = 0.98  # spend at most this share of the budget, so a clock step never tips over it
-CALENDAR_QUERIES_PER_MINUTE = 600  # Calendar's default per-user "queries per minute"
-# Gmail's published per-method cost in quota units (developers.google.com/gmail/api/reference/quota).
-GMAIL_UNITS = {"messages.list": 5, "messages.get": 5, "history.list": 2, "getProfile": 1, "settings.sendAs.list": 1}
 RETRY_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 32.0
@@ -52,7 +57,7 @@ PERMISSION_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_I
 class MailboxError(Exception):
     """This mailbox cannot sync now; `state` is what its Mailbox records (revoked or failed)."""
 
-    def __init__(self, state: str, reason: str):
+    def __init__(self, state: MailboxState, reason: str):
         super().__init__(reason)
         self.state = state
         self.reason = reason
@@ -89,33 +94,36 @@ def classify(exc: Exception) -> MailboxError | None:
         text = str(exc)
         reason = "invalid_grant" if "invalid_grant" in text else "unauthorized_client" \
             if "unauthorized_client" in text else "token refresh failed"
-        return MailboxError("revoked", reason)
+        return MailboxError(MailboxState.REVOKED, reason)
     if isinstance(exc, HttpError):
         status, reason = status_of(exc), error_reason(exc)
         if status == 401:
-            return MailboxError("revoked", f"401 {reason or 'unauthorized'}")
+            return MailboxError(MailboxState.REVOKED, f"401 {reason or 'unauthorized'}")
         if status == 403 and reason in PERMISSION_REASONS:
-            return MailboxError("revoked", f"403 {reason}")
-        return MailboxError("failed", f"{status} {reason}".strip())
-    return MailboxError("failed", type(exc).__name__)
+            return MailboxError(MailboxState.REVOKED, f"403 {reason}")
+        return MailboxError(MailboxState.FAILED, f"{status} {reason}".strip())
+    return MailboxError(MailboxState.FAILED, type(exc).__name__)
 
 
 class QuotaWindow:
     """A client-side copy of Google's sliding one-minute quota for one user and API (thread-safe:
     a mailbox's fetch workers share it)."""
 
-    def __init__(self, units_per_minute: int, stop: threading.Event, clock=time.monotonic):
+    def __init__(self, units_per_minute: int, window_seconds: float = WINDOW_SECONDS,
+                 stop: threading.Event | None = None, clock=time.monotonic):
         self.budget = units_per_minute * QUOTA_HEADROOM
-        self.window = QUOTA_WINDOW_SECONDS + QUOTA_WINDOW_MARGIN_SECONDS
-        self.stop = stop
+        self.window = window_seconds + QUOTA_WINDOW_MARGIN_SECONDS
+        self.stop = stop or threading.Event()
         self.clock = clock
         self.spent: collections.deque[tuple[float, int]] = collections.deque()
         self.total = 0
         self.waited = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self, units: int) -> None:
-        """Wait until `units` fit in the window, then count them as spent."""
+    def acquire(self, units: int, stop: threading.Event | None = None) -> None:
+        """Wait until `units` fit in the window, then count them as spent; `stop` (default: the
+        window's own) ends the wait with `Stopped`."""
+        stop = stop or self.stop
         units = min(units, int(self.budget))
         while True:
             with self._lock:
@@ -136,8 +144,25 @@ class QuotaWindow:
                         break
                 wait = max(wait, 0.01)
                 self.waited += wait
-            if self.stop.wait(wait):
+            if stop.wait(wait):
                 raise Stopped()
+
+
+_project_windows: dict[tuple[str, int, float], QuotaWindow] = {}
+_project_windows_lock = threading.Lock()
+
+
+def project_window(api: str, units_per_minute: int, window_seconds: float = WINDOW_SECONDS) -> QuotaWindow | None:
+    """The process-wide window of the project's per-minute budget for an API (every mailbox synced
+    in this process spends from it; None when the profile sets no project budget)."""
+    if not units_per_minute:
+        return None
+    with _project_windows_lock:
+        key = (api, units_per_minute, window_seconds)
+        window = _project_windows.get(key)
+        if window is None:
+            window = _project_windows[key] = QuotaWindow(units_per_minute, window_seconds)
+        return window
 
 
 @dataclasses.dataclass
@@ -163,7 +188,7 @@ class MailboxApi:
     and the quota window and counters are shared under locks.
     """
 
-    def __init__(self, mailbox: str, service_factory: Callable, api_root: str | None, gmail_units_per_minute: int,
+    def __init__(self, mailbox: str, service_factory: Callable, api_root: str | None, quota: QuotaProfile,
                  stop: threading.Event | None = None, rng: random.Random | None = None):
         self.mailbox = mailbox
         self.api_root = api_root
@@ -171,10 +196,13 @@ class MailboxApi:
         self.rng = rng or random.Random()
         self._factory = service_factory
         self._gmail = self._calendar = None
-        self.gmail_quota = QuotaWindow(gmail_units_per_minute, self.stop)
+        self.quota = quota
+        self.gmail_quota = QuotaWindow(quota.per_user_minute("gmail"), quota.window_seconds, self.stop)
         self._owner = threading.get_ident()
         self._local = threading.local()  # a fetch worker's own Gmail HTTP connection
-        self.calendar_quota = QuotaWindow(CALENDAR_QUERIES_PER_MINUTE, self.stop)
+        self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), quota.window_seconds, self.stop)
+        self._project = {api: project_window(api, quota.per_project_minute(api), quota.window_seconds)
+                         for api in ("gmail", "calendar")}
         self.stats = CallStats()
 
     @property
@@ -185,7 +213,8 @@ class MailboxApi:
             self._gmail_http = service._http
             self._owner = threading.get_ident()
             users = service.users()
-            self._gmail = {"users": users, "messages": users.messages(), "history": users.history()}
+            self._gmail = {"users": users, "messages": users.messages(), "history": users.history(),
+                           "threads": users.threads()}
         return self._gmail
 
     @property
@@ -209,13 +238,24 @@ class MailboxApi:
         if self.stop.wait(delay):
             raise Stopped()
 
-    def call(self, request, units: int, api: str = "gmail") -> dict:
-        """Execute one request, paced and retried; HttpErrors no retry fixes propagate."""
-        quota = self.gmail_quota if api == "gmail" else self.calendar_quota
+    def _spend(self, api: str, units: int) -> None:
+        """Wait for room in the mailbox's window, then in the project's."""
+        (self.gmail_quota if api == "gmail" else self.calendar_quota).acquire(units)
+        project = self._project[api]
+        if project is not None:
+            project.acquire(units, self.stop)
+
+    def call(self, request, units: int | None = None, api: str | None = None) -> dict:
+        """Execute one request, paced and retried; HttpErrors no retry fixes propagate.
+
+        Its price and API come from the request's discovery method id and the quota profile.
+        """
+        api = api or request.methodId.split(".")[0]
+        units = self.quota.units(request.methodId) if units is None else units
         for attempt in range(RETRY_ATTEMPTS):
             if self.stop.is_set():
                 raise Stopped()
-            quota.acquire(units)
+            self._spend(api, units)
             self.stats.add(calls=1)
             try:
                 return request.execute()
@@ -232,44 +272,83 @@ class MailboxApi:
                 self._backoff(attempt)
         raise AssertionError("unreachable")
 
-    def get_messages(self, ids: list[str], headers: list[str]) -> dict[str, dict | None]:
-        """messages.get(format=metadata) for many ids through batches of at most 50.
+    def fetch_by_thread(self, listed: int) -> bool:
+        """Whether one threads.get costs less than `listed` messages.get (module doc of sync.gmail)."""
+        return self.quota.units("gmail.users.threads.get") < listed * self.quota.units("gmail.users.messages.get")
 
-        Returns id -> message, or None for a message gone meanwhile (404).
-        Failed parts that a retry can fix go into a later batch.
+    def get_messages(self, ids: list[str], headers: list[str],
+                     thread_of: Mapping[str, str] | None = None) -> dict[str, dict | None]:
+        """The messages of `ids` in format=metadata, through batches of at most 50 calls.
+
+        With `thread_of` (message id -> thread id, from the listing), the ids of a
+        thread that are cheaper to fetch together come from one threads.get
+        (format=metadata, the same headers), keeping only the messages asked for;
+        the others from messages.get. Returns id -> message, or None for a message
+        gone meanwhile (404, or no longer in its thread). Failed parts that a retry
+        can fix go into a later batch.
         """
-        messages = self.gmail["messages"]
+        gmail = self.gmail
         http = self._http()
+        prices = {"message": self.quota.units("gmail.users.messages.get"),
+                  "thread": self.quota.units("gmail.users.threads.get")}
+        parts: dict[str, tuple[str, list[str]]] = {}  # request id -> (kind, the message ids it brings)
+        by_thread: dict[str, list[str]] = {}
+        for message_id in ids:
+            by_thread.setdefault((thread_of or {}).get(message_id) or "", []).append(message_id)
+        for thread_id, members in by_thread.items():
+            if thread_id and self.fetch_by_thread(len(members)):
+                parts[THREAD_PART + thread_id] = ("thread", members)
+            else:
+                parts.update((m, ("message", [m])) for m in members)
+        budget = int(self.gmail_quota.budget)
         results: dict[str, dict | None] = {}
-        queue = collections.deque(ids)
+        queue = collections.deque(parts)
         attempts: dict[str, int] = collections.Counter()
         round_ = 0
         while queue:
             if self.stop.is_set():
                 raise Stopped()
-            chunk = [queue.popleft() for _ in range(min(GMAIL_BATCH_MAX, len(queue)))]
+            # a batch never costs more than the window holds: a small budget gets smaller batches, not 429s
+            chunk = [queue.popleft()]
+            units = prices[parts[chunk[0]][0]]
+            while queue and len(chunk) < GMAIL_BATCH_MAX and units + prices[parts[queue[0]][0]] <= budget:
+                units += prices[parts[queue[0]][0]]
+                chunk.append(queue.popleft())
             retry: list[str] = []
             fatal: list[Exception] = []
+            done: set[str] = set()
 
-            def on_response(request_id, response, exception, _chunk=chunk, _retry=retry, _fatal=fatal):
-                message_id = request_id
+            def on_response(request_id, response, exception, _retry=retry, _fatal=fatal, _done=done):
+                kind, members = parts[request_id]
                 if exception is None:
-                    results[message_id] = response
+                    _done.add(request_id)
+                    if kind == "message":
+                        results[request_id] = response
+                    else:
+                        found = {m["id"]: m for m in response.get("messages") or ()}
+                        results.update((m, found.get(m)) for m in members)
                 elif isinstance(exception, HttpError) and status_of(exception) == 404:
-                    results[message_id] = None
-                elif is_retryable(exception) and attempts[message_id] < RETRY_ATTEMPTS - 1:
-                    attempts[message_id] += 1
-                    _retry.append(message_id)
+                    _done.add(request_id)
+                    results.update((m, None) for m in members)
+                elif is_retryable(exception) and attempts[request_id] < RETRY_ATTEMPTS - 1:
+                    attempts[request_id] += 1
+                    _retry.append(request_id)
                 else:
                     if is_retryable(exception):
                         self.stats.add(failed=1)
                     _fatal.append(exception)
 
             batch = google_clients.new_batch("gmail", self.api_root, on_response)
-            for message_id in chunk:
-                batch.add(messages.get(userId="me", id=message_id, format="metadata", metadataHeaders=headers),
-                          request_id=message_id)
-            self.gmail_quota.acquire(GMAIL_UNITS["messages.get"] * len(chunk))
+            for request_id in chunk:
+                kind, members = parts[request_id]
+                if kind == "message":
+                    request = gmail["messages"].get(userId="me", id=request_id, format="metadata",
+                                                    metadataHeaders=headers)
+                else:
+                    request = gmail["threads"].get(userId="me", id=request_id[len(THREAD_PART):],
+                                                   format="metadata", metadataHeaders=headers)
+                batch.add(request, request_id=request_id)
+            self._spend("gmail", units)
             self.stats.add(calls=len(chunk))
             try:
                 batch.execute(http=http)
@@ -278,7 +357,7 @@ class MailboxApi:
             except Exception as exc:  # the whole batch failed: every part goes again
                 if not is_retryable(exc) or round_ >= RETRY_ATTEMPTS:
                     raise
-                retry[:] = [m for m in chunk if m not in results]
+                retry[:] = [r for r in chunk if r not in done]
             if fatal:
                 raise fatal[0]
             if retry:
@@ -290,6 +369,15 @@ class MailboxApi:
             else:
                 round_ = 0
         return results
+
+
+def order_by_thread(ids: list[str], thread_of: Mapping[str, str]) -> list[str]:
+    """`ids` with each thread's messages brought together at the place of its first (newest listed) one,
+    so that a fetch group holds whole threads."""
+    threads: dict[str, list[str]] = {}
+    for message_id in ids:
+        threads.setdefault(thread_of.get(message_id) or message_id, []).append(message_id)
+    return [message_id for members in threads.values() for message_id in members]
 
 
 def _short(exc: Exception) -> str:

@@ -17,7 +17,7 @@ import logging
 from googleapiclient.errors import HttpError
 
 from models.addresses import is_valid_email, normalize_email
-from models.domain import Activity, Mailbox, Participant, utcnow
+from models.domain import Activity, ActivityKind, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
 from sync.api import MailboxApi, status_of
 from sync.linking import Item
@@ -68,6 +68,7 @@ def parse_event(event: dict) -> Item | None:
     organizer = event.get("organizer") or {}
     attendees = [a for a in event.get("attendees") or () if not a.get("resource")]  # rooms are not people
     people = [(organizer, "organizer")] + [(a, "attendee") for a in attendees]
+    written = tuple(str(person.get("email")) for person, _ in people if person.get("email"))  # for exclusions
     for person, role in people:
         address = normalize_email(person.get("email") or "")
         if not is_valid_email(address) or address in seen:
@@ -76,9 +77,9 @@ def parse_event(event: dict) -> Item | None:
         participants.append(Participant(email=address, name=(person.get("displayName") or "").strip(), role=role))
         if person.get("responseStatus") == "declined":
             declined.add(address)
-    return Item(external_key=key, activity_id=activity_id_for(key), kind="meeting", held_id=event["id"],
+    return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.MEETING, held_id=event["id"],
                 at=start[0], end_at=event_end(event), subject=(event.get("summary") or "").strip(),
-                participants=participants, declined=frozenset(declined))
+                participants=participants, declined=frozenset(declined), address_text=written)
 
 
 class CalendarSync:
@@ -111,7 +112,7 @@ class CalendarSync:
         cancelled: list[dict] = []
         page_token, next_sync_token = None, None
         while True:
-            response = self.api.call(self.api.events.list(**params, pageToken=page_token), 1, api="calendar")
+            response = self.api.call(self.api.events.list(**params, pageToken=page_token))
             for event in response.get("items") or ():
                 item = parse_event(event) if event.get("status") != "cancelled" else None
                 if item is not None:
@@ -130,7 +131,7 @@ class CalendarSync:
         if resync:
             listed = {item.held_id for item in items}
             held = self.writer.repo.activities_held_by(self.api.mailbox)
-            self.writer.release([a for a in held if a.kind == "meeting" and a.at >= since
+            self.writer.release([a for a in held if a.kind == ActivityKind.MEETING and a.at >= since
                                  and a.holders.get(self.api.mailbox) not in listed])
         self.writer.drain()  # the token covers these writes: they land before it is handed back
         return next_sync_token
@@ -138,7 +139,7 @@ class CalendarSync:
     def _release_cancelled(self, events: list[dict]) -> None:
         """Cancelled occurrences may carry only an id (Google sends little for them): found by holder."""
         if events:
-            self.writer.release_held([e["id"] for e in events if e.get("id")], "meeting")
+            self.writer.release_held([e["id"] for e in events if e.get("id")], ActivityKind.MEETING)
 
     def _release_moved(self, items: list[Item]) -> None:
         """An occurrence whose start changed is a new activity; the old one loses this holder."""
@@ -146,6 +147,6 @@ class CalendarSync:
             return
         current = {item.held_id: item.activity_id for item in items}
         found = self.writer.repo.activities_held_by(self.api.mailbox, list(current))
-        moved: list[Activity] = [a for a in found if a.kind == "meeting"
+        moved: list[Activity] = [a for a in found if a.kind == ActivityKind.MEETING
                                  and current.get(a.holders.get(self.api.mailbox)) not in (None, a.id)]
         self.writer.release(moved)

@@ -2,8 +2,11 @@
 
 Full sync: the profile's history id is read first (so nothing that changes
 during the listing is lost), then `messages.list` (500 a page) back to the
-backfill window, then metadata gets through batches with only the headers
-linking needs. Incremental: `history.list` (messageAdded, messageDeleted),
+backfill window, leaving out what is never stored (`NEVER_STORED_QUERY`), then
+metadata gets through batches with only the headers linking needs: a thread
+whose listed messages cost more one by one than one `threads.get` (3 or more at
+the 2026 and the legacy prices) comes whole from `threads.get`, the rest from
+`messages.get` (`MailboxApi.get_messages`). Incremental: `history.list` (messageAdded, messageDeleted),
 paged; a 404 means the history id expired and a full resync follows, which
 also drops this mailbox from activities it no longer holds. The history id is
 handed back to the caller, who saves it after every write it covers.
@@ -32,9 +35,9 @@ from collections.abc import Callable, Iterator
 from googleapiclient.errors import HttpError
 
 from models.addresses import decode_words, parse_address_list
-from models.domain import Mailbox, Participant, utcnow
+from models.domain import ActivityKind, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
-from sync.api import GMAIL_UNITS, MailboxApi, status_of
+from sync.api import MailboxApi, order_by_thread, status_of
 from sync.linking import Item
 from sync.writer import SyncWriter
 
@@ -51,6 +54,8 @@ FETCH_AHEAD = 2  # fetched groups waiting for the writes, at most (bounds memory
 FETCHERS = 2  # groups fetched at once: measured, the fetch was the pipeline's slowest stage with one
 QUEUE_POLL_SECONDS = 0.2  # how often a fetcher waiting for room checks that the writer still wants more
 HISTORY_TYPES = ["messageAdded", "messageDeleted"]
+# What is never stored (SKIPPED_LABELS) is never listed, so never paid for (Gmail's search operators).
+NEVER_STORED_QUERY = "-in:spam -in:trash -in:drafts -in:chats"
 ADDRESS_HEADERS = (("from", "from"), ("to", "to"), ("cc", "cc"), ("bcc", "bcc"))
 
 
@@ -97,20 +102,22 @@ def parse_message(message: dict, mailbox: str,
                 participants.append(Participant(email=address, name=name, role=role))
     message_id = headers.get("message-id", "").strip()
     key = message_id or f"gmail:{mailbox}:{message['id']}"
-    return Item(external_key=key, activity_id=activity_id_for(key), kind="email", held_id=message["id"],
+    return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.EMAIL, held_id=message["id"],
                 at=message_time(headers, message.get("internalDate")),
                 subject=decode_words(headers.get("subject", "")).strip(),
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
-                bulk=is_bulk(headers))
+                bulk=is_bulk(headers), address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
 
 
 class GmailSync:
-    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int):
+    def __init__(self, api: MailboxApi, writer: SyncWriter, backfill_days: int, fetch_group: int = FETCH_GROUP):
         self.api = api
         self.writer = writer
         self.backfill_days = backfill_days
+        self.fetch_group = fetch_group  # messages fetched and stored as one group
         self.messages = 0  # messages stored or updated this run
         self._addresses: dict[str, list[tuple[str, str]]] = {}  # header value -> parsed, for this run
+        self._thread_of: dict[str, str] = {}  # message id -> thread id, as the full listing gave them
 
     def run(self, mailbox: Mailbox) -> str:
         """Sync, and return the history id that the caller may store once the writes are committed."""
@@ -126,9 +133,9 @@ class GmailSync:
 
     def full(self, resync: bool) -> str:
         users = self.api.gmail["users"]
-        history_id = self.api.call(users.getProfile(userId="me"), GMAIL_UNITS["getProfile"])["historyId"]
+        history_id = self.api.call(users.getProfile(userId="me"))["historyId"]
         since = utcnow() - dt.timedelta(days=self.backfill_days)
-        ids = self._list_ids(f"after:{int(since.timestamp())}")
+        ids = self._list_ids(f"after:{int(since.timestamp())} {NEVER_STORED_QUERY}")
         log.info("full sync mailbox=%s messages=%d resync=%s", self.api.mailbox, len(ids), resync)
         # a Stopped from the fetcher arrives after every group fetched before it has been stored:
         # that is the checkpoint, and the cursor stays where it was
@@ -138,7 +145,7 @@ class GmailSync:
         if resync:
             listed = set(ids)
             held = self.writer.repo.activities_held_by(self.api.mailbox)
-            gone = [a for a in held if a.kind == "email" and a.at >= since
+            gone = [a for a in held if a.kind == ActivityKind.EMAIL and a.at >= since
                     and a.holders.get(self.api.mailbox) not in listed]
             self.writer.release(gone)
         return history_id
@@ -151,7 +158,7 @@ class GmailSync:
         while True:
             response = self.api.call(history.list(
                 userId="me", startHistoryId=start_history_id, historyTypes=HISTORY_TYPES,
-                maxResults=HISTORY_PAGE_MAX, pageToken=page_token), GMAIL_UNITS["history.list"])
+                maxResults=HISTORY_PAGE_MAX, pageToken=page_token))
             for record in response.get("history") or ():
                 for change in record.get("messagesAdded") or ():
                     message = change["message"]
@@ -167,7 +174,7 @@ class GmailSync:
                 break
         for items in self._fetched(list(added)):
             self._store(items)
-        self.writer.release_held(list(deleted), "email")
+        self.writer.release_held(list(deleted), ActivityKind.EMAIL)
         self.writer.drain()
         return latest
 
@@ -177,15 +184,16 @@ class GmailSync:
         page_token = None
         while True:
             response = self.api.call(messages.list(userId="me", q=query, maxResults=MESSAGES_PAGE_MAX,
-                                                   pageToken=page_token), GMAIL_UNITS["messages.list"])
+                                                   pageToken=page_token))
             ids.extend(m["id"] for m in response.get("messages") or ())
+            self._thread_of.update((m["id"], m.get("threadId")) for m in response.get("messages") or ())
             page_token = response.get("nextPageToken")
             if not page_token:
-                return list(dict.fromkeys(ids))
+                return order_by_thread(list(dict.fromkeys(ids)), self._thread_of)
 
     def _fetched(self, ids: list[str]) -> Iterator[list[Item]]:
         """The messages of `ids` in groups, fetched by a background thread ahead of the caller (module doc)."""
-        if len(ids) <= FETCH_GROUP:
+        if len(ids) <= self.fetch_group:
             if ids:
                 yield self._fetch(ids)
             return
@@ -205,8 +213,8 @@ class GmailSync:
             with concurrent.futures.ThreadPoolExecutor(FETCHERS, thread_name_prefix="fetch") as pool:
                 running: collections.deque[concurrent.futures.Future] = collections.deque()
                 try:
-                    for start in range(0, len(ids), FETCH_GROUP):
-                        running.append(pool.submit(self._fetch, ids[start:start + FETCH_GROUP]))
+                    for start in range(0, len(ids), self.fetch_group):
+                        running.append(pool.submit(self._fetch, ids[start:start + self.fetch_group]))
                         if len(running) >= FETCHERS and not hand("items", running.popleft().result()):
                             return
                     while running:
@@ -238,7 +246,7 @@ class GmailSync:
         return parsed
 
     def _fetch(self, ids: list[str]) -> list[Item]:
-        found = self.api.get_messages(ids, METADATA_HEADERS)
+        found = self.api.get_messages(ids, METADATA_HEADERS, self._thread_of)
         items = []
         for message_id in ids:
             message = found.get(message_id)

@@ -11,8 +11,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from models.addresses import company_domain, is_excluded, is_internal, is_relay_name, is_role_address, machine_rule
-from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, Participant, Settings
+from models.addresses import (
+    company_domain,
+    is_excluded,
+    is_internal,
+    is_relay_name,
+    is_role_address,
+    machine_rule,
+    named_addresses,
+)
+from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, ActivityKind, Participant, Settings
 
 SENDER_ROLES = ("from", "organizer")
 
@@ -32,6 +40,9 @@ class Item:
     end_at: dt.datetime | None = None
     bulk: bool = False  # mailing list, newsletter, auto-submitted
     declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
+    # the address headers (or attendee addresses) as written: exclusions check every address they name,
+    # the ones parsing dropped (`pät@…`, a trailing dot) too (`Team.excludes`)
+    address_text: tuple[str, ...] = ()
 
     @property
     def sender(self) -> str | None:
@@ -59,6 +70,7 @@ class Team:
         self.own_addresses: set[str] = set()  # the reps' send-as aliases (see add_own_addresses)
         self._internal: dict[str, bool] = {}
         self._excluded: dict[str, bool] = {}
+        self._excluded_text: dict[str, bool] = {}
         self._role: dict[str, bool] = {}
         self._company: dict[str, str | None] = {}
 
@@ -75,7 +87,7 @@ class Team:
     def update_exclusions(self, exclusions: list[str]) -> None:
         """An admin may add an exclusion while a run is under way: from the next group on, it holds."""
         if list(exclusions) != self.exclusions:
-            self._excluded = {}
+            self._excluded, self._excluded_text = {}, {}
             self.exclusions = list(exclusions)
 
     def is_internal(self, email: str) -> bool:
@@ -105,8 +117,17 @@ class Team:
         return self._company[email]
 
     def excludes(self, item: Item) -> bool:
-        """Mail or meetings touching an excluded address or domain are never stored (SPEC §9)."""
-        return bool(self.exclusions) and any(self.is_excluded(p.email) for p in item.participants)
+        """Mail or meetings naming an excluded address or domain, parseable or not, are never stored (SPEC §9)."""
+        if not self.exclusions:
+            return False
+        return (any(self.is_excluded(p.email) for p in item.participants)
+                or any(self._names_excluded(text) for text in item.address_text))
+
+    def _names_excluded(self, text: str) -> bool:
+        known = self._excluded_text.get(text)
+        if known is None:
+            known = self._excluded_text[text] = any(self.is_excluded(a) for a in named_addresses(text))
+        return known
 
     def external(self, item: Item) -> list[Participant]:
         return self.external_participants(item.participants)
@@ -122,7 +143,7 @@ class Team:
         outside the team whichever mailbox wrote the row."""
         participants.sort(key=lambda p: self.is_internal(p.email))
 
-    def direction_of(self, participants: list[Participant], kind: str = "email") -> str:
+    def direction_of(self, participants: list[Participant], kind: str = ActivityKind.EMAIL) -> str:
         """The team's view, the same from every holder: internal if no outsider is on it, outbound
         if someone on the team sent or organised it, inbound otherwise."""
         if all(self.is_internal(p.email) for p in participants):
@@ -149,6 +170,7 @@ class Team:
                 continue
             if self.is_excluded(participant.email):
                 continue
-            if item.kind == "meeting" or self.policy == "all" or (team_sent and participant.role not in SENDER_ROLES):
+            if (item.kind == ActivityKind.MEETING or self.policy == "all"
+                    or (team_sent and participant.role not in SENDER_ROLES)):
                 people.append(participant)
         return people

@@ -16,7 +16,7 @@ Three things that cannot be decided message by message:
   "address"`) takes the latest display name the person writes with in that group ("Gary Lee"),
   before the group's activities and any cursor covering them are written, so a crash leaves the
   rename to the rerun. A name a rep typed or imported (`name_source == ""`) is never touched; the
-  check and the write are one transaction, so a rep's edit that lands first wins. Once renamed, the
+  check and the write are one conditional commit, so a rep's edit that lands first wins. Once renamed, the
   name is the person's own and later display names change nothing (when one person uses two display
   names in two reps' mailboxes, the first stored wins).
 
@@ -50,12 +50,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from google.cloud import firestore
-
-from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER, email_domain, name_key, person_name
-from models.domain import Contact
-from models.repository import Repository, contact_from_doc
-from sync.api import GMAIL_UNITS, MailboxApi, MailboxError, Stopped, classify
+from models.addresses import NAME_FROM_HEADER, email_domain, name_key, person_name
+from models.domain import ActivityKind, Contact
+from models.repository import Repository
+from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.linking import Team
 
 log = logging.getLogger(__name__)
@@ -69,7 +67,7 @@ SEND_AS_ACCEPTED = "accepted"  # Gmail SendAs.verificationStatus of an alias tha
 def send_as_addresses(api: MailboxApi) -> list[str]:
     """The addresses a mailbox can send as: its primary and every verified alias (`settings.sendAs.list`)."""
     request = api.gmail["users"].settings().sendAs().list(userId="me")
-    response = api.call(request, GMAIL_UNITS["settings.sendAs.list"])
+    response = api.call(request)  # priced by the quota profile: gmail.users.settings.sendAs.list
     return sorted({entry["sendAsEmail"].lower() for entry in response.get("sendAs") or ()
                    if entry.get("isPrimary") or entry.get("verificationStatus", SEND_AS_ACCEPTED) == SEND_AS_ACCEPTED})
 
@@ -90,21 +88,18 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
         aliases[tenant].update(a for m in stored.values() for a in (m.send_as or ()))
         missing += [e for e in wanted if email_domain(e) == tenant and not (
             e in stored and stored[e].send_as is not None and stored[e].history_id)]
-    workers = max(1, min(run.services.config.sync_concurrency, len(missing)))
+    workers = max(1, min(run.config.sync_concurrency, len(missing)))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="send-as") as pool:
         for email, found in zip(missing, pool.map(lambda e: _fetch_send_as(run, e), missing), strict=True):
             if found is not None:
-                run.tenant(email_domain(email)).repo.mailbox_ref(email).set({"email": email, "send_as": found},
-                                                                             merge=True)
+                run.tenant(email_domain(email)).repo.record_send_as(email, found)
                 aliases[email_domain(email)].update(found)
     for tenant, found in aliases.items():
         run.tenant(tenant).team.add_own_addresses(sorted(found))
 
 
 def _fetch_send_as(run, email: str) -> list[str] | None:
-    config = run.services.config
-    api = MailboxApi(email, run.services.google_service, config.google_api_root, config.gmail_units_per_minute,
-                     run.stop)
+    api = MailboxApi(email, run.google_service, run.config.google_api_root, run.quota, run.stop)
     try:
         return send_as_addresses(api)
     except Stopped:
@@ -120,39 +115,14 @@ def _fetch_send_as(run, email: str) -> list[str] | None:
 def rename_from_header(repo: Repository, contact_id: str, display_name: str, email: str) -> bool:
     """Replace a name sync guessed from the address by the person's display name (module doc); True if renamed.
 
-    One transaction: only a `name_source == "address"` contact changes; the name and search
-    indexes follow, and `link_pending` is raised so the pass's job-change review judges the new name.
+    `Repository.rename_from_address` makes the conditional write: only a `name_source == "address"`
+    contact changes, its name and search indexes follow, and `link_pending` is raised so the
+    pass's job-change review judges the new name.
     """
     first, middle, last, source = person_name(display_name, email)
     if source != NAME_FROM_HEADER:
         return False
-    transaction = repo.client.transaction()
-
-    @firestore.transactional
-    def rename(transaction) -> bool:
-        snapshot = repo.contact_ref(contact_id).get(transaction=transaction)
-        if not snapshot.exists:
-            return False
-        stored = contact_from_doc(snapshot)
-        if stored.name_source != NAME_FROM_ADDRESS or stored.merged_into:
-            return False
-        contact = dataclasses.replace(stored, first_name=first, middle_name=middle, last_name=last,
-                                      name_source=NAME_FROM_HEADER)
-        transaction.set(repo.contact_ref(contact_id), {"first_name": first, "middle_name": middle,
-                                                       "last_name": last, "name_source": NAME_FROM_HEADER,
-                                                       "link_pending": True}, merge=True)
-        old_key, new_key = name_key(stored.first_name, stored.last_name), name_key(first, last)
-        if old_key != new_key:
-            if old_key:
-                transaction.set(repo.name_ref(old_key), {"contact_ids": firestore.ArrayRemove([contact_id])},
-                                merge=True)
-            if new_key:
-                transaction.set(repo.name_ref(new_key), {"contact_ids": firestore.ArrayUnion([contact_id])},
-                                merge=True)
-        repo.search_index.index_contact(transaction, contact, previous=stored)
-        return True
-
-    renamed = rename(transaction)
+    renamed = repo.rename_from_address(contact_id, first, middle, last)
     if renamed:
         log.info("name improved tenant=%s contact=%s", repo.tenant, contact_id)
     return renamed
@@ -248,7 +218,7 @@ def _may_follow(old: Contact, new: Contact) -> bool:
 def _evidence(repo: Repository, team: Team, contact: Contact, cache: dict[str, Evidence | None]) -> Evidence | None:
     if contact.id not in cache:
         page = repo.timeline(contact.id, limit=EVIDENCE_ACTIVITIES_MAX, contact=contact)
-        entries = [e for e in page.entries if e.kind in ("email", "meeting")]
+        entries = [e for e in page.entries if e.kind in (ActivityKind.EMAIL, ActivityKind.MEETING)]
         if not entries:
             cache[contact.id] = None
         else:

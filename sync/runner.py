@@ -1,5 +1,12 @@
 """One sync pass over every mailbox: a bounded pool, each mailbox's failure caught and recorded.
 
+`SyncRun` is given what it uses, never a locator: a repository factory (tenant
+-> `Repository`), a Google service factory (`ServiceFactory`: api, version,
+the user to act as, scopes -> a googleapiclient Resource), the `Config`, and
+its tuning (`fetch_group`, `chunk_writes_max`; tests scale them down with the
+seeded mailboxes). The process's entry point (`sync.__main__`) takes both
+factories from its `wiring.Services`.
+
 A mailbox is synced in its own worker thread with its own credentials and
 HTTP connections (httplib2 is not thread-safe); mailboxes of one tenant share
 a `TenantState` (see `sync.writer`). A mailbox that fails is marked with its
@@ -14,27 +21,35 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from bootstrap import Services
+from config import Config
+from google_clients import DIRECTORY_SCOPES
 from models.addresses import email_domain
-from models.domain import Mailbox, utcnow
-from sync import google_clients
+from models.domain import Mailbox, MailboxState, utcnow
+from models.repository import Repository
+from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
-from sync.gmail import GmailSync
+from sync.gmail import FETCH_GROUP, GmailSync
 from sync.linking import Team
 from sync.people import job_change_review, learn_send_as
-from sync.writer import SyncWriter, TenantState, link_pending
+from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
 
 log = logging.getLogger(__name__)
 
 DIRECTORY_PAGE_MAX = 500  # Directory users.list maxResults maximum
 
+RepositoryFactory = Callable[[str], Repository]  # tenant -> its repository
+# (api, version, user acted as, scopes) -> a googleapiclient Resource, e.g. wiring.Services.google_service
+ServiceFactory = Callable[[str, str, str | None, Sequence[str]], Any]
+
 
 @dataclasses.dataclass
 class MailboxResult:
     email: str
-    state: str
+    state: MailboxState
     messages: int = 0
     events: int = 0
     contacts_created: int = 0
@@ -50,15 +65,13 @@ class MailboxResult:
         return text + (f" error={self.error!r}" if self.error else "")
 
 
-def configured_mailboxes(services: Services) -> list[str]:
+def configured_mailboxes(config: Config, google_service: ServiceFactory) -> list[str]:
     """SIDECAR_USERS, else the Directory's active users, listed as SIDECAR_ADMIN_EMAIL."""
-    config = services.config
     if config.users:
         return list(config.users)
     if not config.admin_email:
-        raise MailboxError("failed", "set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to choose the mailboxes")
-    users = services.google_service("admin", "directory_v1", config.admin_email,
-                                    google_clients.DIRECTORY_SCOPES).users()
+        raise MailboxError(MailboxState.FAILED, "set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to choose the mailboxes")
+    users = google_service("admin", "directory_v1", config.admin_email, DIRECTORY_SCOPES).users()
     found, page_token = [], None
     while True:
         response = users.list(customer="my_customer", maxResults=DIRECTORY_PAGE_MAX, pageToken=page_token,
@@ -70,11 +83,18 @@ def configured_mailboxes(services: Services) -> list[str]:
 
 
 class SyncRun:
-    """One pass: `run(mailboxes)` returns a result per mailbox."""
+    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given)."""
 
-    def __init__(self, services: Services, stop: threading.Event | None = None):
-        self.services = services
+    def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
+                 stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
+                 chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None):
+        self.repository = repository
+        self.google_service = google_service
+        self.config = config
         self.stop = stop or threading.Event()
+        self.fetch_group = fetch_group
+        self.chunk_writes_max = chunk_writes_max
+        self.quota = quota or config.quota  # the configured profile; a test or benchmark may scale it
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -82,12 +102,12 @@ class SyncRun:
     def tenant(self, tenant: str) -> TenantState:
         with self._lock:
             if tenant not in self._tenants:
-                repo = self.services.repository(tenant)
+                repo = self.repository(tenant)
                 self._tenants[tenant] = TenantState(repo, Team(tenant, repo.get_settings()))
             return self._tenants[tenant]
 
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
-        workers = max(1, min(self.services.config.sync_concurrency, len(mailboxes)))
+        workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         learn_send_as(self, mailboxes)  # every alias is the team's before any mailbox links a message
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
@@ -104,13 +124,13 @@ class SyncRun:
         state = self.tenant(email_domain(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
-        config = self.services.config
-        api = MailboxApi(email, self.services.google_service, config.google_api_root,
-                         config.gmail_units_per_minute, self.stop)
-        writer = SyncWriter(state, email)
-        gmail = GmailSync(api, writer, config.backfill_days)
+        config = self.config
+        api = MailboxApi(email, self.google_service, config.google_api_root,
+                         self.quota, self.stop)
+        writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
+        gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
         calendar = CalendarSync(api, writer, config.backfill_days)
-        result = MailboxResult(email, "ok")
+        result = MailboxResult(email, MailboxState.OK)
         mailbox.last_attempt_at = utcnow()
         log.info("sync start mailbox=%s state=%s", email, mailbox.state)
         try:
@@ -124,7 +144,7 @@ class SyncRun:
         except Exception as exc:  # classified below; the other mailboxes go on
             failure = exc if isinstance(exc, MailboxError) else classify(exc)
             result.state, result.error = failure.state, failure.reason
-            if failure.state == "failed" and not isinstance(exc, MailboxError):
+            if failure.state == MailboxState.FAILED and not isinstance(exc, MailboxError):
                 log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
         writer.close()  # chunk commits still in flight after a failure or a stop land (or are logged)
         writer.flush()
@@ -150,10 +170,10 @@ class SyncRun:
         return result
 
 
-def status_rows(services: Services, mailboxes: list[str]) -> list[Mailbox]:
+def status_rows(repository: RepositoryFactory, mailboxes: list[str]) -> list[Mailbox]:
     """The stored Mailbox of each tenant the configured mailboxes belong to."""
     tenants = sorted({email_domain(m) for m in mailboxes})
     rows = []
     for tenant in tenants:
-        rows.extend(services.repository(tenant).list_mailboxes())
+        rows.extend(repository(tenant).list_mailboxes())
     return sorted(rows, key=lambda m: m.email)

@@ -49,13 +49,11 @@ import logging
 import threading
 from collections.abc import Callable
 
-from google.cloud import firestore
-
 from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER, name_key, person_name
-from models.domain import Activity, Company, Contact, Participant
-from models.repository import FIRESTORE_BATCH_MAX, Repository, Touch, contact_id_for, month_of
+from models.domain import Activity, ActivityKind, Company, Contact, Participant
+from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
 from models.rules import company_name_for
-from sync import documents
+from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 from sync.people import rename_from_header
 
@@ -89,24 +87,12 @@ class WriteCounts:
     contacts_created: int = 0
 
 
-class ChunkWrites:
-    """One chunk's writes, recorded to be counted first and committed together later (a `Batch` stand-in)."""
-
-    def __init__(self):
-        self.writes: list[tuple[str, object, dict, bool | list]] = []
-
-    def set(self, ref, data: dict, merge: bool | list = False) -> None:
-        self.writes.append(("set", ref, data, merge))
-
-    def __len__(self) -> int:
-        return len(self.writes)
-
-
 class SyncWriter:
     """One mailbox's writes: chunk commits in the background, the rest through one buffered batch."""
 
-    def __init__(self, state: TenantState, mailbox: str):
+    def __init__(self, state: TenantState, mailbox: str, chunk_writes_max: int = CHUNK_WRITES_MAX):
         self.state = state
+        self.chunk_writes_max = chunk_writes_max  # writes of one chunk's atomic commit, at most
         self.repo = state.repo
         self.team = state.team
         self.mailbox = mailbox
@@ -247,7 +233,7 @@ class SyncWriter:
         documents: set[tuple[str, str]] = set()  # what the chunk writes, as (kind, id): its write count
         for activity in activities.values():
             adds = self._documents(activity) - documents
-            if chunk and len(documents) + len(adds) > CHUNK_WRITES_MAX:
+            if chunk and len(documents) + len(adds) > self.chunk_writes_max:
                 self._submit(chunk)
                 chunk, documents, adds = [], set(), self._documents(activity)
             chunk.append(activity)
@@ -265,11 +251,11 @@ class SyncWriter:
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
                      if not self.state.contacts.get(p.email) and not self.team.is_role(p.email))
-        if activity.kind == "email":
-            found.add(("message_index", self.repo.message_index_ref(self.mailbox, activity.holders[self.mailbox]).id))
+        if activity.kind == ActivityKind.EMAIL:
+            found.add(("message_index", message_index_bucket(activity.holders[self.mailbox])))
         return found
 
-    def _chunk_writes(self, activities: list[Activity]) -> ChunkWrites:
+    def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
@@ -282,7 +268,7 @@ class SyncWriter:
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
-        writes = ChunkWrites()  # exactly one write per document `_documents` names
+        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks)
         for company_id, at in companies.items():
@@ -292,7 +278,7 @@ class SyncWriter:
         self.repo.put_activities(writes, activities)
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
-            a.holders[self.mailbox]: a.id for a in activities if a.kind == "email"})
+            a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
         return writes
 
     def _submit(self, chunk: list[Activity]) -> None:
@@ -308,17 +294,11 @@ class SyncWriter:
         for activity in chunk:
             self.state.in_flight[activity.id] = future
 
-    def _commit(self, writes: ChunkWrites) -> None:
-        """One atomic commit; a lone activity with more linked contacts than a commit takes goes in
-        several, its activity document last, so a crash in between leaves it for the rerun to write."""
-        ordered = sorted(writes.writes, key=lambda write: write[1].parent.id == "activities")
-        for start in range(0, len(ordered), FIRESTORE_BATCH_MAX):
-            batch = self.repo.client.batch()
-            for _, ref, data, merge in ordered[start:start + FIRESTORE_BATCH_MAX]:
-                documents.add_set(batch, ref, data, merge)  # plain sets skip proto-plus (sync.documents)
-            batch.commit()
-            with self._committed_lock:
-                self._committed += len(ordered[start:start + FIRESTORE_BATCH_MAX])
+    def _commit(self, writes: RecordingWriteSet) -> None:
+        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`)."""
+        committed = self.repo.commit_recorded(writes)
+        with self._committed_lock:
+            self._committed += committed
 
     def _raise_failed(self) -> None:
         for future in self._pending:
@@ -379,11 +359,12 @@ class SyncWriter:
             for activity in activities:
                 if self.mailbox not in activity.holders:
                     continue
-                activity.holders = {k: v for k, v in activity.holders.items() if k != self.mailbox}
-                if activity.holders:
+                remaining = {k: v for k, v in activity.holders.items() if k != self.mailbox}
+                if remaining:
+                    activity.holders = remaining
                     self.repo.put_activity(self.batch, activity)
-                else:
-                    self._delete(activity)
+                else:  # still naming this mailbox, so its Gmail-id index entry goes too
+                    self.repo.remove_activity(self.batch, activity)
                 self.counts.removed += 1
             self.batch.commit()
 
@@ -395,13 +376,6 @@ class SyncWriter:
         self.drain()
         found = self.repo.activities_held_by(self.mailbox, held_ids)
         self.release([a for a in found if a.kind == kind and a.holders.get(self.mailbox) in wanted])
-
-    def _delete(self, activity: Activity) -> None:
-        """Timeline rows first, the activity last: a crash in between leaves it to delete again."""
-        for contact_id in activity.contact_ids:
-            self.batch.set(self.repo.timeline_ref(contact_id, month_of(activity.at)),
-                           {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
-        self.batch.delete(self.repo.activity_ref(activity.id))
 
     def flush(self) -> None:
         """Commit everything: chunks in flight, then what the buffered batch holds."""
@@ -457,7 +431,7 @@ def link_pending(repo: Repository, on_linked: Callable[[list[Contact]], object] 
         if on_linked is not None:
             on_linked(pending)
         for email in noted:
-            batch.delete(repo.unlinked_ref(email))
+            repo.forget_unlinked(batch, email)
         for contact in pending:
             repo.clear_pending_link(batch, contact.id)
     log.info("linked tenant=%s contacts=%d activities=%d", repo.tenant, len(pending), len(changed))

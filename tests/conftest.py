@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from devtools.firestore_emulator import FirestoreEmulator, group_alive
+from devtools.pubsub_emulator import PubSubEmulator
 from models.repository import Repository, connect
 
 TENANT = "example.com"
@@ -22,6 +23,18 @@ def firestore_emulator(tmp_path_factory):
     finally:
         emulator.stop()
         assert not group_alive(pgid), f"the emulator's process group {pgid} is still running"
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(tmp_path_factory):
+    """The Pub/Sub emulator, started for the first test that asks for it; its group must be gone afterwards."""
+    emulator = PubSubEmulator(log_path=tmp_path_factory.mktemp("pubsub") / "emulator.log").start()
+    pgid = emulator.process.pid
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        assert not group_alive(pgid), f"the Pub/Sub emulator's process group {pgid} is still running"
 
 
 @pytest.fixture

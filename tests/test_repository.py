@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from models.domain import Activity, Company, Contact, Mailbox, Participant, Settings
+from models.domain import Activity, Company, Contact, CustomFieldDefinition, Mailbox, Participant, Settings
 from models.repository import (
     Conflict,
     NotFound,
@@ -15,6 +15,7 @@ from models.repository import (
     activity_id_for,
     contact_id_for,
     decode_cursor,
+    settings_from_doc,
 )
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -136,7 +137,7 @@ def test_a_timeline_row_carries_what_the_card_shows_and_a_deletion_removes_it(re
     assert (row.subject, row.snippet, row.holders, row.counterpart) == (
         "subject 1", "Let us meet on Tuesday", ["rep@example.com"], "Jane Doe")
     with repo.batch() as writer:
-        repo.delete_activity(writer, email)
+        repo.remove_activity(writer, email)
     assert repo.timeline(contact.id).entries == []
     with pytest.raises(NotFound):
         repo.get_activity(email.id)
@@ -234,3 +235,13 @@ def test_a_synced_message_is_found_by_its_gmail_id_with_few_writes(repo):
     assert [p.email for p in participants] == ["rep@example.com", "jane@acme.com"]
     assert repo.get_message("rep@example.com", "ffffff") is None
     assert repo.get_message("other@example.com", f"{42:x}") is None
+
+
+def test_settings_are_read_from_the_tenant_document_whatever_it_lacks():
+    assert settings_from_doc(None) == Settings()
+    assert settings_from_doc({"other": 1}) == Settings()
+    settings = settings_from_doc({
+        "privacy_level": "metadata", "retired_field": True,
+        "custom_fields": [{"key": "seats", "label": "Seats", "type": "number"}]})
+    assert settings.privacy_level == "metadata"
+    assert settings.custom_fields == [CustomFieldDefinition("seats", "Seats", "number")]

@@ -11,14 +11,21 @@ import functools
 from collections.abc import Callable
 
 from addon.actions import Handler, action
-from addon.actions.forms import Invalid, check_teammate, invalid, text, typed_custom_fields
+from addon.actions.forms import (
+    Invalid,
+    check_teammate,
+    invalid,
+    new_request_id,
+    request_id_of,
+    text,
+    typed_custom_fields,
+)
 from addon.context import Request
 from addon.events import BadEvent
 from addon.people import fill_timeline, person_of
 from cards import errors as error_cards
 from cards import responses
 from cards.contact import (
-    Person,
     activity_form,
     add_contact_form,
     contact_card,
@@ -27,10 +34,11 @@ from cards.contact import (
     tags_form,
     timeline_card,
 )
+from cards.people import Person
 from models import rules
 from models.addresses import company_domain, is_valid_email, name_parts, normalize_email
-from models.domain import Activity, Contact, parse_lifecycle_stage, utcnow
-from models.repository import Conflict, NotFound, contact_id_for, new_id
+from models.domain import Activity, ActivityKind, Contact, parse_lifecycle_stage, utcnow
+from models.repository import Conflict, NotFound, contact_id_for, new_id, request_activity_id
 
 
 def not_found() -> dict:
@@ -59,9 +67,11 @@ def with_contact(handler: Callable[[Request, Contact], dict]) -> Handler:
 def open_form(req: Request) -> dict:
     if req.event.parameter("form") == "add_contact":
         email = normalize_email(req.event.parameter("email"))
+        # the name and company sync would give the person (sync.writer): one rule for both
         first, middle, last = name_parts(req.event.parameters.get("name", ""), email)
-        return responses.push_card(add_contact_form(email, first, middle, last, company_domain(email) or "",
-                                                    req.viewer))
+        domain = company_domain(email, req.settings.free_mail_domains) or ""
+        return responses.push_card(add_contact_form(email, first, middle, last, domain, req.viewer,
+                                                    request_id=new_request_id()))
     return _open_contact_form(req)
 
 
@@ -69,8 +79,8 @@ def open_form(req: Request) -> dict:
 def _open_contact_form(req: Request, contact: Contact) -> dict:
     form = req.event.parameter("form")
     builders = {
-        "note": lambda: activity_form(contact, "note", req.viewer),
-        "call": lambda: activity_form(contact, "call", req.viewer),
+        "note": lambda: activity_form(contact, ActivityKind.NOTE, req.viewer, request_id=new_request_id()),
+        "call": lambda: activity_form(contact, ActivityKind.CALL, req.viewer, request_id=new_request_id()),
         "edit": lambda: edit_form(contact, req.viewer),
         "tags": lambda: tags_form(contact, req.viewer),
         "stage": lambda: stage_form(contact, req.viewer),
@@ -102,13 +112,20 @@ def show_more(req: Request, contact: Contact) -> dict:
 
 @action("add_contact")
 def add_contact(req: Request) -> dict:
+    """Create the contact; the same click posted again (a Retry) answers as the first did, adding nothing."""
     email = normalize_email(req.event.parameter("email"))
     first, middle, last, title = (text(req, n) for n in ("first_name", "middle_name", "last_name", "title"))
-    domain = company_domain(email) or ""
+    domain = company_domain(email, req.settings.free_mail_domains) or ""
+    request_id = request_id_of(req)
 
     def again(message: str) -> dict:
-        return invalid(add_contact_form(email, first, middle, last, domain, req.viewer, error=message, title=title),
-                       message)
+        return invalid(add_contact_form(email, first, middle, last, domain, req.viewer, error=message, title=title,
+                                        request_id=request_id or new_request_id()), message)
+
+    def exists() -> dict:
+        if request_id is not None and req.repo.created_by_request(req.rep, request_id) == contact.id:
+            return show_contact(req, req.repo.get_contact(contact.id), f"{contact.display_name} added")
+        return again(f"{email} is already a contact.")
 
     try:
         if not is_valid_email(email):
@@ -116,16 +133,16 @@ def add_contact(req: Request) -> dict:
         rules.check_person(first, middle, last, title)
     except Invalid as exc:
         return again(str(exc))
-    if req.repo.find_contact_by_email(email) is not None:
-        return again(f"{email} is already a contact.")
     contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle, last_name=last,
                       title=title, company_id=domain or None, owner=req.rep, source="gmail_card")
+    if req.repo.find_contact_by_email(email) is not None:
+        return exists()
     if domain and req.repo.get_company(domain) is None:
         req.repo.save_company(rules.new_company(domain))
     try:
-        req.repo.create_contact(contact)
+        req.repo.create_contact(contact, request=(req.rep, request_id) if request_id else None)
     except Conflict:
-        return again(f"{email} is already a contact.")
+        return exists()
     return show_contact(req, contact, f"{contact.display_name} added")
 
 
@@ -200,26 +217,34 @@ def set_stage(req: Request, contact: Contact) -> dict:
     return show_contact(req, contact, "Stage saved")
 
 
-def _log(req: Request, contact: Contact, kind: str) -> dict:
+def _log(req: Request, contact: Contact, kind: ActivityKind) -> dict:
+    """Store the note or call once per click: its id and a conditional create follow the card's request id."""
     body = req.event.input("body") or ""
+    request_id = request_id_of(req)
     try:
         note = rules.check_note(body)
     except Invalid as exc:
-        return invalid(activity_form(contact, kind, req.viewer, error=str(exc), body=body), str(exc))
-    activity = Activity(id=new_id("a"), kind=kind, at=utcnow(), body=note, author=req.rep,
+        form = activity_form(contact, kind, req.viewer, error=str(exc), body=body,
+                             request_id=request_id or new_request_id())
+        return invalid(form, str(exc))
+    activity_id = request_activity_id(req.rep, request_id) if request_id else new_id("a")
+    activity = Activity(id=activity_id, kind=kind, at=utcnow(), body=note, author=req.rep,
                         contact_ids=[contact.id], company_ids=[contact.company_id] if contact.company_id else [])
-    req.repo.add_activity(activity, rep=None)
+    if request_id is None:  # a form built before request ids: nothing to recognise a retry by
+        req.repo.add_activity(activity, rep=None)
+    else:
+        req.repo.add_activity_once(activity, req.rep, request_id)  # False: this click's note is stored already
     contact = req.repo.get_contact(contact.id)
-    return show_contact(req, contact, "Note added" if kind == "note" else "Call logged")
+    return show_contact(req, contact, "Note added" if kind == ActivityKind.NOTE else "Call logged")
 
 
 @action("add_note")
 @with_contact
 def add_note(req: Request, contact: Contact) -> dict:
-    return _log(req, contact, "note")
+    return _log(req, contact, ActivityKind.NOTE)
 
 
 @action("log_call")
 @with_contact
 def log_call(req: Request, contact: Contact) -> dict:
-    return _log(req, contact, "call")
+    return _log(req, contact, ActivityKind.CALL)

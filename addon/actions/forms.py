@@ -8,13 +8,18 @@ tenant the request is for, and a date picker's milliseconds.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from addon.context import Request
+from addon.events import BadEvent
 from cards import responses
 from models import rules
+from models.repository import new_id
 from models.rules import Invalid
 
-__all__ = ["Invalid", "check_teammate", "invalid", "text", "typed_custom_fields"]
+__all__ = ["Invalid", "check_teammate", "invalid", "new_request_id", "request_id_of", "text", "typed_custom_fields"]
+
+REQUEST_ID_PATTERN = re.compile(r"^r[0-9a-f]{20}$")  # what `new_request_id` makes
 
 
 def text(req: Request, name: str) -> str:
@@ -47,3 +52,23 @@ def typed_custom_fields(req: Request, applies_to: str, current: dict, typed: dic
         else:
             raw[definition.key] = typed[key] = text(req, key)
     return rules.apply_custom_values(definitions, raw, current)
+
+
+def new_request_id() -> str:
+    """The id of one click on a form's button, made where the form is built and carried in its parameters.
+
+    A handler that creates something does it once per request id (#12): the
+    same click posted again (Google's retry, the error card's Retry, which
+    repeats the parameters) finds what the first one created.
+    """
+    return new_id("r")
+
+
+def request_id_of(req: Request) -> str | None:
+    """The click's request id from our card's parameters; None from a card built before they existed."""
+    raw = req.event.parameters.get("request_id")
+    if raw is None:
+        return None
+    if not REQUEST_ID_PATTERN.match(raw):
+        raise BadEvent("invalid request id")
+    return raw

@@ -31,8 +31,8 @@ def export_contacts(repo: Repository, out: TextIO) -> int:
     """
     settings = repo.get_settings()
     definitions = [d for d in settings.custom_fields if d.applies_to == "contact"]
-    contacts = sorted(repo.iter_contacts(), key=lambda c: (c.last_name.casefold(), c.first_name.casefold(),
-                                                          c.primary_email))
+    live = (c for c in repo.all_contacts() if not c.merged_into)  # aliases left by merges are not exported
+    contacts = sorted(live, key=lambda c: (c.last_name.casefold(), c.first_name.casefold(), c.primary_email))
     defined = {d.key for d in definitions}
     extra = sorted({key for c in contacts for key in c.custom} - defined)
     companies = repo.get_companies({c.company_id for c in contacts if c.company_id})
@@ -63,7 +63,7 @@ def export_companies(repo: Repository, out: TextIO) -> int:
     """Write every company as CSV, company custom fields as columns named by their label."""
     settings = repo.get_settings()
     definitions = [d for d in settings.custom_fields if d.applies_to == "company"]
-    companies = sorted(repo.iter_companies(), key=lambda c: c.id)
+    companies = sorted(repo.all_companies(), key=lambda c: c.id)
     writer = csv.writer(out)
     writer.writerow([*COMPANY_EXPORT_COLUMNS[:2], *(d.label for d in definitions), *COMPANY_EXPORT_COLUMNS[2:]])
     for company in companies:

@@ -12,11 +12,11 @@ from google.apps import card_v1
 from google.auth.transport.requests import Request as AuthRequest
 from google.oauth2 import service_account
 
+import google_clients
 from app import create_app
 from gsim import Simulator
 from models.domain import Activity, Company, Contact, Participant
 from models.repository import Touch, activity_id_for, contact_id_for
-from sync import google_clients
 from tests.conftest import TENANT
 
 PUBLIC_URL = "https://sidecar.example.test"

@@ -11,8 +11,8 @@ from google.auth.exceptions import RefreshError
 from google.oauth2 import id_token
 from googleapiclient.errors import HttpError
 
+import google_clients
 from gsim import tokens
-from sync import google_clients
 
 from .helpers import error_body, list_all
 

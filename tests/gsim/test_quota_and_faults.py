@@ -34,7 +34,7 @@ def test_a_burst_over_the_users_quota_gets_429_with_googles_body(simulator, gmai
 
 
 def test_the_quota_is_per_user(simulator, gmail, key_file):
-    from sync import google_clients
+    import google_clients
 
     simulator.set_quota(units_per_minute=5)
     gmail.users().messages().list(userId="me", maxResults=1).execute()

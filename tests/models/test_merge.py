@@ -13,7 +13,6 @@ from models.merge import (
     absorb,
     find_duplicates,
     merge_contacts,
-    merge_ref,
     previous_values_note_id,
     scan_address_conflicts,
 )
@@ -137,7 +136,7 @@ def test_two_contacts_with_300_activities_each_merge_into_one_that_loses_nothing
     assert list(repo.contact_ref(MERGE).collection("timeline").stream()) == []
     assert repo.get_company("acme.com").contact_ids == [KEEP]
     assert find_duplicates(repo, kept) == []
-    assert merge_ref(repo, MERGE).get().get("state") == "done"
+    assert repo.merge_journal(MERGE)["state"] == "done"
     assert [hit.id for hit in repo.search("bob")] == [KEEP]  # by the merged address, never the alias
     assert ([c.id for c in repo.contacts_owned_by("ann@example.com", 20)],
             repo.contacts_owned_by("ben@example.com", 20)) == ([KEEP], [])  # the alias left its owner's list
@@ -211,7 +210,7 @@ def test_bad_merges_are_refused_before_anything_is_written(repo):
         merge_contacts(repo, KEEP, "nobody")
     with pytest.raises(NotFound):
         merge_contacts(repo, "nobody", MERGE)
-    assert not merge_ref(repo, MERGE).get().exists
+    assert repo.merge_journal(MERGE) is None
     assert repo.find_contact_by_email("bob@acme.com").id == MERGE
 
 

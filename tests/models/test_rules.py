@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.domain import Contact, CustomFieldDefinition, Settings
+from models.domain import Contact, CustomFieldDefinition
 from models.rules import (
     Invalid,
     add_tag,
@@ -111,13 +111,3 @@ def test_accepting_a_job_change_keeps_the_old_company_and_makes_the_new_address_
     apply_job_change(contact, "globex.com", "jane@globex.com")
     assert (contact.company_id, contact.previous_companies, contact.emails, contact.job_change) == (
         "globex.com", ["initech.com", "acme.com"], ["jane@globex.com", "jane@acme.com"], None)
-
-
-def test_settings_are_read_from_the_tenant_document_whatever_it_lacks():
-    assert Settings.from_document(None) == Settings()
-    assert Settings.from_document({"other": 1}) == Settings()
-    settings = Settings.from_document({"settings": {
-        "privacy_level": "metadata", "retired_field": True,
-        "custom_fields": [{"key": "seats", "label": "Seats", "type": "number"}]}})
-    assert settings.privacy_level == "metadata"
-    assert settings.custom_fields == [CustomFieldDefinition("seats", "Seats", "number")]

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-import sync.gmail
-import sync.writer
-from bootstrap import Services
 from gsim import Simulator
 from models.repository import Repository
+from sync.runner import SyncRun
+from wiring import Services
 
-TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300)
+TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300, thread_mix="classic")
 # The seeded mailboxes are small: groups and chunks scaled down with them, so every test runs the
 # fetch-ahead thread over several groups and several chunk commits in flight, as a full-size sync does.
 SMALL_FETCH_GROUP = 16
 SMALL_CHUNK_WRITES = 40
-SMALL_BATCHES_CODE = (f"import sync.gmail, sync.writer; sync.gmail.FETCH_GROUP = {SMALL_FETCH_GROUP}; "
-                      f"sync.writer.CHUNK_WRITES_MAX = {SMALL_CHUNK_WRITES}")
+SMALL_BATCHES_ARGS = ["--fetch-group", str(SMALL_FETCH_GROUP), "--chunk-writes", str(SMALL_CHUNK_WRITES)]
 
 
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch):
-    monkeypatch.setattr(sync.gmail, "FETCH_GROUP", SMALL_FETCH_GROUP)
-    monkeypatch.setattr(sync.writer, "CHUNK_WRITES_MAX", SMALL_CHUNK_WRITES)
+def sync_run(services: Services, stop: threading.Event | None = None) -> SyncRun:
+    """A pass wired from `services` as `python -m sync` wires it, with the small groups and chunks."""
+    return SyncRun(services.repository, services.google_service, services.config, stop,
+                   fetch_group=SMALL_FETCH_GROUP, chunk_writes_max=SMALL_CHUNK_WRITES)
 
 
 @pytest.fixture

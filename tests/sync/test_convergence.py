@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap import Services
 from gsim import Simulator
 from models.repository import Repository
-from sync.runner import SyncRun
-from tests.sync.conftest import SMALL_BATCHES_CODE, TEAM_SIZE
+from tests.sync.conftest import SMALL_BATCHES_ARGS, TEAM_SIZE, sync_run
 from tests.sync.helpers import snapshot
+from wiring import Services
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_AFTER_ACTIVITIES = 40  # mid-run: some chunks committed, most not
 SUBPROCESS_TIMEOUT_SECONDS = 120
 # `python -m sync once` with the tests' small groups and chunks (see conftest)
-SYNC_ONCE = [sys.executable, "-c", f"import sys; {SMALL_BATCHES_CODE}; from sync.__main__ import main; "
-                                   "sys.exit(main(['once']))"]
+SYNC_ONCE = [sys.executable, "-m", "sync", "once", *SMALL_BATCHES_ARGS]
 
 
 @pytest.fixture
@@ -44,14 +42,14 @@ def twin(firestore_emulator, tmp_path):
 
 def reference(twin) -> dict:
     sim, services = twin
-    SyncRun(services).run(sim.reps)
+    sync_run(services).run(sim.reps)
     return snapshot(services.repository(sim.domain))
 
 
 def test_injected_faults_leave_the_fault_free_state(services, simulator, tenant_repo, twin):
     simulator.set_faults(rate=0.10, statuses=(500, 503, 429))
 
-    results = SyncRun(services).run(simulator.reps)
+    results = sync_run(services).run(simulator.reps)
 
     assert [r.state for r in results] == ["ok"] * 3
     assert sum(r.failed_calls for r in results) == 0
@@ -101,13 +99,13 @@ def test_a_sync_stopped_mid_run_and_run_again_leaves_the_uninterrupted_state(ser
 
     watcher = threading.Thread(target=stop_mid_run, daemon=True)
     watcher.start()
-    stopped = SyncRun(services, stop).run(simulator.reps)
+    stopped = sync_run(services, stop).run(simulator.reps)
     stop.set()
     watcher.join()
     simulator.set_latency(0)
     assert "stopped" in {r.error for r in stopped}, "the sync finished before it could be stopped"
 
-    results = SyncRun(services).run(simulator.reps)
+    results = sync_run(services).run(simulator.reps)
 
     assert [r.state for r in results] == ["ok"] * 3
     assert snapshot(tenant_repo) == reference(twin)

@@ -11,7 +11,7 @@ import pytest
 from gsim import Simulator
 from models.csv_io import export_contacts
 from models.domain import Settings
-from sync.runner import SyncRun
+from tests.sync.conftest import sync_run
 
 DOMAIN = "people.example"
 SECONDARY = "people-labs.example"
@@ -40,7 +40,7 @@ def send(sim, holder: str, sender: str, to: str | list[str], when: dt.datetime, 
 
 def contacts_by_email(repo) -> dict:
     found = {}
-    for contact in repo.iter_contacts():
+    for contact in repo.all_contacts():
         for email in contact.emails:
             found[email] = contact
     return found
@@ -54,7 +54,7 @@ def test_a_move_across_two_reps_mailboxes_is_flagged_and_exported(services, simu
     for days in (60, 30):
         send(simulator, rep_b, rep_b, "Dana Whitfield <dana@newco.example>", days_ago(days), cc=[shared])
 
-    assert [r.state for r in SyncRun(services).run(simulator.reps)] == ["ok", "ok"]
+    assert [r.state for r in sync_run(services).run(simulator.reps)] == ["ok", "ok"]
 
     people = contacts_by_email(tenant_repo)
     old, new = people["dana.whitfield@oldco.example"], people["dana@newco.example"]
@@ -83,7 +83,7 @@ def test_two_people_with_one_common_name_are_not_a_job_change(services, simulato
     send(simulator, rep_a, rep_a, "Mei Tan <mei@epsilon.example>", days_ago(80))
     send(simulator, rep_a, "Mei Tan <comments-noreply@docs.google.com>", rep_a, days_ago(10))
 
-    SyncRun(services).run(simulator.reps)
+    sync_run(services).run(simulator.reps)
 
     people = contacts_by_email(tenant_repo)
     assert {"john.smith@alpha.example", "jsmith@beta.example", "ana@gamma.example", "ana.costa@delta.example",
@@ -103,15 +103,15 @@ def test_mail_from_a_send_as_alias_or_a_secondary_domain_is_the_teams(services, 
     send(simulator, rep_b, colleague, rep_b, days_ago(3))
     send(simulator, rep_a, alias, "Lena Park <lena@customer.example>", days_ago(2))
 
-    SyncRun(services).run(simulator.reps)
+    sync_run(services).run(simulator.reps)
 
     people = contacts_by_email(tenant_repo)
     assert set(people) == {"lena@customer.example"}  # the customer the alias wrote to, nobody on the team
-    assert {c.id for c in tenant_repo.iter_companies()} == {"customer.example"}
+    assert {c.id for c in tenant_repo.all_companies()} == {"customer.example"}
     assert tenant_repo.get_mailbox(rep_a).send_as == sorted([rep_a, alias])
 
     simulator.reset_counters()  # the next incremental pass does not ask again
-    SyncRun(services).run(simulator.reps)
+    sync_run(services).run(simulator.reps)
     calls = simulator.counters()["by_mailbox"]
     assert all("gmail.users.settings.sendAs.list" not in calls.get(rep, {}) for rep in simulator.reps)
 
@@ -120,7 +120,7 @@ def test_a_name_guessed_from_the_address_improves_but_a_typed_one_stays(services
     rep_a, _ = simulator.reps
     send(simulator, rep_a, rep_a, "gl@acme-tools.example", days_ago(40))
     send(simulator, rep_a, rep_a, "kd@acme-tools.example", days_ago(40))
-    SyncRun(services).run(simulator.reps)
+    sync_run(services).run(simulator.reps)
     people = contacts_by_email(tenant_repo)
     assert (people["gl@acme-tools.example"].name, people["kd@acme-tools.example"].name) == ("Gl", "Kd")
     typed = people["kd@acme-tools.example"]
@@ -129,7 +129,7 @@ def test_a_name_guessed_from_the_address_improves_but_a_typed_one_stays(services
 
     send(simulator, rep_a, "Gary Lee <gl@acme-tools.example>", rep_a, days_ago(2))
     send(simulator, rep_a, "KD Robot <kd@acme-tools.example>", rep_a, days_ago(2))
-    SyncRun(services).run(simulator.reps)
+    sync_run(services).run(simulator.reps)
 
     people = contacts_by_email(tenant_repo)
     assert (people["gl@acme-tools.example"].first_name, people["gl@acme-tools.example"].last_name) == ("Gary", "Lee")

@@ -10,12 +10,12 @@ from models.addresses import company_domain, is_free_mail
 from models.domain import Contact, Settings
 from models.repository import activity_from_doc, activity_id_for, contact_id_for
 from sync.__main__ import main, status_table
-from sync.runner import SyncRun
+from tests.sync.conftest import SMALL_BATCHES_ARGS, sync_run
 from tests.sync.helpers import people_written_to_or_met, snapshot
 
 
 def sync(services, sim):
-    return SyncRun(services).run(sim.reps)
+    return sync_run(services).run(sim.reps)
 
 
 def test_the_team_syncs_into_contacts_companies_and_one_activity_per_real_email(services, simulator, tenant_repo):
@@ -81,7 +81,7 @@ def test_an_unchanged_rerun_costs_one_history_and_one_events_call_and_one_write_
     before = snapshot(tenant_repo)
     simulator.reset_counters()
 
-    run = SyncRun(services)
+    run = sync_run(services)
     results = run.run(simulator.reps)
 
     counters = simulator.counters()["by_mailbox"]
@@ -216,7 +216,7 @@ def test_a_revoked_mailbox_is_marked_and_the_others_finish(services, simulator, 
                         "SIDECAR_USERS": ",".join(simulator.reps)}.items():
         monkeypatch.setenv(name, value)
 
-    assert main(["once"]) == 1
+    assert main(["once", *SMALL_BATCHES_ARGS]) == 1
 
     lines = capsys.readouterr().out.splitlines()
     assert sum("state=ok" in line for line in lines) == 2

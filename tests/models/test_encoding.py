@@ -1,4 +1,4 @@
-"""sync.documents encodes plain sets into the very messages the Firestore client makes."""
+"""models.encoding encodes plain sets into the very messages the Firestore client makes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.firestore_v1 import _helpers
 
+from models import encoding
 from models.domain import Activity, Participant
 from models.repository import activity_to_doc
-from sync import documents
 
 AT = dt.datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
 
@@ -35,7 +35,7 @@ def ref():
 def test_a_plain_set_encodes_to_the_clients_own_message(ref, data):
     [expected] = _helpers.pbs_for_set_no_merge(ref._document_path, data)
 
-    assert documents.set_write(ref, data)._pb == expected._pb
+    assert encoding.set_write(ref, data)._pb == expected._pb
 
 
 @pytest.mark.parametrize("data", [
@@ -46,7 +46,7 @@ def test_a_plain_set_encodes_to_the_clients_own_message(ref, data):
 def test_a_plain_merge_encodes_to_the_clients_own_message(ref, data):
     [expected] = _helpers.pbs_for_set_with_merge(ref._document_path, data, merge=True)
 
-    assert documents.set_write(ref, data, merge=True)._pb == expected._pb
+    assert encoding.set_write(ref, data, merge=True)._pb == expected._pb
 
 
 @pytest.mark.parametrize("data", [
@@ -61,17 +61,17 @@ def test_a_plain_merge_encodes_to_the_clients_own_message(ref, data):
 def test_a_merge_with_transforms_and_deletes_encodes_to_the_clients_own_message(ref, data):
     [expected] = _helpers.pbs_for_set_with_merge(ref._document_path, data, merge=True)
 
-    assert documents.set_write(ref, data, merge=True)._pb == expected._pb
+    assert encoding.set_write(ref, data, merge=True)._pb == expected._pb
 
 
 @pytest.mark.parametrize("data", [{"gone": firestore.DELETE_FIELD}, {"n": firestore.Maximum(3)},
                                   {"ids": firestore.ArrayUnion(["a"])}, {"at": firestore.SERVER_TIMESTAMP}])
 def test_sentinels_and_transforms_outside_a_merge_are_left_to_the_client(ref, data):
-    with pytest.raises(documents.NotPlain):
-        documents.set_write(ref, data)
+    with pytest.raises(encoding.NotPlain):
+        encoding.set_write(ref, data)
 
 
 @pytest.mark.parametrize("data", [{"at": firestore.SERVER_TIMESTAMP}, {"a.b": 1}, {}])
 def test_what_a_merge_cannot_encode_is_left_to_the_client(ref, data):
-    with pytest.raises(documents.NotPlain):
-        documents.set_write(ref, data, merge=True)
+    with pytest.raises(encoding.NotPlain):
+        encoding.set_write(ref, data, merge=True)

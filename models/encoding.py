@@ -1,5 +1,8 @@
 """Document writes encoded straight into Firestore's protobuf, for sync's bulk commits.
 
+Used by `Repository.commit_recorded` only (it lives in `models/` because the
+repository is the one module that commits; it was `sync/documents.py`).
+
 The Firestore client encodes every value through proto-plus wrappers; in a
 full sync that was the largest share of the time the process held the GIL
 (py-spy: about 30%, most of it the activity documents). A `set` of the types
@@ -10,11 +13,20 @@ transforms (`Maximum`, `Minimum`, `Increment`, `ArrayUnion`, `ArrayRemove`:
 the counters and timeline months of every chunk, another 8% of the sync's
 samples through the client). Anything else (a server timestamp, a reference, a
 top-level key the client would parse as a dotted path, merge by field list)
-goes through the client's own `WriteBatch.set`. tests/sync/test_documents.py
+goes through the client's own `WriteBatch.set`. tests/models/test_encoding.py
 checks that both paths give equal messages.
 
-The one non-public name used is `WriteBatch._add_write_pbs`, the hook through
-which the client's own `set`, `update` and `delete` add their messages.
+Public interfaces otherwise: the proto-plus classes' `.pb()` and `.wrap()`,
+protobuf's `Timestamp.FromDatetime`, `DatetimeWithNanoseconds.timestamp_pb()`,
+`FieldPath.to_api_repr()` and the transform classes' `value`/`values`. The
+non-public names used, both of google-cloud-firestore, whose version is pinned
+in requirements.txt for that reason:
+
+- `WriteBatch._add_write_pbs(writes)`, the hook through which the client's own
+  `set`, `update` and `delete` add their `Write` messages to a batch;
+- `DocumentReference._document_path`, the full resource name
+  (`projects/{p}/databases/{d}/documents/{path}`) the client computes and
+  caches; the database id has no public accessor on the client.
 """
 
 from __future__ import annotations
@@ -22,13 +34,12 @@ from __future__ import annotations
 import datetime as dt
 
 from google.api_core.datetime_helpers import DatetimeWithNanoseconds
-from google.cloud._helpers import _datetime_to_pb_timestamp
 from google.cloud.firestore_v1 import transforms
 from google.cloud.firestore_v1.field_path import FieldPath
 from google.cloud.firestore_v1.types import common as common_types
 from google.cloud.firestore_v1.types import document as document_types
 from google.cloud.firestore_v1.types import write as write_types
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 _Value = document_types.Value.pb()
 _ArrayValue = document_types.ArrayValue.pb()
@@ -56,7 +67,9 @@ def encode_value(value):
     if isinstance(value, DatetimeWithNanoseconds):
         return _Value(timestamp_value=value.timestamp_pb())
     if isinstance(value, dt.datetime):
-        return _Value(timestamp_value=_datetime_to_pb_timestamp(value))
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(value)  # a naive datetime is taken as UTC, as the client takes it
+        return _Value(timestamp_value=stamp)
     if isinstance(value, str):
         return _Value(string_value=value)
     if isinstance(value, (list, tuple)):

@@ -1,0 +1,90 @@
+"""The one wiring point: the Firestore client, the tenant repositories and the Google clients of a process.
+
+Both processes make one `Services` at their entry point and hand it down:
+`create_app` (app.py) keeps it in `app.extensions["sidecar"]`, where the
+add-on's request context (`addon.context`) takes the verified tenant's
+repository and the config; `python -m sync` (sync/__main__.py) gives
+`sync.runner.SyncRun` its two factories, `repository` (tenant -> its
+`Repository`) and `google_service` (a Google API client acting as a user, by
+delegation), and the `Config`. Nothing in `sync/` asks a `Services` for
+anything but its entry point. This module imports only `config`, `models` and
+`google_clients`, so it sits below everything that uses it, and no import
+runs back up to an entry point.
+
+Nothing is connected until first asked for, so importing any module opens no
+connection and reads no variable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+
+import google_clients
+from config import Config, ConfigError
+from models.repository import Repository, connect
+
+
+class Services:
+    """Lazily built, shared dependencies for one process."""
+
+    def __init__(self, config: Config | Mapping | None = None,
+                 loader: Callable[[], Config] = Config.from_env):
+        if isinstance(config, Mapping):
+            config = Config.from_mapping(config)
+        self._config = config
+        self._loader = loader
+        self._client = None
+        self._service_account: google_clients.ServiceAccount | None = None
+        self._lock = threading.RLock()  # `firestore` and `service_account` read `config` while holding it
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            with self._lock:
+                if self._config is None:
+                    self._config = self._loader()
+        return self._config
+
+    @property
+    def firestore(self):
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
+        return self._client
+
+    def repository(self, tenant: str) -> Repository:
+        """The repository of one tenant: the only way code reaches Firestore.
+
+        The web process's deadline caps each of its Firestore calls, retries included (`Repository`).
+        """
+        return Repository(self.firestore, tenant, deadline=self.config.firestore_deadline_seconds or None)
+
+    @property
+    def service_account(self) -> google_clients.ServiceAccount:
+        """The delegation key, parsed once for the process, with its credentials cache."""
+        if self._service_account is None:
+            with self._lock:
+                if self._service_account is None:
+                    key_file = self.config.google_application_credentials
+                    if not key_file:
+                        raise ConfigError("GOOGLE_APPLICATION_CREDENTIALS is required to sync mailboxes")
+                    self._service_account = google_clients.ServiceAccount(key_file)
+        return self._service_account
+
+    def google_service(self, api: str, version: str, subject: str | None, scopes):
+        """A Google API client acting as `subject` by domain-wide delegation (sync).
+
+        Each call builds a fresh HTTP connection (httplib2 is not thread-safe, so
+        every mailbox's worker gets its own) around the credentials the process
+        keeps for that subject and scopes, token included.
+        """
+        credentials = self.service_account.credentials(subject, scopes)
+        return google_clients.build_service(api, version, credentials, self.config.google_api_root)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
