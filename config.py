@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
@@ -206,3 +207,74 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes"):
         return True
     raise ConfigError(f"{name} must be 1/true/yes or 0/false/no, got {raw!r}")
+
+
+# --- distributed sync on Pub/Sub (issue 14): its own settings, read beside `Config` ----------------
+
+PUBSUB_NAME = re.compile(r"^(?!goog)[A-Za-z][A-Za-z0-9._~+%-]{2,254}$")  # Google's topic/subscription ids
+DEFAULT_SYNC_SUBSCRIPTION = "sidecar-sync-workers"
+DEFAULT_BACKFILL_TOPIC = "sidecar-backfill"
+DEFAULT_BACKFILL_SUBSCRIPTION = "sidecar-backfill-workers"
+DEFAULT_DEAD_LETTER_TOPIC = "sidecar-sync-dead-letter"
+DEFAULT_DEAD_LETTER_SUBSCRIPTION = "sidecar-sync-dead-letter"
+# Pub/Sub: a dead-letter policy takes 5 to 100 delivery attempts
+DEFAULT_MAX_DELIVERIES, MIN_MAX_DELIVERIES, MAX_MAX_DELIVERIES = 5, 5, 100
+DEFAULT_WORKER_MAILBOXES = 4  # sync requests a worker holds at once (its flow control)
+
+
+@dataclasses.dataclass(frozen=True)
+class PubSubConfig:
+    """Topics and subscriptions of the distributed sync; distributed mode is on when `sync_topic` is set."""
+
+    emulator_host: str | None = None  # PUBSUB_EMULATOR_HOST, which the client library reads itself
+    sync_topic: str | None = None
+    sync_subscription: str = DEFAULT_SYNC_SUBSCRIPTION
+    backfill_topic: str = DEFAULT_BACKFILL_TOPIC
+    backfill_subscription: str = DEFAULT_BACKFILL_SUBSCRIPTION
+    dead_letter_topic: str = DEFAULT_DEAD_LETTER_TOPIC
+    dead_letter_subscription: str = DEFAULT_DEAD_LETTER_SUBSCRIPTION
+    max_deliveries: int = DEFAULT_MAX_DELIVERIES
+    worker_mailboxes: int = DEFAULT_WORKER_MAILBOXES
+
+    @property
+    def distributed(self) -> bool:
+        return self.sync_topic is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PubSubConfig:
+        env = os.environ if env is None else env
+        max_deliveries = _int(env, "SIDECAR_SYNC_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES, MIN_MAX_DELIVERIES)
+        if max_deliveries > MAX_MAX_DELIVERIES:
+            raise ConfigError(f"SIDECAR_SYNC_MAX_DELIVERIES must be at most {MAX_MAX_DELIVERIES}, got {max_deliveries}")
+        return cls(
+            emulator_host=_text(env, "PUBSUB_EMULATOR_HOST"),
+            sync_topic=_pubsub_name(env, "SIDECAR_SYNC_TOPIC", None),
+            sync_subscription=_pubsub_name(env, "SIDECAR_SYNC_SUBSCRIPTION", DEFAULT_SYNC_SUBSCRIPTION),
+            backfill_topic=_pubsub_name(env, "SIDECAR_BACKFILL_TOPIC", DEFAULT_BACKFILL_TOPIC),
+            backfill_subscription=_pubsub_name(env, "SIDECAR_BACKFILL_SUBSCRIPTION", DEFAULT_BACKFILL_SUBSCRIPTION),
+            dead_letter_topic=_pubsub_name(env, "SIDECAR_DEAD_LETTER_TOPIC", DEFAULT_DEAD_LETTER_TOPIC),
+            dead_letter_subscription=_pubsub_name(env, "SIDECAR_DEAD_LETTER_SUBSCRIPTION",
+                                                  DEFAULT_DEAD_LETTER_SUBSCRIPTION),
+            max_deliveries=max_deliveries,
+            worker_mailboxes=_int(env, "SIDECAR_WORKER_MAILBOXES", DEFAULT_WORKER_MAILBOXES),
+        )
+
+
+def _pubsub_name(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    value = _text(env, name, default)
+    if value is not None and not PUBSUB_NAME.match(value):
+        raise ConfigError(f"{name} must be a Pub/Sub id (3-255 letters, digits, ._~+%-, starting with a letter, "
+                          f"not 'goog'), got {value!r}")
+    return value
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def log_format(env: Mapping[str, str] | None = None) -> str:
+    """SIDECAR_LOG_FORMAT: `text` key=value lines, or `json` for Cloud Logging; json when the sync is distributed."""
+    env = os.environ if env is None else env
+    value = _text(env, "SIDECAR_LOG_FORMAT", "json" if _text(env, "SIDECAR_SYNC_TOPIC") else "text").lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"SIDECAR_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value

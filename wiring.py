@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 
 import google_clients
 from config import Config, ConfigError
+from models.leases import Leases, leader_leases
 from models.repository import Repository, connect
 
 
@@ -60,6 +61,10 @@ class Services:
         The web process's deadline caps each of its Firestore calls, retries included (`Repository`).
         """
         return Repository(self.firestore, tenant, deadline=self.config.firestore_deadline_seconds or None)
+
+    def leader_leases(self) -> Leases:
+        """The process-wide leader leases (the dispatcher's), beside every tenant's documents."""
+        return leader_leases(self.firestore)
 
     @property
     def service_account(self) -> google_clients.ServiceAccount:

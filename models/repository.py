@@ -91,6 +91,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -129,6 +130,7 @@ from models.domain import (
     TimelineEntry,
     utcnow,
 )
+from models.leases import Lease, Leases, LeaseState
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
@@ -1489,6 +1491,43 @@ class Repository:
             batch.set(ref, folded, merge=True)
         if writes:
             batch.commit(**self._rpc)
+
+    # --- leases: who may sync a mailbox now, and the fenced cursor commit (models/leases.py) ---------
+
+    @functools.cached_property
+    def _leases(self) -> Leases:
+        return Leases(self.client, self.root)
+
+    def acquire_lease(self, mailbox: str, owner: str, ttl_seconds: float) -> Lease | None:
+        """The mailbox's lease for `owner` (unique to one attempt), or None while another holds it."""
+        return self._leases.acquire(doc_id(mailbox), owner, ttl_seconds)
+
+    def renew_lease(self, lease: Lease) -> None:
+        """The heartbeat: extend the lease by its ttl; raises `Fenced` once another holder took it."""
+        self._leases.renew(lease)
+
+    def commit_cursors(self, mailbox: Mailbox, lease: Lease, release: bool = True) -> None:
+        """Write the mailbox (its cursors and state) only if `lease` is still current, releasing it too.
+
+        One commit holds the mailbox document and the fence check, so a
+        worker that lost its lease never moves a cursor (`Fenced` is raised).
+        """
+        self._leases.commit_fenced(lease, [(self.mailbox_ref(mailbox.email), mailbox_to_doc(mailbox))], release)
+
+    def release_lease(self, lease: Lease) -> None:
+        self._leases.release(lease)
+
+    def mark_mailbox_dirty(self, mailbox: str) -> None:
+        """A sync request for a leased mailbox: its holder goes again when it lets go (marks coalesce)."""
+        self._leases.mark_dirty(doc_id(mailbox))
+
+    def mailbox_dirty_since(self, lease: Lease) -> bool:
+        """True when the mailbox was marked dirty after `lease` was acquired."""
+        return self._leases.dirty_since(lease)
+
+    def mailbox_leases(self) -> list[LeaseState]:
+        """Every mailbox lease of the tenant, held or released, for `sync status`."""
+        return self._leases.held()
 
 
 def segment_to_doc(segment: Segment) -> dict[str, Any]:

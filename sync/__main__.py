@@ -1,9 +1,12 @@
-"""`python -m sync run | once [--user EMAIL]... | status` (SPEC §3).
+"""`python -m sync run | once [--user EMAIL]... | status | setup | worker | dispatch` (SPEC §3, §7 "Scale").
 
 - `run`: the daemon; APScheduler runs the jobs of `sync.schedule` until SIGTERM
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
-- `status`: a table of the mailboxes: state, last success, cursor age, last error.
+- `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, last error.
+- `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
+  on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
+  worker, run the dispatcher.
 
 This is the sync process's entry point: it makes the process's one
 `wiring.Services` and hands its repository and Google service factories to
@@ -20,18 +23,19 @@ import signal
 import sys
 import threading
 
-from config import ConfigError
+from config import ConfigError, PubSubConfig, log_format
 from models.domain import Mailbox, MailboxState, utcnow
-from sync import schedule
+from models.leases import LeaseState
+from sync import logs, schedule
 from sync.api import MailboxError
 from sync.gmail import FETCH_GROUP
-from sync.runner import SyncRun, configured_mailboxes, status_rows
+from sync.leasing import LEASE_TTL_SECONDS
+from sync.runner import SyncRun, configured_mailboxes, lease_states, status_rows
 from sync.writer import CHUNK_WRITES_MAX
 from wiring import Services
 
 log = logging.getLogger("sync")
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
@@ -62,7 +66,7 @@ def sync_pass(services: Services, stop: threading.Event, users: list[str] | None
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
-    return all(r.state == MailboxState.OK and not r.error for r in results)
+    return all(r.synced for r in results)
 
 
 def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
@@ -88,6 +92,32 @@ def run(services: Services, tuning: dict[str, int] | None = None) -> int:
     return EXIT_OK
 
 
+def distributed(services: Services, command: str, tuning: dict | None = None) -> int:
+    """`setup`, `worker` or `dispatch`, with the Pub/Sub settings read (and validated) now."""
+    from sync.pubsub import Dispatcher, Queue, Worker
+
+    settings = PubSubConfig.from_env()
+    if not settings.distributed:
+        log.error("configuration error: SIDECAR_SYNC_TOPIC is required for `%s`", command)
+        return EXIT_CONFIG
+    queue = Queue(services.config.google_cloud_project, settings)
+    try:
+        if command == "setup":
+            for path in queue.setup():
+                _out(f"created {path}")
+            return EXIT_OK
+        stop = threading.Event()
+        _on_signals(stop)
+        if command == "worker":
+            Worker(services.repository, services.google_service, services.config, queue, stop, tuning).run()
+        else:
+            Dispatcher(services.repository, services.google_service, services.config, queue,
+                       services.leader_leases(), stop).run()
+        return EXIT_OK
+    finally:
+        queue.close()
+
+
 def _age(at: dt.datetime | None) -> str:
     if at is None:
         return "-"
@@ -98,11 +128,23 @@ def _age(at: dt.datetime | None) -> str:
     return f"{seconds}s"
 
 
-def status_table(mailboxes: list[Mailbox]) -> list[str]:
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LAST ERROR")
+def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
+    """Who holds the mailbox's lease and for how long yet: `host/pid 42s`, `expired`, or `-`."""
+    if lease is None or not lease.owner:
+        return "-"
+    if lease.expires_at <= now:
+        return f"expired ({lease.owner.rsplit('/', 1)[0]})"
+    return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
+
+
+def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
+    now = utcnow()
+    leases = leases or {}
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), m.last_error if m.last_error and m.state != MailboxState.OK else "-")
+             _age(m.cursor_at), _lease(leases.get(m.email), now),
+             m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -115,7 +157,8 @@ def status(services: Services) -> int:
     if not mailboxes:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
-    for line in status_table(status_rows(services.repository, mailboxes)):
+    rows = status_rows(services.repository, mailboxes)
+    for line in status_table(rows, lease_states(services.repository, rows)):
         _out(line)
     return EXIT_OK
 
@@ -134,20 +177,36 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
     tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
                         help=f"writes of one atomic chunk commit, at most (default {CHUNK_WRITES_MAX})")
+    tuning.add_argument("--lease-ttl", type=_positive, default=int(LEASE_TTL_SECONDS), metavar="SECONDS",
+                        help="how long a mailbox's lease outlives its last heartbeat "
+                             f"(default {int(LEASE_TTL_SECONDS)})")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", parents=[tuning], help="the daemon: sync every mailbox each interval")
     once_parser = commands.add_parser("once", parents=[tuning], help="one pass over all (or the named) mailboxes")
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
+    commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
+    commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
+    commands.add_parser("dispatch", help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        logs.configure(log_format())
+    except ConfigError as exc:
+        logs.configure("text")
+        log.error("configuration error: %s", exc)
+        return EXIT_CONFIG
     logging.getLogger("googleapiclient.discovery_cache").setLevel(logging.ERROR)
     services = Services()
     try:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
         if args.command == "status":
             return status(services)
-        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes}
+        if args.command in ("setup", "dispatch"):
+            return distributed(services, args.command)
+        tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
+                 "lease_ttl_seconds": float(args.lease_ttl)}
+        if args.command == "worker":
+            return distributed(services, args.command, tuned)
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)

@@ -73,18 +73,27 @@ def send_as_addresses(api: MailboxApi) -> list[str]:
 
 
 def learn_send_as(run, mailboxes: list[str]) -> None:
-    """Give each tenant's Team every alias of its mailboxes before the pass links anything (see module doc).
+    """Give each tenant's Team every alias of its mailboxes before they link anything (see module doc).
 
-    `run` is the `sync.runner.SyncRun`; the lists missing are fetched in parallel (as many at once
-    as the pass syncs mailboxes). A mailbox whose list cannot be fetched is logged and left to its
-    own sync, which meets the same failure and records it.
+    `run` is the `sync.runner.SyncRun`: a pass calls this for all its mailboxes before any syncs;
+    a Pub/Sub worker, for each mailbox it has not met yet as it starts syncing it (an alias of a
+    mailbox not met yet is the team's from that mailbox's first sync on). The stored aliases of
+    a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known);
+    the lists missing are fetched in parallel (as many at once as the pass syncs mailboxes). A
+    mailbox whose list cannot be fetched is logged and left to its own sync, which meets the
+    same failure and records it.
     """
-    wanted = sorted({m.lower() for m in mailboxes})
+    wanted = sorted({m.lower() for m in mailboxes} - run.send_as_learned)
+    if not wanted:
+        return
     aliases: dict[str, set[str]] = collections.defaultdict(set)
     missing = []
     for tenant in sorted({email_domain(m) for m in wanted}):
-        state = run.tenant(tenant)
-        stored = {m.email: m for m in state.repo.list_mailboxes()}
+        repo = run.tenant(tenant).repo
+        if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
+            stored = {e: m for e in wanted if email_domain(e) == tenant and (m := repo.get_mailbox(e))}
+        else:
+            stored = {m.email: m for m in repo.list_mailboxes()}
         aliases[tenant].update(a for m in stored.values() for a in (m.send_as or ()))
         missing += [e for e in wanted if email_domain(e) == tenant and not (
             e in stored and stored[e].send_as is not None and stored[e].history_id)]
@@ -96,6 +105,7 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
                 aliases[email_domain(email)].update(found)
     for tenant, found in aliases.items():
         run.tenant(tenant).team.add_own_addresses(sorted(found))
+    run.send_as_learned.update([*wanted, *aliases])
 
 
 def _fetch_send_as(run, email: str) -> list[str] | None:

@@ -12,6 +12,12 @@ HTTP connections (httplib2 is not thread-safe); mailboxes of one tenant share
 a `TenantState` (see `sync.writer`). A mailbox that fails is marked with its
 state and reason and the others go on; the mailbox document is written once,
 at the end, after every write its cursors cover.
+
+`SyncRun.sync_mailbox` is the one unit of work: `once`, `run` and a Pub/Sub
+worker all sync a mailbox through it, under the mailbox's lease (`sync.leasing`,
+`models.leases`): one holder at a time across processes, and the mailbox
+document (its cursors) committed with the lease's fence check and release, so
+a sync that lost its lease never moves a cursor.
 """
 
 from __future__ import annotations
@@ -28,11 +34,13 @@ from config import Config
 from google_clients import DIRECTORY_SCOPES
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
+from models.leases import Fenced, Lease, LeaseState
 from models.repository import Repository
 from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
 from sync.gmail import FETCH_GROUP, GmailSync
+from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
 from sync.people import job_change_review, learn_send_as
 from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
@@ -40,6 +48,11 @@ from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
 log = logging.getLogger(__name__)
 
 DIRECTORY_PAGE_MAX = 500  # Directory users.list maxResults maximum
+DIRTY_RERUNS_MAX = 2  # syncs again of a mailbox marked dirty while it synced, per attempt
+LEASE_POLL_SECONDS = 1.0  # how often a pass waiting for a leased mailbox tries again (one get each)
+LEASE_WRITES_A_SYNC = 2  # the acquisition, and the release that rides on the cursor commit
+LEASED = "another sync holds its lease; it will go again"
+LEASE_LOST = "lease lost: another sync took the mailbox over"
 
 RepositoryFactory = Callable[[str], Repository]  # tenant -> its repository
 # (api, version, user acted as, scopes) -> a googleapiclient Resource, e.g. wiring.Services.google_service
@@ -57,9 +70,18 @@ class MailboxResult:
     seconds: float = 0.0
     api_calls: int = 0
     failed_calls: int = 0  # calls that still failed after every retry
-    firestore_writes: int = 0
+    firestore_writes: int = 0  # data and the mailbox document
+    lease_writes: int = 0  # the lease's own bookkeeping (acquire, renewals, the release in the cursor commit)
+    skipped: str | None = None  # why this attempt did not sync it (another attempt holds its lease)
+
+    @property
+    def synced(self) -> bool:
+        """Synced, or left to the attempt that holds it: nothing for this process to report as failed."""
+        return self.skipped is not None or (self.state == MailboxState.OK and not self.error)
 
     def line(self) -> str:
+        if self.skipped:
+            return f"mailbox={self.email} state={self.state} skipped={self.skipped!r}"
         text = (f"mailbox={self.email} state={self.state} messages={self.messages} events={self.events} "
                 f"contacts_created={self.contacts_created} seconds={self.seconds:.1f}")
         return text + (f" error={self.error!r}" if self.error else "")
@@ -87,7 +109,8 @@ class SyncRun:
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
-                 chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None):
+                 chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
+                 lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -95,7 +118,10 @@ class SyncRun:
         self.fetch_group = fetch_group
         self.chunk_writes_max = chunk_writes_max
         self.quota = quota or config.quota  # the configured profile; a test or benchmark may scale it
+        self.lease_ttl_seconds = lease_ttl_seconds
+        self.wait_for_lease = wait_for_lease
         self._tenants: dict[str, TenantState] = {}
+        self.send_as_learned: set[str] = set()  # mailboxes and tenants whose send-as aliases are known (sync.people)
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
 
@@ -111,59 +137,132 @@ class SyncRun:
         learn_send_as(self, mailboxes)  # every alias is the team's before any mailbox links a message
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
-        for state in self._tenants.values():
+        for tenant in list(self._tenants):
             if self.stop.is_set():
                 break
-            with state.lock:
-                self.link_writes += link_pending(state.repo, job_change_review(state.repo, state.team))
+            self.link(tenant)
         return results
 
+    def refresh(self) -> None:
+        """Start each tenant's caches over, keeping its lock and its commits in flight (a long-lived worker).
+
+        Syncs in progress keep the state they started with; the next ones look
+        up again what other processes created since. Both share the lock and
+        `in_flight` (pruned of the commits that landed), so an activity is
+        still read and rewritten by one of them at a time.
+        """
+        with self._lock:
+            for tenant, old in self._tenants.items():
+                fresh = TenantState(old.repo, Team(tenant, old.repo.get_settings()))
+                fresh.team.add_own_addresses(sorted(old.team.own_addresses))  # send-as aliases stay known
+                with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
+                    for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
+                        del old.in_flight[activity_id]
+                fresh.lock, fresh.in_flight = old.lock, old.in_flight
+                self._tenants[tenant] = fresh
+
+    def link(self, tenant: str) -> None:
+        """Link contacts this run created to what other mailboxes stored before they existed."""
+        state = self.tenant(tenant)
+        with state.lock:
+            self.link_writes += link_pending(state.repo, job_change_review(state.repo, state.team))
+
     def sync_mailbox(self, email: str) -> MailboxResult:
-        started = time.monotonic()
+        """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.
+
+        When another attempt holds the lease, a pass (`wait_for_lease`, the
+        `once` and `run` modes) waits until it is released or expires (a
+        holder killed mid-sync holds it for its ttl at most), then syncs; a
+        worker instead marks the mailbox dirty and skips it, and the holder
+        goes again when it lets go. The lease is tried once more after the
+        mark, so a holder that let go in between is never left unaware. A
+        mailbox marked dirty while this attempt held it is synced again, at
+        most `DIRTY_RERUNS_MAX` times (the dispatcher's cadence is the net
+        under that).
+        """
         email = email.lower()
+        repo = self.tenant(email_domain(email)).repo
+        for _ in range(1 + DIRTY_RERUNS_MAX):
+            lease = self._acquire(repo, email)
+            if lease is None:
+                stored = repo.get_mailbox(email)
+                state = stored.state if stored else MailboxState.NEW
+                if self.stop.is_set():  # stopped while waiting for the lease
+                    return MailboxResult(email, state, error="stopped")
+                log.info("sync skipped mailbox=%s reason=leased", email)
+                return MailboxResult(email, state, skipped=LEASED)
+            result = self._sync_leased(email, lease)
+            if result.error or not repo.mailbox_dirty_since(lease):
+                return result
+            log.info("sync again mailbox=%s reason=dirty", email)
+        return result
+
+    def _acquire(self, repo: Repository, email: str) -> Lease | None:
+        lease = repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+        if lease is not None:
+            return lease
+        if not self.wait_for_lease:
+            repo.mark_mailbox_dirty(email)
+            return repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+        log.info("sync waiting mailbox=%s reason=leased", email)
+        while not self.stop.wait(LEASE_POLL_SECONDS):
+            lease = repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+            if lease is not None:
+                return lease
+        return None
+
+    def _sync_leased(self, email: str, lease: Lease) -> MailboxResult:
+        started = time.monotonic()
+        learn_send_as(self, [email])  # a pass knows every mailbox's already; a worker, from each one's first sync
         state = self.tenant(email_domain(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
         config = self.config
-        api = MailboxApi(email, self.google_service, config.google_api_root,
-                         self.quota, self.stop)
-        writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
-        gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
-        calendar = CalendarSync(api, writer, config.backfill_days)
-        result = MailboxResult(email, MailboxState.OK)
-        mailbox.last_attempt_at = utcnow()
-        log.info("sync start mailbox=%s state=%s", email, mailbox.state)
-        try:
-            history_id = gmail.run(mailbox)
-            mailbox.history_id = history_id
-            sync_token = calendar.run(mailbox)
-            mailbox.sync_token = sync_token or mailbox.sync_token
-            mailbox.cursor_at = utcnow()
-        except Stopped:
-            result.state, result.error = mailbox.state, "stopped"
-        except Exception as exc:  # classified below; the other mailboxes go on
-            failure = exc if isinstance(exc, MailboxError) else classify(exc)
-            result.state, result.error = failure.state, failure.reason
-            if failure.state == MailboxState.FAILED and not isinstance(exc, MailboxError):
-                log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
-        writer.close()  # chunk commits still in flight after a failure or a stop land (or are logged)
-        writer.flush()
-        result.messages, result.events = gmail.messages, calendar.events
-        result.contacts_created = writer.counts.contacts_created
-        if result.error != "stopped":
-            mailbox.state = result.state
-            if result.error:
-                mailbox.last_error, mailbox.last_error_at = result.error, utcnow()
-            else:
-                mailbox.last_success_at = mailbox.last_attempt_at
-            mailbox.counts = {"messages": result.messages, "events": result.events,
-                              "contacts_created": result.contacts_created, "removed": writer.counts.removed}
-        repo.save_mailbox(mailbox, writer.batch)
-        writer.flush()
+        with Heartbeat(repo, lease, self.stop) as heartbeat:
+            api = MailboxApi(email, self.google_service, config.google_api_root,
+                             self.quota, heartbeat.halt)
+            writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
+            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
+            calendar = CalendarSync(api, writer, config.backfill_days)
+            result = MailboxResult(email, MailboxState.OK)
+            mailbox.last_attempt_at = utcnow()
+            log.info("sync start mailbox=%s state=%s fence=%d", email, mailbox.state, lease.fence)
+            try:
+                history_id = gmail.run(mailbox)
+                mailbox.history_id = history_id
+                sync_token = calendar.run(mailbox)
+                mailbox.sync_token = sync_token or mailbox.sync_token
+                mailbox.cursor_at = utcnow()
+            except Stopped:
+                result.state, result.error = mailbox.state, LEASE_LOST if heartbeat.lost else "stopped"
+            except Exception as exc:  # classified below; the other mailboxes go on
+                failure = exc if isinstance(exc, MailboxError) else classify(exc)
+                result.state, result.error = failure.state, failure.reason
+                if failure.state == MailboxState.FAILED and not isinstance(exc, MailboxError):
+                    log.exception("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+            writer.close()  # chunk commits still in flight after a failure or a stop land (or are logged)
+            result.messages, result.events = gmail.messages, calendar.events
+            result.contacts_created = writer.counts.contacts_created
+            if result.error not in ("stopped", LEASE_LOST):
+                mailbox.state = result.state
+                if result.error:
+                    mailbox.last_error, mailbox.last_error_at = result.error, utcnow()
+                else:
+                    mailbox.last_success_at = mailbox.last_attempt_at
+                mailbox.counts = {"messages": result.messages, "events": result.events,
+                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed}
+            writer.flush()  # everything the cursors cover lands before them
+            try:
+                heartbeat.commit(mailbox)
+                result.firestore_writes = 1  # the mailbox document
+            except Fenced:
+                log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
+                result.state, result.error = mailbox.state, LEASE_LOST
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
-        result.firestore_writes = writer.writes
+        result.firestore_writes += writer.writes
+        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
@@ -177,3 +276,11 @@ def status_rows(repository: RepositoryFactory, mailboxes: list[str]) -> list[Mai
     for tenant in tenants:
         rows.extend(repository(tenant).list_mailboxes())
     return sorted(rows, key=lambda m: m.email)
+
+
+def lease_states(repository: RepositoryFactory, mailboxes: list[Mailbox]) -> dict[str, LeaseState]:
+    """The lease of each listed mailbox that has one (held, expired or released), by address."""
+    found = {}
+    for tenant in sorted({email_domain(m.email) for m in mailboxes}):
+        found.update({lease.name: lease for lease in repository(tenant).mailbox_leases()})
+    return found

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 
 from gsim import Simulator
 from models.repository import Repository
 from sync.runner import SyncRun
+from tests.sync.helpers import snapshot
 from wiring import Services
 
 TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300, thread_mix="classic")
@@ -16,13 +18,17 @@ TEAM_SIZE = dict(seed=7, reps=3, companies=6, messages=60, events=12, days=300, 
 # fetch-ahead thread over several groups and several chunk commits in flight, as a full-size sync does.
 SMALL_FETCH_GROUP = 16
 SMALL_CHUNK_WRITES = 40
-SMALL_BATCHES_ARGS = ["--fetch-group", str(SMALL_FETCH_GROUP), "--chunk-writes", str(SMALL_CHUNK_WRITES)]
+# A process killed mid-sync holds its mailboxes' leases this long: a rerun waits it out.
+SHORT_LEASE_TTL_SECONDS = 6
+SMALL_BATCHES_ARGS = ["--fetch-group", str(SMALL_FETCH_GROUP), "--chunk-writes", str(SMALL_CHUNK_WRITES),
+                      "--lease-ttl", str(SHORT_LEASE_TTL_SECONDS)]
 
 
 def sync_run(services: Services, stop: threading.Event | None = None) -> SyncRun:
     """A pass wired from `services` as `python -m sync` wires it, with the small groups and chunks."""
     return SyncRun(services.repository, services.google_service, services.config, stop,
-                   fetch_group=SMALL_FETCH_GROUP, chunk_writes_max=SMALL_CHUNK_WRITES)
+                   fetch_group=SMALL_FETCH_GROUP, chunk_writes_max=SMALL_CHUNK_WRITES,
+                   lease_ttl_seconds=SHORT_LEASE_TTL_SECONDS)
 
 
 @pytest.fixture
@@ -72,3 +78,23 @@ def sync_env(sync_config) -> dict[str, str]:
         "GOOGLE_APPLICATION_CREDENTIALS": sync_config["google_application_credentials"],
         "SIDECAR_USERS": ",".join(sync_config["users"]),
     }
+
+
+@pytest.fixture
+def twin(firestore_emulator, tmp_path):
+    """The same seeded world in a second simulator and an empty second project: the fault-free reference."""
+    sim = Simulator(**TEAM_SIZE).start()
+    config = {"google_cloud_project": f"sidecar-twin-{uuid.uuid4().hex[:8]}",
+              "firestore_emulator_host": firestore_emulator.host, "google_api_root": sim.url,
+              "google_application_credentials": str(sim.write_service_account_key(tmp_path / "twin.json")),
+              "users": tuple(sim.reps)}
+    services = Services(config)
+    yield sim, services
+    services.close()
+    sim.stop()
+
+
+def reference(twin) -> dict:
+    sim, services = twin
+    sync_run(services).run(sim.reps)
+    return snapshot(services.repository(sim.domain))

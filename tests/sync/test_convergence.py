@@ -8,42 +8,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 
-import pytest
-
-from gsim import Simulator
 from models.repository import Repository
-from tests.sync.conftest import SMALL_BATCHES_ARGS, TEAM_SIZE, sync_run
+from tests.sync.conftest import SMALL_BATCHES_ARGS, reference, sync_run
 from tests.sync.helpers import snapshot
-from wiring import Services
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_AFTER_ACTIVITIES = 40  # mid-run: some chunks committed, most not
 SUBPROCESS_TIMEOUT_SECONDS = 120
 # `python -m sync once` with the tests' small groups and chunks (see conftest)
 SYNC_ONCE = [sys.executable, "-m", "sync", "once", *SMALL_BATCHES_ARGS]
-
-
-@pytest.fixture
-def twin(firestore_emulator, tmp_path):
-    """The same seeded world in a second simulator and an empty second project: the fault-free reference."""
-    sim = Simulator(**TEAM_SIZE).start()
-    config = {"google_cloud_project": f"sidecar-twin-{uuid.uuid4().hex[:8]}",
-              "firestore_emulator_host": firestore_emulator.host, "google_api_root": sim.url,
-              "google_application_credentials": str(sim.write_service_account_key(tmp_path / "twin.json")),
-              "users": tuple(sim.reps)}
-    services = Services(config)
-    yield sim, services
-    services.close()
-    sim.stop()
-
-
-def reference(twin) -> dict:
-    sim, services = twin
-    sync_run(services).run(sim.reps)
-    return snapshot(services.repository(sim.domain))
 
 
 def test_injected_faults_leave_the_fault_free_state(services, simulator, tenant_repo, twin):

@@ -116,6 +116,24 @@ def test_mail_from_a_send_as_alias_or_a_secondary_domain_is_the_teams(services, 
     assert all("gmail.users.settings.sendAs.list" not in calls.get(rep, {}) for rep in simulator.reps)
 
 
+def test_a_worker_learns_each_mailboxs_aliases_as_it_first_syncs_it_and_keeps_them(services, simulator,
+                                                                                     tenant_repo):
+    rep_a, rep_b = simulator.reps
+    alias = "deals@rep-consulting.example"
+    simulator.world.users[rep_a].send_as.append(alias)
+    send(simulator, rep_a, alias, "Lena Park <lena@customer.example>", days_ago(3))
+    send(simulator, rep_b, f"Rep A <{alias}>", rep_b, days_ago(2))
+    run = sync_run(services)  # as sync.pubsub's worker drives it: one mailbox at a time, no `run`
+
+    run.sync_mailbox(rep_a)
+    run.refresh()  # a worker's caches start over once an interval; the aliases stay known
+    run.sync_mailbox(rep_b)
+
+    assert set(contacts_by_email(tenant_repo)) == {"lena@customer.example"}
+    assert tenant_repo.get_mailbox(rep_a).send_as == sorted([rep_a, alias])
+    assert alias in run.tenant(DOMAIN).team.own_addresses
+
+
 def test_a_name_guessed_from_the_address_improves_but_a_typed_one_stays(services, simulator, tenant_repo):
     rep_a, _ = simulator.reps
     send(simulator, rep_a, rep_a, "gl@acme-tools.example", days_ago(40))

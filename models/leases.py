@@ -1,0 +1,165 @@
+"""Leases in Firestore: who may sync a mailbox (or lead the dispatch) right now, and a fence for what it commits.
+
+Owned and built by the repository (`Repository.acquire_lease` and its
+section), as models/search.py is; nothing else knows these documents.
+
+A lease is one document, `{collection}/{name}`: `owner` (unique to each
+attempt, never to a process, so two threads never share a lease), `fence` (a
+number that grows by one at every acquisition) and `ttl_seconds`. Every write
+to it is conditional, never a transaction (the emulator stalls for seconds on
+contended transactions):
+
+- acquiring creates the document (fails if it exists) or updates it with a
+  precondition on the update time read with it, so of two processes that saw
+  the same free or expired lease exactly one wins;
+- renewing (the heartbeat), the fenced commit and the release are updates with
+  a precondition on the update time the holder's own last write returned.
+  Only the holder writes the document, so that time changes only when someone
+  else acquired it: the holder's next write then fails, and so does a cursor
+  commit of a worker that lost its lease (`Fenced`).
+
+Expiry is read on the server's clock, never a worker's: a lease is expired when
+the read time of its snapshot is past its last write (`update_time`) plus
+`ttl_seconds`. A holder whose lease expired but was never taken over may still
+commit: nobody else has moved the cursors in between.
+
+A notification for a leased mailbox marks it dirty instead (one document,
+`{collection}_dirty/{name}`, its server time overwritten: any number of marks
+coalesce into one); the holder sees, when it lets go, whether a mark landed
+after it acquired the lease, and syncs again. The mark lives apart from the
+lease because a write to the lease document would fence its holder out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from google.api_core import exceptions
+from google.cloud import firestore
+
+LEASES = "leases"
+DIRTY_SUFFIX = "_dirty"
+
+
+class Fenced(RuntimeError):
+    """The lease was taken over by another holder: this holder's write was refused."""
+
+
+@dataclasses.dataclass
+class Lease:
+    """A lease held: `fence` orders holders; `written_at` is the server time of the holder's last write."""
+
+    name: str
+    owner: str
+    fence: int
+    ttl_seconds: float
+    acquired_at: dt.datetime
+    written_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaseState:
+    """What `sync status` shows of a lease document."""
+
+    name: str
+    owner: str | None
+    fence: int
+    expires_at: dt.datetime | None  # None when released
+
+
+class Leases:
+    """The lease documents of one collection (a tenant's mailboxes, or the process-wide leader)."""
+
+    def __init__(self, client: firestore.Client, parent, collection: str = LEASES):
+        self.client = client
+        self.collection = parent.collection(collection)
+        self.dirty = parent.collection(collection + DIRTY_SUFFIX)
+
+    def _ref(self, name: str):
+        return self.collection.document(name)
+
+    def _precondition(self, lease: Lease):
+        return self.client.write_option(last_update_time=lease.written_at)
+
+    def acquire(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
+        """The lease for `owner`, or None while another holds it unexpired (or won the race for it)."""
+        ref = self._ref(name)
+        snapshot = ref.get()
+        data = {"owner": owner, "ttl_seconds": ttl_seconds}
+        try:
+            if not snapshot.exists:
+                fence = 1
+                result = ref.create({**data, "fence": fence})
+            else:
+                held = snapshot.to_dict()
+                if held.get("owner") and snapshot.read_time < _expiry(snapshot.update_time, held["ttl_seconds"]):
+                    return None
+                fence = int(held.get("fence") or 0) + 1
+                result = ref.update({**data, "fence": fence},
+                                    option=self.client.write_option(last_update_time=snapshot.update_time))
+        except (exceptions.Conflict, exceptions.FailedPrecondition):
+            return None  # another acquirer wrote first
+        return Lease(name, owner, fence, ttl_seconds, result.update_time, result.update_time)
+
+    def renew(self, lease: Lease) -> None:
+        """Extend the lease by its ttl from now (the heartbeat); `Fenced` when another holds it."""
+        try:
+            result = self._ref(lease.name).update({"renewed_at": firestore.SERVER_TIMESTAMP},
+                                                   option=self._precondition(lease))
+        except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
+            raise Fenced(f"lease {lease.name} fence {lease.fence} was taken over") from exc
+        lease.written_at = result.update_time
+
+    def commit_fenced(self, lease: Lease, writes: list[tuple[Any, dict]], release: bool = False) -> None:
+        """Commit `writes` (reference, whole document) atomically with a fence check, and release if asked.
+
+        The lease document is updated in the same commit under the holder's
+        precondition, so the writes land only while `lease` is still the
+        current holder's; otherwise nothing lands and `Fenced` is raised.
+        """
+        batch = self.client.batch()
+        for ref, data in writes:
+            batch.set(ref, data)
+        update = {"owner": None} if release else {"renewed_at": firestore.SERVER_TIMESTAMP}
+        batch.update(self._ref(lease.name), update, option=self._precondition(lease))
+        try:
+            results = batch.commit()
+        except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
+            raise Fenced(f"lease {lease.name} fence {lease.fence} was taken over; commit refused") from exc
+        lease.written_at = results[-1].update_time
+
+    def release(self, lease: Lease) -> None:
+        """Let go now (the next acquirer need not wait for the expiry); a lease already taken over is left."""
+        try:
+            self.commit_fenced(lease, [], release=True)
+        except Fenced:
+            pass
+
+    def dirty_since(self, lease: Lease) -> bool:
+        """True when the name was marked dirty after `lease` was acquired."""
+        snapshot = self.dirty.document(lease.name).get()
+        return snapshot.exists and snapshot.update_time > lease.acquired_at
+
+    def mark_dirty(self, name: str) -> None:
+        """Ask the holder to go again when it lets go; marks coalesce (the same document, overwritten)."""
+        self.dirty.document(name).set({"marked_at": firestore.SERVER_TIMESTAMP})
+
+    def held(self) -> list[LeaseState]:
+        """Every lease document, held or not (a handful per tenant: one per mailbox)."""
+        found = []
+        for snapshot in self.collection.stream():
+            data = snapshot.to_dict()
+            expires = _expiry(snapshot.update_time, data.get("ttl_seconds") or 0) if data.get("owner") else None
+            found.append(LeaseState(snapshot.id, data.get("owner"), int(data.get("fence") or 0), expires))
+        return sorted(found, key=lambda s: s.name)
+
+
+def leader_leases(client: firestore.Client) -> Leases:
+    """Leases of the process-wide roles (the dispatcher), outside every tenant."""
+    return Leases(client, client.collection("sidecar").document("processes"), "leaders")
+
+
+def _expiry(written_at: dt.datetime, ttl_seconds: float) -> dt.datetime:
+    return written_at + dt.timedelta(seconds=float(ttl_seconds))

@@ -1,0 +1,318 @@
+"""The distributed sync on Cloud Pub/Sub (SPEC §7 "Scale"): topics, sync requests, the worker and the dispatcher.
+
+- `Queue.setup()` (`python -m sync setup`) creates the topics and subscriptions,
+  idempotently: sync requests, full backfills (their own topic and
+  subscription, so a new mailbox's long backfill never starves fresh mail),
+  and a dead-letter topic both subscriptions hand a request to after
+  `max_deliveries` failed attempts.
+- `Worker` (`python -m sync worker`) pulls requests under flow control
+  (`worker_mailboxes` at once, one backfill), syncs each mailbox through the
+  one unit of work, `SyncRun.sync_mailbox`, and acks only after the mailbox's
+  commit; a failed sync is nacked, and Pub/Sub redelivers it with backoff (the
+  subscription's retry policy). A mailbox another worker holds is marked dirty
+  and acked: its holder goes again. A revoked mailbox is acked (no retry helps;
+  its state says why). The dead-letter subscription's requests mark the mailbox
+  failed with the reason.
+- `Dispatcher` (`python -m sync dispatch`, one active instance by a leader
+  lease) publishes on a jittered cadence the mailboxes that are due, new
+  (to the backfill topic) or whose holder died (lease expired), and picks up
+  new and departed users from the Directory on every cycle (a departed user is
+  simply no longer published; their history stays).
+
+The requests are JSON, `{"mailbox": ..., "reason": ...}`, with the mailbox
+also as an attribute for filtering and logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import time
+
+from google.api_core import exceptions
+from google.cloud import pubsub_v1
+from google.protobuf import duration_pb2
+
+from config import Config, PubSubConfig
+from models.addresses import email_domain
+from models.domain import Mailbox, MailboxState, utcnow
+from models.leases import Fenced, Leases
+from sync.leasing import LEASE_TTL_SECONDS, new_owner
+from sync.runner import MailboxResult, RepositoryFactory, ServiceFactory, SyncRun, configured_mailboxes
+
+log = logging.getLogger(__name__)
+
+ACK_DEADLINE_SECONDS = 60  # the client library extends it while a sync runs (lease management)
+RETRY_MIN_BACKOFF_SECONDS = 10  # a failed sync is retried no sooner than this...
+RETRY_MAX_BACKOFF_SECONDS = 600  # ...and backs off up to Pub/Sub's maximum, 10 minutes
+BACKFILLS_PER_WORKER = 1  # full backfills a worker runs at once, beside its incremental syncs
+DISPATCH_TICKS_PER_INTERVAL = 10  # the dispatcher looks for due mailboxes ten times an interval
+DISPATCH_TICK_MAX_SECONDS = 10.0  # ...and at least this often, which also renews its leader lease
+DISPATCH_JITTER = 0.2  # a mailbox is due after 80-100% of the interval, so they spread out
+LEADER_TTL_SECONDS = 30.0  # a dead dispatcher is replaced after this long
+DISPATCHER = "dispatcher"
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class SyncRequest:
+    mailbox: str
+    reason: str  # new, due, requeue, notification
+
+    def encode(self) -> bytes:
+        return json.dumps({"mailbox": self.mailbox, "reason": self.reason}).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> SyncRequest:
+        """The request in a message; ValueError when it is not one."""
+        try:
+            body = json.loads(data)
+            mailbox, reason = str(body["mailbox"]).lower(), str(body.get("reason") or "")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError("not a sync request") from exc
+        if "@" not in mailbox:
+            raise ValueError(f"not a mailbox: {mailbox!r}")
+        return cls(mailbox, reason)
+
+
+class Queue:
+    """The process's Pub/Sub clients and the paths of its topics and subscriptions."""
+
+    def __init__(self, project: str, settings: PubSubConfig,
+                 retry_backoff_seconds: tuple[int, int] = (RETRY_MIN_BACKOFF_SECONDS, RETRY_MAX_BACKOFF_SECONDS)):
+        if not settings.distributed:
+            raise ValueError("SIDECAR_SYNC_TOPIC is not set: the sync is not distributed")
+        self.project = project
+        self.settings = settings
+        self.retry_backoff_seconds = retry_backoff_seconds  # (minimum, maximum) before a nacked request returns
+        self.publisher = pubsub_v1.PublisherClient()
+        self.subscriber = pubsub_v1.SubscriberClient()
+
+    def topic(self, name: str) -> str:
+        return self.publisher.topic_path(self.project, name)
+
+    def subscription(self, name: str) -> str:
+        return self.subscriber.subscription_path(self.project, name)
+
+    def setup(self) -> list[str]:
+        """Create what is missing; returns what was created (nothing on a second run)."""
+        s = self.settings
+        created = []
+        for topic in (s.sync_topic, s.backfill_topic, s.dead_letter_topic):
+            try:
+                self.publisher.create_topic(name=self.topic(topic))
+                created.append(self.topic(topic))
+            except exceptions.AlreadyExists:
+                pass
+        least, most = self.retry_backoff_seconds
+        retry = {"minimum_backoff": duration_pb2.Duration(seconds=least),
+                 "maximum_backoff": duration_pb2.Duration(seconds=most)}
+        dead_letter = {"dead_letter_topic": self.topic(s.dead_letter_topic), "max_delivery_attempts": s.max_deliveries}
+        for subscription, topic, policies in (
+                (s.sync_subscription, s.sync_topic, {"dead_letter_policy": dead_letter, "retry_policy": retry}),
+                (s.backfill_subscription, s.backfill_topic, {"dead_letter_policy": dead_letter, "retry_policy": retry}),
+                (s.dead_letter_subscription, s.dead_letter_topic, {})):
+            try:
+                self.subscriber.create_subscription(request={
+                    "name": self.subscription(subscription), "topic": self.topic(topic),
+                    "ack_deadline_seconds": ACK_DEADLINE_SECONDS, **policies})
+                created.append(self.subscription(subscription))
+            except exceptions.AlreadyExists:
+                pass
+        return created
+
+    def publish(self, request: SyncRequest, backfill: bool = False):
+        """Publish a request; returns the publish future (its result is the message id)."""
+        topic = self.settings.backfill_topic if backfill else self.settings.sync_topic
+        return self.publisher.publish(self.topic(topic), request.encode(), mailbox=request.mailbox,
+                                      reason=request.reason)
+
+    def close(self) -> None:
+        self.publisher.stop()
+        self.subscriber.close()
+
+
+class Worker:
+    """Syncs the mailboxes its subscriptions deliver (see module doc); `run()` until `stop` is set."""
+
+    def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config, queue: Queue,
+                 stop: threading.Event, tuning: dict | None = None):
+        self.repository = repository
+        self.google_service = google_service
+        self.config = config
+        self.queue = queue
+        self.stop = stop
+        self.tuning = dict(tuning or {})
+        self.ttl_seconds = self.tuning.get("lease_ttl_seconds", LEASE_TTL_SECONDS)
+        self._lock = threading.Lock()
+        self._run: SyncRun | None = None
+        self._born = 0.0
+
+    def sync(self, mailbox: str) -> MailboxResult:
+        """The one unit of work, as `once` runs it, except that a leased mailbox is marked dirty, not awaited."""
+        run = self._checkout()
+        result = run.sync_mailbox(mailbox)
+        if not self.stop.is_set():
+            run.link(email_domain(mailbox))
+        return result
+
+    def _checkout(self) -> SyncRun:
+        """The one `SyncRun` of the worker, so mailboxes synced at once share each tenant's `TenantState`
+        (its lock, which makes reading and rewriting an activity atomic within the process, and its commits
+        in flight), as a pass's mailboxes do; its caches start over once a sync interval (`SyncRun.refresh`)."""
+        with self._lock:
+            if self._run is None:
+                self._run = SyncRun(self.repository, self.google_service, self.config, self.stop,
+                                    wait_for_lease=False, **self.tuning)
+                self._born = time.monotonic()
+            elif time.monotonic() - self._born > self.config.sync_interval_seconds:
+                self._run.refresh()
+                self._born = time.monotonic()
+            return self._run
+
+    def handle(self, message) -> None:
+        """A sync request: ack once the mailbox's commit landed (or no retry can help), else nack."""
+        try:
+            request = SyncRequest.decode(message.data)
+        except ValueError as exc:
+            log.warning("sync request dropped message=%s reason=%s", message.message_id, exc)
+            message.ack()
+            return
+        result = self.sync(request.mailbox)
+        if result.synced or result.state == MailboxState.REVOKED:
+            message.ack()
+        else:
+            log.info("sync request nacked mailbox=%s attempt=%s reason=%s", request.mailbox,
+                     message.delivery_attempt, result.error)
+            message.nack()
+
+    def handle_dead_letter(self, message) -> None:
+        """A request that failed `max_deliveries` times: the mailbox is marked failed with the reason."""
+        try:
+            request = SyncRequest.decode(message.data)
+        except ValueError:
+            message.ack()
+            return
+        if mark_failed(self.repository, request.mailbox, self.ttl_seconds, self.queue.settings.max_deliveries):
+            message.ack()
+        else:
+            message.nack()  # leased right now: its holder is syncing it; try again later
+
+    def run(self) -> None:
+        s = self.queue.settings
+        subscriber = self.queue.subscriber
+        futures = [
+            subscriber.subscribe(self.queue.subscription(s.sync_subscription), self.handle,
+                                 flow_control=pubsub_v1.types.FlowControl(max_messages=s.worker_mailboxes)),
+            subscriber.subscribe(self.queue.subscription(s.backfill_subscription), self.handle,
+                                 flow_control=pubsub_v1.types.FlowControl(max_messages=BACKFILLS_PER_WORKER)),
+            subscriber.subscribe(self.queue.subscription(s.dead_letter_subscription), self.handle_dead_letter,
+                                 flow_control=pubsub_v1.types.FlowControl(max_messages=1)),
+        ]
+        log.info("worker started subscription=%s mailboxes=%d", s.sync_subscription, s.worker_mailboxes)
+        self.stop.wait()
+        for future in futures:
+            future.cancel()  # stops pulling; a sync in progress sees `stop`, commits what it has and nacks
+        for future in futures:
+            try:
+                future.result(timeout=LEASE_TTL_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - a cancelled stream ends with its own error; log, go on
+                log.debug("subscription closed error=%s", type(exc).__name__)
+        log.info("worker stopped state=stopped")
+
+
+def mark_failed(repository: RepositoryFactory, email: str, ttl_seconds: float, attempts: int) -> bool:
+    """Mark a dead-lettered mailbox failed, with its last error, under its lease; False while it is leased."""
+    repo = repository(email_domain(email))
+    lease = repo.acquire_lease(email, new_owner(), ttl_seconds)
+    if lease is None:
+        return False
+    mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+    last = f"; last error: {mailbox.last_error}" if mailbox.last_error else ""
+    mailbox.state = MailboxState.FAILED
+    mailbox.last_error, mailbox.last_error_at = f"sync request dead-lettered after {attempts} attempts{last}", utcnow()
+    try:
+        repo.commit_cursors(mailbox, lease)
+    except Fenced:
+        return False
+    log.warning("mailbox failed mailbox=%s state=failed reason=%r", email, mailbox.last_error)
+    return True
+
+
+class Dispatcher:
+    """Publishes what is due (see module doc); `cycle()` is one look, `run()` leads until `stop` is set."""
+
+    def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config, queue: Queue,
+                 leaders: Leases, stop: threading.Event, rng: random.Random | None = None):
+        self.repository = repository
+        self.google_service = google_service
+        self.config = config
+        self.queue = queue
+        self.leaders = leaders  # the process-wide leader leases (`Services.leader_leases`)
+        self.stop = stop
+        self.rng = rng or random.Random()
+        self.interval = dt.timedelta(seconds=config.sync_interval_seconds)
+        self.published: dict[str, dt.datetime] = {}  # mailbox -> when this dispatcher last published it
+
+    def cycle(self, now: dt.datetime | None = None) -> list[SyncRequest]:
+        """Publish every mailbox that is new, due or orphaned by a dead holder; returns what was published."""
+        now = now or utcnow()
+        emails = configured_mailboxes(self.config, self.google_service)
+        wanted: list[tuple[SyncRequest, bool]] = []
+        for tenant in sorted({email_domain(e) for e in emails}):
+            repo = self.repository(tenant)
+            stored = {m.email: m for m in repo.list_mailboxes()}
+            leases = {lease.name: lease for lease in repo.mailbox_leases()}
+            for email in (e for e in emails if email_domain(e) == tenant):
+                lease, mailbox = leases.get(email), stored.get(email)
+                if lease is not None and lease.owner:
+                    if lease.expires_at > now:
+                        continue  # in progress
+                    wanted.append((SyncRequest(email, "requeue"), mailbox is None or not mailbox.history_id))
+                elif mailbox is None or not mailbox.history_id:
+                    wanted.append((SyncRequest(email, "new"), True))
+                elif self._due(mailbox, now):
+                    wanted.append((SyncRequest(email, "due"), False))
+        published = []
+        futures = []
+        for request, backfill in wanted:
+            last = self.published.get(request.mailbox)
+            if last is not None and now - last < self.interval:
+                continue  # already queued this interval
+            futures.append(self.queue.publish(request, backfill))
+            self.published[request.mailbox] = now
+            published.append(request)
+        for future in futures:
+            future.result()
+        if published:
+            log.info("dispatched mailboxes=%d new=%d due=%d requeued=%d", len(published),
+                     *(sum(r.reason == k for r in published) for k in ("new", "due", "requeue")))
+        return published
+
+    def _due(self, mailbox: Mailbox, now: dt.datetime) -> bool:
+        if mailbox.last_attempt_at is None:
+            return True
+        return now - mailbox.last_attempt_at >= self.interval * (1 - self.rng.uniform(0, DISPATCH_JITTER))
+
+    def run(self) -> None:
+        leaders = self.leaders
+        tick = min(DISPATCH_TICK_MAX_SECONDS, self.interval.total_seconds() / DISPATCH_TICKS_PER_INTERVAL)
+        while not self.stop.is_set():
+            lease = leaders.acquire(DISPATCHER, new_owner(), LEADER_TTL_SECONDS)
+            if lease is None:
+                self.stop.wait(tick)
+                continue
+            log.info("dispatcher leading fence=%d", lease.fence)
+            try:
+                while not self.stop.is_set():
+                    self.cycle()
+                    leaders.renew(lease)
+                    self.stop.wait(tick * self.rng.uniform(1 - DISPATCH_JITTER, 1))
+            except Fenced:
+                log.warning("dispatcher lost its leader lease fence=%d", lease.fence)
+                continue
+            leaders.release(lease)
+        log.info("dispatcher stopped state=stopped")
