@@ -55,7 +55,7 @@ What the rest of the code asks for:
   entries, the document last), `record_touches`, `record_synced_messages`,
   `index_emails`, `index_name`, `put_synced_contact`, `put_merged_contact`,
   `remove_contact`, `make_alias`, ...; and whole operations that commit
-  themselves (`create_contact`, `save_contact`, `rename_from_address`, `record_send_as`,
+  themselves (`create_contact`, `save_contact`, `rename_from_address`,
   `move_timeline_bucket`).
   `commit_recorded` commits a recorded write set the way sync's chunks need
   (activity documents last, plain sets through `models.encoding`).
@@ -1122,10 +1122,6 @@ class Repository:
             ref.set(mailbox_to_doc(mailbox), **self._rpc)
         else:
             writer.set(ref, mailbox_to_doc(mailbox))
-
-    def record_send_as(self, mailbox: str, addresses: list[str]) -> None:
-        """Keep a mailbox's Gmail send-as addresses (`Mailbox.send_as`), creating its document if need be."""
-        self.mailbox_ref(mailbox).set({"email": mailbox, "send_as": list(addresses)}, merge=True, **self._rpc)
 
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]

@@ -8,8 +8,9 @@ Three things that cannot be decided message by message:
   seen first in a teammate's mailbox is already internal: the answer never depends on which
   mailbox ran first. The list is fetched when a mailbox has none stored yet or is about to
   sync in full (a first sync, or a history id Gmail rejected), and kept on the mailbox
-  document (`Mailbox.send_as`); the aliases of every mailbox of the tenant count, synced this
-  pass or not. An incremental pass costs no call.
+  document (`Mailbox.send_as`, written with the mailbox's own cursor commit, under its lease:
+  nothing is written for a mailbox another process holds); the aliases of every mailbox of the
+  tenant count, synced this pass or not. An incremental pass costs no call.
 
 - **Better names** (`rename_from_header`, called by the writer for each group of mail). A contact
   whose name sync guessed from the local part (`gl@acme.com` -> "Gl", `Contact.name_source ==
@@ -100,8 +101,8 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
     workers = max(1, min(run.config.sync_concurrency, len(missing)))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="send-as") as pool:
         for email, found in zip(missing, pool.map(lambda e: _fetch_send_as(run, e), missing), strict=True):
-            if found is not None:
-                run.tenant(email_domain(email)).repo.record_send_as(email, found)
+            if found is not None:  # stored by the mailbox's own sync, with its cursors, under its lease
+                run.send_as_fetched[email] = found
                 aliases[email_domain(email)].update(found)
     for tenant, found in aliases.items():
         run.tenant(tenant).team.add_own_addresses(sorted(found))

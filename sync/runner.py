@@ -122,6 +122,7 @@ class SyncRun:
         self.wait_for_lease = wait_for_lease
         self._tenants: dict[str, TenantState] = {}
         self.send_as_learned: set[str] = set()  # mailboxes and tenants whose send-as aliases are known (sync.people)
+        self.send_as_fetched: dict[str, list[str]] = {}  # mailbox -> aliases fetched, stored by its own sync
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
 
@@ -217,6 +218,8 @@ class SyncRun:
         state = self.tenant(email_domain(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        fetched = self.send_as_fetched.pop(email, None)
+        mailbox.send_as = mailbox.send_as if fetched is None else fetched
         config = self.config
         with Heartbeat(repo, lease, self.stop) as heartbeat:
             api = MailboxApi(email, self.google_service, config.google_api_root,

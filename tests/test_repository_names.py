@@ -60,9 +60,6 @@ def test_a_typed_or_written_name_is_never_renamed(repo, source):
     assert repo.rename_from_address(contact_id_for("nobody@acme-names.example"), "A", "", "B") is False
 
 
-def test_send_as_is_kept_on_the_mailbox_and_priced_in_every_profile(repo):
-    repo.record_send_as("rep@acme-names.example", ["deals@rep-names.example", "rep@acme-names.example"])
-    mailbox = repo.get_mailbox("rep@acme-names.example")
-    assert mailbox.send_as == ["deals@rep-names.example", "rep@acme-names.example"]
+def test_send_as_list_is_priced_in_every_profile():
     assert {name: p.units("gmail.users.settings.sendAs.list") for name, p in PROFILES.items()} == \
         {name: 1 for name in PROFILES}
