@@ -84,6 +84,15 @@ def _dispatch(sim, route, parts, body, request) -> Response:
     if route == ("POST", "restore"):
         sim.restore(body["mailbox"])
         return _ok()
+    if route == ("POST", "suspend-user"):
+        sim.suspend_user(body["email"], body.get("suspended", True))
+        return _ok()
+    if route == ("POST", "delete-user"):
+        sim.delete_user(body["email"])
+        return _ok()
+    if route == ("POST", "domains"):
+        sim.add_domain(body["name"], body.get("alias_of"))
+        return _ok()
     if route == ("POST", "scopes"):
         sim.grant_scopes(body["scopes"])
         return _ok()

@@ -145,6 +145,7 @@ class Simulator:
             "token_uri": self.token_uri,
             "certs_url": self.certs_url,
             "domain": self.world.domain,
+            "domains": self.world.all_domains(),
             "customer_id": self.world.customer_id,
             "reps": self.reps,
             "admin": self.admin,
@@ -191,6 +192,22 @@ class Simulator:
 
     def restore(self, mailbox: str) -> None:
         self.oauth.restore(mailbox)
+
+    def suspend_user(self, email: str, suspended: bool = True) -> None:
+        """The admin suspends (or reinstates) a user in the Directory: ``users.list`` shows
+        ``suspended``, and the token endpoint refuses them, as Google does."""
+        with self.world.lock:
+            self.world.users[email.lower()].suspended = suspended
+
+    def delete_user(self, email: str) -> None:
+        """The admin deletes a user: gone from ``users.list``; their mailbox can no longer be read."""
+        with self.world.lock:
+            del self.world.users[email.lower()]
+
+    def add_domain(self, name: str, alias_of: str | None = None) -> None:
+        """A secondary domain of the customer, or an alias of one of its domains (``domains.list``)."""
+        with self.world.lock:
+            self.world.add_domain(name, alias_of)
 
     def grant_scopes(self, scopes) -> None:
         """Replace the domain-wide delegation scopes the admin granted."""

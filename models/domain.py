@@ -80,9 +80,11 @@ class MailboxState(enum.StrEnum):
     OK = "ok"  # the last run succeeded
     FAILED = "failed"  # the last run failed; the next one tries again
     REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+    DEPARTED = "departed"  # the rep was suspended or deleted in the Directory: no longer synced, history kept
 
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+DEPARTED_BY_DIRECTORY = "directory"  # Mailbox.departed_by when sync found the rep suspended or deleted
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
 DEFAULT_PRIVACY_LEVEL = "subject"
@@ -167,6 +169,9 @@ class Settings:
     free_mail_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
+    # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
+    # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
+    departed_reps: list[str] = dataclasses.field(default_factory=list)
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -234,6 +239,10 @@ class Contact:
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
     timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
+    # thread keys (a normalised subject's hash) -> the reps who made that thread private
+    private_reps: list[str] = dataclasses.field(default_factory=list)
+    private_threads: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -299,6 +308,7 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
@@ -324,6 +334,7 @@ class TimelineEntry:
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+    private: bool = False  # a private Calendar event: teammates see "a meeting" and its time only
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)
@@ -335,7 +346,8 @@ class TimelineEntry:
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
-                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart,
+                   private=activity.private)
 
 
 @dataclasses.dataclass
@@ -353,6 +365,8 @@ class Mailbox:
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
     send_as: list[str] | None = None  # Gmail send-as addresses, None until fetched (sync.people.learn_send_as)
+    departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
+    departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)

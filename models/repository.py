@@ -117,6 +117,7 @@ from models.addresses import (
     normalize_email,
 )
 from models.domain import (
+    DEPARTED_BY_DIRECTORY,
     SEGMENT_ACTIVITY_MODES,
     Activity,
     ActivityKind,
@@ -124,6 +125,7 @@ from models.domain import (
     Contact,
     CustomFieldDefinition,
     Mailbox,
+    MailboxState,
     Participant,
     Segment,
     Settings,
@@ -150,7 +152,8 @@ RETRY_MULTIPLIER = 1.3  # and its growth
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
+# The reps' privacy marks (`set_person_private`, `set_thread_private`) are written by transforms only, too.
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "private_reps", "private_threads")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -494,7 +497,9 @@ class Repository:
         return _settings_of(self._get(self.root))
 
     def save_settings(self, settings: Settings) -> None:
-        self.root.set({"settings": dataclasses.asdict(settings)}, merge=True, **self._rpc)
+        data = dataclasses.asdict(settings)
+        data.pop("departed_reps")  # kept by mark_departed / mark_returned only (a transform, never a stale copy)
+        self.root.set({"settings": data}, merge=True, **self._rpc)
 
     # --- contacts -----------------------------------------------------------------------
 
@@ -961,6 +966,10 @@ class Repository:
             data["timeline_months"] = firestore.ArrayUnion([note_month])
         if other.touches:
             data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+        if other.private_reps:  # what a rep made private with the merged person stays private
+            data["private_reps"] = firestore.ArrayUnion(other.private_reps)
+        if other.private_threads:
+            data["private_threads"] = {key: firestore.ArrayUnion(reps) for key, reps in other.private_threads.items()}
         writer.set(self.contact_ref(kept.id), data, merge=True)
         self.index_emails(writer, kept.id, kept.emails)
 
@@ -1125,6 +1134,122 @@ class Repository:
 
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
+
+    # --- bulk reassignment (#15; models.reassign): `reassignments/{op}` and its `chunks/{n}` --------
+
+    def _reassignment_ref(self, op_id: str):
+        return self.root.collection("reassignments").document(op_id)
+
+    def _reassignment_chunk_ref(self, op_id: str, chunk: int):
+        return self._reassignment_ref(op_id).collection("chunks").document(str(chunk))
+
+    def owned_contact_ids(self, rep: str) -> list[str]:
+        """Every contact in a rep's owner index (`models.search`), sorted: its shards in one batched read."""
+        ids: set[str] = set()
+        for snapshot in self.get_all(self.search_index.owner_shards(rep)):
+            ids.update((snapshot.to_dict() or {}).get("contacts") or {})
+        return sorted(ids)
+
+    def reassignment_journal(self, op_id: str) -> dict[str, Any] | None:
+        snapshot = self._get(self._reassignment_ref(op_id))
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def plan_reassignment(self, op_id: str, journal: dict[str, Any], chunks: list[dict[str, str]]) -> None:
+        """The plan's chunks (`{contact_id: new owner}` each), then the journal naming how many: a crash in
+        between leaves no journal, and the rerun plans again."""
+        with self.batch() as writer:
+            for number, assignments in enumerate(chunks):
+                writer.set(self._reassignment_chunk_ref(op_id, number), {"assignments": assignments, "done": False})
+        self._reassignment_ref(op_id).set({**journal, "chunks": len(chunks)}, **self._rpc)
+
+    def reassignment_chunks(self, op_id: str, count: int) -> list[dict[str, Any]]:
+        """The plan's chunks, in order (one batched read)."""
+        refs = [self._reassignment_chunk_ref(op_id, n) for n in range(count)]
+        found = {s.reference.path: s.to_dict() for s in self.get_all(refs)}
+        return [found.get(ref.path) or {"assignments": {}, "done": False} for ref in refs]
+
+    def reassign_owner(self, writer: WriteSet, contact: Contact, new_owner: str) -> None:
+        """A contact's owner, and the owner index row with it (`SearchIndex.move_owner`)."""
+        self.search_index.move_owner(writer, contact, new_owner)
+        writer.update(self.contact_ref(contact.id), {"owner": new_owner, "updated_at": utcnow()})
+
+    def finish_reassignment_chunk(self, writer: WriteSet, op_id: str, chunk: int, result: dict[str, Any]) -> None:
+        writer.set(self._reassignment_chunk_ref(op_id, chunk), {**result, "done": True}, merge=True)
+
+    def update_reassignment_journal(self, op_id: str, fields: dict[str, Any]) -> None:
+        self._reassignment_ref(op_id).set(fields, merge=True, **self._rpc)
+
+    # --- privacy a rep controls (#15; models.rep_privacy) ---------------------------------------
+    # The marks live on the contact (read with it by every card: no extra read) as transforms only
+    # (SYNC_ONLY_FIELDS keeps every other write off them); `reps/{rep}.private` keeps what each rep
+    # marked, for the admin's counts.
+
+    def set_person_private(self, rep: str, contact_id: str, private: bool) -> None:
+        """Everything `rep` has with this person private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        batch.set(self.contact_ref(contact_id), {"private_reps": change}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"people": {contact_id: utcnow() if private
+                                                              else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def set_thread_private(self, rep: str, contact_ids: Iterable[str], thread_key: str, private: bool) -> None:
+        """One thread of `rep`'s with these people private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        for contact_id in sorted(set(contact_ids)):
+            batch.set(self.contact_ref(contact_id), {"private_threads": {thread_key: change}}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"threads": {thread_key: utcnow() if private
+                                                               else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def private_counts(self, reps: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per rep, how many threads and people they made private (one batched read; counts only)."""
+        reps = sorted(set(reps))
+        found = {s.reference.path: s.to_dict() or {} for s in self.get_all([self._rep_ref(r) for r in reps],
+                                                                               field_paths=["private"])}
+        counts = {}
+        for rep in reps:
+            marks = (found.get(self._rep_ref(rep).path) or {}).get("private") or {}
+            counts[rep] = {"threads": len(marks.get("threads") or {}), "people": len(marks.get("people") or {})}
+        return counts
+
+    # --- the Workspace: its domains and departed reps (#15; sync.directory) -------------------
+    # The tenant's root holds `workspace` = {primary, domains, read_at}, written by sync from the
+    # Directory; each of those domains is also added to `settings.internal_domains` (an ArrayUnion,
+    # so an admin's own internal domains are kept and a concurrent writer loses nothing).
+
+    def record_workspace(self, primary: str, domains: list[str]) -> None:
+        """Store the Workspace's domains (primary first) and make every one of them internal."""
+        others = [d for d in domains if d != self.tenant]
+        data: dict[str, Any] = {"workspace": {"primary": primary, "domains": list(domains), "read_at": utcnow()}}
+        if others:
+            data["settings"] = {"internal_domains": firestore.ArrayUnion(others)}
+        self.root.set(data, merge=True, **self._rpc)
+
+    def workspace_domains(self) -> list[str]:
+        """The tenant's domains as the Directory last listed them (the tenant alone before a sync); one get."""
+        snapshot = self.client.get_all([self.root], field_paths=["workspace"], **self._rpc)
+        found = next((s for s in snapshot if s.exists), None)
+        stored = ((found.to_dict() or {}).get("workspace") or {}).get("domains") if found is not None else None
+        return list(dict.fromkeys([self.tenant, *(stored or [])]))
+
+    def mark_departed(self, email: str, by: str = DEPARTED_BY_DIRECTORY) -> None:
+        """A rep who left: their mailbox is `departed` (cursors and counts kept) and the tenant's settings
+        list them, so every card can say "former teammate" without another read. One atomic commit."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.DEPARTED.value,
+                                            "departed_at": utcnow(), "departed_by": by}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayUnion([email])}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def mark_returned(self, email: str) -> None:
+        """A departed rep is back (reinstated in the Directory, or by an admin): synced again from the next pass."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.NEW.value, "departed_at": None,
+                                            "departed_by": None}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayRemove([email])}}, merge=True)
+        batch.commit(**self._rpc)
 
     # --- sync: bulk creation, the name index and the daemon's few queries --------------------
 
@@ -1557,6 +1682,8 @@ def _entry_doc(entry: TimelineEntry) -> str:
     """
     data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
+    if not entry.private:
+        del data["private"]  # the rare private meeting says so; every other row stays as short as before
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 

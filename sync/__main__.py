@@ -28,6 +28,7 @@ from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import LeaseState
 from sync import logs, schedule
 from sync.api import MailboxError
+from sync.directory import read_workspace
 from sync.gmail import FETCH_GROUP
 from sync.leasing import LEASE_TTL_SECONDS
 from sync.runner import SyncRun, configured_mailboxes, lease_states, status_rows
@@ -56,13 +57,20 @@ def _on_signals(stop: threading.Event) -> None:
 def sync_pass(services: Services, stop: threading.Event, users: list[str] | None = None,
               tuning: dict[str, int] | None = None) -> bool:
     """One pass over the mailboxes; True when every one synced. `tuning`: SyncRun's keyword parameters."""
+    config = services.config
+    workspace = read_workspace(config.admin_email, services.google_service) if config.admin_email else None
     try:
-        mailboxes = [u.lower() for u in users] if users else configured_mailboxes(services.config,
-                                                                                 services.google_service)
+        if users:
+            mailboxes = [u.lower() for u in users]
+        elif workspace is not None and not config.users:
+            mailboxes = list(workspace.active)
+        else:
+            mailboxes = configured_mailboxes(config, services.google_service)
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
-    run = SyncRun(services.repository, services.google_service, services.config, stop, **(tuning or {}))
+    run = SyncRun(services.repository, services.google_service, config, stop, workspace=workspace,
+                  **(tuning or {}))
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())

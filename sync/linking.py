@@ -43,6 +43,7 @@ class Item:
     # the address headers (or attendee addresses) as written: exclusions check every address they name,
     # the ones parsing dropped (`pät@…`, a trailing dot) too (`Team.excludes`)
     address_text: tuple[str, ...] = ()
+    private: bool = False  # a private Calendar event: stored without title or names (models.rep_privacy)
 
     @property
     def sender(self) -> str | None:

@@ -51,7 +51,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from models.addresses import NAME_FROM_HEADER, email_domain, name_key, person_name
+from models.addresses import NAME_FROM_HEADER, name_key, person_name
 from models.domain import ActivityKind, Contact
 from models.repository import Repository
 from sync.api import MailboxApi, MailboxError, Stopped, classify
@@ -89,21 +89,21 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
         return
     aliases: dict[str, set[str]] = collections.defaultdict(set)
     missing = []
-    for tenant in sorted({email_domain(m) for m in wanted}):
+    for tenant in sorted({run.tenant_of(m) for m in wanted}):
         repo = run.tenant(tenant).repo
         if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
-            stored = {e: m for e in wanted if email_domain(e) == tenant and (m := repo.get_mailbox(e))}
+            stored = {e: m for e in wanted if run.tenant_of(e) == tenant and (m := repo.get_mailbox(e))}
         else:
             stored = {m.email: m for m in repo.list_mailboxes()}
         aliases[tenant].update(a for m in stored.values() for a in (m.send_as or ()))
-        missing += [e for e in wanted if email_domain(e) == tenant and not (
+        missing += [e for e in wanted if run.tenant_of(e) == tenant and not (
             e in stored and stored[e].send_as is not None and stored[e].history_id)]
     workers = max(1, min(run.config.sync_concurrency, len(missing)))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="send-as") as pool:
         for email, found in zip(missing, pool.map(lambda e: _fetch_send_as(run, e), missing), strict=True):
             if found is not None:  # stored by the mailbox's own sync, with its cursors, under its lease
                 run.send_as_fetched[email] = found
-                aliases[email_domain(email)].update(found)
+                aliases[run.tenant_of(email)].update(found)
     for tenant, found in aliases.items():
         run.tenant(tenant).team.add_own_addresses(sorted(found))
     run.send_as_learned.update([*wanted, *aliases])

@@ -156,7 +156,7 @@ class Worker:
         run = self._checkout()
         result = run.sync_mailbox(mailbox)
         if not self.stop.is_set():
-            run.link(email_domain(mailbox))
+            run.link(run.tenant_of(mailbox))
         return result
 
     def _checkout(self) -> SyncRun:

@@ -39,6 +39,7 @@ from models.repository import Repository
 from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
+from sync.directory import Workspace, mark_departures, record_workspace
 from sync.gmail import FETCH_GROUP, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
@@ -77,7 +78,7 @@ class MailboxResult:
     @property
     def synced(self) -> bool:
         """Synced, or left to the attempt that holds it: nothing for this process to report as failed."""
-        return self.skipped is not None or (self.state == MailboxState.OK and not self.error)
+        return self.skipped is not None or (self.state in (MailboxState.OK, MailboxState.DEPARTED) and not self.error)
 
     def line(self) -> str:
         if self.skipped:
@@ -110,7 +111,8 @@ class SyncRun:
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
                  chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
-                 lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True):
+                 lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True,
+                 workspace: Workspace | None = None):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -120,6 +122,7 @@ class SyncRun:
         self.quota = quota or config.quota  # the configured profile; a test or benchmark may scale it
         self.lease_ttl_seconds = lease_ttl_seconds
         self.wait_for_lease = wait_for_lease
+        self.workspace = workspace  # the Directory's domains and users (sync.directory), when it was read
         self._tenants: dict[str, TenantState] = {}
         self.send_as_learned: set[str] = set()  # mailboxes and tenants whose send-as aliases are known (sync.people)
         self.send_as_fetched: dict[str, list[str]] = {}  # mailbox -> aliases fetched, stored by its own sync
@@ -130,10 +133,22 @@ class SyncRun:
         with self._lock:
             if tenant not in self._tenants:
                 repo = self.repository(tenant)
-                self._tenants[tenant] = TenantState(repo, Team(tenant, repo.get_settings()))
+                settings = repo.get_settings()
+                if self.workspace is not None and tenant == self.workspace.primary \
+                        and record_workspace(repo, self.workspace, settings.internal_domains):
+                    settings = repo.get_settings()  # its domains are internal from this pass on
+                self._tenants[tenant] = TenantState(repo, Team(tenant, settings))
             return self._tenants[tenant]
 
+    def tenant_of(self, email: str) -> str:
+        """The tenant a mailbox is filed under: its Workspace's primary domain (SPEC §4), else its own domain."""
+        return self.workspace.tenant_of(email) if self.workspace is not None else email_domain(email)
+
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
+        if self.workspace is not None:  # departed reps are not synced; their mailboxes say so (sync.directory)
+            departed = set(mark_departures(self.tenant(self.workspace.primary).repo, self.workspace))
+            mailboxes = [m for m in mailboxes if m.lower() not in departed and (
+                self.workspace.is_active(m) or self.workspace.tenant_of(m) != self.workspace.primary)]
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         learn_send_as(self, mailboxes)  # every alias is the team's before any mailbox links a message
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
@@ -182,7 +197,7 @@ class SyncRun:
         under that).
         """
         email = email.lower()
-        repo = self.tenant(email_domain(email)).repo
+        repo = self.tenant(self.tenant_of(email)).repo
         for _ in range(1 + DIRTY_RERUNS_MAX):
             lease = self._acquire(repo, email)
             if lease is None:
@@ -215,9 +230,11 @@ class SyncRun:
     def _sync_leased(self, email: str, lease: Lease) -> MailboxResult:
         started = time.monotonic()
         learn_send_as(self, [email])  # a pass knows every mailbox's already; a worker, from each one's first sync
-        state = self.tenant(email_domain(email))
+        state = self.tenant(self.tenant_of(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        if mailbox.state == MailboxState.DEPARTED:  # the rep left (sync.directory): history kept, nothing synced
+            return MailboxResult(email, MailboxState.DEPARTED)
         fetched = self.send_as_fetched.pop(email, None)
         mailbox.send_as = mailbox.send_as if fetched is None else fetched
         config = self.config

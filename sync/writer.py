@@ -334,16 +334,19 @@ class SyncWriter:
             self.team.arrange_participants(participants)
             holders = {**old.holders, self.mailbox: item.held_id}
             unchanged = (holders == old.holders and contact_ids == old.contact_ids
-                         and len(participants) == len(old.participants)
+                         and len(participants) == len(old.participants) and old.private == item.private
                          and (old.subject, old.at, old.end_at) == (item.subject, item.at, item.end_at))
             if unchanged:
                 return None
             created_at = old.created_at
         companies = sorted({self.state.company_of.get(c) or "" for c in contact_ids} - {""})  # see module doc
-        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject=item.subject,
+        private = item.private or (old is not None and old.private)  # one holder's private copy keeps it private
+        if private:
+            participants = [dataclasses.replace(p, name="") for p in participants]
+        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject="" if private else item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key)
+                            external_key=item.external_key, private=private)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
             activity.created_at = created_at
