@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 
 import google_clients
 from config import Config, ConfigError
-from models.leases import Leases, leader_leases
-from models.repository import Repository, connect
+from models.leases import Leases
+from models.repository import Repository, connect, leader_leases
 
 
 class Services:

@@ -132,7 +132,7 @@ from models.domain import (
     TimelineEntry,
     utcnow,
 )
-from models.leases import Lease, Leases, LeaseState
+from models.leases import Lease, LeaseDocuments, Leases, LeaseState
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
@@ -1617,7 +1617,7 @@ class Repository:
 
     @functools.cached_property
     def _leases(self) -> Leases:
-        return Leases(self.client, self.root)
+        return Leases(self.client, _lease_documents(self.root, "leases"))
 
     def acquire_lease(self, mailbox: str, owner: str, ttl_seconds: float) -> Lease | None:
         """The mailbox's lease for `owner` (unique to one attempt), or None while another holds it."""
@@ -1649,6 +1649,18 @@ class Repository:
     def mailbox_leases(self) -> list[LeaseState]:
         """Every mailbox lease of the tenant, held or released, for `sync status`."""
         return self._leases.held()
+
+
+
+def _lease_documents(parent, collection: str) -> LeaseDocuments:
+    """`{collection}/{name}` holds a lease, `{collection}_dirty/{name}` its dirty mark (models.leases)."""
+    leases, dirty = parent.collection(collection), parent.collection(collection + "_dirty")
+    return LeaseDocuments(lease=leases.document, dirty=dirty.document, all=leases.stream)
+
+
+def leader_leases(client: firestore.Client) -> Leases:
+    """Leases of the process-wide roles (the dispatcher): `sidecar/processes/leaders`, outside every tenant."""
+    return Leases(client, _lease_documents(client.collection("sidecar").document("processes"), "leaders"))
 
 
 def segment_to_doc(segment: Segment) -> dict[str, Any]:
