@@ -238,7 +238,11 @@ class Contact:
     name_source: str = ""
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
-    timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # the timeline buckets that exist: "YYYY-MM", and "YYYY-MM.N" for a busy month's further parts
+    timeline_months: list[str] = dataclasses.field(default_factory=list)
+    # bucket -> {"rows": rows placed there, "lo"/"hi": epoch seconds of its oldest/newest row}
+    # (`models.repository`: how the reader finds the newest rows without reading every part)
+    timeline_parts: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
     # thread keys (a normalised subject's hash) -> the reps who made that thread private
     private_reps: list[str] = dataclasses.field(default_factory=list)
@@ -308,6 +312,11 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    # what identifies an email beyond its sender-written Message-ID (`sync.gmail.message_evidence`):
+    # a copy whose evidence differs is another message, never merged into this one
+    evidence: str = ""
+    # linked contact id -> the bucket of its timeline holding this activity's row (`models.repository`)
+    timeline_buckets: dict[str, str] = dataclasses.field(default_factory=dict)
     private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:

@@ -8,8 +8,11 @@ snapshot came from.
 Layout (SPEC §6), everything under `tenants/{tenant}`:
 
     tenants/{tenant}                         settings (privacy level, exclusions, ...)
-      contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist)
-        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}}: one month of rows
+      contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist, and
+                                             `timeline_parts`, each bucket's time span)
+        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}, rows}: a month's first rows
+        timeline/{YYYY-MM.N}                 the month's further parts, once each before it holds
+                                             `TIMELINE_PART_ROWS` rows (see "Bounded documents")
       emails/{email}                         {contact_id, domain}: the address index
       companies/{domain}                     a Company, keyed by registrable domain
       activities/{activity_id}               an Activity, one per message/meeting/note/call
@@ -19,8 +22,9 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
         message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
-      unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
-                                             address no contact held yet, linked when one is created
+      unlinked/{email}                       {activity_ids: [...], noted, overflow}: activities sync stored
+                                             naming an address no contact held yet, linked when one is
+                                             created (at most `UNLINKED_IDS_MAX`, then `overflow`)
       merges/{merged contact id}             the journal of a merge (`models.merge`)
       requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
                                              retry creates nothing more (`add_activity_once`)
@@ -55,8 +59,8 @@ What the rest of the code asks for:
   entries, the document last), `record_touches`, `record_synced_messages`,
   `index_emails`, `index_name`, `put_synced_contact`, `put_merged_contact`,
   `remove_contact`, `make_alias`, ...; and whole operations that commit
-  themselves (`create_contact`, `save_contact`, `rename_from_address`,
-  `move_timeline_bucket`).
+  themselves (`create_contact`, `save_contact`,
+  `settle_synced_contacts`, `settle_job_changes`, `move_timeline_bucket`).
   `commit_recorded` commits a recorded write set the way sync's chunks need
   (activity documents last, plain sets through `models.encoding`).
 - `SYNC_ONLY_FIELDS`: the counters only sync's `Maximum` transforms set, left
@@ -76,6 +80,37 @@ before they existed, which `unlinked/{email}` lists (one read per address,
 where a query over activities would scan them all). The admin's look-ups
 (exclusions, address conflicts) and segment queries are the other queries;
 none runs behind a Gmail or Calendar card.
+
+Bounded documents (SPEC §7: none grows without bound with the customer's
+data; Firestore refuses a document over 1 MiB):
+
+- a timeline bucket holds at most about `TIMELINE_PART_ROWS` rows, each of a
+  bounded size (`_entry_doc`): a busy month spills into numbered parts. Which
+  part a new row goes to is decided by `TimelinePlacement`, which counts the
+  rows of each bucket (each bucket's `rows`, an `Increment`, read once, then
+  counted as it places); the row's bucket is recorded on the activity
+  (`timeline_buckets`), so a rewrite or a removal finds it without a read.
+  The contact lists the buckets and records each one's time span with
+  `Minimum` and `Maximum` transforms, so concurrent writers merge. The reader
+  takes buckets newest span first and stops once the page is full and no
+  unread bucket can hold a newer row: the newest 20 rows of a 10,000-email
+  month cost one part's read. Two processes filling the same contact's month
+  at once can each put one chunk's rows in the same part, which the row
+  bound leaves room for.
+- `unlinked/{email}` keeps at most about `UNLINKED_IDS_MAX` activity ids
+  (sync counts them, `noted`); past that it only says `overflow`, and the
+  link pass finds that address's activities by a query instead (a busy
+  sender nobody wrote to would otherwise grow it forever).
+- Bounded by something other than the data's volume, with the bound: a
+  contact's `touches`, `first_touches` and `names_seen` (one entry per rep);
+  its `timeline_months`/`timeline_parts` (one entry per bucket: ~60 bytes a
+  month, plus one per 200 rows of a busy month); `names/{key}` (the
+  contacts sharing one folded full name: ~40,000 fit); a mailbox's 16
+  `message_index` buckets (~20,000 ids each: ~320,000 messages in the
+  backfill window). Not bounded: a search prefix document (`models.search`)
+  holds every contact with a word starting with those two letters (~8,000
+  fit), and an activity's participants are what the sender wrote (one over
+  1 MiB is skipped and counted by sync).
 
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments. Made with a `deadline` (the web process), it passes
@@ -109,8 +144,6 @@ from google.cloud.firestore_v1.field_path import FieldPath
 
 from models import encoding
 from models.addresses import (
-    NAME_FROM_ADDRESS,
-    NAME_FROM_HEADER,
     company_domain,
     exclusion_terms,
     name_key,
@@ -133,6 +166,7 @@ from models.domain import (
     utcnow,
 )
 from models.leases import Lease, LeaseDocuments, Leases, LeaseState
+from models.precedence import NAME_SOURCE_RANK, best_name, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
@@ -143,7 +177,15 @@ FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably
 TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
+UNLINKED_IDS_MAX = 2_000  # activity ids an `unlinked/{email}` list keeps (~60 KB) before it says `overflow`
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+# Rows a timeline bucket takes before the month spills into its next part. A row is at most ~3.2 KB
+# (`_entry_doc`'s bounds), so a full part stays under 0.7 MiB, leaving room for concurrent writers'
+# overfill under Firestore's 1 MiB document limit; a typical row (~400 B) makes a part ~80 KB.
+TIMELINE_PART_ROWS = 200
+TIMELINE_ROW_SUBJECT_MAX = 250  # characters of a subject a timeline row keeps (the activity keeps it whole)
+TIMELINE_ROW_HOLDERS_MAX = 25  # holders a row lists (sorted); a wider mail shows its first 25
+TIMELINE_ROW_COUNTERPART_MAX = 100
 WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
@@ -153,7 +195,7 @@ _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
 # The reps' privacy marks (`set_person_private`, `set_thread_private`) are written by transforms only, too.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "private_reps", "private_threads")
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "timeline_parts", "private_reps", "private_threads")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -288,6 +330,12 @@ def activity_from_doc(snapshot) -> Activity:
     data = snapshot.to_dict()
     data["participants"] = [Participant(**p) for p in data.get("participants") or []]
     data["holders"] = {unquote(m): held for m, held in (data.get("holders") or {}).items()}
+    # stored before buckets had parts: every row is in its month's first bucket
+    buckets = dict(data.get("timeline_buckets") or {})
+    if len(buckets) < len(data.get("contact_ids") or ()) and data.get("at") is not None:
+        for contact_id in data.get("contact_ids") or ():
+            buckets.setdefault(contact_id, month_of(data["at"]))
+    data["timeline_buckets"] = buckets
     return Activity(id=snapshot.id, **_known(Activity, data))
 
 
@@ -372,6 +420,7 @@ class Touch:
     at: dt.datetime
     kind: str
     rep: str | None = None
+    bucket: str | None = None  # the timeline bucket its row is in, when known (else its month's first)
 
 
 def month_of(at: dt.datetime) -> str:
@@ -387,6 +436,107 @@ def recent_months(now: dt.datetime, count: int) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return months
+
+
+def timeline_bucket(month: str, part: int) -> str:
+    """A timeline bucket's id: the month for its first part, "YYYY-MM.N" for the next ones."""
+    return month if part == 0 else f"{month}.{part}"
+
+
+def bucket_month(bucket: str) -> str:
+    """The month a timeline bucket belongs to ("2026-11.3" -> "2026-11")."""
+    return bucket.partition(".")[0]
+
+
+def _month_span(month: str) -> tuple[float, float]:
+    """Epoch seconds of a month's first instant and of the last one before the next month."""
+    year, number = (int(part) for part in month.split("-"))
+    start = dt.datetime(year, number, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=dt.UTC)
+    return start.timestamp(), end.timestamp() - 1e-6
+
+
+class TimelinePlacement:
+    """Where new timeline rows go: each contact's month fills its parts in order (module doc).
+
+    Counts the rows of each bucket: a bucket document carries its own count
+    (`rows`, an `Increment` of the rows placed there); the buckets of a month
+    are those the contact lists. Both are read once (the contact through
+    `learn` when the caller has it, else in one batched read; the counts of a
+    month's buckets in one masked read), then counted here as rows are placed.
+    A bucket listed without a count (stored before parts existed) counts as
+    full, so it takes no more rows. Not thread-safe: sync places under its
+    tenant lock, everyone else makes one per write.
+    """
+
+    def __init__(self, repo: Repository, part_rows: int = TIMELINE_PART_ROWS):
+        self._repo = repo
+        self.part_rows = part_rows
+        self._listed: dict[str, set[str]] = {}  # contact id -> buckets its document lists
+        self._rows: dict[str, dict[str, int]] = {}  # contact id -> bucket -> rows (months read so far)
+        self._months: set[tuple[str, str]] = set()  # (contact id, month) whose counts are known
+
+    def learn(self, contact: Contact) -> None:
+        """Take the buckets a contact lists from a copy just read (sync reads its contacts anyway)."""
+        self._listed.setdefault(contact.id, set(contact.timeline_months))
+
+    def learn_new(self, contact_id: str) -> None:
+        """A contact just created: its timeline is empty."""
+        self._listed.setdefault(contact_id, set())
+
+    def place(self, activities: Iterable[Activity]) -> list[tuple[Activity, str, str, bool]]:
+        """(activity, contact id, bucket, new row?) for every row the activities show.
+
+        A row already placed (`activity.timeline_buckets`) keeps its bucket; a
+        new one goes to the first part of its month with room, and the
+        activity records where.
+        """
+        activities = list(activities)
+        wanted = {(c, month_of(a.at)) for a in activities for c in a.contact_ids if c not in a.timeline_buckets}
+        self._count({pair for pair in wanted if pair not in self._months})
+        placed = []
+        for activity in activities:
+            month = month_of(activity.at)
+            for contact_id in activity.contact_ids:
+                bucket = activity.timeline_buckets.get(contact_id)
+                if bucket is not None:
+                    placed.append((activity, contact_id, bucket, False))
+                    continue
+                rows = self._rows.setdefault(contact_id, {})
+                part = 0
+                while rows.get(timeline_bucket(month, part), 0) >= self.part_rows:
+                    part += 1
+                bucket = timeline_bucket(month, part)
+                rows[bucket] = rows.get(bucket, 0) + 1
+                activity.timeline_buckets[contact_id] = bucket
+                placed.append((activity, contact_id, bucket, True))
+        return placed
+
+    def _count(self, pairs: set[tuple[str, str]]) -> None:
+        """Read the row counts of these contacts' months: their listed buckets, one masked batched read."""
+        if not pairs:
+            return
+        unknown = {c for c, _ in pairs if c not in self._listed}
+        if unknown:
+            found = self._repo.get_contacts(unknown)
+            for contact_id in unknown:
+                self._listed[contact_id] = set(found[contact_id].timeline_months) if contact_id in found else set()
+        where: dict[str, tuple[str, str]] = {}  # bucket document path -> (contact id, bucket)
+        refs = []
+        for contact_id, month in pairs:
+            rows = self._rows.setdefault(contact_id, {})
+            for bucket in self._listed[contact_id]:
+                if bucket_month(bucket) == month:
+                    rows[bucket] = self.part_rows  # full unless its count says otherwise (a legacy bucket)
+                    ref = self._repo.timeline_ref(contact_id, bucket)
+                    where[ref.path] = (contact_id, bucket)
+                    refs.append(ref)
+            self._months.add((contact_id, month))
+        for snapshot in self._repo.get_all(refs, field_paths=["rows"]):
+            count = (snapshot.to_dict() or {}).get("rows")
+            if count is not None:
+                contact_id, bucket = where[snapshot.reference.path]
+                self._rows[contact_id][bucket] = int(count)
 
 
 def message_index_bucket(message_id: str) -> str:
@@ -602,34 +752,6 @@ class Repository:
         if new_key:
             self.index_name(writer, new_key, contact.id)
 
-    def rename_from_address(self, contact_id: str, first: str, middle: str, last: str) -> bool:
-        """Replace a name sync guessed from the address (`name_source == "address"`) by a display name's.
-
-        True if renamed. A name a rep typed or imported, or a merged contact, is
-        left alone; one read and one commit conditional on it, so a rep's edit
-        that lands first wins. The name and search indexes follow, and
-        `link_pending` is raised so the pass's job-change review judges the new name.
-        """
-        ref = self.contact_ref(contact_id)
-        for _ in range(WRITE_ATTEMPTS):
-            snapshot = self._get(ref)
-            if not snapshot.exists:
-                return False
-            stored = contact_from_doc(snapshot)
-            if stored.name_source != NAME_FROM_ADDRESS or stored.merged_into:
-                return False
-            contact = dataclasses.replace(stored, first_name=first, middle_name=middle, last_name=last,
-                                          name_source=NAME_FROM_HEADER)
-            batch = self.client.batch()
-            batch.update(ref, {"first_name": first, "middle_name": middle, "last_name": last,
-                               "name_source": NAME_FROM_HEADER, "link_pending": True},
-                         option=self.client.write_option(last_update_time=snapshot.update_time))
-            self._reindex_name(batch, contact, stored)
-            self.search_index.index_contact(batch, contact, previous=stored)
-            if self._commit_unless_stale(batch):
-                return True
-        raise Conflict(f"contact {contact_id} kept changing while it was renamed; try again")
-
     def _snapshots(self, refs: list) -> dict[str, Any]:
         """Path -> snapshot of those of `refs` that exist (one batched read)."""
         return {snapshot.reference.path: snapshot for snapshot in self.get_all(refs)}
@@ -723,21 +845,31 @@ class Repository:
         """
         latest: dict[str, float] = {}
         reps: dict[str, float] = {}
+        firsts: dict[str, float] = {}
         months = set()
+        spans: dict[str, list[float]] = {}
         for touch in touches:
             epoch = touch.at.timestamp()
-            months.add(month_of(touch.at))
+            bucket = touch.bucket or month_of(touch.at)
+            months.add(bucket)
+            span = spans.setdefault(bucket, [epoch, epoch])
+            span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
             if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
+                firsts[doc_id(touch.rep)] = min(firsts.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return
         data: dict[str, Any] = {name: firestore.Maximum(value) for name, value in latest.items()}
         if reps:
             data["touches"] = {rep: firestore.Maximum(value) for rep, value in reps.items()}
+            # each rep's first exchange: what `settle_synced_contacts` picks the owner by
+            data["first_touches"] = {rep: firestore.Minimum(value) for rep, value in firsts.items()}
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
+        data["timeline_parts"] = {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
+                                  for bucket, (lo, hi) in spans.items()}
         writer.set(self.contact_ref(contact_id), data, merge=True)
 
     def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
@@ -790,29 +922,59 @@ class Repository:
     def put_activity(self, writer: WriteSet, activity: Activity) -> None:
         """Write an activity and its row on each linked contact's timeline, through `writer`.
 
-        Pair it with `record_touches` for the same contacts (see there).
+        Pair it with `record_touches` for the same contacts (see there). A new
+        row's bucket costs one read of its contacts (`TimelinePlacement`).
         """
-        writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
-        row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
-        for contact_id in activity.contact_ids:
-            writer.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
+        self.put_activities(writer, [activity])
 
-    def put_activities(self, writer: WriteSet, activities: Iterable[Activity]) -> None:
-        """`put_activity` for many, with one write per timeline bucket instead of one per row.
+    def timeline_placement(self) -> TimelinePlacement:
+        """Where new timeline rows go; a writer of many activities keeps one (sync: one per tenant and run)."""
+        return TimelinePlacement(self)
 
-        Rows of one contact's month merge into a single field-level merge of
-        `entries` (the same result as writing them one by one); sync's bulk
-        writes use this. Pair it with `record_touches` in the same way.
+    def put_activities(self, writer: WriteSet, activities: Iterable[Activity],
+                       placement: TimelinePlacement | None = None) -> None:
+        """`put_activity` for many: one write per activity and per timeline bucket.
+
+        Rows of one contact's bucket merge into a single field-level merge of
+        `entries` (the same result as writing them one by one) that counts the
+        new ones (`rows`, an `Increment`); a contact whose rows went to a
+        month's later part gets one more write listing it and widening its
+        span (a month's first bucket is `record_touches`'s). New rows are placed by
+        `placement` (a fresh one, which reads the contacts, when None).
+        Sync's bulk writes use this. Pair it with `record_touches` in the same way.
         """
+        activities = list(activities)
+        placed = (placement or TimelinePlacement(self)).place(activities)
         rows: dict[tuple[str, str], dict[str, str]] = {}
+        added: dict[tuple[str, str], int] = {}
+        parts: dict[str, dict[str, list[float]]] = {}  # contact -> part (not a month's first bucket) -> [lo, hi]
+        encoded: dict[str, str] = {}
+        for activity, contact_id, bucket, new in placed:
+            row = encoded.get(activity.id)
+            if row is None:
+                row = encoded[activity.id] = _entry_doc(TimelineEntry.of(activity))
+            rows.setdefault((contact_id, bucket), {})[activity.id] = row
+            added[(contact_id, bucket)] = added.get((contact_id, bucket), 0) + (1 if new else 0)
+            if bucket != month_of(activity.at):
+                epoch = activity.at.timestamp()
+                span = parts.setdefault(contact_id, {}).setdefault(bucket, [epoch, epoch])
+                span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         for activity in activities:
             writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
-            row = _entry_doc(TimelineEntry.of(activity))
-            month = month_of(activity.at)
-            for contact_id in activity.contact_ids:
-                rows.setdefault((contact_id, month), {})[activity.id] = row
-        for (contact_id, month), entries in rows.items():
-            writer.set(self.timeline_ref(contact_id, month), {"entries": entries}, merge=True)
+        for key, entries in rows.items():
+            data: dict[str, Any] = {"entries": entries}
+            if added[key]:
+                data["rows"] = firestore.Increment(added[key])
+            writer.set(self.timeline_ref(*key), data, merge=True)
+        for contact_id, spans in parts.items():  # a month's first bucket is listed by `record_touches`
+            self._list_buckets(writer, contact_id, spans)
+
+    def _list_buckets(self, writer: WriteSet, contact_id: str, spans: Mapping[str, list[float]]) -> None:
+        """List buckets on a contact and widen their recorded spans ([lo, hi] epoch seconds each)."""
+        writer.set(self.contact_ref(contact_id), {
+            "timeline_months": firestore.ArrayUnion(sorted(spans)),
+            "timeline_parts": {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
+                               for bucket, (lo, hi) in spans.items()}}, merge=True)
 
     def add_activity(self, activity: Activity, rep: str | None = None) -> Activity:
         """One activity written now (a note or a call from a card), with its counters."""
@@ -832,8 +994,9 @@ class Repository:
         (sync's rerun, a repeated exclusion); every write is idempotent.
         """
         for contact_id in activity.contact_ids:
-            writer.set(self.timeline_ref(contact_id, month_of(activity.at)),
-                       {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
+            bucket = activity.timeline_buckets.get(contact_id) or month_of(activity.at)
+            writer.set(self.timeline_ref(contact_id, bucket), {"entries": {activity.id: firestore.DELETE_FIELD}},
+                       merge=True)
         for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
             writer.delete(self.message_ref(mailbox, held_id))
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
@@ -841,33 +1004,60 @@ class Repository:
         writer.delete(self.activity_ref(activity.id))
 
     def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
-                           to_id: str) -> None:
-        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids."""
+                           to_id: str, buckets: Mapping[str, str] | None = None) -> None:
+        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids.
+
+        `buckets` (activity id -> bucket of `to_id`'s timeline) records where their rows now are.
+        """
         for activity in activities:
             if from_id in activity.contact_ids or to_id not in activity.contact_ids:
                 ids = [to_id if cid == from_id else cid for cid in activity.contact_ids]
                 if to_id not in ids:
                     ids.append(to_id)
-                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids))})
+                placed = {cid: b for cid, b in activity.timeline_buckets.items() if cid != from_id}
+                if buckets and activity.id in buckets:
+                    placed[to_id] = buckets[activity.id]
+                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids)),
+                                                               "timeline_buckets": placed})
 
     def move_timeline_bucket(self, from_id: str, to_id: str, month: str) -> int:
-        """Move one month of contact `from_id`'s timeline to `to_id`'s; the rows moved.
+        """Move one bucket (`month`: a bucket id) of contact `from_id`'s timeline to `to_id`'s; the rows moved.
 
-        Idempotent, the bucket deleted last: the activities are re-pointed
-        first (batches that hold nothing else), then one atomic commit copies
-        the rows, lists the month on the receiving contact, deletes the bucket
-        and unlists it on the giving one. A rerun after a crash finds the
-        bucket again, or finds it gone and moves nothing.
+        Idempotent, the bucket deleted last: the rows are placed on the
+        receiving timeline as new rows are (`TimelinePlacement`, so a busy
+        month still spills into parts) and the activities re-pointed first
+        (batches that hold nothing else), then one atomic commit copies the
+        rows, lists and counts the buckets on the receiving contact, deletes
+        the bucket and unlists it on the giving one. A rerun after a crash
+        finds the bucket again, with the rows' places already on the
+        activities, or finds it gone and moves nothing.
         """
         snapshot = self._get(self.timeline_ref(from_id, month))
         if not snapshot.exists:
             return 0  # moved by an earlier, interrupted run
         entries: dict[str, Any] = snapshot.get("entries") or {}
+        activities = self.get_activities(entries)
+        receiving = []
+        for activity in activities.values():
+            copy = dataclasses.replace(activity, contact_ids=[to_id], timeline_buckets={
+                to_id: activity.timeline_buckets[to_id]} if to_id in activity.timeline_buckets else {})
+            receiving.append(copy)
+        placed = {a.id: bucket for a, _, bucket, _ in TimelinePlacement(self).place(receiving)}
         with self.batch() as writer:
-            self.repoint_activities(writer, self.get_activities(entries).values(), from_id, to_id)
+            self.repoint_activities(writer, activities.values(), from_id, to_id, placed)
+        rows: dict[str, dict[str, Any]] = {}
+        spans: dict[str, list[float]] = {}
+        for activity_id, raw in entries.items():
+            bucket = placed.get(activity_id, month)
+            rows.setdefault(bucket, {})[activity_id] = raw
+            epoch = _entry_from_doc(activity_id, raw).at.timestamp()
+            span = spans.setdefault(bucket, [epoch, epoch])
+            span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         with self.batch() as writer:
-            writer.set(self.timeline_ref(to_id, month), {"entries": entries}, merge=True)
-            writer.set(self.contact_ref(to_id), {"timeline_months": firestore.ArrayUnion([month])}, merge=True)
+            for bucket, moved in rows.items():
+                writer.set(self.timeline_ref(to_id, bucket), {"entries": moved, "rows": firestore.Increment(
+                    len(moved))}, merge=True)
+            self._list_buckets(writer, to_id, spans)
             writer.delete(self.timeline_ref(from_id, month))
             writer.set(self.contact_ref(from_id), {"timeline_months": firestore.ArrayRemove([month])}, merge=True)
         return len(entries)
@@ -882,34 +1072,49 @@ class Repository:
                  buckets: Mapping[str, Mapping[str, str]] | None = None) -> TimelinePage:
         """A page of a contact's timeline, newest first; `next_cursor` is None on the last page.
 
-        Reads the newest monthly buckets a few at a time until the page is full
-        (usually one `get_all`). Pass `contact` when it is already loaded to save
-        a read, and `buckets` (month -> rows) when a read view already fetched
-        some months (`PeopleView.buckets`): a month found there is not read
-        again. `since` stops at a time instead of a page size (meeting briefs).
-        Months are taken newest first either way, so the page is the same.
+        Takes the contact's buckets by the newest row they can hold (their
+        recorded span, else their month's), a few per `get_all`, and stops once
+        the page is full and no unread bucket can hold a row newer than the
+        page's last: usually one `get_all`, and one part of a busy month. Pass
+        `contact` when it is already loaded to save a read, and `buckets`
+        (bucket -> rows) when a read view already fetched some
+        (`PeopleView.buckets`): a bucket found there is not read again.
+        `since` stops at a time instead of a page size (meeting briefs).
+        Buckets are taken newest first either way, so the page is the same.
         """
         contact = contact or self.get_contact(contact_id, follow_alias=False)
         after = decode_cursor(cursor) if cursor else None
-        months = sorted(set(contact.timeline_months), reverse=True)
+        spans = []  # (newest, oldest, bucket): recorded, else the month's
+        for bucket in set(contact.timeline_months):
+            meta = contact.timeline_parts.get(bucket) or {}
+            start, end = _month_span(bucket_month(bucket))
+            spans.append((float(meta.get("hi", end)), float(meta.get("lo", start)), bucket))
+        busy = {bucket_month(bucket) for bucket in contact.timeline_months if bucket != bucket_month(bucket)}
         if after:
-            months = [m for m in months if m <= month_of(after[0])]
+            spans = [span for span in spans if span[1] <= after[0].timestamp()]
         if since:
-            months = [m for m in months if m >= month_of(since)]
+            spans = [span for span in spans if span[0] >= since.timestamp()]
+        spans.sort(reverse=True)
         rows: list[TimelineEntry] = []
         wanted = None if since else limit + 1
         known = buckets or {}
         position = 0
-        while position < len(months) and (wanted is None or len(rows) < wanted):
-            if months[position] in known:
-                chunk, found = [months[position]], [known[months[position]]]
+        while position < len(spans):
+            if wanted is not None and len(rows) >= wanted:
+                rows.sort(key=lambda e: (e.at, e.activity_id), reverse=True)
+                if rows[wanted - 1].at.timestamp() > spans[position][0]:
+                    break  # no unread bucket holds a row newer than the page's last
+            if spans[position][2] in known:
+                chunk, found = [spans[position][2]], [known[spans[position][2]]]
             else:
                 chunk = []
-                for month in months[position:]:
-                    if month in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
+                for _, _, bucket in spans[position:]:
+                    if bucket in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
                         break
-                    chunk.append(month)
-                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, m) for m in chunk])]
+                    if chunk and wanted is not None and {bucket_month(b) for b in [*chunk, bucket]} & busy:
+                        break  # a busy month's part is likely to fill the page alone: read it alone
+                    chunk.append(bucket)
+                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, b) for b in chunk])]
             position += len(chunk)
             for entries in found:
                 for activity_id, raw in (entries or {}).items():
@@ -1051,6 +1256,11 @@ class Repository:
         return int(result[0][0].value)
 
     # --- exclusions (models.privacy): the admin's indexed look-ups --------------------------
+
+    def activity_ids_naming(self, address: str) -> list[str]:
+        """Ids of the activities whose participants include `address` (one query on `addresses`)."""
+        query = self.root.collection("activities").where(filter=FieldFilter("addresses", "array_contains", address))
+        return [s.id for s in self._stream(query.select(["addresses"]))]
 
     def activity_ids_excluded_by(self, entry: str) -> list[str]:
         """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
@@ -1263,35 +1473,143 @@ class Repository:
         return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
 
     def put_synced_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None,
-                           new_company: Company | None = None) -> None:
+                           new_company: Company | None = None, in_sample: bool = True) -> None:
         """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
         A field merge that leaves the counters alone, so a rerun (or a second
         mailbox creating the same person at once) rewrites the same values and
-        never resets what `record_touches` already raised.
+        never resets what `record_touches` already raised. `in_sample`: whether
+        it joins its company's sample of contact ids; the caller, which counts
+        them, says no once the sample holds `COMPANY_CONTACT_SAMPLE` (an
+        `ArrayUnion` cannot stop at a size itself).
         """
         data = contact_to_doc(contact)
         for name in SYNC_ONLY_FIELDS:
             data.pop(name)
         if contact.job_change is None:
             data.pop("job_change")
+        else:
+            data["sync_job_change"] = contact.job_change
         data["link_pending"] = True
+        # what sync chose, so `settle_synced_contacts` can tell its own choice from a person's edit
+        data["sync_name"] = [contact.first_name, contact.middle_name, contact.last_name]
+        data["sync_owner"] = contact.owner
         writer.set(self.contact_ref(contact.id), data, merge=True)
         self.index_emails(writer, contact.id, contact.emails)
         if contact.company_id:
-            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])}
+            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])} if in_sample else {}
             if new_company is not None:
                 company.update(name=new_company.name, custom={}, created_at=new_company.created_at,
                                updated_at=new_company.updated_at)
-            writer.set(self.company_ref(contact.company_id), company, merge=True)
+            if company:
+                writer.set(self.company_ref(contact.company_id), company, merge=True)
         if name_key:
             self.index_name(writer, name_key, contact.id)
         self.search_index.index_contact(writer, contact)
         if new_company is not None:
             self.search_index.index_company(writer, new_company)
 
+    def settle_synced_contacts(self, names_seen: Mapping[str, Mapping[str, tuple[tuple[str, str, str], str]]]
+                               ) -> int:
+        """Give each contact sync named the best name seen, and each it created the owner with the earliest exchange.
+
+        `names_seen`: contact id -> rep -> (the best name parts that rep's mail
+        showed this pass, their `name_source`: `models.addresses.person_name`). The rules are
+        `models.precedence`'s (`name_rank`, `first_owner`); what makes the
+        result independent of which mailbox, thread or process saw what first:
+
+        - each rep's best name is kept on the contact (`names_seen`, one entry
+          a rep: bounded by the team), raised only by a better one, and the
+          name is the best of them; each rep's first exchange is a `Minimum`
+          transform (`first_touches`, written by `record_touches`), and the
+          owner is the earliest of them. Nothing seen is lost when two
+          creators overwrite each other's name or owner: the next settle
+          computes both again from what every writer added;
+        - each contact is read, then written on condition it is unchanged
+          since (`_commit_unless_stale`; a stale one is read again), so two
+          processes settling at once cannot write an older view last;
+        - a name a rep typed or imported (`name_source == ""`) is never
+          touched; one sync guessed or took from a display name
+          (`name_source` "address" or "header", an import's local-part guess
+          too) is replaced only by a better-ranked one, so a display name
+          beats a guess; a name or owner a person (an edit, a merge, an
+          admin's reassignment) set differs from what sync last chose
+          (`sync_name`, `sync_owner`) and is never touched either.
+
+        The search, owner and name indexes follow a changed name or owner.
+        Returns the contacts changed.
+        """
+        pending = dict(names_seen)
+        changed = 0
+        for _ in range(WRITE_ATTEMPTS):
+            stale = {}
+            for snapshot in self.get_all([self.contact_ref(c) for c in pending]):
+                updates = _settled(snapshot.to_dict(), pending[snapshot.id])
+                if not updates:
+                    continue
+                before = contact_from_doc(snapshot)
+                after = dataclasses.replace(before, **{k: v for k, v in updates.items()
+                                                       if k in ("first_name", "middle_name", "last_name", "owner")})
+                batch = self.client.batch()
+                batch.update(snapshot.reference, updates,
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+                old_key, new_key = name_key(before.first_name, before.last_name), name_key(after.first_name,
+                                                                                            after.last_name)
+                if old_key != new_key:
+                    if old_key:
+                        self.unindex_name(batch, old_key, before.id)
+                    if new_key:
+                        self.index_name(batch, new_key, before.id)
+                self.search_index.index_contact(batch, after, previous=before)
+                if self._commit_unless_stale(batch):
+                    changed += 1
+                else:
+                    stale[snapshot.id] = pending[snapshot.id]
+            if not stale:
+                break
+            pending = stale
+        return changed
+
     def flag_job_change(self, writer: WriteSet, contact_id: str, job_change: dict[str, Any]) -> None:
-        writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
+        """Flag a likely job change (what sync flagged is kept too: `settle_job_changes`)."""
+        writer.set(self.contact_ref(contact_id), {"job_change": job_change, "sync_job_change": job_change},
+                   merge=True)
+
+    def settle_job_changes(self, wanted: Mapping[str, dict[str, Any] | None]) -> int:
+        """Give each contact the job-change flag sync judged for it now (contact id -> flag, or None for none).
+
+        Which records are one person's old and current jobs is `sync.people`'s
+        judgement on evidence (issue #16), made after every write of a pass;
+        this writes it the way #12 needs: each contact is read, then written on
+        condition it is unchanged since (a stale one is read again), so two
+        processes settling at once converge; a flag a person handled (accepted
+        or dismissed: it differs from `sync_job_change`, what sync last set) is
+        left alone, as is a merged contact. Returns the contacts changed.
+        """
+        pending = dict(wanted)
+        changed = 0
+        for _ in range(WRITE_ATTEMPTS):
+            stale = {}
+            for snapshot in self.get_all([self.contact_ref(c) for c in sorted(pending)]):
+                data, want = snapshot.to_dict() or {}, pending[snapshot.id]
+                stored = data.get("job_change")
+                if data.get("merged_into") or stored != data.get("sync_job_change"):
+                    continue  # a person accepted or dismissed it
+                if _flag_target(stored) == _flag_target(want):
+                    continue
+                batch = self.client.batch()
+                batch.update(snapshot.reference, {"job_change": want, "sync_job_change": want},
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+                if self._commit_unless_stale(batch):
+                    changed += 1
+                    log.info("job change settled contact=%s company=%s", snapshot.id,
+                             want["company_id"] if want else None)
+                else:
+                    stale[snapshot.id] = want
+            if not stale:
+                break
+            pending = stale
+        return changed
 
     def unlinked_ref(self, email: str):
         return self.root.collection("unlinked").document(doc_id(email))
@@ -1300,16 +1618,44 @@ class Repository:
         """Drop an address's `unlinked` list (its activities are linked, or purged)."""
         writer.delete(self.unlinked_ref(email))
 
-    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str]) -> None:
-        """Remember that activities name an address no contact holds yet (see module doc); one write."""
+    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str],
+                      overflow: bool = False) -> None:
+        """Remember that activities name an address no contact holds yet (see module doc); one write.
+
+        The caller counts what an address's list holds (`unlinked_counts`) and,
+        past `UNLINKED_IDS_MAX`, notes `overflow` instead of more ids.
+        """
+        if overflow:
+            writer.set(self.unlinked_ref(email), {"overflow": True}, merge=True)
+            return
         ids = [activity_id] if isinstance(activity_id, str) else list(activity_id)
-        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids)}, merge=True)
+        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids),
+                                              "noted": firestore.Increment(len(ids))}, merge=True)
+
+    def unlinked_counts(self, emails: Iterable[str]) -> dict[str, int]:
+        """How many activity ids each address's `unlinked` list holds (`UNLINKED_IDS_MAX` once it overflowed);
+        one batched read of two fields; an address with no list is left out."""
+        emails = list(dict.fromkeys(emails))
+        by_id = {doc_id(e): e for e in emails}
+        counts = {}
+        for snapshot in self.get_all([self.unlinked_ref(e) for e in emails], field_paths=["noted", "overflow"]):
+            data = snapshot.to_dict() or {}
+            counts[by_id[snapshot.id]] = UNLINKED_IDS_MAX if data.get("overflow") else int(data.get("noted") or 0)
+        return counts
 
     def unlinked_activity_ids(self, emails: Iterable[str]) -> dict[str, list[str]]:
+        """Address -> the activities noted for it; for a list that overflowed, the activities naming the
+        address, by a query (sync's link pass only, never a card)."""
         emails = list(dict.fromkeys(emails))
         by_id = {doc_id(e): e for e in emails}
         refs = [self.unlinked_ref(e) for e in emails]
-        return {by_id[s.id]: list(s.get("activity_ids") or []) for s in self.get_all(refs)}
+        found = {}
+        for snapshot in self.get_all(refs):
+            email = by_id[snapshot.id]
+            data = snapshot.to_dict() or {}
+            found[email] = (self.activity_ids_naming(email) if data.get("overflow")
+                            else list(data.get("activity_ids") or []))
+        return found
 
     def contacts_pending_links(self) -> list[Contact]:
         query = self.root.collection("contacts").where(filter=FieldFilter("link_pending", "==", True))
@@ -1663,6 +2009,39 @@ def leader_leases(client: firestore.Client) -> Leases:
     return Leases(client, _lease_documents(client.collection("sidecar").document("processes"), "leaders"))
 
 
+def _flag_target(job_change: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """What a job-change flag says (its new company and address), without when it was seen."""
+    return (job_change.get("company_id"), job_change.get("email")) if job_change else None
+
+
+def _settled(data: dict[str, Any], seen: Mapping[str, tuple[tuple[str, str, str], str]]) -> dict[str, Any]:
+    """The updates `Repository.settle_synced_contacts` makes to one stored contact (see there); {} for none."""
+    if data.get("merged_into"):
+        return {}
+    stored = data.get("names_seen") or {}
+    merged = dict(stored)
+    for rep, (parts, source) in seen.items():
+        key, candidate = doc_id(rep), [*parts, source]
+        old = merged.get(key)
+        if old is None or name_rank(candidate[:3], candidate[3]) > name_rank(old[:3], old[3]):
+            merged[key] = candidate
+    updates: dict[str, Any] = {"names_seen": merged} if merged != stored else {}
+    current = [data.get("first_name") or "", data.get("middle_name") or "", data.get("last_name") or ""]
+    source = data.get("name_source") or ""
+    # a name a rep typed or imported ("") is never touched, nor one a person changed since sync chose it
+    if source in NAME_SOURCE_RANK and current == list(data.get("sync_name") or current):
+        best = best_name((c[:3], c[3]) for c in merged.values())
+        if best is not None and name_rank(best[0], best[1]) > name_rank(current, source):
+            parts = list(best[0])
+            updates.update(first_name=parts[0], middle_name=parts[1], last_name=parts[2], sync_name=parts,
+                           name_source=best[1])
+    if data.get("sync_owner") is not None and data.get("owner") == data.get("sync_owner"):
+        owner = first_owner({unquote(rep): at for rep, at in (data.get("first_touches") or {}).items()})
+        if owner and owner != data.get("owner"):
+            updates.update(owner=owner, sync_owner=owner)
+    return updates
+
+
 def segment_to_doc(segment: Segment) -> dict[str, Any]:
     data = dataclasses.asdict(segment)
     data.pop("id")
@@ -1694,6 +2073,10 @@ def _entry_doc(entry: TimelineEntry) -> str:
     """
     data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
+    # bounded, so a bucket of `TIMELINE_PART_ROWS` rows stays far under Firestore's 1 MiB (module doc)
+    data["subject"] = entry.subject[:TIMELINE_ROW_SUBJECT_MAX]
+    data["holders"] = entry.holders[:TIMELINE_ROW_HOLDERS_MAX]
+    data["counterpart"] = entry.counterpart[:TIMELINE_ROW_COUNTERPART_MAX]
     if not entry.private:
         del data["private"]  # the rare private meeting says so; every other row stays as short as before
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -12,13 +12,26 @@ This is the sync process's entry point: it makes the process's one
 `wiring.Services` and hands its repository and Google service factories to
 `SyncRun` (`--fetch-group` and `--chunk-writes` tune it; the defaults are
 the production sizes).
+
+Bounded in time (issue #12): every Firestore call of sync carries a deadline
+(`--firestore-deadline`, retries included: an unreachable Firestore fails the
+mailbox with its reason instead of retrying for minutes), every Google call
+an HTTP timeout (`google_clients`), and the work of `once`, `run`, `worker`
+and `dispatch` runs beside the main thread, which only waits for it or for a
+signal: after SIGTERM or SIGINT the work has `STOP_GRACE_SECONDS` to
+checkpoint (a worker nacks what it has not finished, the dispatcher lets go
+of its leader lease), then the process exits anyway. Exiting mid-pass is
+safe: a crash at any point, rerun, leaves what an uninterrupted run leaves
+(SPEC §7), and a mailbox's lease then expires within its ttl.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,6 +51,9 @@ from wiring import Services
 log = logging.getLogger("sync")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+FIRESTORE_DEADLINE_SECONDS = 60  # one sync Firestore call and its retries; a 490-write commit takes ~1 s
+STOP_GRACE_SECONDS = 5  # after SIGTERM, what a pass gets to checkpoint before the process exits anyway
+WAIT_POLL_SECONDS = 0.2  # how often the main thread looks up from waiting (signals run between waits)
 
 
 def _out(line: str) -> None:
@@ -69,18 +85,55 @@ def sync_pass(services: Services, stop: threading.Event, users: list[str] | None
     except MailboxError as exc:
         log.error("no mailboxes state=failed reason=%s", exc.reason)
         return False
-    run = SyncRun(services.repository, services.google_service, config, stop, workspace=workspace,
-                  **(tuning or {}))
+    tuning = dict(tuning or {})
+    repository = _repositories(services, tuning.pop("firestore_deadline", FIRESTORE_DEADLINE_SECONDS))
+    run = SyncRun(repository, services.google_service, config, stop, workspace=workspace, **tuning)
     results = run.run(mailboxes)
     for result in results:
         _out(result.line())
     return all(r.synced for r in results)
 
 
+def _repositories(services: Services, deadline: float):
+    """The tenants' repositories of sync: each Firestore call under `deadline` seconds, retries included."""
+    return functools.partial(services.repository, deadline=deadline)
+
+
+def _until_stopped(stop: threading.Event, work) -> int:
+    """Run `work` (-> exit code) beside the main thread; after a stop, wait `STOP_GRACE_SECONDS`, then exit.
+
+    The main thread only waits, so a signal is handled at once whatever the
+    pass is blocked on; a pass that has not returned within the grace period
+    is abandoned with the process (`os._exit`: its worker threads would
+    otherwise hold the interpreter's exit).
+    """
+    outcome: list[int] = []
+
+    def target() -> None:
+        try:
+            outcome.append(work())
+        except Exception:
+            log.exception("pass failed state=failed")
+            outcome.append(EXIT_FAILED)
+
+    worker = threading.Thread(target=target, name="pass", daemon=True)
+    worker.start()
+    while worker.is_alive() and not stop.wait(WAIT_POLL_SECONDS):
+        pass
+    worker.join(STOP_GRACE_SECONDS if stop.is_set() else None)
+    if worker.is_alive():
+        log.error("stopped before the pass checkpointed state=stopped reason='still waiting after %ss'",
+                  STOP_GRACE_SECONDS)
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(EXIT_FAILED)
+    return outcome[0]
+
+
 def once(services: Services, users: list[str], tuning: dict[str, int] | None = None) -> int:
     stop = threading.Event()
     _on_signals(stop)
-    return EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED
+    return _until_stopped(stop, lambda: EXIT_OK if sync_pass(services, stop, users, tuning) else EXIT_FAILED)
 
 
 def run(services: Services, tuning: dict[str, int] | None = None) -> int:
@@ -95,7 +148,8 @@ def run(services: Services, tuning: dict[str, int] | None = None) -> int:
     log.info("daemon started interval=%ds", services.config.sync_interval_seconds)
     while not stop.wait(1):
         pass
-    scheduler.shutdown(wait=True)  # the pass in progress sees `stop`, commits what it has, and returns
+    # the pass in progress sees `stop`, commits what it has, and returns (within the grace period)
+    _until_stopped(stop, lambda: scheduler.shutdown(wait=True) or EXIT_OK)
     log.info("daemon stopped state=stopped")
     return EXIT_OK
 
@@ -114,14 +168,16 @@ def distributed(services: Services, command: str, tuning: dict | None = None) ->
             for path in queue.setup():
                 _out(f"created {path}")
             return EXIT_OK
+        tuning = dict(tuning or {})
+        repository = _repositories(services, tuning.pop("firestore_deadline", FIRESTORE_DEADLINE_SECONDS))
         stop = threading.Event()
         _on_signals(stop)
         if command == "worker":
-            Worker(services.repository, services.google_service, services.config, queue, stop, tuning).run()
+            work = Worker(repository, services.google_service, services.config, queue, stop, tuning).run
         else:
-            Dispatcher(services.repository, services.google_service, services.config, queue,
-                       services.leader_leases(), stop).run()
-        return EXIT_OK
+            work = Dispatcher(repository, services.google_service, services.config, queue,
+                              services.leader_leases(), stop).run
+        return _until_stopped(stop, lambda: work() or EXIT_OK)
     finally:
         queue.close()
 
@@ -180,7 +236,11 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync", description="Sidecar's Gmail and Calendar sync")
-    tuning = argparse.ArgumentParser(add_help=False)
+    bounded = argparse.ArgumentParser(add_help=False)
+    bounded.add_argument("--firestore-deadline", type=_positive, default=FIRESTORE_DEADLINE_SECONDS, metavar="S",
+                         help="seconds a Firestore call may take, retries included "
+                              f"(default {FIRESTORE_DEADLINE_SECONDS})")
+    tuning = argparse.ArgumentParser(add_help=False, parents=[bounded])
     tuning.add_argument("--fetch-group", type=_positive, default=FETCH_GROUP, metavar="N",
                         help=f"messages fetched and stored as one group (default {FETCH_GROUP})")
     tuning.add_argument("--chunk-writes", type=_positive, default=CHUNK_WRITES_MAX, metavar="N",
@@ -195,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="a table of mailboxes and their health")
     commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
     commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
-    commands.add_parser("dispatch", help="publish due, new and orphaned mailboxes (one active instance)")
+    commands.add_parser("dispatch", parents=[bounded],
+                        help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
     try:
         logs.configure(log_format())
@@ -209,10 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         services.config  # noqa: B018 - read (and validate) the environment now, not mid-pass
         if args.command == "status":
             return status(services)
-        if args.command in ("setup", "dispatch"):
+        if args.command == "setup":
             return distributed(services, args.command)
+        if args.command == "dispatch":
+            return distributed(services, args.command, {"firestore_deadline": args.firestore_deadline})
         tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
-                 "lease_ttl_seconds": float(args.lease_ttl)}
+                 "lease_ttl_seconds": float(args.lease_ttl), "firestore_deadline": args.firestore_deadline}
         if args.command == "worker":
             return distributed(services, args.command, tuned)
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import httplib2
+from google.api_core import exceptions as core_exceptions
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
@@ -102,6 +103,9 @@ def classify(exc: Exception) -> MailboxError | None:
         if status == 403 and reason in PERMISSION_REASONS:
             return MailboxError(MailboxState.REVOKED, f"403 {reason}")
         return MailboxError(MailboxState.FAILED, f"{status} {reason}".strip())
+    if isinstance(exc, (core_exceptions.RetryError, core_exceptions.ServiceUnavailable,
+                        core_exceptions.DeadlineExceeded)):  # Firestore, after the repository's deadline
+        return MailboxError(MailboxState.FAILED, f"Firestore unreachable ({type(exc).__name__})")
     return MailboxError(MailboxState.FAILED, type(exc).__name__)
 
 

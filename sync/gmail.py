@@ -26,6 +26,7 @@ import collections
 import concurrent.futures
 import datetime as dt
 import email.utils
+import hashlib
 import html
 import logging
 import queue
@@ -80,6 +81,18 @@ def message_time(headers: dict[str, str], internal_date: str | None) -> dt.datet
     return dt.datetime.fromtimestamp(int(internal_date or 0) / 1000, dt.UTC)
 
 
+def message_evidence(participants: list[Participant], headers: dict[str, str], subject: str) -> str:
+    """What identifies an email beyond its Message-ID: its sender, its Date header and its subject, digested.
+
+    Every copy of one message carries the same three (the sent copy and each
+    recipient's), while a second message reusing the Message-ID almost never
+    does: `sync.writer` merges copies only when this agrees (SPEC §9).
+    """
+    sender = next((p.email for p in participants if p.role == "from"), "")
+    raw = "\n".join([sender, " ".join(headers.get("date", "").split()), subject])
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
 def parse_message(message: dict, mailbox: str,
                   addresses: Callable[[str], list[tuple[str, str]]] = parse_address_list) -> Item | None:
     """A metadata-format message as an Item; None for what is never stored (SPAM, TRASH, DRAFT, CHAT).
@@ -102,11 +115,12 @@ def parse_message(message: dict, mailbox: str,
                 participants.append(Participant(email=address, name=name, role=role))
     message_id = headers.get("message-id", "").strip()
     key = message_id or f"gmail:{mailbox}:{message['id']}"
+    subject = decode_words(headers.get("subject", "")).strip()
     return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.EMAIL, held_id=message["id"],
-                at=message_time(headers, message.get("internalDate")),
-                subject=decode_words(headers.get("subject", "")).strip(),
+                at=message_time(headers, message.get("internalDate")), subject=subject,
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
-                bulk=is_bulk(headers), address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
+                bulk=is_bulk(headers), evidence=message_evidence(participants, headers, subject),
+                address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
 
 
 class GmailSync:

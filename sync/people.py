@@ -12,31 +12,30 @@ Three things that cannot be decided message by message:
   nothing is written for a mailbox another process holds); the aliases of every mailbox of the
   tenant count, synced this pass or not. An incremental pass costs no call.
 
-- **Better names** (`rename_from_header`, called by the writer for each group of mail). A contact
-  whose name sync guessed from the local part (`gl@acme.com` -> "Gl", `Contact.name_source ==
-  "address"`) takes the latest display name the person writes with in that group ("Gary Lee"),
-  before the group's activities and any cursor covering them are written, so a crash leaves the
-  rename to the rerun. A name a rep typed or imported (`name_source == ""`) is never touched; the
-  check and the write are one conditional commit, so a rep's edit that lands first wins. Once renamed, the
-  name is the person's own and later display names change nothing (when one person uses two display
-  names in two reps' mailboxes, the first stored wins).
+- **Names** are settled after each pass with the owners (`sync.writer.settle_contacts`,
+  `Repository.settle_synced_contacts`, ranking `models.precedence.name_rank`): a name a rep
+  typed or imported is never touched, a display name replaces a local-part guess
+  (`gl@acme.com` -> "Gl" -> "Gary Lee"), and among several display names the best-ranked wins,
+  whichever mailbox or process saw it first.
 
-- **Job changes** (`job_change_review`, run by `sync.writer.link_pending` once a pass's links are
-  committed and before it clears `link_pending`, so a crash leaves the review to the rerun). The
-  same name at another corporate domain is not enough: two "John Smith"s are common, and a
-  notification may reuse a person's display name. A contact A is flagged as having moved to the
-  address B when:
+- **Job changes** (`settle_job_changes`, run by `sync.writer.settle_contacts` after every write
+  of a pass, so a crash leaves it to the rerun and the last of two processes sees both's mail).
+  The same name at another corporate domain is not enough: two "John Smith"s are common, and a
+  notification may reuse a person's display name. A contact A has moved to the address B when:
     1. A and B share their folded first and last name (`models.addresses.name_key`) and both
        are at companies (free mail never counts), different ones;
     2. A went quiet before B started: A's latest activity is older than B's earliest;
     3. A and B corresponded with at least one same teammate (an internal participant of one
        of A's activities is one of B's), whichever mailbox holds the mail: the old address
        in one rep's mailbox and the new one in another's is a move when a teammate was on both.
-  Overlapping activity means two people (or one person with two jobs): no flag. The pairs judged
-  are those with a contact the pass created, gave a new address or renamed (the contacts pending
-  links), so each pair is judged once after it appears, with every mailbox's mail linked; a flag
-  an admin dismissed is not raised again by later passes. The contact documents alone rule out
-  most pairs (an old address still writing after the new one's first month, `_may_follow`);
+  Overlapping activity means two people (or one person with two jobs): no flag. The flag goes on
+  the less recently active record, A, pointing at B (rule 2 makes B the more recent; of several
+  B, the current job `models.precedence.current_job`). Every record of each name the pass saw is
+  judged again from what is stored, and `Repository.settle_job_changes` writes the result with
+  conditional writes (a flag sync set that the evidence no longer supports is lifted; one an
+  admin accepted or dismissed is left alone), so the result depends neither on the order the
+  mailboxes ran in nor on how they were split between processes. The contact documents alone rule
+  out most pairs (an old address still writing after the new one's first month, `_may_follow`);
   the rest read the newest `EVIDENCE_ACTIVITIES_MAX` activities of each candidate. Two people of
   one name at two companies who each wrote to the same rep, one after the other, do meet the
   rule: the flag asks a person to confirm, it never merges.
@@ -49,10 +48,12 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Iterable
+from typing import Any
 
-from models.addresses import NAME_FROM_HEADER, name_key, person_name
+from models.addresses import name_key
 from models.domain import ActivityKind, Contact
+from models.precedence import current_job
 from models.repository import Repository
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.linking import Team
@@ -81,8 +82,8 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
     mailbox not met yet is the team's from that mailbox's first sync on). The stored aliases of
     a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known);
     the lists missing are fetched in parallel (as many at once as the pass syncs mailboxes). A
-    mailbox whose list cannot be fetched is logged and left to its own sync, which meets the
-    same failure and records it.
+    mailbox whose list cannot be fetched, or a tenant whose stored lists cannot be read, is logged
+    and left to its own sync, which meets the same failure and records it.
     """
     wanted = sorted({m.lower() for m in mailboxes} - run.send_as_learned)
     if not wanted:
@@ -90,11 +91,16 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
     aliases: dict[str, set[str]] = collections.defaultdict(set)
     missing = []
     for tenant in sorted({run.tenant_of(m) for m in wanted}):
-        repo = run.tenant(tenant).repo
-        if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
-            stored = {e: m for e in wanted if run.tenant_of(e) == tenant and (m := repo.get_mailbox(e))}
-        else:
-            stored = {m.email: m for m in repo.list_mailboxes()}
+        try:
+            repo = run.tenant(tenant).repo
+            if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
+                stored = {e: m for e in wanted if run.tenant_of(e) == tenant and (m := repo.get_mailbox(e))}
+            else:
+                stored = {m.email: m for m in repo.list_mailboxes()}
+        except Exception as exc:  # the store failed (unreachable): each mailbox's own sync meets and records it
+            log.warning("send-as aliases unread tenant=%s reason=%s", tenant, classify(exc).reason)
+            wanted = [e for e in wanted if run.tenant_of(e) != tenant]
+            continue
         aliases[tenant].update(a for m in stored.values() for a in (m.send_as or ()))
         missing += [e for e in wanted if run.tenant_of(e) == tenant and not (
             e in stored and stored[e].send_as is not None and stored[e].history_id)]
@@ -121,30 +127,7 @@ def _fetch_send_as(run, email: str) -> list[str] | None:
         return None
 
 
-# --- names -----------------------------------------------------------------------------------
-
-def rename_from_header(repo: Repository, contact_id: str, display_name: str, email: str) -> bool:
-    """Replace a name sync guessed from the address by the person's display name (module doc); True if renamed.
-
-    `Repository.rename_from_address` makes the conditional write: only a `name_source == "address"`
-    contact changes, its name and search indexes follow, and `link_pending` is raised so the
-    pass's job-change review judges the new name.
-    """
-    first, middle, last, source = person_name(display_name, email)
-    if source != NAME_FROM_HEADER:
-        return False
-    renamed = repo.rename_from_address(contact_id, first, middle, last)
-    if renamed:
-        log.info("name improved tenant=%s contact=%s", repo.tenant, contact_id)
-    return renamed
-
-
 # --- job changes -----------------------------------------------------------------------------
-
-def job_change_review(repo: Repository, team: Team) -> Callable[[list[Contact]], int]:
-    """The callback `sync.writer.link_pending` runs over the contacts pending links (module doc)."""
-    return lambda pending: flag_job_changes(repo, team, [c.id for c in pending])
-
 
 @dataclasses.dataclass
 class Evidence:
@@ -155,49 +138,40 @@ class Evidence:
     teammates: frozenset[str]
 
 
-def flag_job_changes(repo: Repository, team: Team, contact_ids: list[str]) -> int:
-    """Judge every name shared with `contact_ids` at another company (the rule: module doc); flags written."""
-    if not contact_ids:
-        return 0
-    fresh = {cid: c for cid, c in repo.get_contacts(contact_ids).items() if _at_company(c)}
-    keys = {cid: name_key(c.first_name, c.last_name) for cid, c in fresh.items()}
-    keys = {cid: k for cid, k in keys.items() if k}
+def settle_job_changes(repo: Repository, team: Team, contact_ids: Iterable[str]) -> int:
+    """Judge every record sharing a name with `contact_ids` (the rule: module doc) and write the flags."""
+    fresh = {cid: c for cid, c in repo.get_contacts(list(contact_ids)).items() if _at_company(c)}
+    keys = {k for c in fresh.values() if (k := name_key(c.first_name, c.last_name))}
     if not keys:
         return 0
-    named = repo.contact_ids_by_name(set(keys.values()))
+    named = repo.contact_ids_by_name(keys)
     others = {cid for ids in named.values() for cid in ids} - set(fresh)
-    people = {**fresh, **repo.get_contacts(others)}
-    groups: dict[str, list[Contact]] = collections.defaultdict(list)
-    for key, ids in named.items():
-        groups[key] = [people[cid] for cid in dict.fromkeys(ids) if cid in people and _at_company(people[cid])
-                       and name_key(people[cid].first_name, people[cid].last_name) == key]
+    people = {**fresh, **repo.get_contacts(list(others))}
     evidence: dict[str, Evidence | None] = {}
-    moves: dict[str, tuple[dt.datetime, Contact]] = {}  # old contact id -> (new's first activity, new contact)
-    for key in sorted(set(keys.values())):
-        group = groups.get(key, [])
+    wanted: dict[str, dict[str, Any] | None] = {}
+    for key in sorted(keys):
+        group = sorted((people[cid] for cid in dict.fromkeys(named.get(key, [])) if cid in people
+                        and _at_company(people[cid]) and name_key(people[cid].first_name,
+                                                                  people[cid].last_name) == key),
+                       key=lambda c: c.id)
+        if len({c.company_id for c in group}) < 2:
+            continue
         for old in group:
+            moved_to: dict[str, Evidence] = {}  # new contact id -> what its activities show
             for new in group:
-                if old.id == new.id or old.company_id == new.company_id or not ({old.id, new.id} & set(fresh)):
-                    continue
-                if not _may_follow(old, new):
+                if old.company_id == new.company_id or not _may_follow(old, new):
                     continue
                 before, after = _evidence(repo, team, old, evidence), _evidence(repo, team, new, evidence)
-                if before is None or after is None:
-                    continue
-                if before.last < after.first and before.teammates & after.teammates:
-                    if old.id not in moves or (after.first, new.id) > (moves[old.id][0], moves[old.id][1].id):
-                        moves[old.id] = (after.first, new)
-    flagged = 0
-    with repo.batch() as batch:
-        for old_id, (started, new) in sorted(moves.items()):
-            old = people[old_id]
-            if (old.job_change or {}).get("email") == new.primary_email:
+                if before and after and before.last < after.first and before.teammates & after.teammates:
+                    moved_to[new.id] = after
+            if not moved_to:
+                wanted[old.id] = None
                 continue
-            repo.flag_job_change(batch, old_id, {"company_id": new.company_id, "email": new.primary_email,
-                                                 "seen_at": started})
-            log.info("job change flagged tenant=%s contact=%s company=%s", repo.tenant, old_id, new.company_id)
-            flagged += 1
-    return flagged
+            current = current_job({cid: seen.last.timestamp() for cid, seen in moved_to.items()})
+            new = people[current]
+            wanted[old.id] = {"company_id": new.company_id, "email": new.primary_email,
+                              "seen_at": moved_to[current].first}
+    return repo.settle_job_changes(wanted) if wanted else 0
 
 
 def _at_company(contact: Contact) -> bool:

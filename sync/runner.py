@@ -43,8 +43,8 @@ from sync.directory import Workspace, mark_departures, record_workspace
 from sync.gmail import FETCH_GROUP, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
-from sync.people import job_change_review, learn_send_as
-from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
+from sync.people import learn_send_as
+from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, settle_contacts
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,8 @@ class SyncRun:
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
         for tenant in list(self._tenants):
-            if self.stop.is_set():
-                break
+            if self.stop.is_set() or not any(r.state == MailboxState.OK for r in results):
+                break  # stopped, or nothing synced (an unreachable store would only make each call wait)
             self.link(tenant)
         return results
 
@@ -174,14 +174,23 @@ class SyncRun:
                 with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
                     for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
                         del old.in_flight[activity_id]
-                fresh.lock, fresh.in_flight = old.lock, old.in_flight
+                # the names seen are one dict too: a sync of the old state still adds to what `link` settles
+                fresh.lock, fresh.in_flight, fresh.names_seen = old.lock, old.in_flight, old.names_seen
                 self._tenants[tenant] = fresh
 
     def link(self, tenant: str) -> None:
-        """Link contacts this run created to what other mailboxes stored before they existed."""
+        """Link contacts this run created to what other mailboxes stored before they existed, then settle
+        the names and owners of the contacts its syncs saw by `models.precedence`, whatever their order.
+
+        The settle step moves no cursor and needs no lease: each contact is
+        rewritten with a conditional write on the version it read (another
+        process settling the same people retries on the newer one), so two
+        processes settling at once converge on the same result.
+        """
         state = self.tenant(tenant)
         with state.lock:
-            self.link_writes += link_pending(state.repo, job_change_review(state.repo, state.team))
+            self.link_writes += link_pending(state.repo)
+        settle_contacts(state)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.
@@ -197,6 +206,14 @@ class SyncRun:
         under that).
         """
         email = email.lower()
+        try:
+            return self._sync_mailbox(email)
+        except Exception as exc:  # the store itself failed (unreachable): there is nowhere to record it
+            failure = classify(exc)
+            log.error("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+            return MailboxResult(email, failure.state, error=failure.reason)
+
+    def _sync_mailbox(self, email: str) -> MailboxResult:
         repo = self.tenant(self.tenant_of(email)).repo
         for _ in range(1 + DIRTY_RERUNS_MAX):
             lease = self._acquire(repo, email)
@@ -270,14 +287,17 @@ class SyncRun:
                 else:
                     mailbox.last_success_at = mailbox.last_attempt_at
                 mailbox.counts = {"messages": result.messages, "events": result.events,
-                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed}
-            writer.flush()  # everything the cursors cover lands before them
+                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed,
+                                  "skipped": writer.counts.skipped}
             try:
+                writer.flush()  # everything the cursors cover lands before them
                 heartbeat.commit(mailbox)
                 result.firestore_writes = 1  # the mailbox document
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
                 result.state, result.error = mailbox.state, LEASE_LOST
+            except Exception as exc:  # the store failed as well: nothing more can be recorded
+                return self._unrecorded(result, exc, started)
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
@@ -286,6 +306,18 @@ class SyncRun:
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
+        return result
+
+
+    @staticmethod
+    def _unrecorded(result: MailboxResult, exc: Exception, started: float) -> MailboxResult:
+        """A mailbox whose outcome could not be stored (Firestore failed): its reason, logged and returned."""
+        if not result.error or result.state == MailboxState.OK:
+            failure = classify(exc)
+            result.state, result.error = failure.state, failure.reason
+        result.seconds = time.monotonic() - started
+        log.error("sync failed mailbox=%s state=%s reason=%s (not recorded)", result.email, result.state,
+                  result.error)
         return result
 
 

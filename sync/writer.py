@@ -36,7 +36,22 @@ mailbox. A contact without a company adds none.
 Mailboxes of one tenant syncing at once share a `TenantState`: its lock makes
 "read the stored activities, then write them" atomic within the process, so
 two reps holding the same thread never overwrite each other's holder, and
-its caches spare repeated lookups of the same addresses.
+its caches spare repeated lookups of the same addresses. It also keeps the
+tenant's `TimelinePlacement` (which part of a busy month a new row goes to).
+
+What a sender writes never rewrites another rep's copy (SPEC §9). An email is
+found by its Message-ID, but merged into a stored activity only when the
+`evidence` agrees (sender, Date header, subject: `sync.gmail.message_evidence`);
+a copy that disagrees is another message, stored under a key that adds its
+evidence (`distinct_key`), so neither rewrites the other and neither's
+holders widen. An update never changes an email's subject, snippet or time:
+what the first holder stored stands (the same message has the same ones).
+
+A permanent per-document failure (Firestore's InvalidArgument, e.g. a
+document over 1 MiB) fails one chunk's commit: its activities are then
+committed one by one, and one that still fails is skipped, logged by ids and
+counted (`WriteCounts.skipped`), so the mailbox and its cursor go on instead
+of failing on it forever.
 """
 
 from __future__ import annotations
@@ -47,15 +62,26 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
 
-from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER, name_key, person_name
+from google.api_core import exceptions as core_exceptions
+
+from models.addresses import name_key, person_name
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
-from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
+from models.precedence import name_rank
+from models.repository import (
+    COMPANY_CONTACT_SAMPLE,
+    UNLINKED_IDS_MAX,
+    Repository,
+    Touch,
+    activity_id_for,
+    contact_id_for,
+    message_index_bucket,
+    month_of,
+)
 from models.rules import company_name_for
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
-from sync.people import rename_from_header
+from sync.people import settle_job_changes
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +100,27 @@ class TenantState:
         self.contacts: dict[str, str | None] = {}  # address -> contact id, None when there is none
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
+        self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
         self.created: list[str] = []  # contact ids created this run
-        self.named_by_address: set[str] = set()  # contacts whose name came from the local part (sync.people)
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
+        # address without a contact -> ids its `unlinked` list holds (None: it says `overflow`)
+        self.unlinked: dict[str, int | None] = {}
+        self.placement = repo.timeline_placement()  # used under `lock`
+        # contact id -> rep -> (best name parts that rep's mail showed, their name_source): `settle_contacts`
+        self.names_seen: dict[str, dict[str, tuple[tuple[str, str, str], str]]] = {}
+
+    def note_name(self, contact_id: str, rep: str, display_name: str, email: str) -> None:
+        """Remember a name a rep's mail showed for a contact, if it is the best that rep's mail showed."""
+        first, middle, last, source = person_name(display_name, email)  # cached: `models.addresses`
+        parsed = ((first, middle, last), source)
+        seen = self.names_seen.setdefault(contact_id, {})
+        if rep not in seen or name_rank(*parsed) > name_rank(*seen[rep]):
+            seen[rep] = parsed
+
+
+def distinct_key(item: Item) -> str:
+    """The key of an email whose Message-ID a different message already holds (module doc)."""
+    return f"{item.external_key}\n{item.evidence}"
 
 
 @dataclasses.dataclass
@@ -85,6 +129,7 @@ class WriteCounts:
     unchanged: int = 0
     removed: int = 0  # holders dropped (activities deleted when none was left)
     contacts_created: int = 0
+    skipped: int = 0  # activities whose writes Firestore refused for good (module doc)
 
 
 class SyncWriter:
@@ -131,30 +176,12 @@ class SyncWriter:
         with self.state.lock:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
-            if self.state.named_by_address:
-                self._improve_names(kept)
+            for item in kept:
+                for person in self.team.external(item):
+                    contact_id = self.state.contacts.get(person.email)
+                    if contact_id:
+                        self.state.note_name(contact_id, self.mailbox, person.name, person.email)
             self._write_activities(kept)
-
-    def _improve_names(self, items: list[Item]) -> None:
-        """Contacts named from their local part take the latest display name this group shows (sync.people).
-
-        Renamed before the group's activities are written, so before any cursor that covers them:
-        a crash leaves the rename to the rerun, which sees the same messages again.
-        """
-        better: dict[str, tuple[float, str, str]] = {}
-        for item in items:
-            for person in self.team.external(item):
-                contact_id = self.state.contacts.get(person.email)
-                if not person.name or contact_id not in self.state.named_by_address:
-                    continue
-                if person_name(person.name, person.email)[3] != NAME_FROM_HEADER:
-                    continue
-                mark = (item.at.timestamp(), person.name, person.email)
-                if contact_id not in better or mark > better[contact_id]:
-                    better[contact_id] = mark
-        for contact_id, (_, display_name, email) in sorted(better.items()):
-            rename_from_header(self.repo, contact_id, display_name, email)
-            self.state.named_by_address.discard(contact_id)
 
     def _lookup(self, emails: set[str]) -> None:
         missing = [e for e in emails if e not in self.state.contacts]
@@ -162,24 +189,27 @@ class SyncWriter:
             found = self.repo.contact_ids_by_email(missing)
             for email in missing:
                 self.state.contacts[email] = found.get(email)
+            nobody = [email for email in missing if email not in found]
+            counts = self.repo.unlinked_counts(nobody) if nobody else {}
+            for email in nobody:
+                self.state.unlinked.setdefault(email, counts.get(email, 0))
             self._load_contacts([cid for cid in found.values() if cid not in self.state.company_of])
 
     def _load_contacts(self, contact_ids: list[str]) -> None:
-        """Company and name source of stored contacts (linking and better names need them)."""
+        """Company and timeline placement of stored contacts (linking needs them)."""
         if not contact_ids:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
+            self.state.placement.learn(contact)
             self.state.company_of[contact_id] = contact.company_id
-            if contact.name_source == NAME_FROM_ADDRESS:
-                self.state.named_by_address.add(contact_id)
 
     def _create_contacts(self, items: list[Item]) -> None:
-        planned: dict[str, Participant] = {}  # the first mention with a display name, else the first
+        planned: dict[str, Participant] = {}  # the best-ranked name this group shows (`_better_name`)
         for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
             for person in self.team.creatable(item):
                 if self.state.contacts.get(person.email):
                     continue
-                if person.email not in planned or (person.name and not planned[person.email].name):
+                if person.email not in planned or self._better_name(person, planned[person.email]):
                     planned[person.email] = person
         if not planned:
             return
@@ -192,26 +222,36 @@ class SyncWriter:
             contacts.append((contact, name_key(first, last)))
         self._load_companies([c.company_id for c, _ in contacts if c.company_id])
         # a known person at a new corporate domain is judged after the pass, on evidence beyond the
-        # name (sync.people.flag_job_changes), never here from the name alone
+        # name (sync.people.settle_job_changes, after the pass), never here from the name alone
         self.batch.commit()
         for contact, key in contacts:
             new_company = None
             if contact.company_id and contact.company_id not in self.state.companies:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
-            self.repo.put_synced_contact(self.batch, contact, key, new_company)
+            sampled = self.state.sampled.get(contact.company_id or "", 0)
+            self.state.sampled[contact.company_id or ""] = sampled + 1
+            self.repo.put_synced_contact(self.batch, contact, key, new_company,
+                                         in_sample=sampled < COMPANY_CONTACT_SAMPLE)
+            self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
             self.state.company_of[contact.id] = contact.company_id
             self.state.created.append(contact.id)
-            if contact.name_source == NAME_FROM_ADDRESS:
-                self.state.named_by_address.add(contact.id)
         self.batch.commit()
         self.counts.contacts_created += len(contacts)
+
+    def _better_name(self, person: Participant, than: Participant) -> bool:
+        """Whether `person`'s display name makes a better name than `than`'s (`models.precedence.name_rank`)."""
+        first, second = (person_name(who.name, who.email) for who in (person, than))
+        return name_rank(first[:3], first[3]) > name_rank(second[:3], second[3])
 
     def _load_companies(self, ids: list[str]) -> None:
         missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]
         if missing:
-            self.state.companies.update(self.repo.get_companies(missing))
+            found = self.repo.get_companies(missing)
+            self.state.companies.update(found)
+            for company_id, company in found.items():
+                self.state.sampled.setdefault(company_id, len(company.contact_ids))
 
     def _write_activities(self, items: list[Item]) -> None:
         """Merge items with what is stored (one batched read), then commit what changed in chunks."""
@@ -221,6 +261,7 @@ class SyncWriter:
             if future is not None and not future.done():
                 concurrent.futures.wait([future])
         stored = self.repo.get_activities(ids)
+        self._separate_distinct(items, stored)
         activities: dict[str, Activity] = {}
         for item in items:
             old = activities.get(item.activity_id) or stored.get(item.activity_id)
@@ -242,11 +283,35 @@ class SyncWriter:
             self._submit(chunk)
         self.counts.stored += len(activities)
 
+    def _separate_distinct(self, items: list[Item], stored: dict[str, Activity]) -> None:
+        """Re-key each email whose evidence differs from what its Message-ID's activity holds (module doc).
+
+        The first of the group's items with a key counts as stored when nothing
+        is, so two different messages sharing a Message-ID in one group part too.
+        """
+        first: dict[str, str] = {a.id: a.evidence for a in stored.values()}
+        moved = []
+        for item in items:
+            if item.kind != ActivityKind.EMAIL or not item.evidence:
+                continue
+            held = first.setdefault(item.activity_id, item.evidence)
+            if held and held != item.evidence:
+                item.external_key = distinct_key(item)
+                item.activity_id = activity_id_for(item.external_key)
+                moved.append(item.activity_id)
+        if moved:
+            for activity_id in moved:
+                future = self.state.in_flight.get(activity_id)
+                if future is not None and not future.done():
+                    concurrent.futures.wait([future])
+            stored.update(self.repo.get_activities(moved))
+
     def _documents(self, activity: Activity) -> set[tuple[str, str]]:
         """The documents `_chunk_writes` writes for this activity (each once a chunk)."""
         month = month_of(activity.at)
         found = {("activity", activity.id)}
         found.update(("contact", c) for c in activity.contact_ids)
+        found.update(("timeline", c) for c in activity.contact_ids)  # its buckets' counts and spans
         found.update(("bucket", f"{c}/{month}") for c in activity.contact_ids)
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
@@ -257,25 +322,34 @@ class SyncWriter:
 
     def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
+        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
+        self.repo.put_activities(writes, activities, self.state.placement)  # places new rows first
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
         unlinked: dict[str, list[str]] = collections.defaultdict(list)
         for activity in activities:
             for contact_id in activity.contact_ids:
-                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox))
+                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox,
+                                                 activity.timeline_buckets.get(contact_id)))
             for company_id in activity.company_ids:
                 companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
-        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks)
         for company_id, at in companies.items():
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
-            self.repo.note_unlinked(writes, email, activity_ids)
-        self.repo.put_activities(writes, activities)
+            noted = self.state.unlinked.get(email, 0)
+            if noted is None:
+                continue  # its list already says `overflow`
+            if noted < UNLINKED_IDS_MAX:
+                self.repo.note_unlinked(writes, email, activity_ids)
+                self.state.unlinked[email] = noted + len(activity_ids)
+            else:
+                self.repo.note_unlinked(writes, email, activity_ids, overflow=True)
+                self.state.unlinked[email] = None
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
             a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
@@ -288,15 +362,29 @@ class SyncWriter:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(COMMITTERS, thread_name_prefix="commit")
         self._slots.acquire()
-        future = self._pool.submit(self._commit, writes)
+        future = self._pool.submit(self._commit, writes, chunk)
         future.add_done_callback(lambda _: self._slots.release())
         self._pending.append(future)
         for activity in chunk:
             self.state.in_flight[activity.id] = future
 
-    def _commit(self, writes: RecordingWriteSet) -> None:
-        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`)."""
-        committed = self.repo.commit_recorded(writes)
+    def _commit(self, writes: RecordingWriteSet, chunk: list[Activity]) -> None:
+        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`).
+
+        Refused for good (InvalidArgument): the chunk's activities one by one, skipping those refused.
+        """
+        try:
+            committed = self.repo.commit_recorded(writes)
+        except core_exceptions.InvalidArgument:
+            committed = 0
+            for activity in chunk:  # every row is placed already, so this places nothing again
+                try:
+                    committed += self.repo.commit_recorded(self._chunk_writes([activity]))
+                except core_exceptions.InvalidArgument as exc:
+                    with self._committed_lock:
+                        self.counts.skipped += 1
+                    log.warning("activity skipped mailbox=%s activity=%s held_id=%s reason=%s", self.mailbox,
+                                activity.id, activity.holders.get(self.mailbox), type(exc).__name__)
         with self._committed_lock:
             self._committed += committed
 
@@ -327,7 +415,13 @@ class SyncWriter:
         participants = list(item.participants)
         holders = {self.mailbox: item.held_id}
         created_at = None
+        placed: dict[str, str] = {}
+        if old is not None and item.kind == ActivityKind.EMAIL:
+            # the same message has the same subject, snippet and time in every mailbox: the first stands
+            item = dataclasses.replace(item, subject=old.subject, snippet=old.snippet, at=old.at,
+                                       end_at=old.end_at)
         if old is not None:
+            placed = dict(old.timeline_buckets)
             contact_ids = old.contact_ids + [c for c in contact_ids if c not in old.contact_ids]
             known = {p.email for p in old.participants}
             participants = old.participants + [p for p in item.participants if p.email not in known]
@@ -346,7 +440,8 @@ class SyncWriter:
         activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject="" if private else item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key, private=private)
+                            external_key=item.external_key, evidence=(old.evidence if old else "") or item.evidence,
+                            timeline_buckets=placed, private=private)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
             activity.created_at = created_at
@@ -392,13 +487,28 @@ class SyncWriter:
             self._pool = None
 
 
-def link_pending(repo: Repository, on_linked: Callable[[list[Contact]], object] | None = None) -> int:
+def settle_contacts(state: TenantState) -> int:
+    """After a pass: the contacts it linked get their order-independent name and owner, and the job-change
+    flags of their names are judged again (`Repository.settle_synced_contacts`, `sync.people.settle_job_changes`;
+    rules in `models.precedence`); the contacts changed.
+
+    It runs after every write of the pass, so of two processes settling the
+    same people, the later one sees both passes' contacts and activities.
+    """
+    with state.lock:  # emptied in place: a worker's refreshed state shares the dict (`SyncRun.refresh`)
+        seen = dict(state.names_seen)
+        state.names_seen.clear()
+    if not seen:
+        return 0
+    return state.repo.settle_synced_contacts(seen) + settle_job_changes(state.repo, state.team, seen)
+
+
+def link_pending(repo: Repository) -> int:
     """Link contacts sync created to activities other mailboxes stored before they existed.
 
     Runs after a pass's mailboxes have all finished. The flag `link_pending` is
-    cleared only after the links are committed, so a crash leaves it to redo;
-    `on_linked(pending)` runs in between (sync.people judges job changes there),
-    so it too is redone after a crash. Returns the number of Firestore writes it made.
+    cleared only after the links are committed, so a crash leaves it to redo.
+    Returns the number of Firestore writes it made.
     """
     pending = repo.contacts_pending_links()
     if not pending:
@@ -417,22 +527,21 @@ def link_pending(repo: Repository, on_linked: Callable[[list[Contact]], object] 
             continue
         activity.contact_ids = activity.contact_ids + added
         activity.company_ids = sorted(set(activity.company_ids) | {company_of[c] for c in added if company_of[c]})
-        changed.append(activity)
-        for contact_id in added:
-            for rep in activity.holders:
-                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
+        changed.append((activity, added))
         for company_id in activity.company_ids:
             companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:
+        repo.put_activities(batch, [activity for activity, _ in changed])  # places the new rows first
+        for activity, added in changed:
+            for contact_id in added:
+                for rep in activity.holders:
+                    touches[contact_id].append(Touch(activity.at, activity.kind, rep,
+                                                     activity.timeline_buckets.get(contact_id)))
         for contact_id, marks in touches.items():
             repo.record_touches(batch, contact_id, marks)
         for company_id, at in companies.items():
             repo.record_company_activity(batch, company_id, at)
-        for activity in changed:
-            repo.put_activity(batch, activity)
         batch.commit()
-        if on_linked is not None:
-            on_linked(pending)
         for email in noted:
             repo.forget_unlinked(batch, email)
         for contact in pending:

@@ -36,28 +36,35 @@ def test_a_contact_a_rep_creates_and_renames_moves_in_the_name_index(repo):
     assert named(repo, "janet doe-smith") == {"janet doe-smith": [contact.id]}
 
 
-def test_a_name_guessed_from_the_address_is_replaced_once_with_its_indexes(repo):
+def test_a_name_guessed_from_the_address_is_replaced_by_a_display_name_with_its_indexes(repo):
     contact = synced(repo, "gl@acme-names.example", "Gl", "", NAME_FROM_ADDRESS)
 
-    assert repo.rename_from_address(contact.id, "Gary", "", "Lee") is True
+    assert repo.settle_synced_contacts({contact.id: {"a@rep.example": (("Gl", "", ""), NAME_FROM_ADDRESS)}}) == 1
+    assert repo.get_contact(contact.id).first_name == "Gl"  # a guess does not replace a guess
+    assert repo.settle_synced_contacts({contact.id: {"b@rep.example": (("Gary", "", "Lee"), NAME_FROM_HEADER)}}) == 1
 
     stored = repo.get_contact(contact.id)
     assert (stored.first_name, stored.last_name, stored.name_source) == ("Gary", "Lee", NAME_FROM_HEADER)
     assert named(repo, "gary lee") == {"gary lee": [contact.id]}
     assert [hit.id for hit in repo.search("gary")] == [contact.id]
-    assert contact.id in {c.id for c in repo.contacts_pending_links()}  # the job-change review sees the new name
-    assert repo.rename_from_address(contact.id, "Gareth", "", "Lee") is False  # now the person's own
-    assert repo.get_contact(contact.id).first_name == "Gary"
+    # another display name: the better-ranked one wins, whichever rep's mail came first (models.precedence)
+    repo.settle_synced_contacts({contact.id: {"a@rep.example": (("Gareth", "", "Lee"), NAME_FROM_HEADER)}})
+    assert repo.get_contact(contact.id).first_name == "Gary"  # "Gary Lee" > "Gareth Lee", the text decides
 
 
 @pytest.mark.parametrize("source", ["", NAME_FROM_HEADER])
-def test_a_typed_or_written_name_is_never_renamed(repo, source):
+def test_a_typed_or_written_name_is_never_renamed_by_a_guess(repo, source):
     contact = synced(repo, "ann@acme-names.example", "Ann", "Lowe", source)
+    if source == "":
+        contact.name_source = ""  # what a rep's edit saves
+        repo.save_contact(contact)
+    seen = {"a@rep.example": (("Someone", "", "Else") if source == "" else ("Ann", "", ""),
+                              NAME_FROM_HEADER if source == "" else "address")}
 
-    assert repo.rename_from_address(contact.id, "Someone", "", "Else") is False
+    repo.settle_synced_contacts({contact.id: seen})
     assert repo.get_contact(contact.id).first_name == "Ann"
     assert named(repo, "someone else") == {"someone else": []}
-    assert repo.rename_from_address(contact_id_for("nobody@acme-names.example"), "A", "", "B") is False
+    assert repo.settle_synced_contacts({contact_id_for("nobody@acme-names.example"): seen}) == 0
 
 
 def test_send_as_list_is_priced_in_every_profile():
