@@ -22,7 +22,8 @@ Profiles:
   1,200,000 a minute per project, no daily threshold, and the older per-method
   table (developers.google.com/gmail/api/reference/quota before May 2026:
   messages.get 5, messages.list 5, history.list 2, threads.get 10,
-  threads.list 10, getProfile 1, labels 1, watch 100, stop 50). Calendar: the
+  threads.list 10, getProfile 1, labels 1, settings.sendAs.list 1, watch 100,
+  stop 50). Calendar: the
   same per-minute limits (developers.google.com/calendar/quota) and 1,000,000
   queries a day.
 
@@ -30,8 +31,8 @@ What the new table leaves unsaid, and the choice made here (so the simulator
 and sync agree): `threads.list` is 10 units in the legacy table and no figure
 for 2026 has been published; it is priced like `threads.get` against
 `messages.get` (twice a message list, as 10 was twice 5), i.e. 10 units. The
-methods the guides do not list (getProfile, labels, watch, stop, drafts,
-attachments) keep their legacy price.
+methods the guides do not list (getProfile, labels, settings.sendAs.list,
+watch, stop, drafts, attachments) keep their legacy price.
 
 Google answers a call over a limit with these errors (developers.google.com/
 workspace/gmail/api/guides/handle-errors and .../calendar/api/guides/errors):
@@ -56,6 +57,7 @@ LEGACY_GMAIL_UNITS = MappingProxyType({
     "gmail.users.stop": 50,
     "gmail.users.labels.list": 1,
     "gmail.users.labels.get": 1,
+    "gmail.users.settings.sendAs.list": 1,  # the legacy table: "settings.sendAs.list 1"
     "gmail.users.messages.list": 5,
     "gmail.users.messages.get": 5,
     "gmail.users.messages.attachments.get": 5,

@@ -28,14 +28,9 @@ from addon.actions.forms import Invalid, check_teammate, text
 from addon.context import Request
 from cards import admin as admin_cards
 from cards import responses
-from cards.admin import admin_card, not_admin_card
-from models.addresses import (
-    EMAIL_MAX_LENGTH,
-    domain_matches,
-    exclusion_entry,
-    fold,
-    registrable_domain,
-)
+from cards.admin import LISTS, admin_card, not_admin_card
+from models import rules
+from models.addresses import EMAIL_MAX_LENGTH, domain_matches, exclusion_entry, fold, registrable_domain
 from models.domain import (
     AUTO_CREATE_POLICIES,
     CUSTOM_FIELD_TYPES,
@@ -58,7 +53,6 @@ FIELD_OPTION_MAX = 50  # characters in one select option
 FIELD_OPTIONS_MAX = 50  # options of one select field
 CUSTOM_FIELDS_MAX = 30  # per record type: the edit form lists them all in one section
 EXCLUSIONS_MAX = 1000
-DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 
 
 def admin_only(handler: Callable[[Request], dict]) -> Handler:
@@ -140,6 +134,28 @@ def set_attention(req: Request) -> dict:
     return show(req, "Thresholds saved")
 
 
+@action("admin_lists")
+@admin_only
+def set_lists(req: Request) -> dict:
+    """The team's other domains, its machine senders and its free-mail domains (cards.admin.LISTS).
+
+    Sync reads them at the start of each pass; contacts and companies already made stay as they are.
+    """
+    typed = {name: text(req, name) for name, _, _ in LISTS}
+    settings = fresh(req)
+    try:
+        internal = rules.check_entries(typed["internal_domains"], rules.check_domain, "The team's other domains")
+        machines = rules.check_entries(typed["machine_addresses"], rules.check_machine_entry, "Machine senders")
+        free_mail = rules.check_entries(typed["free_mail_domains"], rules.check_domain, "Free-mail domains")
+    except Invalid as exc:
+        return show(req, error=str(exc), inputs=typed)
+    settings.internal_domains, settings.machine_addresses, settings.free_mail_domains = internal, machines, free_mail
+    save(req, settings)
+    log.info("admin lists tenant=%s rep=%s internal=%d machines=%d free_mail=%d", req.identity.tenant, req.rep,
+             len(internal), len(machines), len(free_mail))
+    return show(req, "Lists saved")
+
+
 def check_exclusion(req: Request, raw: str) -> str:
     """An address or a registrable domain (or a subdomain of one), never the team's own."""
     if not raw.strip().lstrip("@"):
@@ -148,10 +164,10 @@ def check_exclusion(req: Request, raw: str) -> str:
     if "@" in entry:
         local, _, domain = entry.rpartition("@")
         if not local or len(entry) > EMAIL_MAX_LENGTH or any(c.isspace() for c in local) \
-                or not DOMAIN_PATTERN.match(domain):
+                or not rules.DOMAIN_PATTERN.match(domain):
             raise Invalid(f"{raw} is not an email address.")
     else:
-        if not DOMAIN_PATTERN.match(entry) or registrable_domain(entry) is None:
+        if not rules.DOMAIN_PATTERN.match(entry) or registrable_domain(entry) is None:
             raise Invalid(f"{raw} is not a domain a company owns (e.g. lawfirm.com).")
         domain = entry
     for own in (req.identity.tenant, *req.settings.internal_domains):

@@ -1,8 +1,10 @@
 """Who on a message or event matters, and their data, in a handful of batched reads.
 
 A participant matters when they are outside the team: not the rep, not the
-tenant's domain or its internal domains, not a role or no-reply address, not
-excluded. Reads, whatever the tenant's size: one read view of the people
+tenant's domain or its internal domains, not a role, no-reply or machine
+address (the packaged rules and the tenant's machine list), not a relay
+("Jane Doe via DocuSign"), not excluded: the rules sync creates contacts by.
+Reads, whatever the tenant's size: one read view of the people
 (`Repository.people_view`: addresses, contacts, companies and recent timeline
 months in one get_all), then a timeline read only for a person whose page
 reaches further back.
@@ -14,7 +16,15 @@ import datetime as dt
 from collections.abc import Mapping
 
 from cards.people import Person
-from models.addresses import domain_matches, email_domain, is_excluded, is_role_address, normalize_email
+from models.addresses import (
+    domain_matches,
+    email_domain,
+    is_excluded,
+    is_relay_name,
+    is_role_address,
+    machine_rule,
+    normalize_email,
+)
 from models.domain import Activity, Contact, Settings
 from models.merge import find_duplicates
 from models.repository import Repository
@@ -30,7 +40,9 @@ def is_external(email: str, rep: str, tenant: str, settings: Settings) -> bool:
         return False
     if any(domain_matches(domain, internal) for internal in (tenant, *settings.internal_domains)):
         return False
-    return not is_role_address(email) and not is_excluded(email, settings.exclusions)
+    if is_role_address(email) or machine_rule(email, settings.machine_addresses):
+        return False
+    return not is_excluded(email, settings.exclusions)
 
 
 def external(pairs: list[tuple[str, str]], rep: str, tenant: str, settings: Settings) -> list[tuple[str, str]]:
@@ -38,7 +50,7 @@ def external(pairs: list[tuple[str, str]], rep: str, tenant: str, settings: Sett
     seen: dict[str, str] = {}
     for email, name in pairs:
         email = normalize_email(email)
-        if email not in seen and is_external(email, rep, tenant, settings):
+        if email not in seen and not is_relay_name(name) and is_external(email, rep, tenant, settings):
             seen[email] = name
     return list(seen.items())
 

@@ -47,6 +47,12 @@ AUTO_CREATE_LABELS = {
     "none": "Nobody: contacts are added by hand",
 }
 CATEGORY_LABELS = {"promotions": "Promotions", "social": "Social", "forums": "Forums", "updates": "Updates"}
+# The tenant's lists sync reads (issue #16): Settings field, label, hint.
+LISTS = (
+    ("internal_domains", "The team's other domains", "Secondary domains and domain aliases: mail there is internal"),
+    ("machine_addresses", "Machine senders, never contacts", "An address, a domain, or a pattern such as *-bot@*"),
+    ("free_mail_domains", "Free-mail domains, never companies", "e.g. a regional provider: familia-post.pt"),
+)
 TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "select": "Single select"}
 APPLIES_LABELS = {"contact": "Contacts", "company": "Companies"}
 
@@ -143,6 +149,10 @@ def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, err
         text_input("cold_after_days", "Going cold after at least (days)",
                    typed.get("cold_after_days", str(settings.cold_after_days))),
         button_list(button("Save thresholds", viewer.act("admin_attention"), filled=True)),
+        paragraph(muted("Who sync counts as the team, as a machine or as free mail, one entry a line.")),
+        *(text_input(name, label, typed.get(name, "\n".join(getattr(settings, name))), multiline=True, hint=hint)
+          for name, label, hint in LISTS),
+        button_list(button("Save lists", viewer.act("admin_lists"))),
     ], header="Privacy and auto-create"))
 
     exclusions: list[Widget] = [

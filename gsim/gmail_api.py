@@ -69,6 +69,19 @@ def list_labels(call) -> dict:
     return {"labels": labels}
 
 
+def list_send_as(call) -> dict:
+    """``users.settings.sendAs.list``: the primary address, then each alias (verified, treated as an alias)."""
+    box = call.mailbox
+    user = call.world.users.get(box.address)
+    name = f"{user.given_name} {user.family_name}" if user else ""
+    entries = [{"sendAsEmail": box.address, "displayName": name, "replyToAddress": "", "signature": "",
+                "isPrimary": True, "isDefault": True}]
+    for alias in user.send_as if user else ():
+        entries.append({"sendAsEmail": alias, "displayName": name, "replyToAddress": "", "signature": "",
+                        "isDefault": False, "treatAsAlias": True, "verificationStatus": "accepted"})
+    return {"sendAs": entries}
+
+
 # -- messages.list -----------------------------------------------------------
 def _query_time(value: str) -> int:
     """A q date as ms: epoch seconds, or YYYY/MM/DD (also with dashes) at midnight PST."""
@@ -412,6 +425,7 @@ def stop(call) -> None:
 HANDLERS = {
     "gmail.users.getProfile": get_profile,
     "gmail.users.labels.list": list_labels,
+    "gmail.users.settings.sendAs.list": list_send_as,
     "gmail.users.messages.list": list_messages,
     "gmail.users.messages.get": get_message,
     "gmail.users.history.list": list_history,

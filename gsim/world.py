@@ -227,6 +227,7 @@ class User:
     is_admin: bool = False
     suspended: bool = False
     title: str | None = None
+    send_as: list[str] = field(default_factory=list)  # Gmail send-as aliases besides the primary address
     creation_time: dt.datetime = field(default_factory=lambda: dt.datetime(2020, 1, 6, 9, 0, tzinfo=UTC))
 
 

@@ -13,6 +13,8 @@ import enum
 import re
 from typing import Any
 
+from models.addresses import readable_name
+
 # SPEC §8, in funnel order; the value is what is stored, the label what a rep reads.
 LIFECYCLE_STAGES: dict[str, str] = {
     "subscriber": "Subscriber",
@@ -169,6 +171,9 @@ class Settings:
     exclusions: list[str] = dataclasses.field(default_factory=list)  # addresses and domains
     auto_create: str = DEFAULT_AUTO_CREATE
     internal_domains: list[str] = dataclasses.field(default_factory=list)
+    # the tenant's own machine senders (models.addresses.machine_rule) and free-mail domains (issue #16)
+    machine_addresses: list[str] = dataclasses.field(default_factory=list)
+    free_mail_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
     # "Needs attention" thresholds (issue 17; defaults in models.signals): working days unanswered, days silent
@@ -254,6 +259,9 @@ class Contact:
     touches: dict[str, dt.datetime] = dataclasses.field(default_factory=dict)
     # set when the person appeared at a new corporate domain: {"company_id", "email", "seen_at"}
     job_change: dict[str, Any] | None = None
+    # where the name came from: "header" (a display name), "address" (the local part, improved by a later
+    # display name), "" (typed by a rep or imported: sync never overwrites it); see sync.people
+    name_source: str = ""
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
     # the timeline buckets that exist: "YYYY-MM", and "YYYY-MM.N" for a busy month's further parts
@@ -372,7 +380,7 @@ class TimelineEntry:
     @classmethod
     def of(cls, activity: Activity) -> TimelineEntry:
         text = activity.snippet or activity.body
-        counterpart = next((p.name or p.email for p in activity.participants
+        counterpart = next((readable_name(p.name, p.email) for p in activity.participants
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
@@ -394,6 +402,7 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    send_as: list[str] | None = None  # Gmail send-as addresses, None until fetched (sync.people.learn_send_as)
     departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
     departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
     # The Gmail backfill: a full sync, newest mail first, resumable (sync.gmail); all None/0 until one starts.

@@ -7,32 +7,39 @@ same for any order and any split between processes. `models.repository`
 applies them with field-level transforms and conditional writes
 (`Repository.settle_synced_contacts`); nothing here reads or writes.
 
-(h2's name-source work may replace `name_rank`'s first levels with its own
-source field; the ordering stays a small pure function here.)
+Names: candidates come from `models.addresses.person_name` (decorations
+stripped, encoded words decoded, the capitalisation rule) with their source
+(`NAME_FROM_HEADER`, a display name; `NAME_FROM_ADDRESS`, a local-part guess).
+A name a rep typed or imported (`Contact.name_source == ""`) is never a
+candidate's to replace. Among several display names for one person the winner
+is fixed by `name_rank` alone (first and last over one word, mixed case, more
+parts, then the text itself), never by which message or mailbox came first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from models.addresses import NAME_FROM_ADDRESS, NAME_FROM_HEADER
+
 NameParts = Sequence[str]  # (first, middle, last)
+NAME_SOURCE_RANK = {NAME_FROM_ADDRESS: 1, NAME_FROM_HEADER: 2}  # Contact.name_source levels, "" (typed) above all
 
 
-def name_rank(parts: NameParts, from_display_name: bool) -> tuple:
-    """How good a name is (higher wins): one taken from a display name beats one made from the local part
-    ("Lucas Smith" over "Lsmith"); then a first and a last name over one word; then a name written in
-    mixed case over one in all lower or upper case; then more parts; then the text itself, so two different
-    names of equal merit still have a fixed winner."""
+def name_rank(parts: NameParts, source: str) -> tuple:
+    """How good a name is (higher wins): first its source (`NAME_SOURCE_RANK`: one taken from a display
+    name beats one made from the local part, "Lucas Smith" over "Lsmith"); then a first and a last name
+    over one word; then a name written in mixed case over one in all lower or upper case; then more
+    parts; then the text itself, so two different names of equal merit still have a fixed winner."""
     words = [p for p in parts if p]
     text = " ".join(words)
     mixed_case = text != text.lower() and text != text.upper()
-    return (from_display_name, bool(parts[0]) and bool(parts[-1]), mixed_case, len(words), text)
+    return (NAME_SOURCE_RANK.get(source, 0), bool(parts[0]) and bool(parts[-1]), mixed_case, len(words), text)
 
 
-def best_name(candidates: Iterable[tuple[NameParts, bool]]) -> tuple[str, str, str] | None:
-    """The best of (parts, from a display name) candidates by `name_rank`; None when there are none."""
-    best = max(candidates, key=lambda candidate: name_rank(*candidate), default=None)
-    return tuple(best[0]) if best is not None else None  # type: ignore[return-value]
+def best_name(candidates: Iterable[tuple[NameParts, str]]) -> tuple[NameParts, str] | None:
+    """The best of (parts, source) candidates by `name_rank`; None when there are none."""
+    return max(candidates, key=lambda candidate: name_rank(*candidate), default=None)
 
 
 def first_owner(first_exchanges: Mapping[str, float]) -> str | None:
@@ -43,6 +50,6 @@ def first_owner(first_exchanges: Mapping[str, float]) -> str | None:
 
 def current_job(newest: Mapping[str, float]) -> str | None:
     """Of the records of one person at different companies (contact id -> their newest activity, epoch
-    seconds), the current job: the most recently active, ties by the larger id. The others are the old jobs,
-    which carry the job-change flag pointing at it."""
+    seconds), the current job: the most recently active, ties by the larger id. Whether the others are old
+    jobs of one person is `sync.people`'s evidence rule; those that are carry the flag pointing at it."""
     return max(newest.items(), key=lambda item: (item[1], item[0]), default=(None, 0))[0]

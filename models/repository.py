@@ -59,7 +59,8 @@ What the rest of the code asks for:
   entries, the document last), `record_touches`, `record_synced_messages`,
   `index_emails`, `index_name`, `put_synced_contact`, `put_merged_contact`,
   `remove_contact`, `make_alias`, ...; and whole operations that commit
-  themselves (`create_contact`, `save_contact`, `move_timeline_bucket`).
+  themselves (`create_contact`, `save_contact`,
+  `settle_synced_contacts`, `settle_job_changes`, `move_timeline_bucket`).
   `commit_recorded` commits a recorded write set the way sync's chunks need
   (activity documents last, plain sets through `models.encoding`).
 - `SYNC_ONLY_FIELDS`: the counters only sync's `Maximum` transforms set, left
@@ -142,7 +143,12 @@ from google.cloud.firestore_v1.base_query import FieldFilter, Or
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from models import encoding
-from models.addresses import company_domain, exclusion_terms, name_key, normalize_email
+from models.addresses import (
+    company_domain,
+    exclusion_terms,
+    name_key,
+    normalize_email,
+)
 from models.domain import (
     DEPARTED_BY_DIRECTORY,
     SEGMENT_ACTIVITY_MODES,
@@ -160,7 +166,7 @@ from models.domain import (
     utcnow,
 )
 from models.leases import Lease, LeaseDocuments, Leases, LeaseState
-from models.precedence import best_name, current_job, first_owner, name_rank
+from models.precedence import NAME_SOURCE_RANK, best_name, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.signals import (
     OPEN_THREAD_DAYS,
@@ -306,7 +312,7 @@ def company_to_doc(company: Company) -> dict[str, Any]:
 def company_from_doc(snapshot) -> Company:
     data = snapshot.to_dict()
     data["last_activity_at"] = from_epoch(data.get("last_activity_at"))
-    return Company(id=snapshot.id, **_known(Company, data))
+    return Company(id=unquote(snapshot.id), **_known(Company, data))  # an IDN domain's id is quoted (doc_id)
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -725,7 +731,7 @@ class Repository:
             return None
 
     def create_contact(self, contact: Contact, request: tuple[str, str] | None = None) -> Contact:
-        """Create a contact and claim its addresses, atomically; Conflict if it or an address exists.
+        """Create a contact, claim its addresses and index its name, atomically; Conflict if it or an address exists.
 
         One batched read, then one commit whose preconditions make it atomic
         with that read (see `_claim_addresses`): the contact is created (the
@@ -743,6 +749,7 @@ class Repository:
             if request is not None:
                 self._record_request(batch, *request, "contact", contact.id)
             self._claim_addresses(batch, contact, contact.emails, found)
+            self._reindex_name(batch, contact, None)
             self.search_index.index_contact(batch, contact)
             if contact.company_id:
                 self.add_to_company_sample(batch, contact.company_id, contact.id)
@@ -751,7 +758,7 @@ class Repository:
         raise Conflict(f"contact {contact.id} kept changing while it was created; try again")
 
     def save_contact(self, contact: Contact) -> Contact:
-        """Write a contact's editable fields and keep the address index in step, atomically.
+        """Write a contact's editable fields and keep the address and name indexes in step, atomically.
 
         One batched read (the contact and its addresses' index entries), then
         one commit conditional on what was read (`_commit_unless_stale`): the
@@ -775,11 +782,23 @@ class Repository:
                 batch.update(ref, data, option=self.client.write_option(last_update_time=stored.update_time))
             self._claim_addresses(batch, contact, set(contact.emails) - old_emails, found)
             self.unindex_emails(batch, old_emails - set(contact.emails))
-            self.search_index.index_contact(batch, contact,
-                                            previous=contact_from_doc(stored) if stored is not None else None)
+            previous = contact_from_doc(stored) if stored is not None else None
+            self._reindex_name(batch, contact, previous)
+            self.search_index.index_contact(batch, contact, previous=previous)
             if self._commit_unless_stale(batch):
                 return contact
         raise Conflict(f"contact {contact.id} kept changing while it was saved; try again")
+
+    def _reindex_name(self, writer: WriteSet, contact: Contact, previous: Contact | None) -> None:
+        """Move a contact in the name index when its folded full name changed (sync's job-change review reads it)."""
+        old_key = name_key(previous.first_name, previous.last_name) if previous is not None else None
+        new_key = name_key(contact.first_name, contact.last_name)
+        if old_key == new_key:
+            return
+        if old_key:
+            self.unindex_name(writer, old_key, contact.id)
+        if new_key:
+            self.index_name(writer, new_key, contact.id)
 
     def _snapshots(self, refs: list) -> dict[str, Any]:
         """Path -> snapshot of those of `refs` that exist (one batched read)."""
@@ -983,7 +1002,7 @@ class Repository:
 
     def get_companies(self, domains: Iterable[str]) -> dict[str, Company]:
         refs = [self.company_ref(d) for d in dict.fromkeys(domains)]
-        return {s.id: company_from_doc(s) for s in self.get_all(refs)}
+        return {unquote(s.id): company_from_doc(s) for s in self.get_all(refs)}
 
     def save_company(self, company: Company) -> Company:
         company.updated_at = utcnow()
@@ -1638,12 +1657,12 @@ class Repository:
         if new_company is not None:
             self.search_index.index_company(writer, new_company)
 
-    def settle_synced_contacts(self, names_seen: Mapping[str, Mapping[str, tuple[tuple[str, str, str], bool]]]
+    def settle_synced_contacts(self, names_seen: Mapping[str, Mapping[str, tuple[tuple[str, str, str], str]]]
                                ) -> int:
-        """Give each contact sync created the best name seen and the owner with the earliest exchange.
+        """Give each contact sync named the best name seen, and each it created the owner with the earliest exchange.
 
         `names_seen`: contact id -> rep -> (the best name parts that rep's mail
-        showed this pass, whether from a display name). The rules are
+        showed this pass, their `name_source`: `models.addresses.person_name`). The rules are
         `models.precedence`'s (`name_rank`, `first_owner`); what makes the
         result independent of which mailbox, thread or process saw what first:
 
@@ -1657,10 +1676,13 @@ class Repository:
         - each contact is read, then written on condition it is unchanged
           since (`_commit_unless_stale`; a stale one is read again), so two
           processes settling at once cannot write an older view last;
-        - a name or owner a person (an edit, an import, a merge, an admin's
-          reassignment) set differs from what sync last chose (`sync_name`,
-          `sync_owner`) and is never touched; contacts sync did not create
-          have neither and are left alone.
+        - a name a rep typed or imported (`name_source == ""`) is never
+          touched; one sync guessed or took from a display name
+          (`name_source` "address" or "header", an import's local-part guess
+          too) is replaced only by a better-ranked one, so a display name
+          beats a guess; a name or owner a person (an edit, a merge, an
+          admin's reassignment) set differs from what sync last chose
+          (`sync_name`, `sync_owner`) and is never touched either.
 
         The search, owner and name indexes follow a changed name or owner.
         Returns the contacts changed.
@@ -1701,55 +1723,40 @@ class Repository:
         writer.set(self.contact_ref(contact_id), {"job_change": job_change, "sync_job_change": job_change},
                    merge=True)
 
-    def settle_job_changes(self, contact_ids: Iterable[str]) -> int:
-        """Put the job-change flags of these contacts' names on the right records, whatever order sync saw them in.
+    def settle_job_changes(self, wanted: Mapping[str, dict[str, Any] | None]) -> int:
+        """Give each contact the job-change flag sync judged for it now (contact id -> flag, or None for none).
 
-        For each of their folded full names (read now, after any rename), the
-        contacts carrying it at two or more
-        companies are one person's jobs; the current one is the most recently
-        active (`models.precedence.current_job`: `last_activity_at` is a
-        `Maximum`, so every writer's mail counts), and every record at another
-        company is flagged as an old job pointing at it; the current one and
-        those at its company carry no flag. Each contact is read, then written
-        on condition it is unchanged since; a flag a person handled (accepted
-        or dismissed: it differs from `sync_job_change`, what sync last set)
-        is left alone. Returns the contacts changed.
+        Which records are one person's old and current jobs is `sync.people`'s
+        judgement on evidence (issue #16), made after every write of a pass;
+        this writes it the way #12 needs: each contact is read, then written on
+        condition it is unchanged since (a stale one is read again), so two
+        processes settling at once converge; a flag a person handled (accepted
+        or dismissed: it differs from `sync_job_change`, what sync last set) is
+        left alone, as is a merged contact. Returns the contacts changed.
         """
-        keys = {name_key(c.first_name, c.last_name) for c in self.get_contacts(contact_ids).values()
-                if not c.merged_into} - {None}
-        groups = [ids for ids in self.contact_ids_by_name(keys).values() if len(ids) > 1]  # one read, most alone
+        pending = dict(wanted)
         changed = 0
-        for ids in groups:
-            for _ in range(WRITE_ATTEMPTS):
-                people = {s.id: s for s in self.get_all([self.contact_ref(c) for c in ids])
-                          if not (s.to_dict() or {}).get("merged_into") and (s.to_dict() or {}).get("company_id")}
-                if len({s.to_dict()["company_id"] for s in people.values()}) < 2:
-                    break
-                newest = {cid: float(s.to_dict().get("last_activity_at") or 0) for cid, s in people.items()}
-                current = people[current_job(newest)].to_dict()
-                firsts = list((current.get("first_touches") or {}).values()) or [newest[current_job(newest)]]
-                flag = {"company_id": current["company_id"], "email": (current.get("emails") or [""])[0],
-                        "seen_at": from_epoch(min(firsts))}
-                stale = False
-                for snapshot in people.values():
-                    data = snapshot.to_dict()
-                    want = None if data["company_id"] == flag["company_id"] else flag
-                    stored = data.get("job_change")
-                    if stored != data.get("sync_job_change"):
-                        continue  # a person accepted or dismissed it
-                    if _flag_target(stored) == _flag_target(want):
-                        continue
-                    batch = self.client.batch()
-                    batch.update(snapshot.reference, {"job_change": want, "sync_job_change": want},
-                                 option=self.client.write_option(last_update_time=snapshot.update_time))
-                    if self._commit_unless_stale(batch):
-                        changed += 1
-                        log.info("job change settled contact=%s company=%s", snapshot.id,
-                                 want["company_id"] if want else None)
-                    else:
-                        stale = True
-                if not stale:
-                    break
+        for _ in range(WRITE_ATTEMPTS):
+            stale = {}
+            for snapshot in self.get_all([self.contact_ref(c) for c in sorted(pending)]):
+                data, want = snapshot.to_dict() or {}, pending[snapshot.id]
+                stored = data.get("job_change")
+                if data.get("merged_into") or stored != data.get("sync_job_change"):
+                    continue  # a person accepted or dismissed it
+                if _flag_target(stored) == _flag_target(want):
+                    continue
+                batch = self.client.batch()
+                batch.update(snapshot.reference, {"job_change": want, "sync_job_change": want},
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+                if self._commit_unless_stale(batch):
+                    changed += 1
+                    log.info("job change settled contact=%s company=%s", snapshot.id,
+                             want["company_id"] if want else None)
+                else:
+                    stale[snapshot.id] = want
+            if not stale:
+                break
+            pending = stale
         return changed
 
     def unlinked_ref(self, email: str):
@@ -2068,13 +2075,7 @@ class Repository:
             data["link_pending"] = True
         writes.set(self.contact_ref(contact.id), data, True)
         self.index_emails(writes, contact.id, [email for email in contact.emails if email not in old])
-        new_key = name_key(contact.first_name, contact.last_name)
-        old_key = name_key(stored.first_name, stored.last_name) if stored else None
-        if new_key != old_key:
-            if old_key:
-                self.unindex_name(writes, old_key, contact.id)
-            if new_key:
-                self.index_name(writes, new_key, contact.id)
+        self._reindex_name(writes, contact, stored)
         self.search_index.index_contact(writes, contact, previous=stored)
         return writes
 
@@ -2171,24 +2172,28 @@ def _flag_target(job_change: Mapping[str, Any] | None) -> tuple[str, str] | None
     return (job_change.get("company_id"), job_change.get("email")) if job_change else None
 
 
-def _settled(data: dict[str, Any], seen: Mapping[str, tuple[tuple[str, str, str], bool]]) -> dict[str, Any]:
+def _settled(data: dict[str, Any], seen: Mapping[str, tuple[tuple[str, str, str], str]]) -> dict[str, Any]:
     """The updates `Repository.settle_synced_contacts` makes to one stored contact (see there); {} for none."""
-    if data.get("merged_into") or data.get("sync_name") is None:
+    if data.get("merged_into"):
         return {}
     stored = data.get("names_seen") or {}
     merged = dict(stored)
-    for rep, (parts, from_display) in seen.items():
-        key, candidate = doc_id(rep), [*parts, from_display]
+    for rep, (parts, source) in seen.items():
+        key, candidate = doc_id(rep), [*parts, source]
         old = merged.get(key)
         if old is None or name_rank(candidate[:3], candidate[3]) > name_rank(old[:3], old[3]):
             merged[key] = candidate
     updates: dict[str, Any] = {"names_seen": merged} if merged != stored else {}
     current = [data.get("first_name") or "", data.get("middle_name") or "", data.get("last_name") or ""]
-    if current == list(data["sync_name"]):
+    source = data.get("name_source") or ""
+    # a name a rep typed or imported ("") is never touched, nor one a person changed since sync chose it
+    if source in NAME_SOURCE_RANK and current == list(data.get("sync_name") or current):
         best = best_name((c[:3], c[3]) for c in merged.values())
-        if best is not None and list(best) != current:
-            updates.update(first_name=best[0], middle_name=best[1], last_name=best[2], sync_name=list(best))
-    if data.get("owner") == data.get("sync_owner"):
+        if best is not None and name_rank(best[0], best[1]) > name_rank(current, source):
+            parts = list(best[0])
+            updates.update(first_name=parts[0], middle_name=parts[1], last_name=parts[2], sync_name=parts,
+                           name_source=best[1])
+    if data.get("sync_owner") is not None and data.get("owner") == data.get("sync_owner"):
         owner = first_owner({unquote(rep): at for rep, at in (data.get("first_touches") or {}).items()})
         if owner and owner != data.get("owner"):
             updates.update(owner=owner, sync_owner=owner)

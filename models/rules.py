@@ -19,7 +19,7 @@ from typing import Any
 
 import phonenumbers
 
-from models.addresses import is_internal, is_valid_email, normalize_email
+from models.addresses import ascii_domain, canonical_domain, is_internal, is_valid_email, normalize_email
 from models.domain import Company, Contact, CustomFieldDefinition
 
 TAG_MAX_LENGTH = 50  # characters in one tag
@@ -174,6 +174,57 @@ def apply_custom_values(definitions: Iterable[CustomFieldDefinition], typed: Map
     if problems:
         raise Invalid("; ".join(problems))
     return custom
+
+
+# --- the tenant's own lists: its other domains, its machine senders, its free-mail domains ----------
+
+LIST_ENTRIES_MAX = 500  # entries in one of the lists below (the admin card shows each in one text box)
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+MACHINE_PATTERN = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~@-]+$")  # a shell-style pattern over an ASCII address
+
+
+def check_domain(raw: str) -> str:
+    """A domain as the tenant's lists store it: canonical (IDN in Unicode, see models.addresses)."""
+    domain = canonical_domain(raw.strip().lstrip("@"))
+    spelled = ascii_domain(domain)
+    if not spelled or not DOMAIN_PATTERN.match(spelled):
+        raise Invalid(f"{raw.strip() or 'An empty value'} is not a domain (e.g. acme-labs.com).")
+    return domain
+
+
+def check_machine_entry(raw: str) -> str:
+    """An address, a domain (covering its subdomains) or a pattern with * (`*-bot@*`): models.addresses.machine_rule."""
+    entry = raw.strip().lower()
+    if "*" in entry or "?" in entry:
+        if not MACHINE_PATTERN.match(entry) or entry.strip("*?@.") == "":
+            raise Invalid(f"{raw.strip()} is too wide a pattern: name part of an address, e.g. *-bot@*.")
+        return entry
+    if "@" in entry.lstrip("@"):
+        address = normalize_email(entry)
+        if not is_valid_email(address):
+            raise Invalid(f"{raw.strip()} is not an email address.")
+        return address
+    return check_domain(entry)
+
+
+def check_entries(text: str, check, label: str) -> list[str]:
+    """One entry a line (or separated by commas), each checked, duplicates dropped; Invalid naming every bad one."""
+    entries, problems = [], []
+    for raw in re.split(r"[\n,;]+", text or ""):
+        if not raw.strip():
+            continue
+        try:
+            entry = check(raw)
+        except Invalid as exc:
+            problems.append(str(exc))
+            continue
+        if entry not in entries:
+            entries.append(entry)
+    if problems:
+        raise Invalid(f"{label}: " + " ".join(problems))
+    if len(entries) > LIST_ENTRIES_MAX:
+        raise Invalid(f"{label}: at most {LIST_ENTRIES_MAX} entries.")
+    return entries
 
 
 # --- companies and job changes ----------------------------------------------------------------

@@ -11,7 +11,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from models.addresses import is_excluded, is_internal, is_role_address, named_addresses
+from models.addresses import (
+    company_domain,
+    is_excluded,
+    is_internal,
+    is_relay_name,
+    is_role_address,
+    machine_rule,
+    named_addresses,
+)
 from models.domain import AUTO_CREATE_POLICIES, INBOUND, INTERNAL, OUTBOUND, ActivityKind, Participant, Settings
 
 SENDER_ROLES = ("from", "organizer")
@@ -58,12 +66,26 @@ class Team:
     def __init__(self, tenant: str, settings: Settings):
         self.domains = [tenant, *settings.internal_domains]
         self.exclusions = list(settings.exclusions)
+        self.machines = list(settings.machine_addresses)
+        self.free_mail = list(settings.free_mail_domains)
         policy = settings.auto_create
         self.policy = policy if policy in AUTO_CREATE_POLICIES else "outbound"
+        self.own_addresses: set[str] = set()  # the reps' send-as aliases (see add_own_addresses)
         self._internal: dict[str, bool] = {}
         self._excluded: dict[str, bool] = {}
         self._excluded_text: dict[str, bool] = {}
         self._role: dict[str, bool] = {}
+        self._company: dict[str, str | None] = {}
+
+    def add_own_addresses(self, addresses: list[str]) -> None:
+        """Send-as aliases (Gmail `settings.sendAs`): mail from or to them is the team's, never a contact's.
+
+        Called before any mailbox of the run stores anything (sync.people.learn_send_as), so every
+        mailbox's answers agree whichever thread asks first.
+        """
+        for address in addresses:
+            self.own_addresses.add(address)
+            self._internal[address] = True
 
     def update_exclusions(self, exclusions: list[str]) -> None:
         """An admin may add an exclusion while a run is under way: from the next group on, it holds."""
@@ -74,7 +96,7 @@ class Team:
     def is_internal(self, email: str) -> bool:
         known = self._internal.get(email)
         if known is None:
-            known = self._internal[email] = is_internal(email, self.domains)
+            known = self._internal[email] = email in self.own_addresses or is_internal(email, self.domains)
         return known
 
     def is_excluded(self, email: str) -> bool:
@@ -88,8 +110,14 @@ class Team:
     def is_role(self, email: str) -> bool:
         known = self._role.get(email)
         if known is None:
-            known = self._role[email] = is_role_address(email)
+            known = self._role[email] = is_role_address(email) or machine_rule(email, self.machines)
         return known
+
+    def company_of(self, email: str) -> str | None:
+        """The company an address files under: none for free mail, the packaged lists' or the tenant's own."""
+        if email not in self._company:
+            self._company[email] = company_domain(email, self.free_mail)
+        return self._company[email]
 
     def excludes(self, item: Item) -> bool:
         """Mail or meetings naming an excluded address or domain, parseable or not, are never stored (SPEC §9)."""
@@ -131,7 +159,8 @@ class Team:
 
         Default ("outbound"): people the team wrote to or met with; "all" adds
         people who only wrote to the team; "none": nobody. Never the team,
-        role or no-reply addresses, bulk mail or excluded addresses.
+        role, no-reply or other machine addresses (`models.addresses`' pattern set and the
+        tenant's `machine_addresses`), an address shown "via" a relay, bulk mail or excluded addresses.
         """
         if self.policy == "none" or item.bulk:
             return []
@@ -139,6 +168,8 @@ class Team:
         people = []
         for participant in self.external(item):
             if self.is_role(participant.email) or participant.email in item.declined:
+                continue
+            if participant.name and is_relay_name(participant.name):
                 continue
             if self.is_excluded(participant.email):
                 continue

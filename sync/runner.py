@@ -43,6 +43,7 @@ from sync.directory import Workspace, mark_departures, record_workspace
 from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
+from sync.people import learn_send_as
 from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, refresh_signals, settle_contacts
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ class SyncRun:
         self.backfill_seconds = backfill_seconds
         self.list_page = list_page  # Gmail's messages.list page size (a test lists a small mailbox in pages)
         self._tenants: dict[str, TenantState] = {}
+        self.send_as_learned: set[str] = set()  # mailboxes and tenants whose send-as aliases are known (sync.people)
+        self.send_as_fetched: dict[str, list[str]] = {}  # mailbox -> aliases fetched, stored by its own sync
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
 
@@ -155,6 +158,7 @@ class SyncRun:
             mailboxes = [m for m in mailboxes if m.lower() not in departed and (
                 self.workspace.is_active(m) or self.workspace.tenant_of(m) != self.workspace.primary)]
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
+        learn_send_as(self, mailboxes)  # every alias is the team's before any mailbox links a message
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
         for tenant in list(self._tenants):
@@ -174,6 +178,7 @@ class SyncRun:
         with self._lock:
             for tenant, old in self._tenants.items():
                 fresh = TenantState(old.repo, Team(tenant, old.repo.get_settings()))
+                fresh.team.add_own_addresses(sorted(old.team.own_addresses))  # send-as aliases stay known
                 with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
                     for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
                         del old.in_flight[activity_id]
@@ -261,11 +266,14 @@ class SyncRun:
 
     def _sync_leased(self, email: str, lease: Lease) -> MailboxResult:
         started = time.monotonic()
+        learn_send_as(self, [email])  # a pass knows every mailbox's already; a worker, from each one's first sync
         state = self.tenant(self.tenant_of(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
         if mailbox.state == MailboxState.DEPARTED:  # the rep left (sync.directory): history kept, nothing synced
             return MailboxResult(email, MailboxState.DEPARTED)
+        fetched = self.send_as_fetched.pop(email, None)
+        mailbox.send_as = mailbox.send_as if fetched is None else fetched
         config = self.config
         with Heartbeat(repo, lease, self.stop) as heartbeat:
             api = MailboxApi(email, self.google_service, config.google_api_root,

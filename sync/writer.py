@@ -65,7 +65,7 @@ import threading
 
 from google.api_core import exceptions as core_exceptions
 
-from models.addresses import company_domain, name_key, name_parts
+from models.addresses import name_key, person_name
 from models.domain import Activity, ActivityKind, Company, Contact, Participant, utcnow
 from models.precedence import name_rank
 from models.repository import (
@@ -82,6 +82,7 @@ from models.rules import company_name_for
 from models.signals import exchange_code, is_internal_to, thresholds_of
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
+from sync.people import settle_job_changes
 
 log = logging.getLogger(__name__)
 
@@ -98,28 +99,22 @@ class TenantState:
         self.team = team
         self.lock = threading.Lock()
         self.contacts: dict[str, str | None] = {}  # address -> contact id, None when there is none
-        self.names: dict[str, list[str]] = {}  # name key -> contact ids
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
         self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
-        self.email_of: dict[str, str] = {}  # contact id -> primary address
-        self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
         self.touched: set[str] = set()  # contact ids whose exchanges this run changed (`refresh_signals`)
         # address without a contact -> ids its `unlinked` list holds (None: it says `overflow`)
         self.unlinked: dict[str, int | None] = {}
         self.placement = repo.timeline_placement()  # used under `lock`
-        # contact id -> rep -> (best name parts that rep's mail showed, from a display name?): `settle_contacts`
-        self.names_seen: dict[str, dict[str, tuple[tuple[str, str, str], bool]]] = {}
-        self._parsed_names: dict[tuple[str, str], tuple[tuple[str, str, str], bool]] = {}
+        # contact id -> rep -> (best name parts that rep's mail showed, their name_source): `settle_contacts`
+        self.names_seen: dict[str, dict[str, tuple[tuple[str, str, str], str]]] = {}
 
     def note_name(self, contact_id: str, rep: str, display_name: str, email: str) -> None:
         """Remember a name a rep's mail showed for a contact, if it is the best that rep's mail showed."""
-        parsed = self._parsed_names.get((display_name, email))
-        if parsed is None:
-            parts = name_parts(display_name, email)
-            parsed = self._parsed_names[(display_name, email)] = (parts, parts != name_parts("", email))
+        first, middle, last, source = person_name(display_name, email)  # cached: `models.addresses`
+        parsed = ((first, middle, last), source)
         seen = self.names_seen.setdefault(contact_id, {})
         if rep not in seen or name_rank(*parsed) > name_rank(*seen[rep]):
             seen[rep] = parsed
@@ -136,7 +131,6 @@ class WriteCounts:
     unchanged: int = 0
     removed: int = 0  # holders dropped (activities deleted when none was left)
     contacts_created: int = 0
-    job_changes: int = 0
     skipped: int = 0  # activities whose writes Firestore refused for good (module doc)
 
 
@@ -216,58 +210,35 @@ class SyncWriter:
             self._load_contacts([cid for cid in found.values() if cid not in self.state.company_of])
 
     def _load_contacts(self, contact_ids: list[str]) -> None:
-        """Company, primary address and latest activity of stored contacts (linking and job changes need them)."""
+        """Company and timeline placement of stored contacts (linking needs them)."""
         if not contact_ids:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
             self.state.placement.learn(contact)
             self.state.company_of[contact_id] = contact.company_id
-            self.state.email_of[contact_id] = contact.primary_email
-            if contact.last_activity_at:
-                self.state.seen_at[contact_id] = contact.last_activity_at.timestamp()
 
     def _create_contacts(self, items: list[Item]) -> None:
-        planned: dict[str, tuple[Participant, dt.datetime]] = {}
-        latest: dict[str, float] = {}
+        planned: dict[str, Participant] = {}  # the best-ranked name this group shows (`_better_name`)
         for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
             for person in self.team.creatable(item):
                 if self.state.contacts.get(person.email):
                     continue
-                latest[person.email] = item.at.timestamp()
-                if person.email not in planned:
-                    planned[person.email] = (person, item.at)
-                elif self._better_name(person, planned[person.email][0]):
-                    planned[person.email] = (person, planned[person.email][1])
+                if person.email not in planned or self._better_name(person, planned[person.email]):
+                    planned[person.email] = person
         if not planned:
             return
         contacts = []
-        for email, (person, seen_at) in planned.items():
-            first, middle, last = name_parts(person.name, email)
+        for email, person in planned.items():
+            first, middle, last, source = person_name(person.name, email)
             contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle,
-                              last_name=last, company_id=company_domain(email), owner=self.mailbox, source="sync")
-            contacts.append((contact, name_key(first, last), seen_at))
-        self._load_names([key for _, key, _ in contacts if key])
-        self._load_companies([c.company_id for c, _, _ in contacts if c.company_id])
-        flags: dict[str, dict] = {}
-        for contact, key, seen_at in contacts:
-            if key:
-                for other in self.state.names.setdefault(key, []):
-                    other_company = self.state.company_of.get(other)
-                    if contact.company_id and other_company and other_company != contact.company_id:
-                        # a known person at a new corporate domain: flag, never merge (SPEC §7). The
-                        # address seen less recently is the old job, whichever was created first.
-                        if latest[contact.primary_email] >= self.state.seen_at.get(other, 0.0):
-                            flags[other] = {"company_id": contact.company_id, "email": contact.primary_email,
-                                            "seen_at": seen_at}
-                        else:
-                            contact.job_change = {"company_id": other_company, "email": self.state.email_of[other],
-                                                  "seen_at": seen_at}
-                self.state.names[key].append(contact.id)
-            self.state.company_of[contact.id] = contact.company_id
-            self.state.email_of[contact.id] = contact.primary_email
-            self.state.seen_at[contact.id] = latest[contact.primary_email]
+                              last_name=last, company_id=self.team.company_of(email), owner=self.mailbox,
+                              source="sync", name_source=source)
+            contacts.append((contact, name_key(first, last)))
+        self._load_companies([c.company_id for c, _ in contacts if c.company_id])
+        # a known person at a new corporate domain is judged after the pass, on evidence beyond the
+        # name (sync.people.settle_job_changes, after the pass), never here from the name alone
         self.batch.commit()
-        for contact, key, _ in contacts:
+        for contact, key in contacts:
             new_company = None
             if contact.company_id and contact.company_id not in self.state.companies:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
@@ -278,32 +249,15 @@ class SyncWriter:
                                          in_sample=sampled < COMPANY_CONTACT_SAMPLE)
             self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
+            self.state.company_of[contact.id] = contact.company_id
             self.state.created.append(contact.id)
-        for contact_id, job_change in flags.items():
-            self.repo.flag_job_change(self.batch, contact_id, job_change)
-            log.info("job change flagged mailbox=%s contact=%s company=%s", self.mailbox, contact_id,
-                     job_change["company_id"])
         self.batch.commit()
         self.counts.contacts_created += len(contacts)
-        self.counts.job_changes += len(flags)
 
     def _better_name(self, person: Participant, than: Participant) -> bool:
         """Whether `person`'s display name makes a better name than `than`'s (`models.precedence.name_rank`)."""
-        ranked = []
-        for who in (person, than):
-            parts = name_parts(who.name, who.email)
-            ranked.append(name_rank(parts, parts != name_parts("", who.email)))
-        return ranked[0] > ranked[1]
-
-    def _load_names(self, keys: list[str]) -> None:
-        missing = [k for k in dict.fromkeys(keys) if k not in self.state.names]
-        if not missing:
-            return
-        found = self.repo.contact_ids_by_name(missing)
-        for key in missing:
-            self.state.names[key] = list(found.get(key, []))
-        self._load_contacts([cid for key in missing for cid in self.state.names[key]
-                             if cid not in self.state.company_of])
+        first, second = (person_name(who.name, who.email) for who in (person, than))
+        return name_rank(first[:3], first[3]) > name_rank(second[:3], second[3])
 
     def _load_companies(self, ids: list[str]) -> None:
         missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]
@@ -568,7 +522,7 @@ def refresh_signals(state: TenantState) -> int:
 
 def settle_contacts(state: TenantState) -> int:
     """After a pass: the contacts it linked get their order-independent name and owner, and the job-change
-    flags of their names go to the older jobs (`Repository.settle_synced_contacts`, `settle_job_changes`;
+    flags of their names are judged again (`Repository.settle_synced_contacts`, `sync.people.settle_job_changes`;
     rules in `models.precedence`); the contacts changed.
 
     It runs after every write of the pass, so of two processes settling the
@@ -579,7 +533,7 @@ def settle_contacts(state: TenantState) -> int:
         state.names_seen.clear()
     if not seen:
         return 0
-    return state.repo.settle_synced_contacts(seen) + state.repo.settle_job_changes(seen)
+    return state.repo.settle_synced_contacts(seen) + settle_job_changes(state.repo, state.team, seen)
 
 
 def link_pending(repo: Repository) -> int:

@@ -67,9 +67,11 @@ def with_contact(handler: Callable[[Request, Contact], dict]) -> Handler:
 def open_form(req: Request) -> dict:
     if req.event.parameter("form") == "add_contact":
         email = normalize_email(req.event.parameter("email"))
+        # the name and company sync would give the person (sync.writer): one rule for both
         first, middle, last = name_parts(req.event.parameters.get("name", ""), email)
-        return responses.push_card(add_contact_form(email, first, middle, last, company_domain(email) or "",
-                                                    req.viewer, request_id=new_request_id()))
+        domain = company_domain(email, req.settings.free_mail_domains) or ""
+        return responses.push_card(add_contact_form(email, first, middle, last, domain, req.viewer,
+                                                    request_id=new_request_id()))
     return _open_contact_form(req)
 
 
@@ -113,7 +115,7 @@ def add_contact(req: Request) -> dict:
     """Create the contact; the same click posted again (a Retry) answers as the first did, adding nothing."""
     email = normalize_email(req.event.parameter("email"))
     first, middle, last, title = (text(req, n) for n in ("first_name", "middle_name", "last_name", "title"))
-    domain = company_domain(email) or ""
+    domain = company_domain(email, req.settings.free_mail_domains) or ""
     request_id = request_id_of(req)
 
     def again(message: str) -> dict:
@@ -157,8 +159,10 @@ def edit_fields(req: Request, contact: Contact) -> dict:
     except Invalid as exc:
         message = str(exc)
         return invalid(edit_form(contact, req.viewer, error=message, values={**typed, **custom_typed}), message)
-    contact.first_name, contact.middle_name, contact.last_name = typed["first_name"], typed["middle_name"], \
-        typed["last_name"]
+    named = (typed["first_name"], typed["middle_name"], typed["last_name"])
+    if named != (contact.first_name, contact.middle_name, contact.last_name):
+        contact.name_source = ""  # typed by a rep: sync never renames it (sync.people)
+    contact.first_name, contact.middle_name, contact.last_name = named
     contact.title, contact.phone, contact.custom = typed["title"], phone, custom
     req.repo.save_contact(contact)
     return show_contact(req, contact, "Saved")

@@ -44,7 +44,7 @@ _KNOWN_HEADERS: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "tag", "labels", "group membership"),
     # read-only columns of our own export (and HubSpot's record id)
     "ignore": ("contact id", "record id", "source", "created", "last activity", "create date",
-               "last activity date"),
+               "last activity date", "job change", "moved to", "moved to email"),
 }
 COLUMN_ALIASES: dict[str, str] = {header: target for target, headers in _KNOWN_HEADERS.items() for header in headers}
 # Google Contacts numbers repeated columns: "E-mail 2 - Value", "Phone 1 - Value", ...

@@ -13,7 +13,7 @@ from models.repository import Repository
 CONTACT_EXPORT_COLUMNS = ("Contact ID", "First Name", "Middle Name", "Last Name", "Emails", "Phone Number",
                           "Job Title", "Company Domain", "Company Name", "Contact owner", "Lifecycle Stage",
                           "Tags")
-CONTACT_EXPORT_TRAILER = ("Source", "Created", "Last Activity")
+CONTACT_EXPORT_TRAILER = ("Source", "Created", "Last Activity", "Job Change", "Moved To", "Moved To Email")
 COMPANY_EXPORT_COLUMNS = ("Company Domain Name", "Company Name", "Created", "Last Activity")
 
 
@@ -25,7 +25,9 @@ def export_contacts(repo: Repository, out: TextIO) -> int:
     """Write every contact as CSV (a header our import reads back); the number of contacts written.
 
     Custom fields are columns named by their label (then by key for values no
-    definition describes any more); emails and tags are joined with "; ".
+    definition describes any more); emails and tags are joined with "; ". The last
+    columns let an admin audit sync's job-change flags (sync.people): "Job Change" is
+    "flagged" while the card still offers "Moved to", with the company and address seen there.
     """
     settings = repo.get_settings()
     definitions = [d for d in settings.custom_fields if d.applies_to == "contact"]
@@ -46,7 +48,9 @@ def export_contacts(repo: Repository, out: TextIO) -> int:
         row = [escape(v) for v in row]
         row[5] = contact.phone  # E.164 starts with "+": a number, never a formula
         row += [escape(_cell(contact.custom.get(key))) for key in [*(d.key for d in definitions), *extra]]
-        row += [contact.source, _when(contact.created_at), _when(contact.last_activity_at)]
+        change = contact.job_change or {}
+        row += [contact.source, _when(contact.created_at), _when(contact.last_activity_at),
+                "flagged" if change else "", escape(change.get("company_id") or ""), escape(change.get("email") or "")]
         writer.writerow(row)
     return len(contacts)
 

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Mapping
 
 from models import rules
-from models.addresses import is_valid_email, name_parts, normalize_email
+from models.addresses import NAME_FROM_ADDRESS, is_valid_email, name_parts, normalize_email
 from models.csv_io.columns import plan_columns
 from models.csv_io.reading import CsvImportError, decode, read_table
 from models.csv_io.report import BLANK, CREATED, MERGED, REJECTED, UNCHANGED, UPDATED, ImportReport, RowOutcome
@@ -79,7 +79,7 @@ def import_contacts(repo: Repository, data: bytes, *, mapping: Mapping[str, str]
     report.ignored_columns = plan.ignored
     report.columns = {h: t for h, t in zip(plan.headers, plan.targets, strict=True) if t}
     definitions = {d.key: d for d in settings.custom_fields if d.applies_to == "contact"}
-    options = ImportOptions(owner=owner, region=region)
+    options = ImportOptions(owner=owner, region=region, free_mail=tuple(settings.free_mail_domains))
 
     parsed: list[ParsedRow] = []
     outcomes: dict[int, RowOutcome] = {}
@@ -104,6 +104,7 @@ def import_contacts(repo: Repository, data: bytes, *, mapping: Mapping[str, str]
         if group.stored is None and not (group.contact.first_name or group.contact.last_name):
             group.contact.first_name, group.contact.middle_name, group.contact.last_name = \
                 name_parts("", group.contact.primary_email)
+            group.contact.name_source = NAME_FROM_ADDRESS  # a guess: the person's own display name improves it
         if group.stored is None and not group.contact.lifecycle_stage:
             group.contact.lifecycle_stage = DEFAULT_LIFECYCLE_STAGE
     _write(repo, groups, outcomes, report, dry_run)
@@ -177,8 +178,6 @@ def _assign_new_ids(repo: Repository, groups: list[_Group]) -> None:
         wanted = contact_id_for(group.contact.primary_email)
         group.contact.id = new_id("c") if wanted in taken else wanted
 
-
-# Fields an import may change on a stored contact; the rest belong to sync or to merges.
 
 def _write(repo: Repository, groups: list[_Group], outcomes: dict[int, RowOutcome], report: ImportReport,
            dry_run: bool) -> None:

@@ -36,10 +36,11 @@ class ParsedRow:
 
 @dataclasses.dataclass
 class ImportOptions:
-    """How rows are read: the default owner and the region for phone numbers without '+'."""
+    """How rows are read: the default owner, the region for phone numbers without '+', the tenant's free mail."""
 
     owner: str | None = None
     region: str | None = None  # ISO 3166 code, e.g. "US", "GB"
+    free_mail: tuple[str, ...] = ()  # Settings.free_mail_domains: addresses there file under no company
 
 
 def website_domain(text: str) -> str | None:
@@ -125,7 +126,7 @@ def parse_row(line: int, cells: list[str], plan: ColumnPlan, definitions: dict[s
     domain = website_domain(explicit) if explicit else None
     if explicit and domain is None:
         warnings.append(f"company domain {explicit!r} is not a domain; ignored")
-    contact.company_id = domain or next((d for d in map(company_domain, emails) if d), None)
+    contact.company_id = domain or next((d for d in (company_domain(e, options.free_mail) for e in emails) if d), None)
     company_name = first("company_name")
     if company_name and not contact.company_id:
         warnings.append(f"company {company_name!r} not recorded: no company domain (free-mail address, no website)")

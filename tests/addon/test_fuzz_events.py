@@ -41,7 +41,8 @@ HOSTILE_TEXT = [
 INPUT_NAMES = ["body", "query", "name", "tag", "owner", "stage", "first_name", "middle_name", "last_name", "title",
                "phone", "exclusion", "admin_email", "privacy_level", "auto_create", "field_label", "field_key",
                "field_type", "field_options", "field_applies_to", "activity_mode", "activity_days", "company",
-               "custom.budget", "custom.renewal", "custom.region", "custom.notes", "input.body", "x"]
+               "custom.budget", "custom.renewal", "custom.region", "custom.notes", "input.body", "x",
+               "internal_domains", "machine_addresses", "free_mail_domains"]
 PARAMETER_NAMES = ["contact_id", "keep_id", "merge_id", "segment_id", "domain", "company", "cursor", "form", "view",
                    "email", "entry", "key", "applies_to", "tag", "owner", "stage", "page", "replace", "name",
                    "input.body", "input.query"]

@@ -33,10 +33,11 @@ def add_lucas(sim: Simulator, now: dt.datetime) -> None:
                     date=now - dt.timedelta(days=9), label_ids=["SENT"])
     sim.add_message(second, sender=second, to=["Lucas Smith <lsmith@smithco.io>"], subject="Follow-up",
                     date=now - dt.timedelta(days=2), label_ids=["SENT"])
-    # one person at two companies: the second rep's address is the newer job
+    # one person at two companies: the first rep's address is the newer job, and the second rep, who wrote
+    # to the old one, is copied on it (the shared teammate `sync.people`'s evidence rule asks for)
     sim.add_message(second, sender=second, to=["Jane Roe <jane@oldco.io>"], subject="Old job",
                     date=now - dt.timedelta(days=30), label_ids=["SENT"])
-    sim.add_message(first, sender=first, to=["Jane Roe <jane.roe@newco.io>"], subject="New job",
+    sim.add_message(first, sender=first, to=["Jane Roe <jane.roe@newco.io>"], cc=[second], subject="New job",
                     date=now - dt.timedelta(days=1), label_ids=["SENT"])
 
 

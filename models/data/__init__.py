@@ -1,0 +1,1 @@
+"""Curated lists Sidecar reads (each file names its sources at the top)."""
