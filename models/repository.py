@@ -137,6 +137,8 @@ TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a time
 WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
+RELEASE_CHUNK = 20  # activities one release transaction decides (a removal writes a few documents each)
+RELEASE_ATTEMPTS = 10  # a release transaction retried on contention, at most
 
 # Fields stored as epoch seconds so `Maximum` transforms can merge them (see module doc).
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
@@ -271,6 +273,32 @@ def activity_to_doc(activity: Activity) -> dict[str, Any]:
     data["addresses"] = sorted({p.email for p in activity.participants})
     data[EXCLUSION_KEYS] = exclusion_keys(p.email for p in activity.participants)
     return data
+
+
+def activity_merge(activity: Activity, holders: Iterable[str] | None = None) -> dict[str, Any]:
+    """An activity as a field-level merge two processes can write at once (issue 14 point 3).
+
+    Holders merge one map field each (`holders.{mailbox}`): only those named
+    in `holders` (all when None), so a writer never rewrites, nor brings back,
+    another mailbox's holder. Linked contacts and companies are `ArrayUnion`s:
+    two writers each add theirs. The rest (subject, time, participants,
+    direction, ...) is what every holder reads from the same message or event.
+    """
+    data = activity_to_doc(activity)
+    if holders is not None:
+        wanted = {doc_id(mailbox) for mailbox in holders}
+        data["holders"] = {key: held for key, held in data["holders"].items() if key in wanted}
+        if not data["holders"]:
+            del data["holders"]  # a merge of an empty map would clear the others (a note has none at all)
+    for field in ("contact_ids", "company_ids"):
+        data[field] = _array_union(data[field])
+    return data
+
+
+def _array_union(values: list) -> Any:
+    """`ArrayUnion(values)`; for no values, one that leaves a stored array as it is and makes a missing one []
+    (Firestore's `ArrayRemove` of a value never stored: an `ArrayUnion` must have values)."""
+    return firestore.ArrayUnion(values) if values else firestore.ArrayRemove([""])
 
 
 def activity_from_doc(snapshot) -> Activity:
@@ -733,26 +761,31 @@ class Repository:
         refs = [self.activity_ref(aid) for aid in dict.fromkeys(activity_ids)]
         return {s.id: activity_from_doc(s) for s in self.get_all(refs)}
 
-    def put_activity(self, writer: WriteSet, activity: Activity) -> None:
+    def put_activity(self, writer: WriteSet, activity: Activity, holders: Iterable[str] | None = None) -> None:
         """Write an activity and its row on each linked contact's timeline, through `writer`.
 
-        Pair it with `record_touches` for the same contacts (see there).
+        A field-level merge (`activity_merge`): `holders` names the holders it
+        writes (None: all the activity names). Pair it with `record_touches`
+        for the same contacts (see there).
         """
-        writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
+        writer.set(self.activity_ref(activity.id), activity_merge(activity, holders), merge=True)
         row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
         for contact_id in activity.contact_ids:
             writer.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
 
-    def put_activities(self, writer: WriteSet, activities: Iterable[Activity]) -> None:
+    def put_activities(self, writer: WriteSet, activities: Iterable[Activity],
+                       holders: Iterable[str] | None = None) -> None:
         """`put_activity` for many, with one write per timeline bucket instead of one per row.
 
         Rows of one contact's month merge into a single field-level merge of
         `entries` (the same result as writing them one by one); sync's bulk
-        writes use this. Pair it with `record_touches` in the same way.
+        writes use this, naming the one holder they write (its mailbox). Pair
+        it with `record_touches` in the same way.
         """
         rows: dict[tuple[str, str], dict[str, str]] = {}
+        holders = None if holders is None else tuple(holders)
         for activity in activities:
-            writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
+            writer.set(self.activity_ref(activity.id), activity_merge(activity, holders), merge=True)
             row = _entry_doc(TimelineEntry.of(activity))
             month = month_of(activity.at)
             for contact_id in activity.contact_ids:
@@ -785,6 +818,48 @@ class Repository:
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
                        merge=True)
         writer.delete(self.activity_ref(activity.id))
+
+    def release_activities(self, mailbox: str, activity_ids: Iterable[str]) -> int:
+        """Drop `mailbox` from these activities' holders; the activities nobody holds then are removed.
+
+        Safe across processes (issue 14 point 3): one transaction per
+        `RELEASE_CHUNK` activities reads what is stored and decides there, so a
+        holder another process added meanwhile keeps its activity, and two
+        holders letting go at once cannot both leave it behind, holderless.
+        An activity still held elsewhere loses one map field
+        (`holders.{mailbox}`, a merge); the last holder's release is
+        `remove_activity`. Returns how many activities this mailbox released.
+        """
+        ids = list(dict.fromkeys(activity_ids))
+        released = 0
+        for start in range(0, len(ids), RELEASE_CHUNK):
+            released += self._release_chunk(mailbox, ids[start:start + RELEASE_CHUNK])
+        return released
+
+    def _release_chunk(self, mailbox: str, activity_ids: list[str]) -> int:
+        @firestore.transactional
+        def release(transaction) -> int:
+            count = 0
+            refs = [self.activity_ref(aid) for aid in activity_ids]
+            for snapshot in transaction.get_all(refs):
+                if not snapshot.exists:
+                    continue
+                activity = activity_from_doc(snapshot)
+                if mailbox not in activity.holders:
+                    continue
+                count += 1
+                if set(activity.holders) - {mailbox}:
+                    transaction.set(snapshot.reference, {"holders": {doc_id(mailbox): firestore.DELETE_FIELD}},
+                                    merge=True)
+                    del activity.holders[mailbox]  # its timeline rows name the holders left, as read here
+                    row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
+                    for contact_id in activity.contact_ids:
+                        transaction.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
+                else:
+                    self.remove_activity(transaction, activity)
+            return count
+
+        return release(self.client.transaction(max_attempts=RELEASE_ATTEMPTS))
 
     def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
                            to_id: str) -> None:

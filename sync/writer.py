@@ -34,9 +34,15 @@ activity on that contact's company, the same way on every run and from every
 mailbox. A contact without a company adds none.
 
 Mailboxes of one tenant syncing at once share a `TenantState`: its lock makes
-"read the stored activities, then write them" atomic within the process, so
-two reps holding the same thread never overwrite each other's holder, and
-its caches spare repeated lookups of the same addresses.
+"read the stored activities, then write them" atomic within the process, and
+its caches spare repeated lookups of the same addresses. Across processes
+(workers syncing reps who share a thread) nothing is read-then-overwritten:
+an activity is a field-level merge that writes only this mailbox's holder
+(`holders.{mailbox}`) and adds linked contacts and companies as `ArrayUnion`s,
+counters are `Maximum` transforms, timeline rows and indexes merge one map
+field each; releasing what a mailbox no longer holds is the one transaction
+(`Repository.release_activities`), which deletes an activity only when it
+reads that no other holder is left.
 """
 
 from __future__ import annotations
@@ -286,7 +292,7 @@ class SyncWriter:
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
             self.repo.note_unlinked(writes, email, activity_ids)
-        self.repo.put_activities(writes, activities)
+        self.repo.put_activities(writes, activities, holders=[self.mailbox])  # field-level: see module doc
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
             a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
@@ -367,17 +373,9 @@ class SyncWriter:
         self.drain()
         with self.state.lock:
             self.batch.commit()
-            for activity in activities:
-                if self.mailbox not in activity.holders:
-                    continue
-                remaining = {k: v for k, v in activity.holders.items() if k != self.mailbox}
-                if remaining:
-                    activity.holders = remaining
-                    self.repo.put_activity(self.batch, activity)
-                else:  # still naming this mailbox, so its Gmail-id index entry goes too
-                    self.repo.remove_activity(self.batch, activity)
-                self.counts.removed += 1
-            self.batch.commit()
+            held = [activity.id for activity in activities if self.mailbox in activity.holders]
+            # decided where it is stored, in a transaction: another process may hold them too (module doc)
+            self.counts.removed += self.repo.release_activities(self.mailbox, held)
 
     def release_held(self, held_ids: list[str], kind: str) -> None:
         """Release the activities holding these Gmail message or Calendar event ids here."""
@@ -436,7 +434,7 @@ def link_pending(repo: Repository) -> int:
         for company_id, at in companies.items():
             repo.record_company_activity(batch, company_id, at)
         for activity in changed:
-            repo.put_activity(batch, activity)
+            repo.put_activity(batch, activity, holders=())  # new links only: holders are their mailboxes'
         batch.commit()
         for email in noted:
             repo.forget_unlinked(batch, email)

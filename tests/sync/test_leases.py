@@ -68,7 +68,7 @@ def test_two_sync_once_processes_started_together_leave_what_one_leaves(simulato
     """Each process syncs one mailbox at a time: whichever leases a mailbox first syncs it, the other waits
     for the release and finds nothing new. (Two processes syncing *different* reps who share a thread at
     the same moment still race on the whole activity document: issue 14 point 3, field-level merges.)"""
-    env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT), "SIDECAR_SYNC_CONCURRENCY": "1"}
+    env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT), "SIDECAR_SYNC_CONCURRENCY": "3"}
     command = [sys.executable, "-m", "sync", "once", *SMALL_BATCHES_ARGS]
     processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True) for _ in range(2)]
