@@ -244,6 +244,15 @@ class World:
         self._event_counter = 0
         self.reps: list[str] = []  # the sales reps (the mailboxes Sidecar syncs)
         self.admin: str | None = None  # the account to impersonate for the Directory API
+        self.push = None  # gsim.push.Push: told of every change a watch notifies (the Simulator sets it)
+
+    def _mail_changed(self, mailbox: Mailbox) -> None:
+        if self.push is not None:
+            self.push.mail_changed(mailbox.address, mailbox.history_id)
+
+    def _calendar_changed(self, calendars) -> None:
+        if self.push is not None:
+            self.push.calendar_changed([c.owner for c in calendars])
 
     # -- accounts -----------------------------------------------------------
     def add_user(self, user: User) -> None:
@@ -316,6 +325,7 @@ class World:
             else:
                 box.history_id += 1
                 message.history_id = box.oldest_history_id = box.history_id
+            self._mail_changed(box)
             return message
 
     def delete_message(self, mailbox: str, message_id: str) -> int:
@@ -323,7 +333,9 @@ class World:
         with self.lock:
             box = self.mailbox(mailbox)
             message = box.remove(message_id)
-            return box.record("messageDeleted", message)
+            history_id = box.record("messageDeleted", message)
+            self._mail_changed(box)
+            return history_id
 
     def modify_labels(self, mailbox: str, message_id: str, add: list[str] = (), remove: list[str] = ()) -> int:
         with self.lock:
@@ -394,6 +406,7 @@ class World:
             for calendar in self.calendars_of(event):
                 calendar.event_ids.add(event.id)
                 calendar.touch(event.id)
+            self._calendar_changed(self.calendars_of(event))
             return event
 
     def event_in(self, calendar_owner: str, event_id: str) -> Event:
@@ -418,6 +431,7 @@ class World:
             for calendar in before | set(self.calendars_of(event)):
                 calendar.event_ids.add(event.id)
                 calendar.touch(event.id)
+            self._calendar_changed(before | set(self.calendars_of(event)))
             return event
 
     def cancel_event(self, mailbox: str, event_id: str, instance_start: dt.datetime | dt.date | None = None) -> Event:
@@ -435,6 +449,7 @@ class World:
                 event.cancelled_instances[key] = now
             for calendar in self.calendars_of(event):
                 calendar.touch(key)
+            self._calendar_changed(self.calendars_of(event))
             return event
 
     def invalidate_sync_tokens(self, mailbox: str) -> None:

@@ -124,6 +124,7 @@ from models.domain import (
 )
 from models.leases import Lease, Leases, LeaseState
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
+from models.watches import Watch
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
@@ -1556,6 +1557,35 @@ class Repository:
     def mailbox_leases(self) -> list[LeaseState]:
         """Every mailbox lease of the tenant, held or released, for `sync status`."""
         return self._leases.held()
+
+    # --- watches: a mailbox's push watches and the last push seen (models/watches.py) -------------
+
+    def _watch_ref(self, mailbox: str):
+        return self.root.collection("watches").document(doc_id(mailbox))
+
+    def get_watch(self, mailbox: str) -> Watch | None:
+        snapshot = self._get(self._watch_ref(mailbox))
+        return Watch(**_known(Watch, snapshot.to_dict())) if snapshot.exists else None
+
+    def list_watches(self) -> dict[str, Watch]:
+        """Every stored watch of the tenant, by mailbox."""
+        found = (Watch(**_known(Watch, s.to_dict())) for s in self._stream(self.root.collection("watches")))
+        return {watch.mailbox: watch for watch in found}
+
+    def save_watch(self, watch: Watch, fields: Iterable[str]) -> None:
+        """Write these fields of the watch (a merge: renewals and pushes never overwrite each other)."""
+        data = {name: getattr(watch, name) for name in fields}
+        self._watch_ref(watch.mailbox).set({"mailbox": watch.mailbox, **data}, merge=True, **self._rpc)
+
+    def record_push(self, mailbox: str, history_id: int | None = None, skipped: bool = False) -> None:
+        """A push notification seen for the mailbox: when, its history id (the newest), counted."""
+        data: dict[str, Any] = {"mailbox": mailbox, "last_push_at": firestore.SERVER_TIMESTAMP,
+                                "pushes": firestore.Increment(1)}
+        if history_id is not None:
+            data["last_push_history_id"] = firestore.Maximum(history_id)
+        if skipped:
+            data["skipped_pushes"] = firestore.Increment(1)
+        self._watch_ref(mailbox).set(data, merge=True, **self._rpc)
 
 
 def segment_to_doc(segment: Segment) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import Fenced, Leases
 from sync.leasing import LEASE_TTL_SECONDS, new_owner
+from sync.push import GmailNotifications, Watches
 from sync.runner import MailboxResult, RepositoryFactory, ServiceFactory, SyncRun, configured_mailboxes
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class Queue:
         """Create what is missing; returns what was created (nothing on a second run)."""
         s = self.settings
         created = []
-        for topic in (s.sync_topic, s.backfill_topic, s.dead_letter_topic):
+        for topic in (s.sync_topic, s.backfill_topic, s.dead_letter_topic, *filter(None, [s.gmail_push_topic])):
             try:
                 self.publisher.create_topic(name=self.topic(topic))
                 created.append(self.topic(topic))
@@ -114,7 +115,9 @@ class Queue:
         for subscription, topic, policies in (
                 (s.sync_subscription, s.sync_topic, {"dead_letter_policy": dead_letter, "retry_policy": retry}),
                 (s.backfill_subscription, s.backfill_topic, {"dead_letter_policy": dead_letter, "retry_policy": retry}),
-                (s.dead_letter_subscription, s.dead_letter_topic, {})):
+                (s.dead_letter_subscription, s.dead_letter_topic, {}),
+                *([(s.gmail_push_subscription, s.gmail_push_topic, {"retry_policy": retry})]
+                  if s.gmail_push_topic else [])):
             try:
                 self.subscriber.create_subscription(request={
                     "name": self.subscription(subscription), "topic": self.topic(topic),
@@ -129,6 +132,10 @@ class Queue:
         topic = self.settings.backfill_topic if backfill else self.settings.sync_topic
         return self.publisher.publish(self.topic(topic), request.encode(), mailbox=request.mailbox,
                                       reason=request.reason)
+
+    def request_sync(self, mailbox: str, reason: str = "push") -> None:
+        """Publish a sync request for a mailbox and wait until Pub/Sub has it (push notifications)."""
+        self.publish(SyncRequest(mailbox, reason)).result()
 
     def close(self) -> None:
         self.publisher.stop()
@@ -212,6 +219,11 @@ class Worker:
             subscriber.subscribe(self.queue.subscription(s.dead_letter_subscription), self.handle_dead_letter,
                                  flow_control=pubsub_v1.types.FlowControl(max_messages=1)),
         ]
+        if s.gmail_push_topic:  # Gmail notifications pulled here become sync requests (sync.push)
+            notifications = GmailNotifications(self.repository, self.queue.request_sync)
+            futures.append(subscriber.subscribe(self.queue.subscription(s.gmail_push_subscription),
+                                                notifications.handle,
+                                                flow_control=pubsub_v1.types.FlowControl(max_messages=10)))
         log.info("worker started subscription=%s mailboxes=%d", s.sync_subscription, s.worker_mailboxes)
         self.stop.wait()
         for future in futures:
@@ -256,15 +268,19 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.interval = dt.timedelta(seconds=config.sync_interval_seconds)
         self.published: dict[str, dt.datetime] = {}  # mailbox -> when this dispatcher last published it
+        self._stored: dict[str, Mailbox] = {}  # the stored mailboxes of the current cycle
+        self.watches = Watches(repository, google_service, config.google_cloud_project, queue.settings)
 
     def cycle(self, now: dt.datetime | None = None) -> list[SyncRequest]:
         """Publish every mailbox that is new, due or orphaned by a dead holder; returns what was published."""
         now = now or utcnow()
         emails = configured_mailboxes(self.config, self.google_service)
+        self._stored = {}
         wanted: list[tuple[SyncRequest, bool]] = []
         for tenant in sorted({email_domain(e) for e in emails}):
             repo = self.repository(tenant)
             stored = {m.email: m for m in repo.list_mailboxes()}
+            self._stored.update(stored)
             leases = {lease.name: lease for lease in repo.mailbox_leases()}
             for email in (e for e in emails if email_domain(e) == tenant):
                 lease, mailbox = leases.get(email), stored.get(email)
@@ -287,6 +303,9 @@ class Dispatcher:
             published.append(request)
         for future in futures:
             future.result()
+        if self.watches.enabled:  # push watches of the mailboxes synced so far (a new one is watched once it is)
+            synced = {e for e, mailbox in self._stored.items() if mailbox.history_id}
+            self.watches.renew([e for e in emails if e in synced], now)
         if published:
             log.info("dispatched mailboxes=%d new=%d due=%d requeued=%d", len(published),
                      *(sum(r.reason == k for r in published) for k in ("new", "due", "requeue")))

@@ -154,14 +154,16 @@ class SyncRun:
                 with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
                     for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
                         del old.in_flight[activity_id]
-                fresh.lock, fresh.in_flight = old.lock, old.in_flight
+                fresh.lock, fresh.in_flight, fresh.noted = old.lock, old.in_flight, old.noted
                 self._tenants[tenant] = fresh
 
     def link(self, tenant: str) -> None:
         """Link contacts this run created to what other mailboxes stored before they existed."""
         state = self.tenant(tenant)
         with state.lock:
-            self.link_writes += link_pending(state.repo)
+            noted = set(state.noted)
+            self.link_writes += link_pending(state.repo, noted)
+            state.noted -= noted
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.

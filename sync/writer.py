@@ -53,6 +53,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+from collections.abc import Iterable
 
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
@@ -83,6 +84,7 @@ class TenantState:
         self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
+        self.noted: set[str] = set()  # addresses noted unlinked this run: `link_pending` checks them again
 
 
 @dataclasses.dataclass
@@ -292,6 +294,7 @@ class SyncWriter:
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
             self.repo.note_unlinked(writes, email, activity_ids)
+        self.state.noted.update(unlinked)
         self.repo.put_activities(writes, activities, holders=[self.mailbox])  # field-level: see module doc
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
@@ -398,14 +401,23 @@ class SyncWriter:
             self._pool = None
 
 
-def link_pending(repo: Repository) -> int:
+def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
     """Link contacts sync created to activities other mailboxes stored before they existed.
 
     Runs after a pass's mailboxes have all finished. The flag `link_pending` is
     cleared only after the links are committed, so a crash leaves it to redo.
+    `noted` are the addresses this process noted unlinked: another process may
+    have created their contact (and run its own `link_pending`) between this
+    one's look-up and its note, so they are looked up again: of two processes,
+    one of the two always sees the other's contact or note.
     Returns the number of Firestore writes it made.
     """
     pending = repo.contacts_pending_links()
+    known = {email for contact in pending for email in contact.emails}
+    late = repo.contact_ids_by_email([e for e in noted if e not in known])
+    if late:
+        pending += [c for cid, c in repo.get_contacts(set(late.values())).items()
+                    if cid not in {p.id for p in pending}]
     if not pending:
         return 0
     by_email = {email: contact.id for contact in pending for email in contact.emails}
