@@ -1165,16 +1165,21 @@ class Repository:
         return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
 
     def put_synced_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None,
-                           new_company: Company | None = None) -> None:
+                           new_company: Company | None = None, seen_at: float | None = None) -> None:
         """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
         A field merge that leaves the counters alone, so a rerun (or a second
         mailbox creating the same person at once) rewrites the same values and
-        never resets what `record_touches` already raised.
+        never resets what `record_touches` already raised. `seen_at` (epoch),
+        the latest activity the contact is created for, raises
+        `last_activity_at` already: another process judging a job change by it
+        reads it with the contact, not only once the activity's chunk landed.
         """
         data = contact_to_doc(contact)
         for name in SYNC_ONLY_FIELDS:
             data.pop(name)
+        if seen_at is not None:
+            data["last_activity_at"] = firestore.Maximum(seen_at)
         if contact.job_change is None:
             data.pop("job_change")
         data["link_pending"] = True

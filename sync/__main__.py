@@ -109,7 +109,9 @@ def distributed(services: Services, command: str, tuning: dict | None = None) ->
         stop = threading.Event()
         _on_signals(stop)
         if command == "worker":
-            Worker(services.repository, services.google_service, services.config, queue, stop, tuning).run()
+            tuning = dict(tuning or {})
+            unary = tuning.pop("unary_pull", False)
+            Worker(services.repository, services.google_service, services.config, queue, stop, tuning).run(unary)
         else:
             Dispatcher(services.repository, services.google_service, services.config, queue,
                        services.leader_leases(), stop).run()
@@ -186,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
     commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
-    commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
+    worker_parser = commands.add_parser("worker", parents=[tuning],
+                                        help="sync the mailboxes the sync subscriptions deliver")
+    worker_parser.add_argument("--unary-pull", action="store_true",
+                               help="pull with unary calls instead of streams (what a kill -9 leaves is redelivered)")
     commands.add_parser("dispatch", help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
     try:
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
                  "lease_ttl_seconds": float(args.lease_ttl)}
         if args.command == "worker":
-            return distributed(services, args.command, tuned)
+            return distributed(services, args.command, {**tuned, "unary_pull": args.unary_pull})
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)

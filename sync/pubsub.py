@@ -25,6 +25,7 @@ also as an attribute for filtering and logs.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import json
@@ -32,6 +33,7 @@ import logging
 import random
 import threading
 import time
+from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
@@ -56,6 +58,8 @@ DISPATCH_TICK_MAX_SECONDS = 10.0  # ...and at least this often, which also renew
 DISPATCH_JITTER = 0.2  # a mailbox is due after 80-100% of the interval, so they spread out
 LEADER_TTL_SECONDS = 30.0  # a dead dispatcher is replaced after this long
 DISPATCHER = "dispatcher"
+UNARY_PULL_TIMEOUT = 10.0  # seconds a unary pull call may take
+UNARY_IDLE_SECONDS = 0.2  # a unary-pull worker's pause when nothing came
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -208,7 +212,11 @@ class Worker:
         else:
             message.nack()  # leased right now: its holder is syncing it; try again later
 
-    def run(self) -> None:
+    def run(self, unary: bool = False) -> None:
+        """Pull until `stop`: StreamingPull (the default), or unary pulls (`unary`, see `_run_unary`)."""
+        if unary:
+            self._run_unary()
+            return
         s = self.queue.settings
         subscriber = self.queue.subscriber
         futures = [
@@ -234,6 +242,84 @@ class Worker:
             except Exception as exc:  # noqa: BLE001 - a cancelled stream ends with its own error; log, go on
                 log.debug("subscription closed error=%s", type(exc).__name__)
         log.info("worker stopped state=stopped")
+
+
+    def _run_unary(self) -> None:
+        """Unary `pull` calls instead of streams: what a worker killed with -9 leaves is only unacked messages,
+        which Pub/Sub redelivers after their ack deadline (the emulator, 0.8.20, never releases a killed
+        StreamingPull stream and keeps delivering to it). Deadlines of messages in progress are extended."""
+        s = self.queue.settings
+        subscriber, queue = self.queue.subscriber, self.queue
+        lanes = [(queue.subscription(s.sync_subscription), self.handle, s.worker_mailboxes),
+                 (queue.subscription(s.backfill_subscription), self.handle, BACKFILLS_PER_WORKER),
+                 (queue.subscription(s.dead_letter_subscription), self.handle_dead_letter, 1)]
+        if s.gmail_push_topic:
+            notifications = GmailNotifications(self.repository, queue.request_sync)
+            lanes.append((queue.subscription(s.gmail_push_subscription), notifications.handle, 10))
+        busy: dict[str, tuple[str, Any]] = {}  # ack id -> (subscription, its future)
+        lock = threading.Lock()
+        pool = concurrent.futures.ThreadPoolExecutor(sum(most for _, _, most in lanes), thread_name_prefix="pull")
+        log.info("worker started subscription=%s mailboxes=%d pull=unary", s.sync_subscription, s.worker_mailboxes)
+        extended = time.monotonic()
+        while not self.stop.is_set():
+            pulled = 0
+            for path, handler, most in lanes:
+                with lock:
+                    free = most - sum(1 for sub, _ in busy.values() if sub == path)
+                if free <= 0:
+                    continue
+                try:
+                    response = subscriber.pull(subscription=path, max_messages=free, timeout=UNARY_PULL_TIMEOUT,
+                                               return_immediately=True)
+                except exceptions.GoogleAPICallError as exc:
+                    log.debug("pull failed error=%s", type(exc).__name__)
+                    continue
+                for received in response.received_messages:
+                    pulled += 1
+                    message = _Pulled(subscriber, path, received)
+                    with lock:
+                        busy[received.ack_id] = (path, None)
+
+                    def work(message=message, handler=handler):
+                        try:
+                            handler(message)
+                        finally:
+                            with lock:
+                                busy.pop(message.ack_id, None)
+
+                    pool.submit(work)
+            if time.monotonic() - extended > ACK_DEADLINE_SECONDS / 3:
+                extended = time.monotonic()
+                with lock:
+                    held = list(busy.items())
+                for ack_id, (path, _) in held:
+                    try:
+                        subscriber.modify_ack_deadline(subscription=path, ack_ids=[ack_id],
+                                                       ack_deadline_seconds=ACK_DEADLINE_SECONDS)
+                    except exceptions.GoogleAPICallError:
+                        pass
+            if not pulled:
+                self.stop.wait(UNARY_IDLE_SECONDS)
+        pool.shutdown(wait=True)
+        log.info("worker stopped state=stopped")
+
+
+class _Pulled:
+    """A message from a unary pull, with the streaming client's `ack`/`nack` face."""
+
+    def __init__(self, subscriber, subscription: str, received):
+        self._subscriber, self._subscription = subscriber, subscription
+        self.ack_id = received.ack_id
+        self.data = received.message.data
+        self.message_id = received.message.message_id
+        self.delivery_attempt = received.delivery_attempt or None
+
+    def ack(self) -> None:
+        self._subscriber.acknowledge(subscription=self._subscription, ack_ids=[self.ack_id])
+
+    def nack(self) -> None:
+        self._subscriber.modify_ack_deadline(subscription=self._subscription, ack_ids=[self.ack_id],
+                                             ack_deadline_seconds=0)
 
 
 def mark_failed(repository: RepositoryFactory, email: str, ttl_seconds: float, attempts: int) -> bool:

@@ -206,7 +206,8 @@ class SyncWriter:
             if contact.company_id and contact.company_id not in self.state.companies:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
-            self.repo.put_synced_contact(self.batch, contact, key, new_company)
+            self.repo.put_synced_contact(self.batch, contact, key, new_company,
+                                         seen_at=latest[contact.primary_email])
             self.state.contacts[contact.primary_email] = contact.id
             self.state.created.append(contact.id)
         for contact_id, job_change in flags.items():
@@ -427,17 +428,18 @@ def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
     companies: dict[str, dt.datetime] = {}
     changed = []
     for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
-        added = [by_email[p.email] for p in activity.participants
-                 if p.email in by_email and by_email[p.email] not in activity.contact_ids]
-        added = list(dict.fromkeys(added))
+        linked = list(dict.fromkeys(by_email[p.email] for p in activity.participants if p.email in by_email))
+        added = [c for c in linked if c not in activity.contact_ids]
+        # every holder touches the contact: a holder in another process may have linked it already, but
+        # only for its own mailbox (touches are `Maximum`s: recording them again changes nothing)
+        for contact_id in linked:
+            for rep in activity.holders:
+                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
         if not added:
             continue
         activity.contact_ids = activity.contact_ids + added
         activity.company_ids = sorted(set(activity.company_ids) | {company_of[c] for c in added if company_of[c]})
         changed.append(activity)
-        for contact_id in added:
-            for rep in activity.holders:
-                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
         for company_id in activity.company_ids:
             companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:

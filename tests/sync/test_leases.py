@@ -80,7 +80,9 @@ def test_two_sync_once_processes_started_together_leave_what_one_leaves(simulato
     got, want = snapshot(Repository(tenant_repo.client, simulator.domain)), reference(twin)
     differing = {part: {key: (got[part].get(key), want[part].get(key)) for key in set(got[part]) | set(want[part])
                         if got[part].get(key) != want[part].get(key)} for part in want}
-    assert not any(differing.values()), differing
+    if any(differing.values()):
+        print("differing:", differing)
+    assert not any(differing.values())
     leases = tenant_repo.mailbox_leases()
     assert {lease.name for lease in leases} == set(simulator.reps)
     assert all(lease.owner is None for lease in leases)  # every lease released
