@@ -22,10 +22,13 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from config import ConfigError, PubSubConfig, log_format
+from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import LeaseState
+from models.watches import Watch
 from sync import logs, schedule
 from sync.api import MailboxError
 from sync.gmail import FETCH_GROUP
@@ -139,13 +142,28 @@ def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
     return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
 
 
-def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
+def _watch(watch: Watch | None, now: dt.datetime) -> str:
+    """How long the mailbox's push watches last yet: `gmail 6d cal 5d`, `-` without any."""
+    if watch is None:
+        return "-"
+    parts = [f"{name} {_left(at, now)}" for name, at in (("gmail", watch.gmail_expires_at),
+                                                         ("cal", watch.channel_expires_at)) if at]
+    return " ".join(parts) or "-"
+
+
+def _left(at: dt.datetime, now: dt.datetime) -> str:
+    return "expired" if at <= now else _age(now - (at - now))
+
+
+def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None,
+                 watches: dict[str, Watch] | None = None) -> list[str]:
     now = utcnow()
-    leases = leases or {}
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "LAST ERROR")
+    leases, watches = leases or {}, watches or {}
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "WATCH", "LAST PUSH", "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), _lease(leases.get(m.email), now),
+             _age(m.cursor_at), _lease(leases.get(m.email), now), _watch(watches.get(m.email), now),
+             _age(watches[m.email].last_push_at) if m.email in watches else "-",
              m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -160,9 +178,38 @@ def status(services: Services) -> int:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
     rows = status_rows(services.repository, mailboxes)
-    for line in status_table(rows, lease_states(services.repository, rows)):
+    watches = {}
+    for tenant in sorted({email_domain(m.email) for m in rows}):
+        watches.update(services.repository(tenant).list_watches())
+    for line in status_table(rows, lease_states(services.repository, rows), watches):
         _out(line)
+    settings = PubSubConfig.from_env()
+    if settings.distributed:
+        _out(queue_depth(services, settings))
     return EXIT_OK
+
+
+def queue_depth(services: Services, settings: PubSubConfig) -> str:
+    """The sync subscriptions' backlog, from Cloud Monitoring's num_undelivered_messages (not on the emulator)."""
+    if settings.emulator_host:
+        return "queue depth: not reported by the Pub/Sub emulator"
+    try:
+        from google.cloud import monitoring_v3
+    except ImportError:
+        return "queue depth: install google-cloud-monitoring to read it (or see the subscriptions in the console)"
+    project = services.config.google_cloud_project
+    client = monitoring_v3.MetricServiceClient()
+    now = time.time()
+    interval = monitoring_v3.TimeInterval(end_time={"seconds": int(now)}, start_time={"seconds": int(now) - 300})
+    depths = []
+    for name in (settings.sync_subscription, settings.backfill_subscription, settings.dead_letter_subscription):
+        series = client.list_time_series(request={
+            "name": f"projects/{project}", "interval": interval,
+            "filter": 'metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages" AND '
+                      f'resource.labels.subscription_id="{name}"'})
+        points = [p.value.int64_value for s in series for p in s.points[:1]]
+        depths.append(f"{name}={points[0] if points else '?'}")
+    return "queue depth: " + " ".join(depths)
 
 
 def _positive(text: str) -> int:
