@@ -65,9 +65,9 @@ def test_a_live_holder_keeps_its_lease_past_the_ttl_by_renewing_it(repo):
 
 
 def test_two_sync_once_processes_started_together_leave_what_one_leaves(simulator, tenant_repo, sync_env, twin):
-    """Each process syncs one mailbox at a time: whichever leases a mailbox first syncs it, the other waits
-    for the release and finds nothing new. (Two processes syncing *different* reps who share a thread at
-    the same moment still race on the whole activity document: issue 14 point 3, field-level merges.)"""
+    """Each process syncs three mailboxes at once: whichever leases a mailbox first syncs it, the other waits
+    for the release and finds nothing new; meanwhile the two sync *different* reps who share threads, so
+    both write the same activities at once (field-level merges, issue 14 point 3): no holder is lost."""
     env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT), "SIDECAR_SYNC_CONCURRENCY": "3"}
     command = [sys.executable, "-m", "sync", "once", *SMALL_BATCHES_ARGS]
     processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
