@@ -170,6 +170,14 @@ class Worker:
             run.link(email_domain(mailbox))
         return result
 
+    def sync_now(self, mailbox: str) -> None:
+        """A Gmail notification's sync, on the notification's own lane: it never waits behind a pass's
+        requests on the sync subscription (bench/scale.py measured p50 44 s when it did). A mailbox being
+        synced is marked dirty (coalesced); one that fails goes to the sync topic, retried from there."""
+        result = self.sync(mailbox)
+        if not result.synced and result.state != MailboxState.REVOKED:
+            self.queue.request_sync(mailbox)
+
     def _checkout(self) -> SyncRun:
         """The one `SyncRun` of the worker, so mailboxes synced at once share each tenant's `TenantState`
         (its lock, which makes reading and rewriting an activity atomic within the process, and its commits
@@ -228,7 +236,7 @@ class Worker:
                                  flow_control=pubsub_v1.types.FlowControl(max_messages=1)),
         ]
         if s.gmail_push_topic:  # Gmail notifications pulled here become sync requests (sync.push)
-            notifications = GmailNotifications(self.repository, self.queue.request_sync)
+            notifications = GmailNotifications(self.repository, self.sync_now)
             futures.append(subscriber.subscribe(self.queue.subscription(s.gmail_push_subscription),
                                                 notifications.handle,
                                                 flow_control=pubsub_v1.types.FlowControl(max_messages=10)))
@@ -254,7 +262,7 @@ class Worker:
                  (queue.subscription(s.backfill_subscription), self.handle, BACKFILLS_PER_WORKER),
                  (queue.subscription(s.dead_letter_subscription), self.handle_dead_letter, 1)]
         if s.gmail_push_topic:
-            notifications = GmailNotifications(self.repository, queue.request_sync)
+            notifications = GmailNotifications(self.repository, self.sync_now)
             lanes.append((queue.subscription(s.gmail_push_subscription), notifications.handle, 10))
         busy: dict[str, tuple[str, Any]] = {}  # ack id -> (subscription, its future)
         lock = threading.Lock()

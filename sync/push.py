@@ -8,9 +8,11 @@
   the repository (`models.watches.Watch`). Hourly polling stays the safety net
   (the dispatcher's cadence).
 - `GmailNotifications.handle` (the worker, on the push subscription): a
-  notification `{"emailAddress", "historyId"}` becomes a sync request, unless
-  the mailbox's stored history id is already past it (it is then only counted);
-  requests for a mailbox being synced are coalesced by its lease (a dirty mark).
+  notification `{"emailAddress", "historyId"}` becomes a sync, unless the
+  mailbox's stored history id is already past it (it is then only counted).
+  The worker syncs it at once on the notification's own lane (`Worker.sync_now`),
+  never behind a pass's requests; a mailbox being synced is marked dirty
+  (coalesced by its lease); the web app's `/push/gmail` publishes a request.
 - `calendar_notification` (the web app's `/push/calendar`): a channel
   notification whose channel id and secret token match the stored ones becomes
   a sync request; anything else is refused.
