@@ -64,9 +64,9 @@ PUSH_TOPIC = "sidecar-gmail-push"
 SYNC_TOPIC = "sidecar-sync"
 WORKER_MAILBOXES = 16  # sync requests a worker holds at once: they wait on I/O (the injected latency)
 SETUP_CONCURRENCY = 16
-KILL_EXTRA_MESSAGES = 150  # the victim's mailbox, so that its full sync lasts long enough to be killed
+KILL_EXTRA_MESSAGES = 600  # the victim's mailbox, so that its full sync lasts long enough to be killed
 KILL_LEASE_TTL = 5  # seconds: a killed worker's lease outlives it this long
-KILL_TUNING = ["--fetch-group", "10", "--chunk-writes", "40"]
+KILL_TUNING = ["--fetch-group", "5", "--chunk-writes", "40"]  # 120 groups: a full sync of many seconds
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -276,6 +276,9 @@ class Bench:
         while '"sync start' not in log_path.read_text() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(self.args.kill_after)
+        if '"sync done' in log_path.read_text():
+            kill_group(victim_worker)
+            raise RuntimeError("the victim's full sync ended before the kill: lower --kill-after")
         os.killpg(victim_worker.pid, signal.SIGKILL)
         killed = time.monotonic()
         victim_worker.wait()
@@ -321,7 +324,8 @@ def main(argv=None) -> int:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--fresh", type=int, default=100, help="messages timed for freshness")
-    parser.add_argument("--kill-after", type=float, default=5.0, help="seconds into the victim's full sync")
+    parser.add_argument("--kill-after", type=float, default=2.0, help="seconds into the victim's full sync")
+    parser.add_argument("--skip-noop", action="store_true", help="no no-op passes: freshness and kill only")
     parser.add_argument("--keep", action="store_true", help="keep the processes' logs (their directory is printed)")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
@@ -337,11 +341,11 @@ def main(argv=None) -> int:
             bench.admin("POST", "latency", {"ms": args.latency_ms})
             queue = bench.queue(bench.project)
             results = []
-            for count in counts:
+            for count in [] if args.skip_noop else counts:
                 results.append(bench.noop_pass(count, queue))
                 r = results[-1]
                 print(f"N={count}: {r['rate']:.1f} mailboxes/s ({r['seconds']:.1f} s for {len(bench.reps)})")
-            base = results[0]["rate"]
+            base = results[0]["rate"] if results else 1
             cores = os.cpu_count()
             print(f"\nno-op pass, {len(bench.reps)} mailboxes, {args.latency_ms} ms per Google call:")
             print(f"{'N':>3} {'mbx/s':>7} {'speedup':>8} {'cpu ms/mailbox: worker':>24} {'firestore':>10} "
