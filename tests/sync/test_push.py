@@ -187,3 +187,32 @@ def test_a_user_suspended_in_the_directory_stops_being_synced_and_their_history_
     assert reps[0] not in published and set(reps[1:]) <= published
     assert len(tenant_repo.activities_held_by(reps[0])) == held  # their history stays
     assert tenant_repo.get_mailbox(reps[0]).history_id
+
+
+def test_a_worker_syncs_a_gmail_notification_at_once_and_coalesces_one_for_a_leased_mailbox(services, simulator,
+                                                                                           tenant_repo):
+    from sync.pubsub import Worker
+
+    class Requests:  # the sync topic: only a failed sync would go there
+        settings = None
+
+        def __init__(self):
+            self.sent: list[str] = []
+
+        def request_sync(self, mailbox: str) -> None:
+            self.sent.append(mailbox)
+
+    requests = Requests()
+    worker = Worker(services.repository, services.google_service, services.config, requests, threading.Event(),
+                    {"lease_ttl_seconds": 5.0})
+    rep, busy = simulator.reps[0], simulator.reps[1]
+    notifications = GmailNotifications(services.repository, worker.sync_now)
+    sync_run(services).run([rep, busy])
+    message = simulator.add_message(rep, subject="Fresh")
+
+    assert notifications.notify(rep, message.history_id) is True
+    assert tenant_repo.get_message(rep, message.id) is not None  # synced by the notification itself
+    lease = tenant_repo.acquire_lease(busy, "another-worker", 60)
+    assert notifications.notify(busy, simulator.add_message(busy, subject="Later").history_id) is True
+    assert tenant_repo.mailbox_dirty_since(lease)  # coalesced: its holder goes again
+    assert requests.sent == []
