@@ -33,7 +33,6 @@ import logging
 import random
 import threading
 import time
-from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
@@ -264,31 +263,32 @@ class Worker:
         if s.gmail_push_topic:
             notifications = GmailNotifications(self.repository, self.sync_now)
             lanes.append((queue.subscription(s.gmail_push_subscription), notifications.handle, 10))
-        busy: dict[str, tuple[str, Any]] = {}  # ack id -> (subscription, its future)
+        busy: dict[str, str] = {}  # ack id -> its subscription, for messages being handled
         lock = threading.Lock()
         pool = concurrent.futures.ThreadPoolExecutor(sum(most for _, _, most in lanes), thread_name_prefix="pull")
         log.info("worker started subscription=%s mailboxes=%d pull=unary", s.sync_subscription, s.worker_mailboxes)
-        extended = time.monotonic()
-        while not self.stop.is_set():
-            pulled = 0
-            for path, handler, most in lanes:
+
+        def lane(path: str, handler, most: int) -> None:
+            """One subscription's pulls, on a thread of its own: a pull that waits never delays another lane."""
+            while not self.stop.is_set():
                 with lock:
-                    free = most - sum(1 for sub, _ in busy.values() if sub == path)
+                    free = most - sum(1 for sub in busy.values() if sub == path)
                 if free <= 0:
+                    self.stop.wait(UNARY_IDLE_SECONDS)
                     continue
                 try:
                     response = subscriber.pull(subscription=path, max_messages=free, timeout=UNARY_PULL_TIMEOUT,
                                                return_immediately=True)
                 except exceptions.GoogleAPICallError as exc:
                     log.debug("pull failed error=%s", type(exc).__name__)
+                    self.stop.wait(UNARY_IDLE_SECONDS)
                     continue
                 for received in response.received_messages:
-                    pulled += 1
                     message = _Pulled(subscriber, path, received)
                     with lock:
-                        busy[received.ack_id] = (path, None)
+                        busy[received.ack_id] = path
 
-                    def work(message=message, handler=handler):
+                    def work(message=message):
                         try:
                             handler(message)
                         finally:
@@ -296,18 +296,23 @@ class Worker:
                                 busy.pop(message.ack_id, None)
 
                     pool.submit(work)
-            if time.monotonic() - extended > ACK_DEADLINE_SECONDS / 3:
-                extended = time.monotonic()
-                with lock:
-                    held = list(busy.items())
-                for ack_id, (path, _) in held:
-                    try:
-                        subscriber.modify_ack_deadline(subscription=path, ack_ids=[ack_id],
-                                                       ack_deadline_seconds=ACK_DEADLINE_SECONDS)
-                    except exceptions.GoogleAPICallError:
-                        pass
-            if not pulled:
-                self.stop.wait(UNARY_IDLE_SECONDS)
+                if not response.received_messages:
+                    self.stop.wait(UNARY_IDLE_SECONDS)
+
+        threads = [threading.Thread(target=lane, args=spec, name="lane", daemon=True) for spec in lanes]
+        for thread in threads:
+            thread.start()
+        while not self.stop.wait(ACK_DEADLINE_SECONDS / 3):  # the deadlines of messages being handled
+            with lock:
+                held = list(busy.items())
+            for ack_id, path in held:
+                try:
+                    subscriber.modify_ack_deadline(subscription=path, ack_ids=[ack_id],
+                                                   ack_deadline_seconds=ACK_DEADLINE_SECONDS)
+                except exceptions.GoogleAPICallError:
+                    pass
+        for thread in threads:
+            thread.join(timeout=UNARY_PULL_TIMEOUT + 1)
         pool.shutdown(wait=True)
         log.info("worker stopped state=stopped")
 
