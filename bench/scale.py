@@ -326,6 +326,7 @@ def main(argv=None) -> int:
     parser.add_argument("--fresh", type=int, default=100, help="messages timed for freshness")
     parser.add_argument("--kill-after", type=float, default=2.0, help="seconds into the victim's full sync")
     parser.add_argument("--skip-noop", action="store_true", help="no no-op passes: freshness and kill only")
+    parser.add_argument("--skip-kill", action="store_true", help="no kill -9 phase")
     parser.add_argument("--keep", action="store_true", help="keep the processes' logs (their directory is printed)")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
@@ -371,9 +372,11 @@ def main(argv=None) -> int:
                   f"already synced, {dirty} syncs again for requests coalesced while the mailbox was leased")
             services.close()
             queue.close()
-            killed = bench.kill()
+            killed = None if args.skip_kill else bench.kill()
             overlaps, intervals = bench.overlaps()
             print(f"overlapping syncs of one mailbox: {overlaps} among {intervals} logged lease intervals")
+            if killed is None:
+                return 0
             print(f"kill -9 {args.kill_after:.0f} s into a full sync ({killed['activities']} activities): taken over "
                   f"after {killed['taken_over']:.1f} s (lease ttl {KILL_LEASE_TTL} s), finished "
                   f"{killed['recovery']:.1f} s after the kill, lost {killed['lost']}, doubled "
