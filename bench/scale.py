@@ -219,7 +219,9 @@ class Bench:
         thread = threading.Thread(target=deliver)
         thread.start()
 
-        def watch_until_done():
+        outcome: list = []
+
+        def watch_until_done():  # polls from the first delivery on, while the pass runs
             deadline = time.monotonic() + 600
             while (thread.is_alive() or pending) and time.monotonic() < deadline:
                 with lock:
@@ -231,9 +233,16 @@ class Bench:
                             pending.pop((mailbox, message_id))
                 time.sleep(0.1)
             thread.join()
-            return results, len(pending)
+            outcome.append((results, len(pending)))
 
-        return watch_until_done
+        watcher = threading.Thread(target=watch_until_done)
+        watcher.start()
+
+        def finish():
+            watcher.join()
+            return outcome[0]
+
+        return finish
 
     def overlaps(self) -> tuple[int, int]:
         """Overlapping sync intervals of one mailbox across every worker's log; (overlaps, intervals)."""
