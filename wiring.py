@@ -22,8 +22,8 @@ from collections.abc import Callable, Mapping
 
 import google_clients
 from config import Config, ConfigError
-from models.leases import Leases, leader_leases
-from models.repository import Repository, connect
+from models.leases import Leases
+from models.repository import Repository, connect, leader_leases
 
 
 class Services:
@@ -55,12 +55,13 @@ class Services:
                     self._client = connect(self.config.google_cloud_project, self.config.firestore_emulator_host)
         return self._client
 
-    def repository(self, tenant: str) -> Repository:
+    def repository(self, tenant: str, deadline: float | None = None) -> Repository:
         """The repository of one tenant: the only way code reaches Firestore.
 
-        The web process's deadline caps each of its Firestore calls, retries included (`Repository`).
+        A deadline caps each of its Firestore calls, retries included (`Repository`): `deadline`
+        when given (sync's), else the configured one (the web process's).
         """
-        return Repository(self.firestore, tenant, deadline=self.config.firestore_deadline_seconds or None)
+        return Repository(self.firestore, tenant, deadline=deadline or self.config.firestore_deadline_seconds or None)
 
     def leader_leases(self) -> Leases:
         """The process-wide leader leases (the dispatcher's), beside every tenant's documents."""

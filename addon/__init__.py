@@ -8,7 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register every add-on blueprint on the app: the triggers and the card actions."""
     from addon import actions, admin, segments, triggers  # noqa: F401 - admin, segments register actions
-    from addon.actions import companies, contacts, merges, search  # noqa: F401 - each registers its actions
+    from addon.actions import companies, contacts, merges, rep_privacy, search  # noqa: F401 - each registers its actions
 
     app.register_blueprint(triggers.bp)
     app.register_blueprint(actions.bp)

@@ -26,11 +26,29 @@ from collections.abc import Callable
 from addon.actions import Handler, action
 from addon.actions.forms import Invalid, check_teammate, text
 from addon.context import Request
+from cards import admin as admin_cards
 from cards import responses
 from cards.admin import admin_card, not_admin_card
-from models.addresses import EMAIL_MAX_LENGTH, domain_matches, exclusion_entry, fold, registrable_domain
-from models.domain import AUTO_CREATE_POLICIES, CUSTOM_FIELD_TYPES, PRIVACY_LEVELS, CustomFieldDefinition, Settings
+from models.addresses import (
+    EMAIL_MAX_LENGTH,
+    domain_matches,
+    exclusion_entry,
+    fold,
+    registrable_domain,
+)
+from models.domain import (
+    AUTO_CREATE_POLICIES,
+    CUSTOM_FIELD_TYPES,
+    GMAIL_CATEGORIES,
+    PRIVACY_LEVELS,
+    CustomFieldDefinition,
+    Mailbox,
+    MailboxState,
+    Settings,
+)
 from models.privacy import purge_exclusion
+from models.reassign import reassign_contacts
+from models.segments import list_segments
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +75,9 @@ def admin_only(handler: Callable[[Request], dict]) -> Handler:
 def show(req: Request, notification: str | None = None, error: str | None = None,
          inputs: dict[str, str] | None = None, push: bool = False) -> dict:
     # list_mailboxes is a query (one document per rep): fine for the admin card, never on a rep's card
-    card = admin_card(req.settings, req.repo.list_mailboxes(), req.viewer, error=error, inputs=inputs)
+    mailboxes = req.repo.list_mailboxes()
+    counts = req.repo.private_counts(m.email for m in mailboxes)
+    card = admin_card(req.settings, mailboxes, req.viewer, error=error, inputs=inputs, private_counts=counts)
     return responses.push_card(card, notification) if push else responses.update_card(card, notification or error)
 
 
@@ -87,9 +107,14 @@ def set_policy(req: Request) -> dict:
         return show(req, error=f"Choose a privacy level: {', '.join(PRIVACY_LEVELS)}.")
     if policy not in AUTO_CREATE_POLICIES:
         return show(req, error=f"Choose an auto-create policy: {', '.join(AUTO_CREATE_POLICIES)}.")
+    categories = req.event.inputs("skipped_categories")  # none checked: the input is absent, every tab imported
+    if any(c not in GMAIL_CATEGORIES for c in categories):
+        return show(req, error=f"Gmail tabs are {', '.join(GMAIL_CATEGORIES)}.")
     settings.privacy_level, settings.auto_create = level, policy
+    settings.skipped_categories = [c for c in GMAIL_CATEGORIES if c in categories]
     save(req, settings)
-    log.info("admin policy tenant=%s rep=%s privacy=%s auto_create=%s", req.identity.tenant, req.rep, level, policy)
+    log.info("admin policy tenant=%s rep=%s privacy=%s auto_create=%s skipped=%s", req.identity.tenant, req.rep,
+             level, policy, ",".join(settings.skipped_categories))
     return show(req, "Policy saved")
 
 
@@ -237,6 +262,85 @@ def add_admin(req: Request) -> dict:
     settings.admins.append(email)
     save(req, settings)
     return show(req, f"{email} is now an admin")
+
+
+# --- departures and reassignment (#15) --------------------------------------------------------
+
+def _mailbox_of(req: Request) -> Mailbox | None:
+    email = req.event.parameter("email").strip().lower()
+    return req.repo.get_mailbox(email) if email else None
+
+
+@action("admin_departure")
+@admin_only
+def departure(req: Request) -> dict:
+    """The admin marks a rep as gone (for teams that name mailboxes in SIDECAR_USERS rather than the Directory),
+    or with `back=1` as back: synced again from the next pass."""
+    mailbox = _mailbox_of(req)
+    if mailbox is None:
+        return show(req, error="There is no such mailbox.")
+    if req.event.parameters.get("back") == "1":
+        return mark_returned(req, mailbox)
+    if mailbox.email == req.rep:
+        return show(req, error="You cannot mark yourself departed; ask another admin.")
+    req.repo.mark_departed(mailbox.email, by=req.rep)
+    log.info("admin departed tenant=%s rep=%s mailbox=%s", req.identity.tenant, req.rep, mailbox.email)
+    return show(fresh_request(req), f"{mailbox.email} is marked departed: no longer synced, history kept")
+
+
+def mark_returned(req: Request, mailbox: Mailbox) -> dict:
+    if mailbox.state != MailboxState.DEPARTED:
+        return show(req, error="That mailbox is not departed.")
+    req.repo.mark_returned(mailbox.email)
+    return show(fresh_request(req), f"{mailbox.email} syncs again from the next pass")
+
+
+@action("admin_reassign_form")
+@admin_only
+def reassign_form(req: Request) -> dict:
+    mailbox = _mailbox_of(req)
+    if mailbox is None:
+        return show(req, error="There is no such mailbox.")
+    return responses.push_card(admin_cards.reassign_form(mailbox.email, mailbox.departed_by,
+                                                         list_segments(req.repo, req.rep), req.viewer))
+
+
+@action("admin_reassign")
+@admin_only
+def reassign(req: Request) -> dict:
+    """Run (or resume: the operation is journaled, `models.reassign`) a bulk reassignment, then its report."""
+    mailbox = _mailbox_of(req)
+    if mailbox is None:
+        return show(req, error="There is no such mailbox.")
+    typed = {"reassign_to": text(req, "reassign_to"), "segment_id": text(req, "segment_id")}
+    segments = list_segments(req.repo, req.rep)
+    try:
+        teammates = [check_teammate(req, raw) for raw in typed["reassign_to"].split(",") if raw.strip()]
+        if not teammates:
+            raise Invalid("Name at least one teammate.")
+        if mailbox.email in teammates:
+            raise Invalid(f"{mailbox.email} cannot take over their own contacts.")
+        gone = [t for t in teammates if t in req.settings.departed_reps]
+        if gone:
+            raise Invalid(f"{gone[0]} has left too; choose someone still on the team.")
+        segment = next((s for s in segments if s.id == typed["segment_id"]), None)
+        if typed["segment_id"] and segment is None:
+            raise Invalid("That segment no longer exists.")
+    except Invalid as exc:
+        card = admin_cards.reassign_form(mailbox.email, mailbox.departed_by, segments, req.viewer, str(exc), typed)
+        return responses.update_card(card, str(exc))
+    report = reassign_contacts(req.repo, mailbox.email, teammates, segment=segment)
+    log.info("admin reassigned tenant=%s rep=%s from=%s moved=%d skipped=%d", req.identity.tenant, req.rep,
+             mailbox.email, report.total, len(report.skipped))
+    moved = {rep: len(report.moved.get(rep, [])) for rep in report.to_reps}
+    return responses.update_card(admin_cards.reassign_report_card(report.lines(), moved, req.viewer),
+                                 report.lines()[0])
+
+
+def fresh_request(req: Request) -> Request:
+    """The request with its settings read again (a departure changes `departed_reps`)."""
+    fresh(req)
+    return req
 
 
 @action("admin_remove_admin")

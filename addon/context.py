@@ -31,7 +31,7 @@ from google.api_core.exceptions import GoogleAPIError
 
 from addon import events
 from addon.google_apis import ApiUnavailable
-from addon.verify import CertCache, CertsUnavailable, Identity, Unauthorized, Verifier
+from addon.verify import CertCache, CertsUnavailable, Identity, TenantDomains, Unauthorized, Verifier
 from cards import errors as error_cards
 from cards import responses
 from cards.people import Viewer
@@ -59,6 +59,7 @@ class Request:
     api_root: str
     _settings: Settings | None = None
     admin_email: str | None = None  # the operator's SIDECAR_ADMIN_EMAIL
+    importing: int | None = None  # the rep's own history import, in percent, when a view read their mailbox
 
     @property
     def is_admin(self) -> bool:
@@ -78,7 +79,7 @@ class Request:
     @property
     def viewer(self) -> Viewer:
         return Viewer(rep=self.rep, settings=self.settings, actions=self.public_url + ACTION_PATH,
-                      tz=self.event.time_zone)
+                      tz=self.event.time_zone, importing=self.importing)
 
 
 def verifier() -> Verifier:
@@ -87,8 +88,10 @@ def verifier() -> Verifier:
     if "verifier" not in state:
         config = current_app.extensions["sidecar"].config
         config.require_web()
+        repository = current_app.extensions["sidecar"].repository
         state["verifier"] = Verifier(CertCache(config.google_certs_url), config.public_url,
-                                     config.addon_service_account, config.oauth_client_id)
+                                     config.addon_service_account, config.oauth_client_id,
+                                     TenantDomains(lambda tenant: repository(tenant).workspace_domains()))
     return state["verifier"]
 
 
@@ -120,6 +123,9 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
                 return refuse(401, "unauthorized")
             except CertsUnavailable as exc:
                 log.error("addon certs unavailable path=%s reason=%s", path, exc)
+                return refuse(503, "cannot verify the request now")
+            except GoogleAPIError as exc:  # the tenant's domains could not be read (addon.verify.TenantDomains)
+                log.error("addon tenant domains unavailable path=%s error=%s", path, type(exc).__name__)
                 return refuse(503, "cannot verify the request now")
             try:
                 event = events.parse(body)

@@ -16,6 +16,7 @@ from cards.contact import message_card
 from cards.home import home_card
 from models.addresses import is_excluded
 from models.domain import Segment, utcnow
+from models.progress import import_percent
 
 bp = Blueprint("addon_triggers", __name__, url_prefix="/addon")
 MY_CONTACTS_SHOWN = 20  # "my contacts" on the home page, by name (models.search: the owner index)
@@ -32,7 +33,7 @@ def gmail_message(req: Request) -> dict:
         raise BadEvent("gmail is missing: this endpoint serves Gmail message events")
     # settings, the add-on's record and sync's Gmail-id index in one read; a synced message's activity
     view = req.repo.message_view(req.rep, gmail.message_id)
-    req._settings = view.settings
+    req._settings, req.importing = view.settings, import_percent(view.mailbox)
     if view.participants is None:  # neither sync nor the add-on has it: ask the Gmail API once
         participants, subject, named = google_apis.message_people(req.api_root, req.event.user_oauth_token,
                                                                   gmail.access_token, gmail.message_id)
@@ -74,7 +75,7 @@ def homepage(req: Request, segments: list[Segment] | None = None) -> dict:
     """
     if segments is None:
         view = req.repo.home_view(req.rep)
-        req._settings, segments = view.settings, view.segments
+        req._settings, segments, req.importing = view.settings, view.segments, import_percent(view.mailbox)
     mine = req.repo.contacts_owned_by(req.rep, MY_CONTACTS_SHOWN)
     return home_card(mine, req.viewer, segments=segments, is_admin=req.is_admin)
 

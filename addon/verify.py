@@ -11,6 +11,15 @@ refused with 401: Sidecar is a Workspace product and a tenant must be a
 domain an admin controls; taking the domain of a gmail.com address would put
 every consumer user in one shared tenant.
 
+`hd` is the Workspace's primary domain, also for a user whose address is on a
+secondary domain or a domain alias (SPEC §4). An address on `hd` itself is
+accepted from the token alone; any other address must be on one of the
+tenant's domains as sync last read them from the Directory
+(`TenantDomains`: one `get` through the repository, cached per tenant for
+`TENANT_DOMAINS_TTL_SECONDS`). That read cannot be avoided: nothing in
+Google's token lists the Workspace's other domains. It is made only for
+such users, and once per tenant and TTL, so the common request reads nothing.
+
 Nothing here logs a token; failures are logged with a fixed reason only, never
 a value read from the token (a key id or an audience could hold a newline and
 forge a log line). Time claims must be numbers (`exp: null` is malformed) and
@@ -19,12 +28,14 @@ forge a log line). Time claims must be numbers (`exp: null` is malformed) and
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 import requests
 from google.auth import exceptions as auth_exceptions
@@ -37,6 +48,8 @@ CLOCK_SKEW_SECONDS = 30  # tolerated difference between Google's clock and ours
 CERTS_DEFAULT_MAX_AGE = 300  # when the certs response carries no usable Cache-Control
 CERTS_REFETCH_MIN_SECONDS = 30  # an unknown key id refetches at most this often (no refetch storm on forged kids)
 CERTS_HTTP_TIMEOUT_SECONDS = 5
+TENANT_DOMAINS_TTL_SECONDS = 300  # a domain added to the Workspace is accepted within this, once sync read it
+TENANT_DOMAINS_CACHED_MAX = 1000  # tenants whose domains a process keeps (forgotten oldest first)
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 _KID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # Google's key ids are 40 hex digits; never a list, never a newline
 TIME_CLAIMS = ("iat", "exp", "nbf")  # RFC 7519 NumericDates; nbf is optional
@@ -102,14 +115,48 @@ class CertCache:
         self.fetches += 1
 
 
-class Verifier:
-    """Checks Google's ID tokens for one deployment (public URL, service account, OAuth client)."""
+class TenantDomains:
+    """Each tenant's domains (`tenant -> [domains]`, e.g. `Repository.workspace_domains`), cached for a while."""
 
-    def __init__(self, certs: CertCache, public_url: str, service_account: str, oauth_client_id: str):
+    def __init__(self, read: Callable[[str], Iterable[str]], clock=time.monotonic,
+                 ttl: float = TENANT_DOMAINS_TTL_SECONDS):
+        self._read = read
+        self._clock = clock
+        self._ttl = ttl
+        self._known: collections.OrderedDict[str, tuple[float, frozenset[str]]] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.reads = 0
+
+    def __call__(self, tenant: str) -> frozenset[str]:
+        now = self._clock()
+        with self._lock:
+            cached = self._known.get(tenant)
+            if cached is not None and now < cached[0]:
+                return cached[1]
+        domains = frozenset(d.lower() for d in self._read(tenant))  # outside the lock: a Firestore get
+        with self._lock:
+            self.reads += 1
+            self._known[tenant] = (now + self._ttl, domains)
+            self._known.move_to_end(tenant)
+            while len(self._known) > TENANT_DOMAINS_CACHED_MAX:
+                self._known.popitem(last=False)
+        return domains
+
+
+class Verifier:
+    """Checks Google's ID tokens for one deployment (public URL, service account, OAuth client).
+
+    `tenant_domains(tenant)` names the tenant's domains for a user whose address is not on `hd`
+    (see the module doc); without it only addresses on `hd` are accepted.
+    """
+
+    def __init__(self, certs: CertCache, public_url: str, service_account: str, oauth_client_id: str,
+                 tenant_domains: Callable[[str], Iterable[str]] | None = None):
         self.certs = certs
         self.public_url = public_url.rstrip("/")
         self.service_account = service_account.lower()
         self.oauth_client_id = oauth_client_id
+        self.tenant_domains = tenant_domains
 
     def system_token(self, authorization_header: str | None, path: str) -> None:
         """The `Authorization: Bearer` system ID token, addressed to this exact endpoint."""
@@ -129,9 +176,14 @@ class Verifier:
         tenant = str(claims.get("hd", "")).lower()
         if not tenant:
             raise Unauthorized("not a Google Workspace account")
-        if not email.endswith("@" + tenant):
+        if not email.endswith("@" + tenant) and not self._on_other_domain(email, tenant):
             raise Unauthorized("user ID token email is outside its domain")
         return Identity(rep=email, tenant=tenant)
+
+    def _on_other_domain(self, email: str, tenant: str) -> bool:
+        """Whether `email` is on a secondary domain or an alias of the tenant (module doc)."""
+        _, at, domain = email.rpartition("@")
+        return bool(at) and self.tenant_domains is not None and domain in self.tenant_domains(tenant)
 
     def _decode(self, token: str, audience: str, what: str) -> dict:
         """Shape first (header, key id, time claims), then the signature, then the claims.

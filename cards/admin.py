@@ -14,6 +14,7 @@ from cards.widgets import (
     button,
     button_list,
     card,
+    checkboxes,
     decorated_text,
     error_text,
     esc,
@@ -23,7 +24,17 @@ from cards.widgets import (
     selection_input,
     text_input,
 )
-from models.domain import AUTO_CREATE_POLICIES, CUSTOM_FIELD_TYPES, Mailbox, MailboxState, Settings
+from models.domain import (
+    AUTO_CREATE_POLICIES,
+    CUSTOM_FIELD_TYPES,
+    DEPARTED_BY_DIRECTORY,
+    GMAIL_CATEGORIES,
+    Mailbox,
+    MailboxState,
+    Segment,
+    Settings,
+)
+from models.progress import import_label, tenant_import_label, time_left_label
 
 PRIVACY_LABELS = {
     "metadata": "Metadata: teammates see who and when",
@@ -35,6 +46,7 @@ AUTO_CREATE_LABELS = {
     "all": "Also people who only wrote to the team",
     "none": "Nobody: contacts are added by hand",
 }
+CATEGORY_LABELS = {"promotions": "Promotions", "social": "Social", "forums": "Forums", "updates": "Updates"}
 TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "select": "Single select"}
 APPLIES_LABELS = {"contact": "Contacts", "company": "Companies"}
 
@@ -47,13 +59,63 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
         bottom = f"Last success {fmt_datetime(mailbox.last_success_at, viewer.tz)}"
         if mailbox.last_error:
             bottom += f" · last error {mailbox.last_error[:120]} ({fmt_datetime(mailbox.last_error_at, viewer.tz)})"
-        rows.append(decorated_text(f"{esc(mailbox.email)} · {state}", bottom_label=bottom, icon="EMAIL"))
+        importing = import_label(mailbox)
+        if importing:
+            bottom = f"{importing.capitalize()}{time_left_label(mailbox)} · {bottom}"
+        if mailbox.state == MailboxState.DEPARTED:
+            bottom = f"Left {fmt_datetime(mailbox.departed_at, viewer.tz)}: history kept, no longer synced"
+            act = button("Reassign contacts", viewer.act("admin_reassign_form", email=mailbox.email))
+        else:
+            act = button("Mark departed", viewer.act("admin_departure", email=mailbox.email))
+        rows.append(decorated_text(f"{esc(mailbox.email)} · {state}", bottom_label=bottom, icon="EMAIL",
+                                   button_=act))
+    total = tenant_import_label(mailboxes)
+    if total:
+        rows.insert(0, paragraph(f"History import: {esc(total)}"))
     return rows or [paragraph(muted("No mailbox has synced yet. Run python -m sync once."))]
 
 
+def reassign_form(rep: str, departed_by: str | None, segments: list[Segment], viewer: Viewer,
+                  error: str | None = None, typed: dict[str, str] | None = None) -> dict[str, Any]:
+    """Hand a departed rep's contacts to teammates: one, several (round-robin), or one segment's only."""
+    typed = typed or {}
+    widgets: list[Widget] = [error_text(error)] if error else []
+    widgets += [
+        paragraph(f"{esc(rep)} left. Their history stays on every timeline; choose who owns their contacts now."),
+        text_input("reassign_to", "Teammates", typed.get("reassign_to", ""),
+                   hint="One address, or several separated by commas: contacts are shared out in turn"),
+        selection_input("segment_id", "Which contacts",
+                        [("All their contacts", ""), *((f"Only segment: {s.name}", s.id) for s in segments)],
+                        typed.get("segment_id", "")),
+        button_list(button("Reassign", viewer.act("admin_reassign", email=rep), filled=True)),
+    ]
+    if departed_by not in (None, DEPARTED_BY_DIRECTORY):
+        widgets.append(button_list(button("They are back: sync them again",
+                                          viewer.act("admin_departure", email=rep, back="1"))))
+    return card("reassign", "Reassign contacts", [section(widgets)], subtitle=rep)
+
+
+def reassign_report_card(lines: list[str], moved: dict[str, int], viewer: Viewer) -> dict[str, Any]:
+    widgets: list[Widget] = [paragraph(esc(line)) for line in lines]
+    widgets += [decorated_text(esc(rep), bottom_label=f"{count} contacts now theirs", icon="PERSON")
+                for rep, count in moved.items()]
+    widgets.append(button_list(button("Back to admin", viewer.act("admin"))))
+    return card("reassign_report", "Reassignment done", [section(widgets)])
+
+
+def private_count_widgets(counts: dict[str, dict[str, int]]) -> list[Widget]:
+    """Per rep, how many threads and people they keep private (counts only: never what)."""
+    rows = [decorated_text(esc(rep), bottom_label=f"{n['threads']} threads · {n['people']} people kept private",
+                           icon="PERSON")
+            for rep, n in sorted(counts.items()) if n["threads"] or n["people"]]
+    return rows or [paragraph(muted("No rep has made a thread or a person private."))]
+
+
 def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, error: str | None = None,
-               inputs: dict[str, str] | None = None) -> dict[str, Any]:
-    """`inputs` carries what the admin typed back into the form when it was refused."""
+               inputs: dict[str, str] | None = None,
+               private_counts: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+    """`inputs` carries what the admin typed back into the form when it was refused; `private_counts`
+    what each rep made private (`Repository.private_counts`)."""
     typed = inputs or {}
     top: list[Widget] = [error_text(error)] if error else []
     sections = []
@@ -66,7 +128,12 @@ def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, err
                         [(label, key) for key, label in PRIVACY_LABELS.items()], settings.privacy_level),
         selection_input("auto_create", "Who becomes a contact automatically",
                         [(AUTO_CREATE_LABELS[p], p) for p in AUTO_CREATE_POLICIES], settings.auto_create),
+        checkboxes("skipped_categories", "Gmail tabs never imported (fewer quota units; mostly bulk mail)",
+                   [(CATEGORY_LABELS[c], c) for c in GMAIL_CATEGORIES], settings.skipped_categories),
         button_list(button("Save policy", viewer.act("admin_policy"), filled=True)),
+        paragraph(muted("The level is a ceiling: a rep can keep a thread, or everything with one person, to "
+                        "who and when; private calendar events show teammates only a meeting and its time.")),
+        *private_count_widgets(private_counts or {}),
     ], header="Privacy and auto-create"))
 
     exclusions: list[Widget] = [

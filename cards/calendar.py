@@ -39,7 +39,7 @@ def brief_section(brief: Brief, viewer: Viewer) -> dict[str, Any]:
         return section(widgets, header=person.display_name or person.email)
     company = person.company.name if person.company and person.company.name else (contact.company_id or "")
     knowers = sorted(((at, rep) for rep, at in contact.touches.items() if at), reverse=True)[:KNOWERS_SHOWN]
-    known_by = ", ".join("you" if rep == viewer.rep else rep for _, rep in knowers)
+    known_by = ", ".join("you" if rep == viewer.rep else viewer.teammate(rep) for _, rep in knowers)
     widgets = [
         decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
                        icon="PERSON", button_=button("Open", viewer.act("open_contact", contact_id=contact.id))),

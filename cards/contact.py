@@ -22,6 +22,7 @@ from cards.widgets import (
     divider,
     error_text,
     esc,
+    import_notice,
     muted,
     paragraph,
     section,
@@ -37,6 +38,7 @@ from models.domain import (
     Settings,
     TimelineEntry,
 )
+from models.rep_privacy import hidden_from, thread_is_private, thread_key
 from models.rules import PHONE_EXAMPLE, TAG_MAX_LENGTH
 
 ALSO_IN_TOUCH_MAX = 10  # reps listed under "Also in touch"
@@ -107,8 +109,25 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
     widgets.extend(duplicate_widgets(contact, person.duplicates, viewer))
     widgets.extend(also_in_touch(contact, viewer))
     widgets.append(divider())
-    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer))
+    widgets.append(privacy_buttons(contact, viewer))
+    widgets.extend(timeline_widgets(contact.id, person.entries, person.next_cursor, viewer, contact=contact))
     return widgets
+
+
+def privacy_buttons(contact: Contact, viewer: Viewer) -> Widget:
+    """Keep everything the rep has with this person to who and when for teammates, or undo it."""
+    mine = viewer.rep in contact.private_reps
+    label = "Share my emails with them again" if mine else "Keep my emails with them private"
+    return button_list(button(label, viewer.act("rep_privacy", contact_id=contact.id, share="1" if mine else None)))
+
+
+def thread_privacy_widgets(contacts: list[Contact], thread: str, private: bool, viewer: Viewer) -> list[Widget]:
+    label = "Share this thread again" if private else "Make this thread private"
+    hint = ("Teammates see only who and when of this conversation." if private
+            else "Teammates would see only who and when of this conversation; you still see everything.")
+    return [divider(), paragraph(muted(hint)), button_list(button(label, viewer.act(
+        "rep_privacy", contact_id=contacts[0].id, contact_ids=",".join(c.id for c in contacts[1:]) or None,
+        thread=thread, share="1" if private else None)))]
 
 
 def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = None) -> Widget | None:
@@ -119,7 +138,7 @@ def touch_warning(contact: Contact, viewer: Viewer, now: dt.datetime | None = No
                     reverse=True)
     if not recent:
         return None
-    named = ", ".join(f"{rep} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
+    named = ", ".join(f"{viewer.teammate(rep)} ({_ago(at, now)})" for at, rep in recent[:RECENT_TOUCH_NAMED])
     more = f" and {len(recent) - RECENT_TOUCH_NAMED} more" if len(recent) > RECENT_TOUCH_NAMED else ""
     text = f'<font color="{WARNING_COLOR}"><b>Heads up:</b> {esc(named)}{more}</font>'
     return decorated_text(text, top_label=f"A teammate was in touch in the last {RECENT_TOUCH_DAYS} days",
@@ -218,19 +237,23 @@ def also_in_touch(contact: Contact, viewer: Viewer) -> list[Widget]:
         return []
     widgets = [paragraph(bold("Also in touch"))]
     for at, rep in others:
-        widgets.append(decorated_text(esc(rep), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
+        widgets.append(decorated_text(esc(viewer.teammate(rep)), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
                                       icon="MULTIPLE_PEOPLE"))
     return widgets
 
 
 def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor: str | None,
-                     viewer: Viewer, replace: bool = False) -> list[Widget]:
-    """The rows, newest first, and "Show more" (which opens the timeline card, then pages inside it)."""
+                     viewer: Viewer, replace: bool = False, contact: Contact | None = None) -> list[Widget]:
+    """The rows, newest first, and "Show more" (which opens the timeline card, then pages inside it).
+
+    `contact` carries what reps made private with this person (models.rep_privacy)."""
     widgets = [paragraph(bold("Team timeline"))]
     if not entries:
         widgets.append(paragraph(muted("Nothing yet.")))
     level = viewer.settings.privacy_level
-    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz) for entry in entries)
+    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz, viewer.settings.departed_reps,
+                                private=hidden_from(entry, contact, viewer.rep))
+                   for entry in entries)
     if next_cursor:
         more = viewer.act("show_more", contact_id=contact_id, cursor=next_cursor, replace="1" if replace else None)
         widgets.append(button_list(button("Show more", more)))
@@ -238,13 +261,21 @@ def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor:
 
 
 def message_card(people: list[Person], viewer: Viewer, subject: str = "", hidden: int = 0) -> dict[str, Any]:
-    """The Gmail contextual card: the sender first, then the other external participants."""
+    """The Gmail contextual card: the sender first, then the other external participants; last, the rep's
+    choice to keep this thread private (models.rep_privacy) when the message has a subject and known people."""
     if not people:
-        body = [section([paragraph("No external people on this message: nothing to show.")])]
+        body = [section([paragraph("No external people on this message: nothing to show.")]),
+                *import_notice(viewer.importing)]
         return card("message", "Sidecar", body, subtitle=subject or None)
     sections = [person_section(p, viewer, collapsed=n > 0) for n, p in enumerate(people)]
     if hidden:
         sections.append(section([paragraph(muted(f"{hidden} more participants are not shown."))]))
+    contacts = [p.contact for p in people if p.contact is not None]
+    thread = thread_key(subject)
+    if contacts and thread:  # in the first section: the card's sections are its people
+        sections[0]["widgets"].extend(thread_privacy_widgets(
+            contacts, thread, thread_is_private(contacts, subject, viewer.rep), viewer))
+    sections += import_notice(viewer.importing)
     return card("message", people[0].contact.display_name if people[0].contact else (people[0].display_name
                 or people[0].email), sections, subtitle=subject or None)
 
@@ -260,7 +291,7 @@ def contact_card(person: Person, viewer: Viewer, error: str | None = None) -> di
 
 def timeline_card(contact: Contact, entries: list[TimelineEntry], next_cursor: str | None,
                   viewer: Viewer) -> dict[str, Any]:
-    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True)
+    widgets = timeline_widgets(contact.id, entries, next_cursor, viewer, replace=True, contact=contact)
     return card("timeline", contact.display_name, [section(widgets)], subtitle="Team timeline")
 
 

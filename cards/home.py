@@ -16,6 +16,7 @@ from cards.widgets import (
     decorated_text,
     error_text,
     esc,
+    import_notice,
     muted,
     paragraph,
     section,
@@ -47,6 +48,7 @@ def home_card(mine: list[Contact], viewer: Viewer, error: str | None = None, seg
                                   on_action=viewer.act("open_contact", contact_id=c.id))
                    for c in recent[:RECENT_SHOWN]] or [paragraph(muted("No recent activity."))]
     sections = [
+        *import_notice(viewer.importing),
         section(search_widgets(viewer, error=error), header="Search"),
         section(my_rows, header="My contacts"),
         section(recent_rows, header="Recent activity"),

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from cards.timeline import FORMER_TEAMMATE
 from cards.widgets import action
 from models.domain import Company, Contact, Settings, TimelineEntry
 
@@ -41,6 +42,11 @@ class Viewer:
     settings: Settings
     actions: str  # action base URL, ends with "/addon/action/"
     tz: dt.tzinfo = dt.UTC
+    importing: int | None = None  # percent of the rep's own history imported so far; None when done (models.progress)
 
     def act(self, action_name: str, /, **parameters: object) -> dict[str, Any]:
         return action(self.actions + action_name, parameters)
+
+    def teammate(self, rep: str) -> str:
+        """How a card names a rep: a departed one says so, so no card points at someone who left."""
+        return f"{rep} {FORMER_TEAMMATE}" if rep in self.settings.departed_reps else rep

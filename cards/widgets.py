@@ -93,6 +93,13 @@ def selection_input(name: str, label: str, options: Iterable[tuple[str, str]], s
     return {"selectionInput": {"name": name, "label": label, "type": "DROPDOWN", "items": items}}
 
 
+def checkboxes(name: str, label: str, options: Iterable[tuple[str, str]], selected: Iterable[str]) -> Widget:
+    """Several choices at once; the form input holds every value checked."""
+    chosen = set(selected)
+    items = [{"text": text, "value": value, "selected": value in chosen} for text, value in options]
+    return {"selectionInput": {"name": name, "label": label, "type": "CHECK_BOX", "items": items}}
+
+
 def date_input(name: str, label: str, value_ms: int | None = None) -> Widget:
     result: dict[str, Any] = {"name": name, "label": label, "type": "DATE_ONLY"}
     if value_ms is not None:
@@ -131,3 +138,11 @@ def card(name: str, title: str, sections: list[dict], subtitle: str | None = Non
     if footer:
         result["fixedFooter"] = {"primaryButton": footer}
     return result
+
+
+def import_notice(percent: int | None) -> list[dict[str, Any]]:
+    """A one-line section while the rep's own history is still importing (none once it is done)."""
+    if percent is None:
+        return []
+    return [section([paragraph(muted(f"Your history is still importing ({percent}%): older emails and meetings "
+                                     "will appear as it goes."))])]

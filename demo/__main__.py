@@ -6,6 +6,9 @@ Order of start (each step waits until the previous one answers):
 2. the Google API simulator with a seeded sales team, served from this process
    (a thread: it holds no child process, so nothing of it can outlive us);
 3. `python -m sync once` for every rep: the first sync, so the cards have history;
+   the team has a rep on a secondary domain (one tenant across the Workspace's
+   domains) and a rep who then leaves (suspended in the Directory: a second,
+   one-mailbox pass marks them departed, their history stays) — see `team_changes`;
 4. the web backend, `gunicorn 'demo.wsgi:build_app()'` (the add-on plus the preview);
 5. `python -m sync run`, the daemon, which keeps syncing what the simulator adds.
 
@@ -18,6 +21,7 @@ everything else goes to the log files in the run folder, printed at start.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import shutil
@@ -138,6 +142,7 @@ class Demo:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.emulator: FirestoreEmulator | None = None
         self.simulator = None
+        self.secondary_rep = ""
         self.children: list[Child] = []
 
     # -- steps ---------------------------------------------------------------------------
@@ -160,10 +165,14 @@ class Demo:
         say(f"  Google API simulator      {self.simulator.url}  {len(counts)} reps at {self.simulator.domain}, "
             f"{total_messages} messages, {total_events} events  ({time.monotonic() - step:.1f}s)")
 
+        self.secondary_rep, leaver = team_changes(self.simulator)
+        say(f"  team changes              {self.secondary_rep} on a secondary domain; {leaver} leaves after the "
+            "first sync")
         env = self._child_env()
         step = time.monotonic()
         say("  first sync                python -m sync once ...")
-        first_sync = self._spawn("sync-once", [sys.executable, "-m", "sync", "once"], env,
+        first_sync = self._spawn("sync-once", [sys.executable, "-m", "sync", "once"],
+                                 {**env, "SIDECAR_USERS": env["SIDECAR_USERS"] + "," + leaver},
                                  stdout_path=self.run_dir / "sync-once.out")
         code = first_sync.wait(FIRST_SYNC_TIMEOUT_SECONDS)
         first_sync.stop()  # reaps it, and anything it left in its group
@@ -174,6 +183,13 @@ class Demo:
             say(f"  first sync exited with {code}; the cards may be missing history (log: {first_sync.log_path})")
         else:
             say(f"  first sync done  ({time.monotonic() - step:.1f}s)")
+        self.simulator.suspend_user(leaver)
+        marking = self._spawn("sync-departure", [sys.executable, "-m", "sync", "once", "--user",
+                                                 self.simulator.reps[0]], env)
+        marking.wait(FIRST_SYNC_TIMEOUT_SECONDS)
+        marking.stop()
+        self.children.remove(marking)
+        say(f"  {leaver} suspended in the Directory: marked departed, history kept")
 
         step = time.monotonic()
         web = self._spawn("web", [
@@ -233,7 +249,7 @@ class Demo:
             "GOOGLE_APPLICATION_CREDENTIALS": str(self.run_dir / "service-account.json"),
             "SIDECAR_GOOGLE_API_ROOT": self.simulator.url,
             "SIDECAR_GOOGLE_CERTS_URL": self.simulator.certs_url,
-            "SIDECAR_USERS": ",".join(self.simulator.reps),
+            "SIDECAR_USERS": ",".join([*self.simulator.reps, self.secondary_rep]),
             "SIDECAR_ADMIN_EMAIL": self.simulator.admin,
             "SIDECAR_PUBLIC_URL": self.public_url,
             "SIDECAR_ADDON_SERVICE_ACCOUNT": self.simulator.addon_service_account,
@@ -260,6 +276,40 @@ class Demo:
                 return
             time.sleep(POLL_SECONDS)
         raise DemoError(f"{url} did not answer in {READY_TIMEOUT_SECONDS}s (log: {child.log_path})")
+
+
+SECONDARY_DOMAIN_PREFIX = "emea-"  # the demo Workspace's secondary domain: emea-<primary>
+TEAM_CHANGE_MESSAGES = 8  # messages each of the two extra reps exchanged with the team's customers
+
+
+def team_changes(sim) -> tuple[str, str]:
+    """Add a rep on a secondary domain and a rep who will leave, each with mail to the team's customers.
+
+    Their correspondents are the first rep's, so a customer's timeline shows the
+    whole team: the secondary-domain rep's mail beside the others', and the
+    leaver's marked as from a former teammate once they are suspended.
+    """
+    from gsim.world import User  # the simulator's own types, only when the demo runs
+
+    secondary = SECONDARY_DOMAIN_PREFIX + sim.domain
+    sim.add_domain(secondary)
+    newcomer, leaver = f"lena.fischer@{secondary}", f"ian.walker@{sim.domain}"
+    with sim.world.lock:
+        sim.world.add_user(User(newcomer, "Lena", "Fischer", title="Account Executive, EMEA"))
+        sim.world.add_user(User(leaver, "Ian", "Walker", title="Account Executive"))
+        customers = []
+        for message in sorted(sim.world.mailboxes[sim.reps[0]].messages.values(), key=lambda m: -m.internal_date):
+            sender = (message.header("From") or "").rpartition("<")[2].rstrip(">").strip().lower()
+            domain = sender.rpartition("@")[2]
+            if domain and domain not in (sim.domain, secondary) and sender not in customers \
+                    and not message.header("List-Unsubscribe") and not message.header("List-Id"):
+                customers.append(sender)
+    now = dt.datetime.now(dt.UTC)
+    for n, customer in enumerate(customers[:TEAM_CHANGE_MESSAGES]):
+        for rep, days in ((newcomer, 2 + n), (leaver, 30 + n)):
+            sim.add_message(rep, sender=rep, to=[customer], subject=f"Following up ({rep.split('.')[0].title()})",
+                            body="Checking in.", date=now - dt.timedelta(days=days, hours=n))
+    return newcomer, leaver
 
 
 def _port_free(port: int) -> bool:

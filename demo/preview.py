@@ -164,7 +164,8 @@ class Workspace:
     def build_event(self, rep: str, host_app: str, context: dict, endpoint: str, form_inputs: dict | None = None,
                     parameters: dict | None = None) -> dict:
         """The add-on event object for this rep and context (Google's EventObject, HTTP runtime)."""
-        domain = rep.partition("@")[2]
+        # Google's `hd` is the Workspace's primary domain, also for a rep on a secondary domain: the admin's
+        domain = (self.config.admin_email or rep).partition("@")[2]
         zone = zoneinfo.ZoneInfo(DEMO_TIME_ZONE)
         offset = dt.datetime.now(zone).utcoffset() or dt.timedelta(0)
         common = {"hostApp": host_app, "platform": "WEB", "userLocale": DEMO_LOCALE,

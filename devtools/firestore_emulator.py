@@ -28,7 +28,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-LAUNCHER = Path("platform/cloud-firestore-emulator/cloud_firestore_emulator")
 START_TIMEOUT_SECONDS = 90  # a cold JVM on a busy 2-core machine can take half a minute
 STOP_TIMEOUT_SECONDS = 15
 EMULATOR_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"  # C1 only: see the module doc
@@ -58,8 +57,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class FirestoreEmulator:
-    """One emulator process group on a free port; `host` is what FIRESTORE_EMULATOR_HOST takes."""
+class EmulatorProcess:
+    """One emulator of the Cloud SDK as a process group on a free port; `host` is what its client variable takes.
+
+    A subclass names its `LAUNCHER` (under the SDK root), what it is (`NAME`), how to install
+    it (`INSTALL_HINT`) and the launcher's arguments (`command`). Its JVM runs with C1 only
+    (`EMULATOR_JVM_OPTIONS`, module doc): the launcher scripts pass no JVM options of their
+    own, and every JVM reads JAVA_TOOL_OPTIONS.
+    """
+
+    NAME = ""
+    LAUNCHER = Path()
+    INSTALL_HINT = ""
 
     def __init__(self, port: int | None = None, log_path: str | os.PathLike | None = None):
         self.port = port or free_port()
@@ -67,41 +76,36 @@ class FirestoreEmulator:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> FirestoreEmulator:
-        launcher = sdk_root() / LAUNCHER
+    def command(self, launcher: Path) -> list[str]:
+        raise NotImplementedError
+
+    def start(self):
+        launcher = sdk_root() / self.LAUNCHER
         if not launcher.exists():
-            raise EmulatorError(f"{launcher} not found; install it with `gcloud components install "
-                                "cloud-firestore-emulator` or apt-get install google-cloud-cli-firestore-emulator")
+            raise EmulatorError(f"{launcher} not found; install it with {self.INSTALL_HINT}")
         output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        # the launcher script passes no JVM options of its own; every JVM reads JAVA_TOOL_OPTIONS
         java_options = f"{os.environ.get('JAVA_TOOL_OPTIONS', '')} {EMULATOR_JVM_OPTIONS}".strip()
         self.process = subprocess.Popen(
-            [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "JAVA_TOOL_OPTIONS": java_options})
+            self.command(launcher), stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, "JAVA_TOOL_OPTIONS": java_options})
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise EmulatorError(f"the Firestore emulator exited with {self.process.returncode}")
+                raise EmulatorError(f"the {self.NAME} emulator exited with {self.process.returncode}")
             if self.ready():
-                log.info("firestore emulator up host=%s pgid=%s", self.host, self.process.pid)
+                log.info("emulator up name=%s host=%s pgid=%s", self.NAME, self.host, self.process.pid)
                 return self
             time.sleep(0.25)
         self.stop()
-        raise EmulatorError(f"the Firestore emulator did not answer on {self.host} in {START_TIMEOUT_SECONDS}s")
+        raise EmulatorError(f"the {self.NAME} emulator did not answer on {self.host} in {START_TIMEOUT_SECONDS}s")
 
     def ready(self) -> bool:
+        """Both emulators answer their REST root with 200 once they serve."""
         try:
             with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
-
-    def reset(self, project: str) -> None:
-        """Delete every document of a project (the emulator's own endpoint)."""
-        request = urllib.request.Request(
-            f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents", method="DELETE")
-        urllib.request.urlopen(request, timeout=30).close()
 
     def stop(self) -> None:
         """Kill the whole process group (launcher script and Java child)."""
@@ -110,11 +114,29 @@ class FirestoreEmulator:
         stop_group(self.process, STOP_TIMEOUT_SECONDS)
         self.process = None
 
-    def __enter__(self) -> FirestoreEmulator:
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class FirestoreEmulator(EmulatorProcess):
+    """The Firestore emulator; `host` is what FIRESTORE_EMULATOR_HOST takes."""
+
+    NAME = "Firestore"
+    LAUNCHER = Path("platform/cloud-firestore-emulator/cloud_firestore_emulator")
+    INSTALL_HINT = ("`gcloud components install cloud-firestore-emulator` or "
+                    "apt-get install google-cloud-cli-firestore-emulator")
+
+    def command(self, launcher: Path) -> list[str]:
+        return [str(launcher), "start", "--host=127.0.0.1", f"--port={self.port}"]
+
+    def reset(self, project: str) -> None:
+        """Delete every document of a project (the emulator's own endpoint)."""
+        request = urllib.request.Request(
+            f"http://{self.host}/emulator/v1/projects/{project}/databases/(default)/documents", method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
 
 
 def stop_group(process: subprocess.Popen, grace: float) -> bool:

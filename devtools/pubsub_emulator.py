@@ -13,77 +13,17 @@ fresh emulator; and push deliveries carry no Authorization header.
 
 from __future__ import annotations
 
-import logging
-import os
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from devtools.firestore_emulator import (
-    EMULATOR_JVM_OPTIONS,
-    STOP_TIMEOUT_SECONDS,
-    EmulatorError,
-    free_port,
-    sdk_root,
-    stop_group,
-)
-
-log = logging.getLogger(__name__)
-
-LAUNCHER = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
-START_TIMEOUT_SECONDS = 90  # a cold JVM on a busy 2-core machine can take half a minute
+from devtools.firestore_emulator import EmulatorProcess
 
 
-class PubSubEmulator:
-    """One emulator process group on a free port; `host` is what PUBSUB_EMULATOR_HOST takes."""
+class PubSubEmulator(EmulatorProcess):
+    """The Pub/Sub emulator; `host` is what PUBSUB_EMULATOR_HOST takes."""
 
-    def __init__(self, port: int | None = None, log_path: str | os.PathLike | None = None):
-        self.port = port or free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
+    NAME = "Pub/Sub"
+    LAUNCHER = Path("platform/pubsub-emulator/bin/cloud-pubsub-emulator")
+    INSTALL_HINT = "`gcloud components install pubsub-emulator` or apt-get install google-cloud-cli-pubsub-emulator"
 
-    def start(self) -> PubSubEmulator:
-        launcher = sdk_root() / LAUNCHER
-        if not launcher.exists():
-            raise EmulatorError(f"{launcher} not found; install it with `gcloud components install pubsub-emulator` "
-                                "or apt-get install google-cloud-cli-pubsub-emulator")
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        java_options = f"{os.environ.get('JAVA_TOOL_OPTIONS', '')} {EMULATOR_JVM_OPTIONS}".strip()
-        self.process = subprocess.Popen(
-            [str(launcher), "--host=127.0.0.1", f"--port={self.port}"],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env={**os.environ, "JAVA_TOOL_OPTIONS": java_options})
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EmulatorError(f"the Pub/Sub emulator exited with {self.process.returncode}")
-            if self.ready():
-                log.info("pubsub emulator up host=%s pgid=%s", self.host, self.process.pid)
-                return self
-            time.sleep(0.25)
-        self.stop()
-        raise EmulatorError(f"the Pub/Sub emulator did not answer on {self.host} in {START_TIMEOUT_SECONDS}s")
-
-    def ready(self) -> bool:
-        """The emulator answers its REST root with 200 once it serves."""
-        try:
-            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self) -> None:
-        """Kill the whole process group (launcher script and Java child)."""
-        if self.process is None:
-            return
-        stop_group(self.process, STOP_TIMEOUT_SECONDS)
-        self.process = None
-
-    def __enter__(self) -> PubSubEmulator:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def command(self, launcher: Path) -> list[str]:
+        return [str(launcher), "--host=127.0.0.1", f"--port={self.port}"]

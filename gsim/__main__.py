@@ -32,6 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="Google's limits to enforce (quotas.py)")
     parser.add_argument("--quota-units-per-minute", type=int, default=None,
                         help="Gmail, per user (default: the profile's; 0 turns it off)")
+    parser.add_argument("--quota-window-seconds", type=float, default=None,
+                        help="Google's sliding minute, shortened (a benchmark's scaled-down budgets)")
     parser.add_argument("--thread-mix", choices=generator.THREAD_MIXES, default=generator.DEFAULT_THREAD_MIX)
     parser.add_argument("--key-file", help="write a service-account key (token_uri pointing here) to this path")
     parser.add_argument("--log-level", default="WARNING")
@@ -52,6 +54,7 @@ def main(argv=None) -> int:
         quota_units_per_minute=args.quota_units_per_minute,
         quota_profile=args.quota_profile,
         thread_mix=args.thread_mix,
+        **({"quota_window_seconds": args.quota_window_seconds} if args.quota_window_seconds else {}),
     )
 
     def ready(sim: Simulator) -> None:

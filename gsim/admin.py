@@ -81,13 +81,19 @@ def _dispatch(sim, route, parts, body, request) -> Response:
     if route == ("POST", "revoke"):
         sim.revoke(body["mailbox"])
         return _ok()
-    if route == ("POST", "suspend"):
-        sim.suspend(body["mailbox"])
-        return _ok()
     if route == ("GET", "push"):
         return _ok({"notifications": dict(sim.push.notifications), "posts": dict(sim.push.posts)})
     if route == ("POST", "restore"):
         sim.restore(body["mailbox"])
+        return _ok()
+    if route == ("POST", "suspend-user"):
+        sim.suspend_user(body["email"], body.get("suspended", True))
+        return _ok()
+    if route == ("POST", "delete-user"):
+        sim.delete_user(body["email"])
+        return _ok()
+    if route == ("POST", "domains"):
+        sim.add_domain(body["name"], body.get("alias_of"))
         return _ok()
     if route == ("POST", "scopes"):
         sim.grant_scopes(body["scopes"])

@@ -109,6 +109,8 @@ def render_event(event: Event, owner: str, instance_start=None, cancelled_instan
         body["description"] = event.description
     if event.location:
         body["location"] = event.location
+    if event.visibility != "default":  # Google leaves the default out
+        body["visibility"] = event.visibility
     creator = {"email": event.organizer.email}
     if event.organizer.email.lower() == owner:
         creator["self"] = True

@@ -1,4 +1,6 @@
-"""Admin SDK Directory ``users.list``: who is in the Workspace, for an admin caller."""
+"""Admin SDK Directory: who is in the Workspace (``users.list``) and its domains (``domains.list``,
+``domainAliases.list``), for an admin caller; shapes from the discovery document (Users, Domains2,
+DomainAliases)."""
 
 from __future__ import annotations
 
@@ -59,12 +61,14 @@ def list_users(call) -> dict:
         raise errors.bad_request("Bad Request", reason="badRequest")
     if customer and customer not in ("my_customer", world.customer_id):
         raise not_authorized()
-    if domain and domain.lower() != world.domain:
+    if domain and domain.lower() not in (world.domain, *world.secondary_domains):
         raise not_authorized()
     max_results = params.int("maxResults", USERS_LIST_DEFAULT)
     if not 1 <= max_results <= USERS_LIST_MAX:
         raise errors.bad_request("Invalid Input: maxResults", reason="invalid")
     users = sorted(world.users.values(), key=lambda u: u.primary_email)
+    if domain:
+        users = [u for u in users if u.primary_email.lower().endswith("@" + domain.lower())]
     if params.str("sortOrder") == "DESCENDING":
         users.reverse()
     offset = 0
@@ -85,4 +89,44 @@ def list_users(call) -> dict:
     return body
 
 
-HANDLERS = {"directory.users.list": list_users}
+def _admin_of_customer(call) -> None:
+    caller = call.world.users.get((call.subject or "").lower())
+    if caller is None or not caller.is_admin:
+        raise not_authorized()
+    if call.path.get("customer") not in ("my_customer", call.world.customer_id):
+        raise not_authorized()
+
+
+def _creation_ms(world) -> str:
+    """Domains are as old as the seeded Workspace (epoch milliseconds, as a string: format int64)."""
+    return str(int(dt.datetime(2020, 1, 6, tzinfo=dt.UTC).timestamp() * 1000))
+
+
+def render_alias(world, alias: str, parent: str) -> dict:
+    return {"kind": "admin#directory#domainAlias", "domainAliasName": alias, "parentDomainName": parent,
+            "verified": True, "creationTime": _creation_ms(world), "etag": f'"{world.customer_id}/{alias}"'}
+
+
+def list_domains(call) -> dict:
+    _admin_of_customer(call)
+    world = call.world
+    domains = []
+    for name in (world.domain, *world.secondary_domains):
+        aliases = [render_alias(world, a, p) for a, p in sorted(world.domain_aliases.items()) if p == name]
+        domains.append({"kind": "admin#directory#domain", "domainName": name, "isPrimary": name == world.domain,
+                        "verified": True, "creationTime": _creation_ms(world), "domainAliases": aliases,
+                        "etag": f'"{world.customer_id}/{name}"'})
+    return {"kind": "admin#directory#domains", "etag": f'"{world.customer_id}/domains"', "domains": domains}
+
+
+def list_domain_aliases(call) -> dict:
+    _admin_of_customer(call)
+    world = call.world
+    parent = (call.params.str("parentDomainName") or "").lower()
+    aliases = [render_alias(world, a, p) for a, p in sorted(world.domain_aliases.items()) if not parent or p == parent]
+    return {"kind": "admin#directory#domainAliases", "etag": f'"{world.customer_id}/aliases"',
+            "domainAliases": aliases}
+
+
+HANDLERS = {"directory.users.list": list_users, "directory.domains.list": list_domains,
+            "directory.domainAliases.list": list_domain_aliases}

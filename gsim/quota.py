@@ -32,6 +32,7 @@ from . import errors
 QUOTA_WINDOW_SECONDS = quotas.WINDOW_SECONDS
 QUOTA_DAY_TZ = zoneinfo.ZoneInfo("America/Los_Angeles")  # Google: daily quotas reset at midnight Pacific time
 APIS = ("gmail", "calendar", "directory")
+FETCH_METHODS = frozenset({"gmail.users.messages.get", "gmail.users.threads.get"})  # their ids are counted
 
 
 class _Window:
@@ -179,10 +180,16 @@ class Counters:
             self.http_requests = 0
             self.tokens_issued = 0
             self.token_errors = 0
+            # mailbox -> get method -> the ids it answered, in order (what a sync fetched, and how often)
+            self.fetched: dict[str, dict[str, list[str]]] = {}
 
-    def record(self, method_id: str, mailbox: str, units: int, status: int, outcome: str | None = None) -> None:
-        """Count one call; ``outcome`` is ``rate_limited`` (quota) or ``fault`` (injected)."""
+    def record(self, method_id: str, mailbox: str, units: int, status: int, outcome: str | None = None,
+               resource_id: str | None = None) -> None:
+        """Count one call; ``outcome`` is ``rate_limited`` (quota) or ``fault`` (injected); the
+        ``resource_id`` of an answered get of a message or thread (FETCH_METHODS) is kept."""
         with self._lock:
+            if resource_id and status == 200 and method_id in FETCH_METHODS:
+                self.fetched.setdefault(mailbox, {}).setdefault(method_id, []).append(resource_id)
             for bucket in (
                 self.by_method.setdefault(method_id, _zero()),
                 self.by_mailbox.setdefault(mailbox, {}).setdefault(method_id, _zero()),
@@ -216,6 +223,7 @@ class Counters:
                 "http_requests": self.http_requests,
                 "tokens_issued": self.tokens_issued,
                 "token_errors": self.token_errors,
+                "fetched": {box: {k: list(v) for k, v in methods.items()} for box, methods in self.fetched.items()},
             }
 
 

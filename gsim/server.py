@@ -206,7 +206,7 @@ class Server:
         if result is None:
             self.sim.stats.record(route.method_id, mailbox_key, units, 204)
             return 204, {"Vary": "Origin, X-Origin, Referer"}, b""
-        self.sim.stats.record(route.method_id, mailbox_key, units, 200)
+        self.sim.stats.record(route.method_id, mailbox_key, units, 200, resource_id=path_params.get("id"))
         return 200, {"Content-Type": JSON_TYPE, "Vary": "Origin, X-Origin, Referer"}, json.dumps(result).encode()
 
     def _authenticate(self, args, headers):

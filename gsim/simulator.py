@@ -146,6 +146,7 @@ class Simulator:
             "token_uri": self.token_uri,
             "certs_url": self.certs_url,
             "domain": self.world.domain,
+            "domains": self.world.all_domains(),
             "customer_id": self.world.customer_id,
             "reps": self.reps,
             "admin": self.admin,
@@ -193,6 +194,22 @@ class Simulator:
     def restore(self, mailbox: str) -> None:
         self.oauth.restore(mailbox)
 
+    def suspend_user(self, email: str, suspended: bool = True) -> None:
+        """The admin suspends (or reinstates) a user in the Directory: ``users.list`` shows
+        ``suspended``, and the token endpoint refuses them, as Google does."""
+        with self.world.lock:
+            self.world.users[email.lower()].suspended = suspended
+
+    def delete_user(self, email: str) -> None:
+        """The admin deletes a user: gone from ``users.list``; their mailbox can no longer be read."""
+        with self.world.lock:
+            del self.world.users[email.lower()]
+
+    def add_domain(self, name: str, alias_of: str | None = None) -> None:
+        """A secondary domain of the customer, or an alias of one of its domains (``domains.list``)."""
+        with self.world.lock:
+            self.world.add_domain(name, alias_of)
+
     def grant_scopes(self, scopes) -> None:
         """Replace the domain-wide delegation scopes the admin granted."""
         self.oauth.grant_scopes(scopes)
@@ -215,11 +232,6 @@ class Simulator:
     def set_latency(self, ms: int) -> None:
         """Every API call waits this long before it is answered (an injectable per-call latency)."""
         self.faults.latency_ms = ms
-
-    def suspend(self, mailbox: str) -> None:
-        """The admin suspends the user in the Directory (and so their tokens, as `revoke`)."""
-        self.world.users[mailbox.lower()].suspended = True
-        self.oauth.revoke(mailbox)
 
     def set_quota(self, units_per_minute: int | None = None, api: str = "gmail", error_status: int | None = None,
                   per_project_minute: int | None = None, per_day: int | None = None) -> None:

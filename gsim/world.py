@@ -152,6 +152,7 @@ class Event:
     recurrence: list[str] | None = None
     sequence: int = 0
     cancelled_instances: dict[str, dt.datetime] = field(default_factory=dict)  # instance id -> when
+    visibility: str = "default"  # Calendar: default, public, private or confidential (set with update_event)
 
     @property
     def ical_uid(self) -> str:
@@ -244,6 +245,10 @@ class World:
         self._event_counter = 0
         self.reps: list[str] = []  # the sales reps (the mailboxes Sidecar syncs)
         self.admin: str | None = None  # the account to impersonate for the Directory API
+        # the customer's other domains (Directory domains.list / domainAliases.list): secondary domains,
+        # and aliases by the domain they alias (the primary is `domain`)
+        self.secondary_domains: list[str] = []
+        self.domain_aliases: dict[str, str] = {}
         self.push = None  # gsim.push.Push: told of every change a watch notifies (the Simulator sets it)
 
     def _mail_changed(self, mailbox: Mailbox) -> None:
@@ -260,6 +265,21 @@ class World:
         self.users[address] = user
         self.mailboxes[address] = Mailbox(address)
         self.calendars[address] = Calendar(address)
+
+    def add_domain(self, name: str, alias_of: str | None = None) -> None:
+        """A secondary domain of the customer, or (``alias_of`` a domain it has) an alias of that domain."""
+        name = name.lower()
+        if alias_of is None:
+            if name not in self.secondary_domains and name != self.domain:
+                self.secondary_domains.append(name)
+            return
+        parent = alias_of.lower()
+        if parent != self.domain and parent not in self.secondary_domains:
+            raise ValueError(f"{alias_of} is not a domain of this customer")
+        self.domain_aliases[name] = parent
+
+    def all_domains(self) -> list[str]:
+        return [self.domain, *self.secondary_domains, *self.domain_aliases]
 
     def is_active_user(self, address: str) -> bool:
         user = self.users.get(address.lower())

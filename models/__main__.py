@@ -4,6 +4,8 @@
                      [--owner EMAIL] [--region US] [--dry-run] [--report FILE]
     python -m models export contacts|companies --tenant acme.com [-o FILE]
     python -m models duplicates --tenant acme.com
+    python -m models reassign --tenant acme.com --from EMAIL --to EMAIL[,EMAIL...]
+                     [--segment ID --segment-owner EMAIL] [--report FILE]
 
 Configuration comes from `config.Config.from_env` (GOOGLE_CLOUD_PROJECT,
 FIRESTORE_EMULATOR_HOST). A tool of the data layer, it needs only the
@@ -16,6 +18,7 @@ report), 1 nothing done (bad file, bad mapping, bad configuration), 2 usage.
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,7 +27,9 @@ from pathlib import Path
 from config import Config, ConfigError
 from models.csv_io import CsvImportError, export_companies, export_contacts, import_contacts
 from models.merge import scan_address_conflicts
+from models.reassign import reassign_contacts
 from models.repository import Repository, connect
+from models.segments import get_segment
 
 log = logging.getLogger("models")
 
@@ -59,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     duplicates = commands.add_parser("duplicates", help="list addresses held by two contacts (a full scan)")
     duplicates.add_argument("--tenant", required=True)
+    reassign = commands.add_parser("reassign", help="hand a (departed) rep's contacts to teammates; resumable: "
+                                                    "run the same command again after an interruption")
+    reassign.add_argument("--tenant", required=True)
+    reassign.add_argument("--from", dest="from_rep", required=True, metavar="EMAIL", help="the rep who left")
+    reassign.add_argument("--to", required=True, metavar="EMAIL[,EMAIL]",
+                          help="one teammate, or several: the contacts go round-robin in this order")
+    reassign.add_argument("--segment", metavar="ID", help="only the contacts of this saved segment")
+    reassign.add_argument("--segment-owner", metavar="EMAIL", help="the rep whose saved segment --segment is")
+    reassign.add_argument("--report", type=Path, help="also write contact_id,from,to per moved contact here")
     return parser
 
 
@@ -78,6 +92,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return _import(repo, args, parser)
         if args.command == "export":
             return _export(repo, args)
+        if args.command == "reassign":
+            return _reassign(repo, args, parser)
         return _duplicates(repo)
     except ValueError as exc:  # CsvImportError and an invalid tenant name
         print(f"error: {exc}", file=sys.stderr)
@@ -115,6 +131,27 @@ def _export(repo, args) -> int:
         with args.output.open("w", newline="", encoding="utf-8-sig") as out:
             count = write(repo, out)
     print(f"exported {count} {args.what}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _reassign(repo, args, parser) -> int:
+    segment = None
+    if args.segment:
+        if not args.segment_owner:
+            parser.error("--segment needs --segment-owner (segments are saved per rep)")
+        segment = get_segment(repo, args.segment_owner.strip().lower(), args.segment)
+        if segment is None:
+            print(f"error: {args.segment_owner} has no segment {args.segment}; nothing was reassigned",
+                  file=sys.stderr)
+            return EXIT_FAILED
+    report = reassign_contacts(repo, args.from_rep, args.to.split(","), segment=segment)
+    for line in report.lines():
+        print(line)
+    if args.report:
+        with args.report.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(("contact_id", "from", "to"))
+            writer.writerows(report.rows())
     return EXIT_OK
 
 

@@ -78,9 +78,11 @@ class MailboxState(enum.StrEnum):
     OK = "ok"  # the last run succeeded
     FAILED = "failed"  # the last run failed; the next one tries again
     REVOKED = "revoked"  # access refused (401, invalid_grant, missing permission): skipped until the next run
+    DEPARTED = "departed"  # the rep was suspended or deleted in the Directory: no longer synced, history kept
 
 
 INBOUND, OUTBOUND, INTERNAL = "inbound", "outbound", "internal"
+DEPARTED_BY_DIRECTORY = "directory"  # Mailbox.departed_by when sync found the rep suspended or deleted
 
 PRIVACY_LEVELS = ("metadata", "subject", "snippet")  # SPEC §9, least to most shown
 DEFAULT_PRIVACY_LEVEL = "subject"
@@ -95,6 +97,13 @@ CUSTOM_TEXT_MAX = 1000  # a field, not a note: longer text belongs on the timeli
 CUSTOM_NUMBER_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")  # "1,234.5"
 ISO_DATE_LENGTH = len("2026-01-31")
 CUSTOM_NUMBER_MAX = 2**63 - 1  # Firestore stores a whole number as a signed 64-bit integer
+
+# Gmail's inbox tabs (search operator category:NAME) a tenant may leave out of sync: mail there is never
+# listed, so never paid for. By default the three that hold machine mail (newsletters, network
+# notifications, mailing lists) and next to no conversation with a customer; "updates" is kept (receipts,
+# invoices and order confirmations from customers' systems land there).
+GMAIL_CATEGORIES = ("promotions", "social", "forums", "updates")
+DEFAULT_SKIPPED_CATEGORIES = ("promotions", "social", "forums")
 
 
 def utcnow() -> dt.datetime:
@@ -162,6 +171,10 @@ class Settings:
     internal_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
+    skipped_categories: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SKIPPED_CATEGORIES))
+    # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
+    # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
+    departed_reps: list[str] = dataclasses.field(default_factory=list)
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -225,7 +238,15 @@ class Contact:
     job_change: dict[str, Any] | None = None
     previous_companies: list[str] = dataclasses.field(default_factory=list)
     merged_into: str | None = None  # an alias left behind by a merge
-    timeline_months: list[str] = dataclasses.field(default_factory=list)  # "YYYY-MM" buckets that exist
+    # the timeline buckets that exist: "YYYY-MM", and "YYYY-MM.N" for a busy month's further parts
+    timeline_months: list[str] = dataclasses.field(default_factory=list)
+    # bucket -> {"rows": rows placed there, "lo"/"hi": epoch seconds of its oldest/newest row}
+    # (`models.repository`: how the reader finds the newest rows without reading every part)
+    timeline_parts: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
+    # thread keys (a normalised subject's hash) -> the reps who made that thread private
+    private_reps: list[str] = dataclasses.field(default_factory=list)
+    private_threads: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -291,6 +312,12 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    # what identifies an email beyond its sender-written Message-ID (`sync.gmail.message_evidence`):
+    # a copy whose evidence differs is another message, never merged into this one
+    evidence: str = ""
+    # linked contact id -> the bucket of its timeline holding this activity's row (`models.repository`)
+    timeline_buckets: dict[str, str] = dataclasses.field(default_factory=dict)
+    private: bool = False  # a Calendar event marked private: no title or names stored (sync.calendar)
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)  # a stored string becomes the member; an unknown kind is refused
@@ -316,6 +343,7 @@ class TimelineEntry:
     holders: list[str] = dataclasses.field(default_factory=list)
     author: str | None = None
     counterpart: str = ""  # the other side's name or address, for "From Jane" / "To Bob"
+    private: bool = False  # a private Calendar event: teammates see "a meeting" and its time only
 
     def __post_init__(self) -> None:
         self.kind = ActivityKind(self.kind)
@@ -327,7 +355,8 @@ class TimelineEntry:
                             if p.email not in activity.holders), "")
         return cls(activity_id=activity.id, at=activity.at, kind=activity.kind, direction=activity.direction,
                    subject=activity.subject, snippet=text[:TIMELINE_SNIPPET_MAX],
-                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart)
+                   holders=sorted(activity.holders), author=activity.author, counterpart=counterpart,
+                   private=activity.private)
 
 
 @dataclasses.dataclass
@@ -344,6 +373,26 @@ class Mailbox:
     last_error_at: dt.datetime | None = None
     cursor_at: dt.datetime | None = None  # when the cursors were last advanced
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    departed_at: dt.datetime | None = None  # when the rep was found gone (sync.directory) or marked by an admin
+    departed_by: str | None = None  # DEPARTED_BY_DIRECTORY, or the admin who marked the rep departed
+    # The Gmail backfill: a full sync, newest mail first, resumable (sync.gmail); all None/0 until one starts.
+    backfill_since: dt.datetime | None = None  # how far back it goes (SIDECAR_BACKFILL_DAYS before its start)
+    backfill_started_at: dt.datetime | None = None
+    backfill_done_at: dt.datetime | None = None  # None while it runs
+    # the backfill cursor: the last ids of its listing (newest first, threads together) stored so far, the
+    # last one last; the next run lists again and resumes after the last of them still listed
+    backfill_cursor: list[str] = dataclasses.field(default_factory=list)
+    backfill_reached: dt.datetime | None = None  # the oldest listed message stored so far (how far back it got)
+    backfill_listed: int = 0  # listed messages done: stored, or skipped (bulk mail, gone meanwhile)
+    backfill_total: int = 0  # messages it lists in all (done and to do, as last listed)
+    backfill_stored: int = 0
+    backfill_units: int = 0  # Gmail quota units it has spent
+    backfill_seconds_left: float | None = None  # what is left, at the mailbox's per-user quota
+    backfill_resync: bool = False  # restarted after an expired history id: releases what is gone when done
 
     def __post_init__(self) -> None:
         self.state = MailboxState(self.state)
+
+    @property
+    def backfilling(self) -> bool:
+        return self.backfill_since is not None and self.backfill_done_at is None

@@ -1,9 +1,11 @@
 """Leases in Firestore: who may sync a mailbox (or lead the dispatch) right now, and a fence for what it commits.
 
 Owned and built by the repository (`Repository.acquire_lease` and its
-section), as models/search.py is; nothing else knows these documents.
+section, `models.repository.leader_leases`), which hands this module the lease
+documents' places (`LeaseDocuments`): the layout is known in the repository
+alone; this module knows the protocol.
 
-A lease is one document, `{collection}/{name}`: `owner` (unique to each
+A lease is one document per name: `owner` (unique to each
 attempt, never to a process, so two threads never share a lease), `fence` (a
 number that grows by one at every acquisition) and `ttl_seconds`. Every write
 to it is conditional, never a transaction (the emulator stalls for seconds on
@@ -23,8 +25,8 @@ the read time of its snapshot is past its last write (`update_time`) plus
 `ttl_seconds`. A holder whose lease expired but was never taken over may still
 commit: nobody else has moved the cursors in between.
 
-A notification for a leased mailbox marks it dirty instead (one document,
-`{collection}_dirty/{name}`, its server time overwritten: any number of marks
+A notification for a leased mailbox marks it dirty instead (one document per
+name beside the lease, its server time overwritten: any number of marks
 coalesce into one); the holder sees, when it lets go, whether a mark landed
 after it acquired the lease, and syncs again. The mark lives apart from the
 lease because a write to the lease document would fence its holder out.
@@ -34,13 +36,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import firestore
-
-LEASES = "leases"
-DIRTY_SUFFIX = "_dirty"
 
 
 class Fenced(RuntimeError):
@@ -69,16 +69,24 @@ class LeaseState:
     expires_at: dt.datetime | None  # None when released
 
 
-class Leases:
-    """The lease documents of one collection (a tenant's mailboxes, or the process-wide leader)."""
+@dataclasses.dataclass(frozen=True)
+class LeaseDocuments:
+    """Where one family of leases lives, as the repository lays it out."""
 
-    def __init__(self, client: firestore.Client, parent, collection: str = LEASES):
+    lease: Callable[[str], Any]  # name -> the lease's document reference
+    dirty: Callable[[str], Any]  # name -> its dirty mark's document reference
+    all: Callable[[], Iterator[Any]]  # every lease document's snapshot
+
+
+class Leases:
+    """The leases of one family (a tenant's mailboxes, or the process-wide leader)."""
+
+    def __init__(self, client: firestore.Client, documents: LeaseDocuments):
         self.client = client
-        self.collection = parent.collection(collection)
-        self.dirty = parent.collection(collection + DIRTY_SUFFIX)
+        self.documents = documents
 
     def _ref(self, name: str):
-        return self.collection.document(name)
+        return self.documents.lease(name)
 
     def _precondition(self, lease: Lease):
         return self.client.write_option(last_update_time=lease.written_at)
@@ -139,26 +147,21 @@ class Leases:
 
     def dirty_since(self, lease: Lease) -> bool:
         """True when the name was marked dirty after `lease` was acquired."""
-        snapshot = self.dirty.document(lease.name).get()
+        snapshot = self.documents.dirty(lease.name).get()
         return snapshot.exists and snapshot.update_time > lease.acquired_at
 
     def mark_dirty(self, name: str) -> None:
         """Ask the holder to go again when it lets go; marks coalesce (the same document, overwritten)."""
-        self.dirty.document(name).set({"marked_at": firestore.SERVER_TIMESTAMP})
+        self.documents.dirty(name).set({"marked_at": firestore.SERVER_TIMESTAMP})
 
     def held(self) -> list[LeaseState]:
         """Every lease document, held or not (a handful per tenant: one per mailbox)."""
         found = []
-        for snapshot in self.collection.stream():
+        for snapshot in self.documents.all():
             data = snapshot.to_dict()
             expires = _expiry(snapshot.update_time, data.get("ttl_seconds") or 0) if data.get("owner") else None
             found.append(LeaseState(snapshot.id, data.get("owner"), int(data.get("fence") or 0), expires))
         return sorted(found, key=lambda s: s.name)
-
-
-def leader_leases(client: firestore.Client) -> Leases:
-    """Leases of the process-wide roles (the dispatcher), outside every tenant."""
-    return Leases(client, client.collection("sidecar").document("processes"), "leaders")
 
 
 def _expiry(written_at: dt.datetime, ttl_seconds: float) -> dt.datetime:

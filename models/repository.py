@@ -8,8 +8,11 @@ snapshot came from.
 Layout (SPEC §6), everything under `tenants/{tenant}`:
 
     tenants/{tenant}                         settings (privacy level, exclusions, ...)
-      contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist)
-        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}}: one month of rows
+      contacts/{contact_id}                  a Contact (with `timeline_months`, the buckets that exist, and
+                                             `timeline_parts`, each bucket's time span)
+        timeline/{YYYY-MM}                   {entries: {activity_id: TimelineEntry}, rows}: a month's first rows
+        timeline/{YYYY-MM.N}                 the month's further parts, once each before it holds
+                                             `TIMELINE_PART_ROWS` rows (see "Bounded documents")
       emails/{email}                         {contact_id, domain}: the address index
       companies/{domain}                     a Company, keyed by registrable domain
       activities/{activity_id}               an Activity, one per message/meeting/note/call
@@ -19,8 +22,9 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
         message_index/{0..15}                {ids: {gmail id: activity_id}}: sync's Gmail-id index, bucketed
       names/{folded full name}               {contact_ids: [...]}: the name index sync uses to spot
                                              a known person at a new company (a likely job change)
-      unlinked/{email}                       {activity_ids: [...]}: activities sync stored naming an
-                                             address no contact held yet, linked when one is created
+      unlinked/{email}                       {activity_ids: [...], noted, overflow}: activities sync stored
+                                             naming an address no contact held yet, linked when one is
+                                             created (at most `UNLINKED_IDS_MAX`, then `overflow`)
       merges/{merged contact id}             the journal of a merge (`models.merge`)
       requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
                                              retry creates nothing more (`add_activity_once`)
@@ -76,6 +80,37 @@ where a query over activities would scan them all). The admin's look-ups
 (exclusions, address conflicts) and segment queries are the other queries;
 none runs behind a Gmail or Calendar card.
 
+Bounded documents (SPEC §7: none grows without bound with the customer's
+data; Firestore refuses a document over 1 MiB):
+
+- a timeline bucket holds at most about `TIMELINE_PART_ROWS` rows, each of a
+  bounded size (`_entry_doc`): a busy month spills into numbered parts. Which
+  part a new row goes to is decided by `TimelinePlacement`, which counts the
+  rows of each bucket (each bucket's `rows`, an `Increment`, read once, then
+  counted as it places); the row's bucket is recorded on the activity
+  (`timeline_buckets`), so a rewrite or a removal finds it without a read.
+  The contact lists the buckets and records each one's time span with
+  `Minimum` and `Maximum` transforms, so concurrent writers merge. The reader
+  takes buckets newest span first and stops once the page is full and no
+  unread bucket can hold a newer row: the newest 20 rows of a 10,000-email
+  month cost one part's read. Two processes filling the same contact's month
+  at once can each put one chunk's rows in the same part, which the row
+  bound leaves room for.
+- `unlinked/{email}` keeps at most about `UNLINKED_IDS_MAX` activity ids
+  (sync counts them, `noted`); past that it only says `overflow`, and the
+  link pass finds that address's activities by a query instead (a busy
+  sender nobody wrote to would otherwise grow it forever).
+- Bounded by something other than the data's volume, with the bound: a
+  contact's `touches`, `first_touches` and `names_seen` (one entry per rep);
+  its `timeline_months`/`timeline_parts` (one entry per bucket: ~60 bytes a
+  month, plus one per 200 rows of a busy month); `names/{key}` (the
+  contacts sharing one folded full name: ~40,000 fit); a mailbox's 16
+  `message_index` buckets (~20,000 ids each: ~320,000 messages in the
+  backfill window). Not bounded: a search prefix document (`models.search`)
+  holds every contact with a word starting with those two letters (~8,000
+  fit), and an activity's participants are what the sender wrote (one over
+  1 MiB is skipped and counted by sync).
+
 The repository is scoped to one tenant when it is made; nothing it does takes a
 tenant from its arguments. Made with a `deadline` (the web process), it passes
 `retry=` and `timeout=` on each Firestore call so a call and its retries give
@@ -109,6 +144,7 @@ from google.cloud.firestore_v1.field_path import FieldPath
 from models import encoding
 from models.addresses import company_domain, exclusion_terms, name_key, normalize_email
 from models.domain import (
+    DEPARTED_BY_DIRECTORY,
     SEGMENT_ACTIVITY_MODES,
     Activity,
     ActivityKind,
@@ -116,13 +152,15 @@ from models.domain import (
     Contact,
     CustomFieldDefinition,
     Mailbox,
+    MailboxState,
     Participant,
     Segment,
     Settings,
     TimelineEntry,
     utcnow,
 )
-from models.leases import Lease, Leases, LeaseState
+from models.leases import Lease, LeaseDocuments, Leases, LeaseState
+from models.precedence import best_name, current_job, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.watches import Watch
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
@@ -134,7 +172,15 @@ FIRESTORE_GET_ALL_CHUNK = 300  # keeps one BatchGetDocuments request comfortably
 TIMELINE_PAGE_SIZE = 20
 MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at most 16 writes a sync chunk
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
+UNLINKED_IDS_MAX = 2_000  # activity ids an `unlinked/{email}` list keeps (~60 KB) before it says `overflow`
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+# Rows a timeline bucket takes before the month spills into its next part. A row is at most ~3.2 KB
+# (`_entry_doc`'s bounds), so a full part stays under 0.7 MiB, leaving room for concurrent writers'
+# overfill under Firestore's 1 MiB document limit; a typical row (~400 B) makes a part ~80 KB.
+TIMELINE_PART_ROWS = 200
+TIMELINE_ROW_SUBJECT_MAX = 250  # characters of a subject a timeline row keeps (the activity keeps it whole)
+TIMELINE_ROW_HOLDERS_MAX = 25  # holders a row lists (sorted); a wider mail shows its first 25
+TIMELINE_ROW_COUNTERPART_MAX = 100
 WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
@@ -145,7 +191,8 @@ RELEASE_ATTEMPTS = 10  # a release transaction retried on contention, at most
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months")
+# The reps' privacy marks (`set_person_private`, `set_thread_private`) are written by transforms only, too.
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "timeline_parts", "private_reps", "private_threads")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -282,8 +329,10 @@ def activity_merge(activity: Activity, holders: Iterable[str] | None = None) -> 
     Holders merge one map field each (`holders.{mailbox}`): only those named
     in `holders` (all when None), so a writer never rewrites, nor brings back,
     another mailbox's holder. Linked contacts and companies are `ArrayUnion`s:
-    two writers each add theirs. The rest (subject, time, participants,
-    direction, ...) is what every holder reads from the same message or event.
+    two writers each add theirs; where each contact's row is placed
+    (`timeline_buckets`) merges one map field per contact. The rest (subject,
+    time, participants, direction, evidence, privacy, exclusion keys, ...) is
+    what every holder reads from the same message or event.
     """
     data = activity_to_doc(activity)
     if holders is not None:
@@ -291,6 +340,8 @@ def activity_merge(activity: Activity, holders: Iterable[str] | None = None) -> 
         data["holders"] = {key: held for key, held in data["holders"].items() if key in wanted}
         if not data["holders"]:
             del data["holders"]  # a merge of an empty map would clear the others (a note has none at all)
+    if not data["timeline_buckets"]:
+        del data["timeline_buckets"]  # likewise: another writer's placed rows stay recorded
     for field in ("contact_ids", "company_ids"):
         data[field] = _array_union(data[field])
     return data
@@ -306,6 +357,12 @@ def activity_from_doc(snapshot) -> Activity:
     data = snapshot.to_dict()
     data["participants"] = [Participant(**p) for p in data.get("participants") or []]
     data["holders"] = {unquote(m): held for m, held in (data.get("holders") or {}).items()}
+    # stored before buckets had parts: every row is in its month's first bucket
+    buckets = dict(data.get("timeline_buckets") or {})
+    if len(buckets) < len(data.get("contact_ids") or ()) and data.get("at") is not None:
+        for contact_id in data.get("contact_ids") or ():
+            buckets.setdefault(contact_id, month_of(data["at"]))
+    data["timeline_buckets"] = buckets
     return Activity(id=snapshot.id, **_known(Activity, data))
 
 
@@ -321,6 +378,18 @@ def settings_from_doc(data: dict[str, Any] | None) -> Settings:
     data = dict(data or {})
     data["custom_fields"] = [CustomFieldDefinition(**f) for f in data.get("custom_fields") or []]
     return Settings(**_known(Settings, data))
+
+
+# What a card reads of the rep's own mailbox: enough for models.progress to say how far the import has got.
+MAILBOX_PROGRESS_FIELDS = ("history_id", "backfill_since", "backfill_started_at", "backfill_done_at",
+                           "backfill_reached", "backfill_listed", "backfill_total")
+
+
+def _progress_of(snapshot, rep: str) -> Mailbox | None:
+    """The rep's mailbox as far as `MAILBOX_PROGRESS_FIELDS` go; None when it has never synced."""
+    if snapshot is None:
+        return None
+    return Mailbox(**{**_known(Mailbox, snapshot.to_dict() or {}), "email": rep})
 
 
 def _settings_of(root_snapshot) -> Settings:
@@ -364,6 +433,7 @@ class MessageView:
     participants: list[Participant] | None  # None: neither sync nor the add-on has stored the message
     subject: str = ""
     activity: Activity | None = None  # sync's activity, when the people came from it
+    mailbox: Mailbox | None = None  # the rep's own mailbox (how far their history import has got)
 
 
 @dataclasses.dataclass
@@ -381,6 +451,7 @@ class HomeView:
 
     settings: Settings
     segments: list[Segment]
+    mailbox: Mailbox | None = None  # the rep's own mailbox (how far their history import has got)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -390,6 +461,7 @@ class Touch:
     at: dt.datetime
     kind: str
     rep: str | None = None
+    bucket: str | None = None  # the timeline bucket its row is in, when known (else its month's first)
 
 
 def month_of(at: dt.datetime) -> str:
@@ -405,6 +477,107 @@ def recent_months(now: dt.datetime, count: int) -> list[str]:
         months.append(f"{year:04d}-{month:02d}")
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
     return months
+
+
+def timeline_bucket(month: str, part: int) -> str:
+    """A timeline bucket's id: the month for its first part, "YYYY-MM.N" for the next ones."""
+    return month if part == 0 else f"{month}.{part}"
+
+
+def bucket_month(bucket: str) -> str:
+    """The month a timeline bucket belongs to ("2026-11.3" -> "2026-11")."""
+    return bucket.partition(".")[0]
+
+
+def _month_span(month: str) -> tuple[float, float]:
+    """Epoch seconds of a month's first instant and of the last one before the next month."""
+    year, number = (int(part) for part in month.split("-"))
+    start = dt.datetime(year, number, 1, tzinfo=dt.UTC)
+    end = dt.datetime(year + number // 12, number % 12 + 1, 1, tzinfo=dt.UTC)
+    return start.timestamp(), end.timestamp() - 1e-6
+
+
+class TimelinePlacement:
+    """Where new timeline rows go: each contact's month fills its parts in order (module doc).
+
+    Counts the rows of each bucket: a bucket document carries its own count
+    (`rows`, an `Increment` of the rows placed there); the buckets of a month
+    are those the contact lists. Both are read once (the contact through
+    `learn` when the caller has it, else in one batched read; the counts of a
+    month's buckets in one masked read), then counted here as rows are placed.
+    A bucket listed without a count (stored before parts existed) counts as
+    full, so it takes no more rows. Not thread-safe: sync places under its
+    tenant lock, everyone else makes one per write.
+    """
+
+    def __init__(self, repo: Repository, part_rows: int = TIMELINE_PART_ROWS):
+        self._repo = repo
+        self.part_rows = part_rows
+        self._listed: dict[str, set[str]] = {}  # contact id -> buckets its document lists
+        self._rows: dict[str, dict[str, int]] = {}  # contact id -> bucket -> rows (months read so far)
+        self._months: set[tuple[str, str]] = set()  # (contact id, month) whose counts are known
+
+    def learn(self, contact: Contact) -> None:
+        """Take the buckets a contact lists from a copy just read (sync reads its contacts anyway)."""
+        self._listed.setdefault(contact.id, set(contact.timeline_months))
+
+    def learn_new(self, contact_id: str) -> None:
+        """A contact just created: its timeline is empty."""
+        self._listed.setdefault(contact_id, set())
+
+    def place(self, activities: Iterable[Activity]) -> list[tuple[Activity, str, str, bool]]:
+        """(activity, contact id, bucket, new row?) for every row the activities show.
+
+        A row already placed (`activity.timeline_buckets`) keeps its bucket; a
+        new one goes to the first part of its month with room, and the
+        activity records where.
+        """
+        activities = list(activities)
+        wanted = {(c, month_of(a.at)) for a in activities for c in a.contact_ids if c not in a.timeline_buckets}
+        self._count({pair for pair in wanted if pair not in self._months})
+        placed = []
+        for activity in activities:
+            month = month_of(activity.at)
+            for contact_id in activity.contact_ids:
+                bucket = activity.timeline_buckets.get(contact_id)
+                if bucket is not None:
+                    placed.append((activity, contact_id, bucket, False))
+                    continue
+                rows = self._rows.setdefault(contact_id, {})
+                part = 0
+                while rows.get(timeline_bucket(month, part), 0) >= self.part_rows:
+                    part += 1
+                bucket = timeline_bucket(month, part)
+                rows[bucket] = rows.get(bucket, 0) + 1
+                activity.timeline_buckets[contact_id] = bucket
+                placed.append((activity, contact_id, bucket, True))
+        return placed
+
+    def _count(self, pairs: set[tuple[str, str]]) -> None:
+        """Read the row counts of these contacts' months: their listed buckets, one masked batched read."""
+        if not pairs:
+            return
+        unknown = {c for c, _ in pairs if c not in self._listed}
+        if unknown:
+            found = self._repo.get_contacts(unknown)
+            for contact_id in unknown:
+                self._listed[contact_id] = set(found[contact_id].timeline_months) if contact_id in found else set()
+        where: dict[str, tuple[str, str]] = {}  # bucket document path -> (contact id, bucket)
+        refs = []
+        for contact_id, month in pairs:
+            rows = self._rows.setdefault(contact_id, {})
+            for bucket in self._listed[contact_id]:
+                if bucket_month(bucket) == month:
+                    rows[bucket] = self.part_rows  # full unless its count says otherwise (a legacy bucket)
+                    ref = self._repo.timeline_ref(contact_id, bucket)
+                    where[ref.path] = (contact_id, bucket)
+                    refs.append(ref)
+            self._months.add((contact_id, month))
+        for snapshot in self._repo.get_all(refs, field_paths=["rows"]):
+            count = (snapshot.to_dict() or {}).get("rows")
+            if count is not None:
+                contact_id, bucket = where[snapshot.reference.path]
+                self._rows[contact_id][bucket] = int(count)
 
 
 def message_index_bucket(message_id: str) -> str:
@@ -515,7 +688,9 @@ class Repository:
         return _settings_of(self._get(self.root))
 
     def save_settings(self, settings: Settings) -> None:
-        self.root.set({"settings": dataclasses.asdict(settings)}, merge=True, **self._rpc)
+        data = dataclasses.asdict(settings)
+        data.pop("departed_reps")  # kept by mark_departed / mark_returned only (a transform, never a stale copy)
+        self.root.set({"settings": data}, merge=True, **self._rpc)
 
     # --- contacts -----------------------------------------------------------------------
 
@@ -698,21 +873,31 @@ class Repository:
         """
         latest: dict[str, float] = {}
         reps: dict[str, float] = {}
+        firsts: dict[str, float] = {}
         months = set()
+        spans: dict[str, list[float]] = {}
         for touch in touches:
             epoch = touch.at.timestamp()
-            months.add(month_of(touch.at))
+            bucket = touch.bucket or month_of(touch.at)
+            months.add(bucket)
+            span = spans.setdefault(bucket, [epoch, epoch])
+            span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
             if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
+                firsts[doc_id(touch.rep)] = min(firsts.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return
         data: dict[str, Any] = {name: firestore.Maximum(value) for name, value in latest.items()}
         if reps:
             data["touches"] = {rep: firestore.Maximum(value) for rep, value in reps.items()}
+            # each rep's first exchange: what `settle_synced_contacts` picks the owner by
+            data["first_touches"] = {rep: firestore.Minimum(value) for rep, value in firsts.items()}
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
+        data["timeline_parts"] = {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
+                                  for bucket, (lo, hi) in spans.items()}
         writer.set(self.contact_ref(contact_id), data, merge=True)
 
     def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
@@ -767,32 +952,63 @@ class Repository:
 
         A field-level merge (`activity_merge`): `holders` names the holders it
         writes (None: all the activity names). Pair it with `record_touches`
-        for the same contacts (see there).
+        for the same contacts (see there). A new row's bucket costs one read of
+        its contacts (`TimelinePlacement`).
         """
-        writer.set(self.activity_ref(activity.id), activity_merge(activity, holders), merge=True)
-        row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
-        for contact_id in activity.contact_ids:
-            writer.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
+        self.put_activities(writer, [activity], holders=holders)
+
+    def timeline_placement(self) -> TimelinePlacement:
+        """Where new timeline rows go; a writer of many activities keeps one (sync: one per tenant and run)."""
+        return TimelinePlacement(self)
 
     def put_activities(self, writer: WriteSet, activities: Iterable[Activity],
-                       holders: Iterable[str] | None = None) -> None:
-        """`put_activity` for many, with one write per timeline bucket instead of one per row.
+                       placement: TimelinePlacement | None = None, holders: Iterable[str] | None = None) -> None:
+        """`put_activity` for many: one write per activity and per timeline bucket.
 
-        Rows of one contact's month merge into a single field-level merge of
-        `entries` (the same result as writing them one by one); sync's bulk
-        writes use this, naming the one holder they write (its mailbox). Pair
-        it with `record_touches` in the same way.
+        Each activity is a field-level merge (`activity_merge`) naming only
+        `holders` (None: all it names); sync's bulk writes name the one holder
+        they write (its mailbox). Rows of one contact's bucket merge into a
+        single field-level merge of `entries` (the same result as writing them
+        one by one) that counts the new ones (`rows`, an `Increment`); a
+        contact whose rows went to a month's later part gets one more write
+        listing it and widening its span (a month's first bucket is
+        `record_touches`'s). New rows are placed by `placement` (a fresh one,
+        which reads the contacts, when None), and the activity records where
+        (`timeline_buckets`). Pair it with `record_touches` in the same way.
         """
-        rows: dict[tuple[str, str], dict[str, str]] = {}
+        activities = list(activities)
         holders = None if holders is None else tuple(holders)
+        placed = (placement or TimelinePlacement(self)).place(activities)
+        rows: dict[tuple[str, str], dict[str, str]] = {}
+        added: dict[tuple[str, str], int] = {}
+        parts: dict[str, dict[str, list[float]]] = {}  # contact -> part (not a month's first bucket) -> [lo, hi]
+        encoded: dict[str, str] = {}
+        for activity, contact_id, bucket, new in placed:
+            row = encoded.get(activity.id)
+            if row is None:
+                row = encoded[activity.id] = _entry_doc(TimelineEntry.of(activity))
+            rows.setdefault((contact_id, bucket), {})[activity.id] = row
+            added[(contact_id, bucket)] = added.get((contact_id, bucket), 0) + (1 if new else 0)
+            if bucket != month_of(activity.at):
+                epoch = activity.at.timestamp()
+                span = parts.setdefault(contact_id, {}).setdefault(bucket, [epoch, epoch])
+                span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         for activity in activities:
             writer.set(self.activity_ref(activity.id), activity_merge(activity, holders), merge=True)
-            row = _entry_doc(TimelineEntry.of(activity))
-            month = month_of(activity.at)
-            for contact_id in activity.contact_ids:
-                rows.setdefault((contact_id, month), {})[activity.id] = row
-        for (contact_id, month), entries in rows.items():
-            writer.set(self.timeline_ref(contact_id, month), {"entries": entries}, merge=True)
+        for key, entries in rows.items():
+            data: dict[str, Any] = {"entries": entries}
+            if added[key]:
+                data["rows"] = firestore.Increment(added[key])
+            writer.set(self.timeline_ref(*key), data, merge=True)
+        for contact_id, spans in parts.items():  # a month's first bucket is listed by `record_touches`
+            self._list_buckets(writer, contact_id, spans)
+
+    def _list_buckets(self, writer: WriteSet, contact_id: str, spans: Mapping[str, list[float]]) -> None:
+        """List buckets on a contact and widen their recorded spans ([lo, hi] epoch seconds each)."""
+        writer.set(self.contact_ref(contact_id), {
+            "timeline_months": firestore.ArrayUnion(sorted(spans)),
+            "timeline_parts": {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
+                               for bucket, (lo, hi) in spans.items()}}, merge=True)
 
     def add_activity(self, activity: Activity, rep: str | None = None) -> Activity:
         """One activity written now (a note or a call from a card), with its counters."""
@@ -812,8 +1028,9 @@ class Repository:
         (sync's rerun, a repeated exclusion); every write is idempotent.
         """
         for contact_id in activity.contact_ids:
-            writer.set(self.timeline_ref(contact_id, month_of(activity.at)),
-                       {"entries": {activity.id: firestore.DELETE_FIELD}}, merge=True)
+            bucket = activity.timeline_buckets.get(contact_id) or month_of(activity.at)
+            writer.set(self.timeline_ref(contact_id, bucket), {"entries": {activity.id: firestore.DELETE_FIELD}},
+                       merge=True)
         for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
             writer.delete(self.message_ref(mailbox, held_id))
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
@@ -854,8 +1071,9 @@ class Repository:
                                     merge=True)
                     del activity.holders[mailbox]  # its timeline rows name the holders left, as read here
                     row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
-                    for contact_id in activity.contact_ids:
-                        transaction.set(self.timeline_ref(contact_id, month_of(activity.at)), row, merge=True)
+                    for contact_id in activity.contact_ids:  # each row where it was placed (`TimelinePlacement`)
+                        bucket = activity.timeline_buckets.get(contact_id) or month_of(activity.at)
+                        transaction.set(self.timeline_ref(contact_id, bucket), row, merge=True)
                 else:
                     self.remove_activity(transaction, activity)
             return count
@@ -863,33 +1081,60 @@ class Repository:
         return release(self.client.transaction(max_attempts=RELEASE_ATTEMPTS))
 
     def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
-                           to_id: str) -> None:
-        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids."""
+                           to_id: str, buckets: Mapping[str, str] | None = None) -> None:
+        """Link activities to contact `to_id` in place of `from_id` (a merge), rewriting only their ids.
+
+        `buckets` (activity id -> bucket of `to_id`'s timeline) records where their rows now are.
+        """
         for activity in activities:
             if from_id in activity.contact_ids or to_id not in activity.contact_ids:
                 ids = [to_id if cid == from_id else cid for cid in activity.contact_ids]
                 if to_id not in ids:
                     ids.append(to_id)
-                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids))})
+                placed = {cid: b for cid, b in activity.timeline_buckets.items() if cid != from_id}
+                if buckets and activity.id in buckets:
+                    placed[to_id] = buckets[activity.id]
+                writer.update(self.activity_ref(activity.id), {"contact_ids": list(dict.fromkeys(ids)),
+                                                               "timeline_buckets": placed})
 
     def move_timeline_bucket(self, from_id: str, to_id: str, month: str) -> int:
-        """Move one month of contact `from_id`'s timeline to `to_id`'s; the rows moved.
+        """Move one bucket (`month`: a bucket id) of contact `from_id`'s timeline to `to_id`'s; the rows moved.
 
-        Idempotent, the bucket deleted last: the activities are re-pointed
-        first (batches that hold nothing else), then one atomic commit copies
-        the rows, lists the month on the receiving contact, deletes the bucket
-        and unlists it on the giving one. A rerun after a crash finds the
-        bucket again, or finds it gone and moves nothing.
+        Idempotent, the bucket deleted last: the rows are placed on the
+        receiving timeline as new rows are (`TimelinePlacement`, so a busy
+        month still spills into parts) and the activities re-pointed first
+        (batches that hold nothing else), then one atomic commit copies the
+        rows, lists and counts the buckets on the receiving contact, deletes
+        the bucket and unlists it on the giving one. A rerun after a crash
+        finds the bucket again, with the rows' places already on the
+        activities, or finds it gone and moves nothing.
         """
         snapshot = self._get(self.timeline_ref(from_id, month))
         if not snapshot.exists:
             return 0  # moved by an earlier, interrupted run
         entries: dict[str, Any] = snapshot.get("entries") or {}
+        activities = self.get_activities(entries)
+        receiving = []
+        for activity in activities.values():
+            copy = dataclasses.replace(activity, contact_ids=[to_id], timeline_buckets={
+                to_id: activity.timeline_buckets[to_id]} if to_id in activity.timeline_buckets else {})
+            receiving.append(copy)
+        placed = {a.id: bucket for a, _, bucket, _ in TimelinePlacement(self).place(receiving)}
         with self.batch() as writer:
-            self.repoint_activities(writer, self.get_activities(entries).values(), from_id, to_id)
+            self.repoint_activities(writer, activities.values(), from_id, to_id, placed)
+        rows: dict[str, dict[str, Any]] = {}
+        spans: dict[str, list[float]] = {}
+        for activity_id, raw in entries.items():
+            bucket = placed.get(activity_id, month)
+            rows.setdefault(bucket, {})[activity_id] = raw
+            epoch = _entry_from_doc(activity_id, raw).at.timestamp()
+            span = spans.setdefault(bucket, [epoch, epoch])
+            span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         with self.batch() as writer:
-            writer.set(self.timeline_ref(to_id, month), {"entries": entries}, merge=True)
-            writer.set(self.contact_ref(to_id), {"timeline_months": firestore.ArrayUnion([month])}, merge=True)
+            for bucket, moved in rows.items():
+                writer.set(self.timeline_ref(to_id, bucket), {"entries": moved, "rows": firestore.Increment(
+                    len(moved))}, merge=True)
+            self._list_buckets(writer, to_id, spans)
             writer.delete(self.timeline_ref(from_id, month))
             writer.set(self.contact_ref(from_id), {"timeline_months": firestore.ArrayRemove([month])}, merge=True)
         return len(entries)
@@ -904,34 +1149,49 @@ class Repository:
                  buckets: Mapping[str, Mapping[str, str]] | None = None) -> TimelinePage:
         """A page of a contact's timeline, newest first; `next_cursor` is None on the last page.
 
-        Reads the newest monthly buckets a few at a time until the page is full
-        (usually one `get_all`). Pass `contact` when it is already loaded to save
-        a read, and `buckets` (month -> rows) when a read view already fetched
-        some months (`PeopleView.buckets`): a month found there is not read
-        again. `since` stops at a time instead of a page size (meeting briefs).
-        Months are taken newest first either way, so the page is the same.
+        Takes the contact's buckets by the newest row they can hold (their
+        recorded span, else their month's), a few per `get_all`, and stops once
+        the page is full and no unread bucket can hold a row newer than the
+        page's last: usually one `get_all`, and one part of a busy month. Pass
+        `contact` when it is already loaded to save a read, and `buckets`
+        (bucket -> rows) when a read view already fetched some
+        (`PeopleView.buckets`): a bucket found there is not read again.
+        `since` stops at a time instead of a page size (meeting briefs).
+        Buckets are taken newest first either way, so the page is the same.
         """
         contact = contact or self.get_contact(contact_id, follow_alias=False)
         after = decode_cursor(cursor) if cursor else None
-        months = sorted(set(contact.timeline_months), reverse=True)
+        spans = []  # (newest, oldest, bucket): recorded, else the month's
+        for bucket in set(contact.timeline_months):
+            meta = contact.timeline_parts.get(bucket) or {}
+            start, end = _month_span(bucket_month(bucket))
+            spans.append((float(meta.get("hi", end)), float(meta.get("lo", start)), bucket))
+        busy = {bucket_month(bucket) for bucket in contact.timeline_months if bucket != bucket_month(bucket)}
         if after:
-            months = [m for m in months if m <= month_of(after[0])]
+            spans = [span for span in spans if span[1] <= after[0].timestamp()]
         if since:
-            months = [m for m in months if m >= month_of(since)]
+            spans = [span for span in spans if span[0] >= since.timestamp()]
+        spans.sort(reverse=True)
         rows: list[TimelineEntry] = []
         wanted = None if since else limit + 1
         known = buckets or {}
         position = 0
-        while position < len(months) and (wanted is None or len(rows) < wanted):
-            if months[position] in known:
-                chunk, found = [months[position]], [known[months[position]]]
+        while position < len(spans):
+            if wanted is not None and len(rows) >= wanted:
+                rows.sort(key=lambda e: (e.at, e.activity_id), reverse=True)
+                if rows[wanted - 1].at.timestamp() > spans[position][0]:
+                    break  # no unread bucket holds a row newer than the page's last
+            if spans[position][2] in known:
+                chunk, found = [spans[position][2]], [known[spans[position][2]]]
             else:
                 chunk = []
-                for month in months[position:]:
-                    if month in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
+                for _, _, bucket in spans[position:]:
+                    if bucket in known or len(chunk) == TIMELINE_BUCKETS_PER_READ:
                         break
-                    chunk.append(month)
-                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, m) for m in chunk])]
+                    if chunk and wanted is not None and {bucket_month(b) for b in [*chunk, bucket]} & busy:
+                        break  # a busy month's part is likely to fill the page alone: read it alone
+                    chunk.append(bucket)
+                found = [s.get("entries") for s in self.get_all([self.timeline_ref(contact.id, b) for b in chunk])]
             position += len(chunk)
             for entries in found:
                 for activity_id, raw in (entries or {}).items():
@@ -988,6 +1248,10 @@ class Repository:
             data["timeline_months"] = firestore.ArrayUnion([note_month])
         if other.touches:
             data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+        if other.private_reps:  # what a rep made private with the merged person stays private
+            data["private_reps"] = firestore.ArrayUnion(other.private_reps)
+        if other.private_threads:
+            data["private_threads"] = {key: firestore.ArrayUnion(reps) for key, reps in other.private_threads.items()}
         writer.set(self.contact_ref(kept.id), data, merge=True)
         self.index_emails(writer, kept.id, kept.emails)
 
@@ -1069,6 +1333,11 @@ class Repository:
         return int(result[0][0].value)
 
     # --- exclusions (models.privacy): the admin's indexed look-ups --------------------------
+
+    def activity_ids_naming(self, address: str) -> list[str]:
+        """Ids of the activities whose participants include `address` (one query on `addresses`)."""
+        query = self.root.collection("activities").where(filter=FieldFilter("addresses", "array_contains", address))
+        return [s.id for s in self._stream(query.select(["addresses"]))]
 
     def activity_ids_excluded_by(self, entry: str) -> list[str]:
         """Ids of the activities an exclusion covers: one `array_contains` query on their exclusion terms.
@@ -1153,6 +1422,122 @@ class Repository:
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
 
+    # --- bulk reassignment (#15; models.reassign): `reassignments/{op}` and its `chunks/{n}` --------
+
+    def _reassignment_ref(self, op_id: str):
+        return self.root.collection("reassignments").document(op_id)
+
+    def _reassignment_chunk_ref(self, op_id: str, chunk: int):
+        return self._reassignment_ref(op_id).collection("chunks").document(str(chunk))
+
+    def owned_contact_ids(self, rep: str) -> list[str]:
+        """Every contact in a rep's owner index (`models.search`), sorted: its shards in one batched read."""
+        ids: set[str] = set()
+        for snapshot in self.get_all(self.search_index.owner_shards(rep)):
+            ids.update((snapshot.to_dict() or {}).get("contacts") or {})
+        return sorted(ids)
+
+    def reassignment_journal(self, op_id: str) -> dict[str, Any] | None:
+        snapshot = self._get(self._reassignment_ref(op_id))
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def plan_reassignment(self, op_id: str, journal: dict[str, Any], chunks: list[dict[str, str]]) -> None:
+        """The plan's chunks (`{contact_id: new owner}` each), then the journal naming how many: a crash in
+        between leaves no journal, and the rerun plans again."""
+        with self.batch() as writer:
+            for number, assignments in enumerate(chunks):
+                writer.set(self._reassignment_chunk_ref(op_id, number), {"assignments": assignments, "done": False})
+        self._reassignment_ref(op_id).set({**journal, "chunks": len(chunks)}, **self._rpc)
+
+    def reassignment_chunks(self, op_id: str, count: int) -> list[dict[str, Any]]:
+        """The plan's chunks, in order (one batched read)."""
+        refs = [self._reassignment_chunk_ref(op_id, n) for n in range(count)]
+        found = {s.reference.path: s.to_dict() for s in self.get_all(refs)}
+        return [found.get(ref.path) or {"assignments": {}, "done": False} for ref in refs]
+
+    def reassign_owner(self, writer: WriteSet, contact: Contact, new_owner: str) -> None:
+        """A contact's owner, and the owner index row with it (`SearchIndex.move_owner`)."""
+        self.search_index.move_owner(writer, contact, new_owner)
+        writer.update(self.contact_ref(contact.id), {"owner": new_owner, "updated_at": utcnow()})
+
+    def finish_reassignment_chunk(self, writer: WriteSet, op_id: str, chunk: int, result: dict[str, Any]) -> None:
+        writer.set(self._reassignment_chunk_ref(op_id, chunk), {**result, "done": True}, merge=True)
+
+    def update_reassignment_journal(self, op_id: str, fields: dict[str, Any]) -> None:
+        self._reassignment_ref(op_id).set(fields, merge=True, **self._rpc)
+
+    # --- privacy a rep controls (#15; models.rep_privacy) ---------------------------------------
+    # The marks live on the contact (read with it by every card: no extra read) as transforms only
+    # (SYNC_ONLY_FIELDS keeps every other write off them); `reps/{rep}.private` keeps what each rep
+    # marked, for the admin's counts.
+
+    def set_person_private(self, rep: str, contact_id: str, private: bool) -> None:
+        """Everything `rep` has with this person private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        batch.set(self.contact_ref(contact_id), {"private_reps": change}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"people": {contact_id: utcnow() if private
+                                                              else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def set_thread_private(self, rep: str, contact_ids: Iterable[str], thread_key: str, private: bool) -> None:
+        """One thread of `rep`'s with these people private (or shared again); idempotent, one commit."""
+        batch = self.client.batch()
+        change = firestore.ArrayUnion([rep]) if private else firestore.ArrayRemove([rep])
+        for contact_id in sorted(set(contact_ids)):
+            batch.set(self.contact_ref(contact_id), {"private_threads": {thread_key: change}}, merge=True)
+        batch.set(self._rep_ref(rep), {"private": {"threads": {thread_key: utcnow() if private
+                                                               else firestore.DELETE_FIELD}}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def private_counts(self, reps: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per rep, how many threads and people they made private (one batched read; counts only)."""
+        reps = sorted(set(reps))
+        found = {s.reference.path: s.to_dict() or {} for s in self.get_all([self._rep_ref(r) for r in reps],
+                                                                               field_paths=["private"])}
+        counts = {}
+        for rep in reps:
+            marks = (found.get(self._rep_ref(rep).path) or {}).get("private") or {}
+            counts[rep] = {"threads": len(marks.get("threads") or {}), "people": len(marks.get("people") or {})}
+        return counts
+
+    # --- the Workspace: its domains and departed reps (#15; sync.directory) -------------------
+    # The tenant's root holds `workspace` = {primary, domains, read_at}, written by sync from the
+    # Directory; each of those domains is also added to `settings.internal_domains` (an ArrayUnion,
+    # so an admin's own internal domains are kept and a concurrent writer loses nothing).
+
+    def record_workspace(self, primary: str, domains: list[str]) -> None:
+        """Store the Workspace's domains (primary first) and make every one of them internal."""
+        others = [d for d in domains if d != self.tenant]
+        data: dict[str, Any] = {"workspace": {"primary": primary, "domains": list(domains), "read_at": utcnow()}}
+        if others:
+            data["settings"] = {"internal_domains": firestore.ArrayUnion(others)}
+        self.root.set(data, merge=True, **self._rpc)
+
+    def workspace_domains(self) -> list[str]:
+        """The tenant's domains as the Directory last listed them (the tenant alone before a sync); one get."""
+        snapshot = self.client.get_all([self.root], field_paths=["workspace"], **self._rpc)
+        found = next((s for s in snapshot if s.exists), None)
+        stored = ((found.to_dict() or {}).get("workspace") or {}).get("domains") if found is not None else None
+        return list(dict.fromkeys([self.tenant, *(stored or [])]))
+
+    def mark_departed(self, email: str, by: str = DEPARTED_BY_DIRECTORY) -> None:
+        """A rep who left: their mailbox is `departed` (cursors and counts kept) and the tenant's settings
+        list them, so every card can say "former teammate" without another read. One atomic commit."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.DEPARTED.value,
+                                            "departed_at": utcnow(), "departed_by": by}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayUnion([email])}}, merge=True)
+        batch.commit(**self._rpc)
+
+    def mark_returned(self, email: str) -> None:
+        """A departed rep is back (reinstated in the Directory, or by an admin): synced again from the next pass."""
+        batch = self.client.batch()
+        batch.set(self.mailbox_ref(email), {"email": email, "state": MailboxState.NEW.value, "departed_at": None,
+                                            "departed_by": None}, merge=True)
+        batch.set(self.root, {"settings": {"departed_reps": firestore.ArrayRemove([email])}}, merge=True)
+        batch.commit(**self._rpc)
+
     # --- sync: bulk creation, the name index and the daemon's few queries --------------------
 
     def name_ref(self, name_key: str):
@@ -1165,15 +1550,19 @@ class Repository:
         return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
 
     def put_synced_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None,
-                           new_company: Company | None = None, seen_at: float | None = None) -> None:
+                           new_company: Company | None = None, in_sample: bool = True,
+                           seen_at: float | None = None) -> None:
         """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
         A field merge that leaves the counters alone, so a rerun (or a second
         mailbox creating the same person at once) rewrites the same values and
-        never resets what `record_touches` already raised. `seen_at` (epoch),
-        the latest activity the contact is created for, raises
-        `last_activity_at` already: another process judging a job change by it
-        reads it with the contact, not only once the activity's chunk landed.
+        never resets what `record_touches` already raised. `in_sample`: whether
+        it joins its company's sample of contact ids; the caller, which counts
+        them, says no once the sample holds `COMPANY_CONTACT_SAMPLE` (an
+        `ArrayUnion` cannot stop at a size itself). `seen_at` (epoch), the
+        latest activity the contact is created for, raises `last_activity_at`
+        already: another process judging a job change by it reads it with the
+        contact, not only once the activity's chunk landed.
         """
         data = contact_to_doc(contact)
         for name in SYNC_ONLY_FIELDS:
@@ -1182,23 +1571,140 @@ class Repository:
             data["last_activity_at"] = firestore.Maximum(seen_at)
         if contact.job_change is None:
             data.pop("job_change")
+        else:
+            data["sync_job_change"] = contact.job_change
         data["link_pending"] = True
+        # what sync chose, so `settle_synced_contacts` can tell its own choice from a person's edit
+        data["sync_name"] = [contact.first_name, contact.middle_name, contact.last_name]
+        data["sync_owner"] = contact.owner
         writer.set(self.contact_ref(contact.id), data, merge=True)
         self.index_emails(writer, contact.id, contact.emails)
         if contact.company_id:
-            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])}
+            company: dict[str, Any] = {"contact_ids": firestore.ArrayUnion([contact.id])} if in_sample else {}
             if new_company is not None:
                 company.update(name=new_company.name, custom={}, created_at=new_company.created_at,
                                updated_at=new_company.updated_at)
-            writer.set(self.company_ref(contact.company_id), company, merge=True)
+            if company:
+                writer.set(self.company_ref(contact.company_id), company, merge=True)
         if name_key:
             self.index_name(writer, name_key, contact.id)
         self.search_index.index_contact(writer, contact)
         if new_company is not None:
             self.search_index.index_company(writer, new_company)
 
+    def settle_synced_contacts(self, names_seen: Mapping[str, Mapping[str, tuple[tuple[str, str, str], bool]]]
+                               ) -> int:
+        """Give each contact sync created the best name seen and the owner with the earliest exchange.
+
+        `names_seen`: contact id -> rep -> (the best name parts that rep's mail
+        showed this pass, whether from a display name). The rules are
+        `models.precedence`'s (`name_rank`, `first_owner`); what makes the
+        result independent of which mailbox, thread or process saw what first:
+
+        - each rep's best name is kept on the contact (`names_seen`, one entry
+          a rep: bounded by the team), raised only by a better one, and the
+          name is the best of them; each rep's first exchange is a `Minimum`
+          transform (`first_touches`, written by `record_touches`), and the
+          owner is the earliest of them. Nothing seen is lost when two
+          creators overwrite each other's name or owner: the next settle
+          computes both again from what every writer added;
+        - each contact is read, then written on condition it is unchanged
+          since (`_commit_unless_stale`; a stale one is read again), so two
+          processes settling at once cannot write an older view last;
+        - a name or owner a person (an edit, an import, a merge, an admin's
+          reassignment) set differs from what sync last chose (`sync_name`,
+          `sync_owner`) and is never touched; contacts sync did not create
+          have neither and are left alone.
+
+        The search, owner and name indexes follow a changed name or owner.
+        Returns the contacts changed.
+        """
+        pending = dict(names_seen)
+        changed = 0
+        for _ in range(WRITE_ATTEMPTS):
+            stale = {}
+            for snapshot in self.get_all([self.contact_ref(c) for c in pending]):
+                updates = _settled(snapshot.to_dict(), pending[snapshot.id])
+                if not updates:
+                    continue
+                before = contact_from_doc(snapshot)
+                after = dataclasses.replace(before, **{k: v for k, v in updates.items()
+                                                       if k in ("first_name", "middle_name", "last_name", "owner")})
+                batch = self.client.batch()
+                batch.update(snapshot.reference, updates,
+                             option=self.client.write_option(last_update_time=snapshot.update_time))
+                old_key, new_key = name_key(before.first_name, before.last_name), name_key(after.first_name,
+                                                                                            after.last_name)
+                if old_key != new_key:
+                    if old_key:
+                        self.unindex_name(batch, old_key, before.id)
+                    if new_key:
+                        self.index_name(batch, new_key, before.id)
+                self.search_index.index_contact(batch, after, previous=before)
+                if self._commit_unless_stale(batch):
+                    changed += 1
+                else:
+                    stale[snapshot.id] = pending[snapshot.id]
+            if not stale:
+                break
+            pending = stale
+        return changed
+
     def flag_job_change(self, writer: WriteSet, contact_id: str, job_change: dict[str, Any]) -> None:
-        writer.set(self.contact_ref(contact_id), {"job_change": job_change}, merge=True)
+        """Flag a likely job change (what sync flagged is kept too: `settle_job_changes`)."""
+        writer.set(self.contact_ref(contact_id), {"job_change": job_change, "sync_job_change": job_change},
+                   merge=True)
+
+    def settle_job_changes(self, contact_ids: Iterable[str]) -> int:
+        """Put the job-change flags of these contacts' names on the right records, whatever order sync saw them in.
+
+        For each of their folded full names (read now, after any rename), the
+        contacts carrying it at two or more
+        companies are one person's jobs; the current one is the most recently
+        active (`models.precedence.current_job`: `last_activity_at` is a
+        `Maximum`, so every writer's mail counts), and every record at another
+        company is flagged as an old job pointing at it; the current one and
+        those at its company carry no flag. Each contact is read, then written
+        on condition it is unchanged since; a flag a person handled (accepted
+        or dismissed: it differs from `sync_job_change`, what sync last set)
+        is left alone. Returns the contacts changed.
+        """
+        keys = {name_key(c.first_name, c.last_name) for c in self.get_contacts(contact_ids).values()
+                if not c.merged_into} - {None}
+        groups = [ids for ids in self.contact_ids_by_name(keys).values() if len(ids) > 1]  # one read, most alone
+        changed = 0
+        for ids in groups:
+            for _ in range(WRITE_ATTEMPTS):
+                people = {s.id: s for s in self.get_all([self.contact_ref(c) for c in ids])
+                          if not (s.to_dict() or {}).get("merged_into") and (s.to_dict() or {}).get("company_id")}
+                if len({s.to_dict()["company_id"] for s in people.values()}) < 2:
+                    break
+                newest = {cid: float(s.to_dict().get("last_activity_at") or 0) for cid, s in people.items()}
+                current = people[current_job(newest)].to_dict()
+                firsts = list((current.get("first_touches") or {}).values()) or [newest[current_job(newest)]]
+                flag = {"company_id": current["company_id"], "email": (current.get("emails") or [""])[0],
+                        "seen_at": from_epoch(min(firsts))}
+                stale = False
+                for snapshot in people.values():
+                    data = snapshot.to_dict()
+                    want = None if data["company_id"] == flag["company_id"] else flag
+                    stored = data.get("job_change")
+                    if stored != data.get("sync_job_change"):
+                        continue  # a person accepted or dismissed it
+                    if _flag_target(stored) == _flag_target(want):
+                        continue
+                    batch = self.client.batch()
+                    batch.update(snapshot.reference, {"job_change": want, "sync_job_change": want},
+                                 option=self.client.write_option(last_update_time=snapshot.update_time))
+                    if self._commit_unless_stale(batch):
+                        changed += 1
+                        log.info("job change settled contact=%s company=%s", snapshot.id,
+                                 want["company_id"] if want else None)
+                    else:
+                        stale = True
+                if not stale:
+                    break
+        return changed
 
     def unlinked_ref(self, email: str):
         return self.root.collection("unlinked").document(doc_id(email))
@@ -1207,16 +1713,44 @@ class Repository:
         """Drop an address's `unlinked` list (its activities are linked, or purged)."""
         writer.delete(self.unlinked_ref(email))
 
-    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str]) -> None:
-        """Remember that activities name an address no contact holds yet (see module doc); one write."""
+    def note_unlinked(self, writer: WriteSet, email: str, activity_id: str | list[str],
+                      overflow: bool = False) -> None:
+        """Remember that activities name an address no contact holds yet (see module doc); one write.
+
+        The caller counts what an address's list holds (`unlinked_counts`) and,
+        past `UNLINKED_IDS_MAX`, notes `overflow` instead of more ids.
+        """
+        if overflow:
+            writer.set(self.unlinked_ref(email), {"overflow": True}, merge=True)
+            return
         ids = [activity_id] if isinstance(activity_id, str) else list(activity_id)
-        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids)}, merge=True)
+        writer.set(self.unlinked_ref(email), {"activity_ids": firestore.ArrayUnion(ids),
+                                              "noted": firestore.Increment(len(ids))}, merge=True)
+
+    def unlinked_counts(self, emails: Iterable[str]) -> dict[str, int]:
+        """How many activity ids each address's `unlinked` list holds (`UNLINKED_IDS_MAX` once it overflowed);
+        one batched read of two fields; an address with no list is left out."""
+        emails = list(dict.fromkeys(emails))
+        by_id = {doc_id(e): e for e in emails}
+        counts = {}
+        for snapshot in self.get_all([self.unlinked_ref(e) for e in emails], field_paths=["noted", "overflow"]):
+            data = snapshot.to_dict() or {}
+            counts[by_id[snapshot.id]] = UNLINKED_IDS_MAX if data.get("overflow") else int(data.get("noted") or 0)
+        return counts
 
     def unlinked_activity_ids(self, emails: Iterable[str]) -> dict[str, list[str]]:
+        """Address -> the activities noted for it; for a list that overflowed, the activities naming the
+        address, by a query (sync's link pass only, never a card)."""
         emails = list(dict.fromkeys(emails))
         by_id = {doc_id(e): e for e in emails}
         refs = [self.unlinked_ref(e) for e in emails]
-        return {by_id[s.id]: list(s.get("activity_ids") or []) for s in self.get_all(refs)}
+        found = {}
+        for snapshot in self.get_all(refs):
+            email = by_id[snapshot.id]
+            data = snapshot.to_dict() or {}
+            found[email] = (self.activity_ids_naming(email) if data.get("overflow")
+                            else list(data.get("activity_ids") or []))
+        return found
 
     def contacts_pending_links(self) -> list[Contact]:
         query = self.root.collection("contacts").where(filter=FieldFilter("link_pending", "==", True))
@@ -1301,11 +1835,12 @@ class Repository:
         index costs this message's entry, not the bucket's thousands.
         """
         root, recorded = self.root, self.message_ref(rep, message_id)
-        indexed = self.message_index_ref(rep, message_id)
-        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr()]
-        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed], field_paths=fields)}
+        indexed, own = self.message_index_ref(rep, message_id), self.mailbox_ref(rep)
+        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr(),
+                  *MAILBOX_PROGRESS_FIELDS]
+        found = {s.reference.path: s for s in self.get_all([root, recorded, indexed, own], field_paths=fields)}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
-        view = MessageView(settings, None)
+        view = MessageView(settings, None, mailbox=_progress_of(found.get(own.path), rep))
         record = found[recorded.path].to_dict() if recorded.path in found else None
         if record is not None and (record.get("participants") or not record.get("activity_id")):
             view.participants = [Participant(**p) for p in record.get("participants") or []]
@@ -1384,10 +1919,11 @@ class Repository:
 
     def home_view(self, rep: str) -> HomeView:
         """The home page's settings and the rep's saved segments, in one batched read."""
-        root, rep_doc = self.root, self._rep_ref(rep)
-        found = {s.reference.path: s for s in self.get_all([root, rep_doc])}
+        root, rep_doc, own = self.root, self._rep_ref(rep), self.mailbox_ref(rep)
+        found = {s.reference.path: s for s in self.get_all([root, rep_doc, own])}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
-        return HomeView(settings, segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None))
+        return HomeView(settings, segments_in(found[rep_doc.path].to_dict() if rep_doc.path in found else None),
+                        mailbox=_progress_of(found.get(own.path), rep))
 
     def contacts_owned_by(self, rep: str, limit: int) -> list[Contact]:
         """At most `limit` of a rep's contacts, by name, from the owner index (`models.search`): no query.
@@ -1530,7 +2066,7 @@ class Repository:
 
     @functools.cached_property
     def _leases(self) -> Leases:
-        return Leases(self.client, self.root)
+        return Leases(self.client, _lease_documents(self.root, "leases"))
 
     def acquire_lease(self, mailbox: str, owner: str, ttl_seconds: float) -> Lease | None:
         """The mailbox's lease for `owner` (unique to one attempt), or None while another holds it."""
@@ -1593,6 +2129,47 @@ class Repository:
         self._watch_ref(mailbox).set(data, merge=True, **self._rpc)
 
 
+
+def _lease_documents(parent, collection: str) -> LeaseDocuments:
+    """`{collection}/{name}` holds a lease, `{collection}_dirty/{name}` its dirty mark (models.leases)."""
+    leases, dirty = parent.collection(collection), parent.collection(collection + "_dirty")
+    return LeaseDocuments(lease=leases.document, dirty=dirty.document, all=leases.stream)
+
+
+def leader_leases(client: firestore.Client) -> Leases:
+    """Leases of the process-wide roles (the dispatcher): `sidecar/processes/leaders`, outside every tenant."""
+    return Leases(client, _lease_documents(client.collection("sidecar").document("processes"), "leaders"))
+
+
+def _flag_target(job_change: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """What a job-change flag says (its new company and address), without when it was seen."""
+    return (job_change.get("company_id"), job_change.get("email")) if job_change else None
+
+
+def _settled(data: dict[str, Any], seen: Mapping[str, tuple[tuple[str, str, str], bool]]) -> dict[str, Any]:
+    """The updates `Repository.settle_synced_contacts` makes to one stored contact (see there); {} for none."""
+    if data.get("merged_into") or data.get("sync_name") is None:
+        return {}
+    stored = data.get("names_seen") or {}
+    merged = dict(stored)
+    for rep, (parts, from_display) in seen.items():
+        key, candidate = doc_id(rep), [*parts, from_display]
+        old = merged.get(key)
+        if old is None or name_rank(candidate[:3], candidate[3]) > name_rank(old[:3], old[3]):
+            merged[key] = candidate
+    updates: dict[str, Any] = {"names_seen": merged} if merged != stored else {}
+    current = [data.get("first_name") or "", data.get("middle_name") or "", data.get("last_name") or ""]
+    if current == list(data["sync_name"]):
+        best = best_name((c[:3], c[3]) for c in merged.values())
+        if best is not None and list(best) != current:
+            updates.update(first_name=best[0], middle_name=best[1], last_name=best[2], sync_name=list(best))
+    if data.get("owner") == data.get("sync_owner"):
+        owner = first_owner({unquote(rep): at for rep, at in (data.get("first_touches") or {}).items()})
+        if owner and owner != data.get("owner"):
+            updates.update(owner=owner, sync_owner=owner)
+    return updates
+
+
 def segment_to_doc(segment: Segment) -> dict[str, Any]:
     data = dataclasses.asdict(segment)
     data.pop("id")
@@ -1624,6 +2201,12 @@ def _entry_doc(entry: TimelineEntry) -> str:
     """
     data = {name: getattr(entry, name) for name in _field_names(TimelineEntry) if name != "activity_id"}
     data["at"] = entry.at.isoformat()
+    # bounded, so a bucket of `TIMELINE_PART_ROWS` rows stays far under Firestore's 1 MiB (module doc)
+    data["subject"] = entry.subject[:TIMELINE_ROW_SUBJECT_MAX]
+    data["holders"] = entry.holders[:TIMELINE_ROW_HOLDERS_MAX]
+    data["counterpart"] = entry.counterpart[:TIMELINE_ROW_COUNTERPART_MAX]
+    if not entry.private:
+        del data["private"]  # the rare private meeting says so; every other row stays as short as before
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -137,6 +137,13 @@ class SearchIndex:
         if previous is not None and previous.owner and previous.owner != owner:
             self._drop_owned(writer, previous.owner, contact.id)
 
+    def move_owner(self, writer: WriteSet, contact: Contact, new_owner: str) -> None:
+        """Move a contact's owner index row from its owner to `new_owner` (its search rows do not change)."""
+        writer.set(self._owner_shard(new_owner, contact.id), {"contacts": {contact.id: fold(contact.display_name)}},
+                   merge=True)
+        if contact.owner and contact.owner != new_owner:
+            self._drop_owned(writer, contact.owner, contact.id)
+
     def remove_contact(self, writer: WriteSet, contact: Contact) -> None:
         self._index(writer, "contacts", contact.id, None, "", "", contact_tokens(contact))
         if contact.owner:

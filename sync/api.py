@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 
 import httplib2
+from google.api_core import exceptions as core_exceptions
 from google.auth.exceptions import RefreshError, TransportError
 from googleapiclient.errors import HttpError
 
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 GMAIL_BATCH_MAX = 50  # Google: more than 50 calls a Gmail batch is not recommended (it rate-limits them)
 THREAD_PART = "thread-"  # request ids of threads.get parts in a batch (the others are message ids)
 QUOTA_WINDOW_MARGIN_SECONDS = 1.0  # Google charges on arrival, a little after we count: stay clear of the edge
+PRIORITY_POLL_SECONDS = 0.02  # a waiter behind a more urgent one looks again this often
+PRIORITY_ACTIVE_SECONDS = 2.0  # a waiter that spent this recently is between two batches: keep room for it
 QUOTA_HEADROOM = 0.98  # spend at most this share of the budget, so a clock step never tips over it
 RETRY_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.5
@@ -102,12 +105,25 @@ def classify(exc: Exception) -> MailboxError | None:
         if status == 403 and reason in PERMISSION_REASONS:
             return MailboxError(MailboxState.REVOKED, f"403 {reason}")
         return MailboxError(MailboxState.FAILED, f"{status} {reason}".strip())
+    if isinstance(exc, (core_exceptions.RetryError, core_exceptions.ServiceUnavailable,
+                        core_exceptions.DeadlineExceeded)):  # Firestore, after the repository's deadline
+        return MailboxError(MailboxState.FAILED, f"Firestore unreachable ({type(exc).__name__})")
     return MailboxError(MailboxState.FAILED, type(exc).__name__)
 
 
 class QuotaWindow:
     """A client-side copy of Google's sliding one-minute quota for one user and API (thread-safe:
-    a mailbox's fetch workers share it)."""
+    a mailbox's fetch workers share it).
+
+    Waiters are served by `priority` (lower first): while one of a lower number
+    waits, the others wait too, and while one has spent within
+    `PRIORITY_ACTIVE_SECONDS` (it is between two batches: a round trip, a parse)
+    the others leave room for another batch like its last. Sync's incremental
+    calls wait at 0 and a backfill's groups at their index, so new mail goes
+    first, and when the quota is what limits, an older group's fetch does not
+    share it with the next group's (the newest mail is stored first); when it
+    is not, they run side by side.
+    """
 
     def __init__(self, units_per_minute: int, window_seconds: float = WINDOW_SECONDS,
                  stop: threading.Event | None = None, clock=time.monotonic):
@@ -119,33 +135,55 @@ class QuotaWindow:
         self.total = 0
         self.waited = 0.0
         self._lock = threading.Lock()
+        self._waiting: collections.Counter[int] = collections.Counter()  # priority -> waiters
+        self._last: dict[int, tuple[float, int]] = {}  # priority -> when it last spent, and how much
 
-    def acquire(self, units: int, stop: threading.Event | None = None) -> None:
-        """Wait until `units` fit in the window, then count them as spent; `stop` (default: the
-        window's own) ends the wait with `Stopped`."""
+    def _used(self, now: float) -> int:
+        while self.spent and self.spent[0][0] <= now - self.window:
+            self.spent.popleft()
+        return sum(spent for _, spent in self.spent)
+
+    def available(self) -> int:
+        """Units that fit in the window now."""
+        with self._lock:
+            return max(int(self.budget) - self._used(self.clock()), 0)
+
+    def acquire(self, units: int, stop: threading.Event | None = None, priority: int = 0) -> None:
+        """Wait until `units` fit in the window and no waiter of a lower priority number is left, then
+        count them as spent; `stop` (default: the window's own) ends the wait with `Stopped`."""
         stop = stop or self.stop
         units = min(units, int(self.budget))
-        while True:
+        with self._lock:
+            self._waiting[priority] += 1
+        try:
+            while True:
+                with self._lock:
+                    now = self.clock()
+                    used = self._used(now)
+                    first = min(p for p, n in self._waiting.items() if n)
+                    reserved = sum(spent for p, (at, spent) in self._last.items()
+                                   if p < priority and now - at < PRIORITY_ACTIVE_SECONDS)
+                    if used + units + reserved <= self.budget and priority <= first:
+                        self.spent.append((now, units))
+                        self.total += units
+                        self._last[priority] = (now, units)
+                        return
+                    # wait until enough of the oldest spending leaves the window
+                    freed, wait = 0, 0.0
+                    for at, spent in self.spent:
+                        freed += spent
+                        wait = at + self.window - now
+                        if used - freed + units <= self.budget:
+                            break
+                    wait = max(wait, 0.01)
+                    if priority > first or reserved:  # behind one that goes first: look again soon
+                        wait = min(wait, PRIORITY_POLL_SECONDS)
+                    self.waited += wait
+                if stop.wait(wait):
+                    raise Stopped()
+        finally:
             with self._lock:
-                now = self.clock()
-                while self.spent and self.spent[0][0] <= now - self.window:
-                    self.spent.popleft()
-                used = sum(spent for _, spent in self.spent)
-                if used + units <= self.budget:
-                    self.spent.append((now, units))
-                    self.total += units
-                    return
-                # wait until enough of the oldest spending leaves the window
-                freed, wait = 0, 0.0
-                for at, spent in self.spent:
-                    freed += spent
-                    wait = at + self.window - now
-                    if used - freed + units <= self.budget:
-                        break
-                wait = max(wait, 0.01)
-                self.waited += wait
-            if stop.wait(wait):
-                raise Stopped()
+                self._waiting[priority] -= 1
 
 
 _project_windows: dict[tuple[str, int, float], QuotaWindow] = {}
@@ -179,6 +217,14 @@ class CallStats:
             self.failed += failed
 
 
+class GmailResources(dict):
+    """Gmail's `users()` and its resources (`messages`, `history`, `threads`), each built on first use."""
+
+    def __missing__(self, name: str):
+        resource = self[name] = getattr(self["users"], name)()
+        return resource
+
+
 class MailboxApi:
     """Gmail and Calendar for one mailbox, built in one worker thread.
 
@@ -207,14 +253,13 @@ class MailboxApi:
 
     @property
     def gmail(self):
-        """`users()` of Gmail; resources are built once (building them costs more than a call)."""
+        """`users()` of Gmail and its resources by name, each built once and only when first used (building
+        one costs more than a call: a no-op sync needs `history` alone)."""
         if self._gmail is None:
             service = self._factory("gmail", "v1", self.mailbox, google_clients.GMAIL_SCOPES)
             self._gmail_http = service._http
             self._owner = threading.get_ident()
-            users = service.users()
-            self._gmail = {"users": users, "messages": users.messages(), "history": users.history(),
-                           "threads": users.threads()}
+            self._gmail = GmailResources(users=service.users())
         return self._gmail
 
     @property
@@ -238,9 +283,9 @@ class MailboxApi:
         if self.stop.wait(delay):
             raise Stopped()
 
-    def _spend(self, api: str, units: int) -> None:
-        """Wait for room in the mailbox's window, then in the project's."""
-        (self.gmail_quota if api == "gmail" else self.calendar_quota).acquire(units)
+    def _spend(self, api: str, units: int, priority: int = 0) -> None:
+        """Wait for room in the mailbox's window (`QuotaWindow` priorities), then in the project's."""
+        (self.gmail_quota if api == "gmail" else self.calendar_quota).acquire(units, priority=priority)
         project = self._project[api]
         if project is not None:
             project.acquire(units, self.stop)
@@ -276,8 +321,8 @@ class MailboxApi:
         """Whether one threads.get costs less than `listed` messages.get (module doc of sync.gmail)."""
         return self.quota.units("gmail.users.threads.get") < listed * self.quota.units("gmail.users.messages.get")
 
-    def get_messages(self, ids: list[str], headers: list[str],
-                     thread_of: Mapping[str, str] | None = None) -> dict[str, dict | None]:
+    def get_messages(self, ids: list[str], headers: list[str], thread_of: Mapping[str, str] | None = None,
+                     priority: int = 0) -> dict[str, dict | None]:
         """The messages of `ids` in format=metadata, through batches of at most 50 calls.
 
         With `thread_of` (message id -> thread id, from the listing), the ids of a
@@ -285,7 +330,9 @@ class MailboxApi:
         (format=metadata, the same headers), keeping only the messages asked for;
         the others from messages.get. Returns id -> message, or None for a message
         gone meanwhile (404, or no longer in its thread). Failed parts that a retry
-        can fix go into a later batch.
+        can fix go into a later batch. A batch holds at most what fits in the
+        quota window when it is built (at least one part), so a nearly full
+        window is filled rather than waited out; `priority`: `QuotaWindow`.
         """
         gmail = self.gmail
         http = self._http()
@@ -309,9 +356,11 @@ class MailboxApi:
             if self.stop.is_set():
                 raise Stopped()
             # a batch never costs more than the window holds: a small budget gets smaller batches, not 429s
+            room = max(self.gmail_quota.available(), 1)
             chunk = [queue.popleft()]
             units = prices[parts[chunk[0]][0]]
-            while queue and len(chunk) < GMAIL_BATCH_MAX and units + prices[parts[queue[0]][0]] <= budget:
+            while (queue and len(chunk) < GMAIL_BATCH_MAX
+                   and units + prices[parts[queue[0]][0]] <= min(budget, room)):
                 units += prices[parts[queue[0]][0]]
                 chunk.append(queue.popleft())
             retry: list[str] = []
@@ -348,7 +397,7 @@ class MailboxApi:
                     request = gmail["threads"].get(userId="me", id=request_id[len(THREAD_PART):],
                                                    format="metadata", metadataHeaders=headers)
                 batch.add(request, request_id=request_id)
-            self._spend("gmail", units)
+            self._spend("gmail", units, priority)
             self.stats.add(calls=len(chunk))
             try:
                 batch.execute(http=http)

@@ -11,6 +11,7 @@ releases the old occurrence's activity.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -22,6 +23,9 @@ from models.repository import activity_id_for
 from sync.api import MailboxApi, status_of
 from sync.linking import Item
 from sync.writer import SyncWriter
+
+# Calendar's `visibility`: "private" and "confidential" events are kept to "a meeting" and its time
+PRIVATE_VISIBILITY = ("private", "confidential")
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +81,12 @@ def parse_event(event: dict) -> Item | None:
         participants.append(Participant(email=address, name=(person.get("displayName") or "").strip(), role=role))
         if person.get("responseStatus") == "declined":
             declined.add(address)
+    private = event.get("visibility") in PRIVATE_VISIBILITY
+    if private:  # its title and who came are the rep's alone: neither is stored (models.rep_privacy)
+        participants = [dataclasses.replace(p, name="") for p in participants]
     return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.MEETING, held_id=event["id"],
-                at=start[0], end_at=event_end(event), subject=(event.get("summary") or "").strip(),
-                participants=participants, declined=frozenset(declined), address_text=written)
+                at=start[0], end_at=event_end(event), subject="" if private else (event.get("summary") or "").strip(),
+                participants=participants, declined=frozenset(declined), address_text=written, private=private)
 
 
 class CalendarSync:

@@ -74,6 +74,7 @@ class Heartbeat:
         self.halt = Halt(stop)
         self.lost = False
         self.renewals = 0
+        self.checkpoints = 0  # fenced saves of the cursors mid-sync (a backfill's, after each group)
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{lease.name}", daemon=True)
@@ -109,3 +110,9 @@ class Heartbeat:
         """The mailbox's cursors and state, fenced, and the lease released in the same commit."""
         with self._lock:
             self.repo.commit_cursors(mailbox, self.lease, release=True)
+
+    def checkpoint(self, mailbox: Mailbox) -> None:
+        """The mailbox's cursors so far, fenced, the lease kept (and renewed by the same commit)."""
+        with self._lock:
+            self.repo.commit_cursors(mailbox, self.lease, release=False)
+            self.checkpoints += 1

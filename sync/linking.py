@@ -32,9 +32,11 @@ class Item:
     end_at: dt.datetime | None = None
     bulk: bool = False  # mailing list, newsletter, auto-submitted
     declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
+    evidence: str = ""  # an email's sender, Date header and subject, digested (`sync.gmail.message_evidence`)
     # the address headers (or attendee addresses) as written: exclusions check every address they name,
     # the ones parsing dropped (`pät@…`, a trailing dot) too (`Team.excludes`)
     address_text: tuple[str, ...] = ()
+    private: bool = False  # a private Calendar event: stored without title or names (models.rep_privacy)
 
     @property
     def sender(self) -> str | None:

@@ -17,7 +17,12 @@
   lease) publishes on a jittered cadence the mailboxes that are due, new
   (to the backfill topic) or whose holder died (lease expired), and picks up
   new and departed users from the Directory on every cycle (a departed user is
-  simply no longer published; their history stays).
+  no longer published and their mailbox is marked `departed`; their history stays).
+
+Both file a mailbox under its Workspace tenant, the primary domain for a rep on
+a secondary domain or alias (`sync.directory`, read as SIDECAR_ADMIN_EMAIL: the
+dispatcher every cycle, a worker whenever its caches start over; a failed read
+keeps the last Workspace).
 
 The requests are JSON, `{"mailbox": ..., "reason": ...}`, with the mailbox
 also as an attribute for filtering and logs.
@@ -42,9 +47,18 @@ from config import Config, PubSubConfig
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import Fenced, Leases
+from models.repository import Repository
+from sync.directory import Workspace, mark_departures
 from sync.leasing import LEASE_TTL_SECONDS, new_owner
 from sync.push import GmailNotifications, Watches
-from sync.runner import MailboxResult, RepositoryFactory, ServiceFactory, SyncRun, configured_mailboxes
+from sync.runner import (
+    MailboxResult,
+    RepositoryFactory,
+    ServiceFactory,
+    SyncRun,
+    configured_mailboxes,
+    current_workspace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +180,12 @@ class Worker:
         run = self._checkout()
         result = run.sync_mailbox(mailbox)
         if not self.stop.is_set():
-            run.link(email_domain(mailbox))
+            run.link(run.tenant_of(mailbox))
         return result
+
+    def tenant_of(self, mailbox: str) -> str:
+        """The tenant the mailbox is filed under (`SyncRun.tenant_of`, with the Workspace the worker read)."""
+        return self._checkout().tenant_of(mailbox)
 
     def sync_now(self, mailbox: str) -> None:
         """A Gmail notification's sync, on the notification's own lane: it never waits behind a pass's
@@ -183,10 +201,12 @@ class Worker:
         in flight), as a pass's mailboxes do; its caches start over once a sync interval (`SyncRun.refresh`)."""
         with self._lock:
             if self._run is None:
+                workspace = current_workspace(self.config, self.google_service)
                 self._run = SyncRun(self.repository, self.google_service, self.config, self.stop,
-                                    wait_for_lease=False, **self.tuning)
+                                    wait_for_lease=False, workspace=workspace, **self.tuning)
                 self._born = time.monotonic()
             elif time.monotonic() - self._born > self.config.sync_interval_seconds:
+                self._run.workspace = current_workspace(self.config, self.google_service, self._run.workspace)
                 self._run.refresh()
                 self._born = time.monotonic()
             return self._run
@@ -214,7 +234,8 @@ class Worker:
         except ValueError:
             message.ack()
             return
-        if mark_failed(self.repository, request.mailbox, self.ttl_seconds, self.queue.settings.max_deliveries):
+        if mark_failed(self.repository(self.tenant_of(request.mailbox)), request.mailbox, self.ttl_seconds,
+                       self.queue.settings.max_deliveries):
             message.ack()
         else:
             message.nack()  # leased right now: its holder is syncing it; try again later
@@ -235,7 +256,7 @@ class Worker:
                                  flow_control=pubsub_v1.types.FlowControl(max_messages=1)),
         ]
         if s.gmail_push_topic:  # Gmail notifications pulled here become sync requests (sync.push)
-            notifications = GmailNotifications(self.repository, self.sync_now)
+            notifications = GmailNotifications(self.repository, self.sync_now, self.tenant_of)
             futures.append(subscriber.subscribe(self.queue.subscription(s.gmail_push_subscription),
                                                 notifications.handle,
                                                 flow_control=pubsub_v1.types.FlowControl(max_messages=10)))
@@ -261,7 +282,7 @@ class Worker:
                  (queue.subscription(s.backfill_subscription), self.handle, BACKFILLS_PER_WORKER),
                  (queue.subscription(s.dead_letter_subscription), self.handle_dead_letter, 1)]
         if s.gmail_push_topic:
-            notifications = GmailNotifications(self.repository, self.sync_now)
+            notifications = GmailNotifications(self.repository, self.sync_now, self.tenant_of)
             lanes.append((queue.subscription(s.gmail_push_subscription), notifications.handle, 10))
         busy: dict[str, str] = {}  # ack id -> its subscription, for messages being handled
         lock = threading.Lock()
@@ -335,9 +356,9 @@ class _Pulled:
                                              ack_deadline_seconds=0)
 
 
-def mark_failed(repository: RepositoryFactory, email: str, ttl_seconds: float, attempts: int) -> bool:
-    """Mark a dead-lettered mailbox failed, with its last error, under its lease; False while it is leased."""
-    repo = repository(email_domain(email))
+def mark_failed(repo: Repository, email: str, ttl_seconds: float, attempts: int) -> bool:
+    """Mark a dead-lettered mailbox failed (in `repo`, its tenant's), with its last error, under its lease;
+    False while it is leased."""
     lease = repo.acquire_lease(email, new_owner(), ttl_seconds)
     if lease is None:
         return False
@@ -368,20 +389,36 @@ class Dispatcher:
         self.interval = dt.timedelta(seconds=config.sync_interval_seconds)
         self.published: dict[str, dt.datetime] = {}  # mailbox -> when this dispatcher last published it
         self._stored: dict[str, Mailbox] = {}  # the stored mailboxes of the current cycle
-        self.watches = Watches(repository, google_service, config.google_cloud_project, queue.settings)
+        self.workspace: Workspace | None = None  # as the Directory listed it last (module doc)
+        self.watches = Watches(repository, google_service, config.google_cloud_project, queue.settings,
+                               self.tenant_of)
+
+    def tenant_of(self, email: str) -> str:
+        """The tenant a mailbox is filed under (`SyncRun.tenant_of`), by the Workspace read last."""
+        return self.workspace.tenant_of(email) if self.workspace is not None else email_domain(email)
+
+    def mailboxes(self) -> list[str]:
+        """The mailboxes to publish: SIDECAR_USERS, else the Workspace's active users, without departed reps
+        (the Directory's departures are marked `departed` on the way: `sync.directory.mark_departures`)."""
+        self.workspace = workspace = current_workspace(self.config, self.google_service, self.workspace)
+        if workspace is None:
+            return configured_mailboxes(self.config, self.google_service)
+        emails = list(self.config.users) or list(workspace.active)
+        departed = set(mark_departures(self.repository(workspace.primary), workspace)) | set(workspace.departed)
+        return [e for e in emails if e.lower() not in departed]
 
     def cycle(self, now: dt.datetime | None = None) -> list[SyncRequest]:
         """Publish every mailbox that is new, due or orphaned by a dead holder; returns what was published."""
         now = now or utcnow()
-        emails = configured_mailboxes(self.config, self.google_service)
+        emails = self.mailboxes()
         self._stored = {}
         wanted: list[tuple[SyncRequest, bool]] = []
-        for tenant in sorted({email_domain(e) for e in emails}):
+        for tenant in sorted({self.tenant_of(e) for e in emails}):
             repo = self.repository(tenant)
             stored = {m.email: m for m in repo.list_mailboxes()}
             self._stored.update(stored)
             leases = {lease.name: lease for lease in repo.mailbox_leases()}
-            for email in (e for e in emails if email_domain(e) == tenant):
+            for email in (e for e in emails if self.tenant_of(e) == tenant):
                 lease, mailbox = leases.get(email), stored.get(email)
                 if lease is not None and lease.owner:
                     if lease.expires_at > now:

@@ -16,6 +16,15 @@
 - `calendar_notification` (the web app's `/push/calendar`): a channel
   notification whose channel id and secret token match the stored ones becomes
   a sync request; anything else is refused.
+
+A mailbox's watch is stored under its tenant, the Workspace's primary domain
+for a rep on a secondary domain or alias (`tenant_of`: `SyncRun.tenant_of`).
+A channel's token names the tenant too (`{tenant}:{mailbox}:{secret}`), since
+the web app has no Directory to ask; the secret is what is checked, so a
+token naming another tenant finds no matching channel there. The web app's
+`/push/gmail` has only the address: it finds a mailbox under its own domain
+(a deployment with secondary domains pulls Gmail notifications in the worker,
+which reads the Workspace).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import hmac
 import json
 import logging
 import secrets
+from collections.abc import Callable
 
 from config import PubSubConfig
 from google_clients.credentials import CALENDAR_SCOPES, GMAIL_SCOPES
@@ -39,7 +49,7 @@ log = logging.getLogger(__name__)
 GMAIL_WATCH_RENEW_AFTER = dt.timedelta(days=1)  # users.watch again once a day
 CHANNEL_RENEW_BEFORE = dt.timedelta(days=1)  # a Calendar channel is replaced a day before it expires
 CHANNEL_LIFETIME = dt.timedelta(days=7)  # what a channel asks for (Calendar's longest)
-TOKEN_SEPARATOR = ":"  # a channel token is "{mailbox}:{secret}": the endpoint finds the tenant by the mailbox
+TOKEN_SEPARATOR = ":"  # a channel token is "{tenant}:{mailbox}:{secret}": the endpoint's tenant (module doc)
 
 
 @dataclasses.dataclass
@@ -53,8 +63,9 @@ class Watches:
     """Sets up and renews the push watches of mailboxes (module doc)."""
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, project: str,
-                 settings: PubSubConfig):
+                 settings: PubSubConfig, tenant_of: Callable[[str], str] = email_domain):
         self.repository = repository
+        self.tenant_of = tenant_of  # mailbox -> its tenant (module doc); the dispatcher's follows the Directory
         self.google_service = google_service
         self.project = project
         self.settings = settings
@@ -67,14 +78,14 @@ class Watches:
         """Watch every mailbox whose watch is missing or due; the counts of what was renewed."""
         now = now or utcnow()
         done = Renewed()
-        for tenant in sorted({email_domain(e) for e in emails}):
+        for tenant in sorted({self.tenant_of(e) for e in emails}):
             repo = self.repository(tenant)
             stored = repo.list_watches()
-            for email in (e for e in emails if email_domain(e) == tenant):
+            for email in (e for e in emails if self.tenant_of(e) == tenant):
                 watch = stored.get(email) or Watch(mailbox=email)
                 try:
                     done.gmail += self._gmail(repo, watch, now)
-                    done.calendar += self._calendar(repo, watch, now)
+                    done.calendar += self._calendar(repo, watch, now, tenant)
                 except Exception as exc:  # noqa: BLE001 - one mailbox's refusal never stops the others
                     done.failed += 1
                     log.warning("watch failed mailbox=%s error=%s", email, type(exc).__name__)
@@ -98,7 +109,7 @@ class Watches:
         repo.save_watch(watch, ("gmail_watched_at", "gmail_expires_at"))
         return 1
 
-    def _calendar(self, repo, watch: Watch, now: dt.datetime) -> int:
+    def _calendar(self, repo, watch: Watch, now: dt.datetime, tenant: str) -> int:
         address = self.settings.calendar_push_url
         if not address:
             return 0
@@ -108,7 +119,7 @@ class Watches:
         secret = secrets.token_urlsafe(24)
         answer = calendar.events().watch(calendarId="primary", body={
             "id": "sidecar-" + secrets.token_hex(12), "type": "web_hook", "address": address,
-            "token": f"{watch.mailbox}{TOKEN_SEPARATOR}{secret}",
+            "token": TOKEN_SEPARATOR.join((tenant, watch.mailbox, secret)),
             "expiration": str(int((now + CHANNEL_LIFETIME).timestamp() * 1000))}).execute()
         old = (watch.channel_id, watch.channel_resource_id)
         watch.channel_id, watch.channel_resource_id = answer["id"], answer["resourceId"]
@@ -141,13 +152,14 @@ def gmail_notification(data: bytes) -> tuple[str, int]:
 class GmailNotifications:
     """Turns Gmail notifications into sync requests (module doc); `publish(mailbox)` sends one."""
 
-    def __init__(self, repository: RepositoryFactory, publish):
+    def __init__(self, repository: RepositoryFactory, publish, tenant_of: Callable[[str], str] = email_domain):
         self.repository = repository
         self.publish = publish
+        self.tenant_of = tenant_of  # mailbox -> its tenant (module doc)
 
     def notify(self, mailbox: str, history_id: int) -> bool:
         """True when a sync request was published; False when the stored history id is already past it."""
-        repo = self.repository(email_domain(mailbox))
+        repo = self.repository(self.tenant_of(mailbox))
         stored = repo.get_mailbox(mailbox)
         if stored is None:
             log.info("notification for an unknown mailbox dropped mailbox=%s", mailbox)
@@ -186,17 +198,19 @@ def calendar_notification(repository: RepositoryFactory, headers, publish) -> bo
     channel's secret, or the channel is not the mailbox's current one.
     """
     token = headers.get("X-Goog-Channel-Token") or ""
-    mailbox, _, secret = token.rpartition(TOKEN_SEPARATOR)
+    named, _, secret = token.rpartition(TOKEN_SEPARATOR)
+    tenant, _, mailbox = named.rpartition(TOKEN_SEPARATOR)
     mailbox = mailbox.lower()
     if "@" not in mailbox or not secret:
         raise Refused("no channel token")
-    watch = repository(email_domain(mailbox)).get_watch(mailbox)
+    repo = repository(tenant.lower() or email_domain(mailbox))  # a token without a tenant: set up before #15
+    watch = repo.get_watch(mailbox)
     if watch is None or not watch.channel_token or \
             not hmac.compare_digest(watch.channel_token.encode(), secret.encode()) or \
             watch.channel_id != headers.get("X-Goog-Channel-ID"):
         raise Refused("not the channel's token")
     if headers.get("X-Goog-Resource-State") == "sync":
         return False  # the channel's first message: nothing changed yet
-    repository(email_domain(mailbox)).record_push(mailbox)
+    repo.record_push(mailbox)
     publish(mailbox)
     return True

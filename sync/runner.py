@@ -39,10 +39,11 @@ from models.repository import Repository
 from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
-from sync.gmail import FETCH_GROUP, GmailSync
+from sync.directory import Workspace, mark_departures, read_workspace, record_workspace
+from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
-from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending
+from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, settle_contacts
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class MailboxResult:
     @property
     def synced(self) -> bool:
         """Synced, or left to the attempt that holds it: nothing for this process to report as failed."""
-        return self.skipped is not None or (self.state == MailboxState.OK and not self.error)
+        return self.skipped is not None or (self.state in (MailboxState.OK, MailboxState.DEPARTED) and not self.error)
 
     def line(self) -> str:
         if self.skipped:
@@ -103,13 +104,38 @@ def configured_mailboxes(config: Config, google_service: ServiceFactory) -> list
             return found
 
 
+def current_workspace(config: Config, google_service: ServiceFactory,
+                      last: Workspace | None = None) -> Workspace | None:
+    """The Workspace as SIDECAR_ADMIN_EMAIL's Directory lists it (None without an admin); when it cannot be
+    read, `last`: a long-lived process (worker, dispatcher) never files a mailbox under another tenant
+    for one failed read."""
+    if not config.admin_email:
+        return None
+    return read_workspace(config.admin_email, google_service) or last
+
+
+def without_departed(repo: Repository, workspace: Workspace, mailboxes: list[str]) -> list[str]:
+    """The mailboxes to sync: not a departed rep's, whom this marks `departed` (`sync.directory.mark_departures`,
+    `repo` being the Workspace's primary tenant's)."""
+    departed = set(mark_departures(repo, workspace))
+    return [m for m in mailboxes if m.lower() not in departed and (
+        workspace.is_active(m) or workspace.tenant_of(m) != workspace.primary)]
+
+
 class SyncRun:
-    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given)."""
+    """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given).
+
+    `backfill_seconds` bounds each mailbox's backfill slice in this pass (the
+    daemon passes its interval, so a long backfill resumes in the next pass and
+    holds up no other mailbox); None runs every backfill to its end.
+    """
 
     def __init__(self, repository: RepositoryFactory, google_service: ServiceFactory, config: Config,
                  stop: threading.Event | None = None, *, fetch_group: int = FETCH_GROUP,
                  chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
-                 lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True):
+                 lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True,
+                 workspace: Workspace | None = None, backfill_seconds: float | None = None,
+                 list_page: int = MESSAGES_PAGE_MAX):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -119,6 +145,9 @@ class SyncRun:
         self.quota = quota or config.quota  # the configured profile; a test or benchmark may scale it
         self.lease_ttl_seconds = lease_ttl_seconds
         self.wait_for_lease = wait_for_lease
+        self.workspace = workspace  # the Directory's domains and users (sync.directory), when it was read
+        self.backfill_seconds = backfill_seconds
+        self.list_page = list_page  # Gmail's messages.list page size (a test lists a small mailbox in pages)
         self._tenants: dict[str, TenantState] = {}
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
@@ -127,16 +156,26 @@ class SyncRun:
         with self._lock:
             if tenant not in self._tenants:
                 repo = self.repository(tenant)
-                self._tenants[tenant] = TenantState(repo, Team(tenant, repo.get_settings()))
+                settings = repo.get_settings()
+                if self.workspace is not None and tenant == self.workspace.primary \
+                        and record_workspace(repo, self.workspace, settings.internal_domains):
+                    settings = repo.get_settings()  # its domains are internal from this pass on
+                self._tenants[tenant] = TenantState(repo, Team(tenant, settings))
             return self._tenants[tenant]
 
+    def tenant_of(self, email: str) -> str:
+        """The tenant a mailbox is filed under: its Workspace's primary domain (SPEC §4), else its own domain."""
+        return self.workspace.tenant_of(email) if self.workspace is not None else email_domain(email)
+
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
+        if self.workspace is not None:  # departed reps are not synced; their mailboxes say so (sync.directory)
+            mailboxes = without_departed(self.tenant(self.workspace.primary).repo, self.workspace, mailboxes)
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
             results = list(pool.map(self.sync_mailbox, mailboxes))
         for tenant in list(self._tenants):
-            if self.stop.is_set():
-                break
+            if self.stop.is_set() or not any(r.state == MailboxState.OK for r in results):
+                break  # stopped, or nothing synced (an unreachable store would only make each call wait)
             self.link(tenant)
         return results
 
@@ -146,7 +185,8 @@ class SyncRun:
         Syncs in progress keep the state they started with; the next ones look
         up again what other processes created since. Both share the lock and
         `in_flight` (pruned of the commits that landed), so an activity is
-        still read and rewritten by one of them at a time.
+        still read and rewritten by one of them at a time, and what `link`
+        takes up (the names seen, the addresses noted unlinked).
         """
         with self._lock:
             for tenant, old in self._tenants.items():
@@ -154,16 +194,26 @@ class SyncRun:
                 with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
                     for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
                         del old.in_flight[activity_id]
-                fresh.lock, fresh.in_flight, fresh.noted = old.lock, old.in_flight, old.noted
+                # the names seen are one dict too: a sync of the old state still adds to what `link` settles
+                fresh.lock, fresh.in_flight, fresh.names_seen = old.lock, old.in_flight, old.names_seen
+                fresh.noted = old.noted
                 self._tenants[tenant] = fresh
 
     def link(self, tenant: str) -> None:
-        """Link contacts this run created to what other mailboxes stored before they existed."""
+        """Link contacts this run created to what other mailboxes stored before they existed, then settle
+        the names and owners of the contacts its syncs saw by `models.precedence`, whatever their order.
+
+        The settle step moves no cursor and needs no lease: each contact is
+        rewritten with a conditional write on the version it read (another
+        process settling the same people retries on the newer one), so two
+        processes settling at once converge on the same result.
+        """
         state = self.tenant(tenant)
         with state.lock:
             noted = set(state.noted)
             self.link_writes += link_pending(state.repo, noted)
             state.noted -= noted
+        settle_contacts(state)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.
@@ -179,7 +229,15 @@ class SyncRun:
         under that).
         """
         email = email.lower()
-        repo = self.tenant(email_domain(email)).repo
+        try:
+            return self._sync_mailbox(email)
+        except Exception as exc:  # the store itself failed (unreachable): there is nowhere to record it
+            failure = classify(exc)
+            log.error("sync failed mailbox=%s state=failed reason=%s", email, failure.reason)
+            return MailboxResult(email, failure.state, error=failure.reason)
+
+    def _sync_mailbox(self, email: str) -> MailboxResult:
+        repo = self.tenant(self.tenant_of(email)).repo
         for _ in range(1 + DIRTY_RERUNS_MAX):
             lease = self._acquire(repo, email)
             if lease is None:
@@ -211,27 +269,34 @@ class SyncRun:
 
     def _sync_leased(self, email: str, lease: Lease) -> MailboxResult:
         started = time.monotonic()
-        state = self.tenant(email_domain(email))
+        state = self.tenant(self.tenant_of(email))
         repo = state.repo
         mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        if mailbox.state == MailboxState.DEPARTED:  # the rep left (sync.directory): history kept, nothing synced
+            return MailboxResult(email, MailboxState.DEPARTED)
         config = self.config
         with Heartbeat(repo, lease, self.stop) as heartbeat:
             api = MailboxApi(email, self.google_service, config.google_api_root,
                              self.quota, heartbeat.halt)
             writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
-            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group)
+            gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group,
+                              checkpoint=heartbeat.checkpoint, list_page=self.list_page)
             calendar = CalendarSync(api, writer, config.backfill_days)
             result = MailboxResult(email, MailboxState.OK)
             mailbox.last_attempt_at = utcnow()
             log.info("sync start mailbox=%s state=%s fence=%d", email, mailbox.state, lease.fence)
             try:
-                history_id = gmail.run(mailbox)
+                deadline = None if self.backfill_seconds is None else started + self.backfill_seconds
+                history_id = gmail.run(mailbox, deadline)
                 mailbox.history_id = history_id
                 sync_token = calendar.run(mailbox)
                 mailbox.sync_token = sync_token or mailbox.sync_token
                 mailbox.cursor_at = utcnow()
             except Stopped:
                 result.state, result.error = mailbox.state, LEASE_LOST if heartbeat.lost else "stopped"
+            except Fenced:  # a backfill checkpoint refused: another attempt holds the mailbox now
+                log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
+                result.state, result.error = mailbox.state, LEASE_LOST
             except Exception as exc:  # classified below; the other mailboxes go on
                 failure = exc if isinstance(exc, MailboxError) else classify(exc)
                 result.state, result.error = failure.state, failure.reason
@@ -247,37 +312,54 @@ class SyncRun:
                 else:
                     mailbox.last_success_at = mailbox.last_attempt_at
                 mailbox.counts = {"messages": result.messages, "events": result.events,
-                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed}
-            writer.flush()  # everything the cursors cover lands before them
+                                  "contacts_created": result.contacts_created, "removed": writer.counts.removed,
+                                  "skipped": writer.counts.skipped}
             try:
+                writer.flush()  # everything the cursors cover lands before them
                 heartbeat.commit(mailbox)
-                result.firestore_writes = 1  # the mailbox document
+                result.firestore_writes = 1 + heartbeat.checkpoints  # the mailbox document, each time
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
                 result.state, result.error = mailbox.state, LEASE_LOST
+            except Exception as exc:  # the store failed as well: nothing more can be recorded
+                return self._unrecorded(result, exc, started)
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
         result.firestore_writes += writer.writes
-        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals
+        result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals + heartbeat.checkpoints
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
         return result
 
 
-def status_rows(repository: RepositoryFactory, mailboxes: list[str]) -> list[Mailbox]:
-    """The stored Mailbox of each tenant the configured mailboxes belong to."""
-    tenants = sorted({email_domain(m) for m in mailboxes})
+    @staticmethod
+    def _unrecorded(result: MailboxResult, exc: Exception, started: float) -> MailboxResult:
+        """A mailbox whose outcome could not be stored (Firestore failed): its reason, logged and returned."""
+        if not result.error or result.state == MailboxState.OK:
+            failure = classify(exc)
+            result.state, result.error = failure.state, failure.reason
+        result.seconds = time.monotonic() - started
+        log.error("sync failed mailbox=%s state=%s reason=%s (not recorded)", result.email, result.state,
+                  result.error)
+        return result
+
+
+def status_rows(repository: RepositoryFactory, mailboxes: list[str],
+                tenant_of: Callable[[str], str] = email_domain) -> list[Mailbox]:
+    """The stored Mailbox of each tenant the configured mailboxes belong to (`tenant_of`: `SyncRun.tenant_of`)."""
+    tenants = sorted({tenant_of(m) for m in mailboxes})
     rows = []
     for tenant in tenants:
         rows.extend(repository(tenant).list_mailboxes())
     return sorted(rows, key=lambda m: m.email)
 
 
-def lease_states(repository: RepositoryFactory, mailboxes: list[Mailbox]) -> dict[str, LeaseState]:
+def lease_states(repository: RepositoryFactory, mailboxes: list[Mailbox],
+                 tenant_of: Callable[[str], str] = email_domain) -> dict[str, LeaseState]:
     """The lease of each listed mailbox that has one (held, expired or released), by address."""
     found = {}
-    for tenant in sorted({email_domain(m.email) for m in mailboxes}):
+    for tenant in sorted({tenant_of(m.email) for m in mailboxes}):
         found.update({lease.name: lease for lease in repository(tenant).mailbox_leases()})
     return found

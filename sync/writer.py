@@ -35,14 +35,30 @@ mailbox. A contact without a company adds none.
 
 Mailboxes of one tenant syncing at once share a `TenantState`: its lock makes
 "read the stored activities, then write them" atomic within the process, and
-its caches spare repeated lookups of the same addresses. Across processes
-(workers syncing reps who share a thread) nothing is read-then-overwritten:
-an activity is a field-level merge that writes only this mailbox's holder
-(`holders.{mailbox}`) and adds linked contacts and companies as `ArrayUnion`s,
-counters are `Maximum` transforms, timeline rows and indexes merge one map
-field each; releasing what a mailbox no longer holds is the one transaction
+its caches spare repeated lookups of the same addresses. It also keeps the
+tenant's `TimelinePlacement` (which part of a busy month a new row goes to).
+Across processes (workers syncing reps who share a thread) nothing is
+read-then-overwritten: an activity is a field-level merge that writes only
+this mailbox's holder (`holders.{mailbox}`) and adds linked contacts and
+companies as `ArrayUnion`s and its rows' buckets one map field each, counters
+are `Maximum` transforms, timeline rows and indexes merge one map field each;
+releasing what a mailbox no longer holds is the one transaction
 (`Repository.release_activities`), which deletes an activity only when it
 reads that no other holder is left.
+
+What a sender writes never rewrites another rep's copy (SPEC §9). An email is
+found by its Message-ID, but merged into a stored activity only when the
+`evidence` agrees (sender, Date header, subject: `sync.gmail.message_evidence`);
+a copy that disagrees is another message, stored under a key that adds its
+evidence (`distinct_key`), so neither rewrites the other and neither's
+holders widen. An update never changes an email's subject, snippet or time:
+what the first holder stored stands (the same message has the same ones).
+
+A permanent per-document failure (Firestore's InvalidArgument, e.g. a
+document over 1 MiB) fails one chunk's commit: its activities are then
+committed one by one, and one that still fails is skipped, logged by ids and
+counted (`WriteCounts.skipped`), so the mailbox and its cursor go on instead
+of failing on it forever.
 """
 
 from __future__ import annotations
@@ -55,9 +71,21 @@ import logging
 import threading
 from collections.abc import Iterable
 
+from google.api_core import exceptions as core_exceptions
+
 from models.addresses import company_domain, name_key, name_parts
 from models.domain import Activity, ActivityKind, Company, Contact, Participant
-from models.repository import Repository, Touch, contact_id_for, message_index_bucket, month_of
+from models.precedence import name_rank
+from models.repository import (
+    COMPANY_CONTACT_SAMPLE,
+    UNLINKED_IDS_MAX,
+    Repository,
+    Touch,
+    activity_id_for,
+    contact_id_for,
+    message_index_bucket,
+    month_of,
+)
 from models.rules import company_name_for
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
@@ -80,11 +108,33 @@ class TenantState:
         self.names: dict[str, list[str]] = {}  # name key -> contact ids
         self.company_of: dict[str, str | None] = {}  # contact id -> company id
         self.companies: set[str] = set()  # company ids known to exist
+        self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
         self.email_of: dict[str, str] = {}  # contact id -> primary address
         self.seen_at: dict[str, float] = {}  # contact id -> latest activity known (epoch), for job changes
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
         self.noted: set[str] = set()  # addresses noted unlinked this run: `link_pending` checks them again
+        # address without a contact -> ids its `unlinked` list holds (None: it says `overflow`)
+        self.unlinked: dict[str, int | None] = {}
+        self.placement = repo.timeline_placement()  # used under `lock`
+        # contact id -> rep -> (best name parts that rep's mail showed, from a display name?): `settle_contacts`
+        self.names_seen: dict[str, dict[str, tuple[tuple[str, str, str], bool]]] = {}
+        self._parsed_names: dict[tuple[str, str], tuple[tuple[str, str, str], bool]] = {}
+
+    def note_name(self, contact_id: str, rep: str, display_name: str, email: str) -> None:
+        """Remember a name a rep's mail showed for a contact, if it is the best that rep's mail showed."""
+        parsed = self._parsed_names.get((display_name, email))
+        if parsed is None:
+            parts = name_parts(display_name, email)
+            parsed = self._parsed_names[(display_name, email)] = (parts, parts != name_parts("", email))
+        seen = self.names_seen.setdefault(contact_id, {})
+        if rep not in seen or name_rank(*parsed) > name_rank(*seen[rep]):
+            seen[rep] = parsed
+
+
+def distinct_key(item: Item) -> str:
+    """The key of an email whose Message-ID a different message already holds (module doc)."""
+    return f"{item.external_key}\n{item.evidence}"
 
 
 @dataclasses.dataclass
@@ -94,6 +144,7 @@ class WriteCounts:
     removed: int = 0  # holders dropped (activities deleted when none was left)
     contacts_created: int = 0
     job_changes: int = 0
+    skipped: int = 0  # activities whose writes Firestore refused for good (module doc)
 
 
 class SyncWriter:
@@ -140,6 +191,11 @@ class SyncWriter:
         with self.state.lock:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
+            for item in kept:
+                for person in self.team.external(item):
+                    contact_id = self.state.contacts.get(person.email)
+                    if contact_id:
+                        self.state.note_name(contact_id, self.mailbox, person.name, person.email)
             self._write_activities(kept)
 
     def _lookup(self, emails: set[str]) -> None:
@@ -148,6 +204,10 @@ class SyncWriter:
             found = self.repo.contact_ids_by_email(missing)
             for email in missing:
                 self.state.contacts[email] = found.get(email)
+            nobody = [email for email in missing if email not in found]
+            counts = self.repo.unlinked_counts(nobody) if nobody else {}
+            for email in nobody:
+                self.state.unlinked.setdefault(email, counts.get(email, 0))
             self._load_contacts([cid for cid in found.values() if cid not in self.state.company_of])
 
     def _load_contacts(self, contact_ids: list[str]) -> None:
@@ -155,6 +215,7 @@ class SyncWriter:
         if not contact_ids:
             return
         for contact_id, contact in self.repo.get_contacts(contact_ids).items():
+            self.state.placement.learn(contact)
             self.state.company_of[contact_id] = contact.company_id
             self.state.email_of[contact_id] = contact.primary_email
             if contact.last_activity_at:
@@ -170,7 +231,7 @@ class SyncWriter:
                 latest[person.email] = item.at.timestamp()
                 if person.email not in planned:
                     planned[person.email] = (person, item.at)
-                elif person.name and not planned[person.email][0].name:
+                elif self._better_name(person, planned[person.email][0]):
                     planned[person.email] = (person, planned[person.email][1])
         if not planned:
             return
@@ -206,8 +267,12 @@ class SyncWriter:
             if contact.company_id and contact.company_id not in self.state.companies:
                 new_company = Company(id=contact.company_id, name=company_name_for(contact.company_id))
                 self.state.companies.add(contact.company_id)
+            sampled = self.state.sampled.get(contact.company_id or "", 0)
+            self.state.sampled[contact.company_id or ""] = sampled + 1
             self.repo.put_synced_contact(self.batch, contact, key, new_company,
+                                         in_sample=sampled < COMPANY_CONTACT_SAMPLE,
                                          seen_at=latest[contact.primary_email])
+            self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
             self.state.created.append(contact.id)
         for contact_id, job_change in flags.items():
@@ -217,6 +282,14 @@ class SyncWriter:
         self.batch.commit()
         self.counts.contacts_created += len(contacts)
         self.counts.job_changes += len(flags)
+
+    def _better_name(self, person: Participant, than: Participant) -> bool:
+        """Whether `person`'s display name makes a better name than `than`'s (`models.precedence.name_rank`)."""
+        ranked = []
+        for who in (person, than):
+            parts = name_parts(who.name, who.email)
+            ranked.append(name_rank(parts, parts != name_parts("", who.email)))
+        return ranked[0] > ranked[1]
 
     def _load_names(self, keys: list[str]) -> None:
         missing = [k for k in dict.fromkeys(keys) if k not in self.state.names]
@@ -231,7 +304,10 @@ class SyncWriter:
     def _load_companies(self, ids: list[str]) -> None:
         missing = [c for c in dict.fromkeys(ids) if c not in self.state.companies]
         if missing:
-            self.state.companies.update(self.repo.get_companies(missing))
+            found = self.repo.get_companies(missing)
+            self.state.companies.update(found)
+            for company_id, company in found.items():
+                self.state.sampled.setdefault(company_id, len(company.contact_ids))
 
     def _write_activities(self, items: list[Item]) -> None:
         """Merge items with what is stored (one batched read), then commit what changed in chunks."""
@@ -241,6 +317,7 @@ class SyncWriter:
             if future is not None and not future.done():
                 concurrent.futures.wait([future])
         stored = self.repo.get_activities(ids)
+        self._separate_distinct(items, stored)
         activities: dict[str, Activity] = {}
         for item in items:
             old = activities.get(item.activity_id) or stored.get(item.activity_id)
@@ -262,11 +339,35 @@ class SyncWriter:
             self._submit(chunk)
         self.counts.stored += len(activities)
 
+    def _separate_distinct(self, items: list[Item], stored: dict[str, Activity]) -> None:
+        """Re-key each email whose evidence differs from what its Message-ID's activity holds (module doc).
+
+        The first of the group's items with a key counts as stored when nothing
+        is, so two different messages sharing a Message-ID in one group part too.
+        """
+        first: dict[str, str] = {a.id: a.evidence for a in stored.values()}
+        moved = []
+        for item in items:
+            if item.kind != ActivityKind.EMAIL or not item.evidence:
+                continue
+            held = first.setdefault(item.activity_id, item.evidence)
+            if held and held != item.evidence:
+                item.external_key = distinct_key(item)
+                item.activity_id = activity_id_for(item.external_key)
+                moved.append(item.activity_id)
+        if moved:
+            for activity_id in moved:
+                future = self.state.in_flight.get(activity_id)
+                if future is not None and not future.done():
+                    concurrent.futures.wait([future])
+            stored.update(self.repo.get_activities(moved))
+
     def _documents(self, activity: Activity) -> set[tuple[str, str]]:
         """The documents `_chunk_writes` writes for this activity (each once a chunk)."""
         month = month_of(activity.at)
         found = {("activity", activity.id)}
         found.update(("contact", c) for c in activity.contact_ids)
+        found.update(("timeline", c) for c in activity.contact_ids)  # its buckets' counts and spans
         found.update(("bucket", f"{c}/{month}") for c in activity.contact_ids)
         found.update(("company", c) for c in activity.company_ids)
         found.update(("unlinked", p.email) for p in self.team.external_participants(activity.participants)
@@ -277,26 +378,36 @@ class SyncWriter:
 
     def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
+        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
+        # places new rows first; field-level, naming this mailbox's holder only (module doc)
+        self.repo.put_activities(writes, activities, self.state.placement, holders=[self.mailbox])
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
         unlinked: dict[str, list[str]] = collections.defaultdict(list)
         for activity in activities:
             for contact_id in activity.contact_ids:
-                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox))
+                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox,
+                                                 activity.timeline_buckets.get(contact_id)))
             for company_id in activity.company_ids:
                 companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
-        writes = RecordingWriteSet()  # exactly one write per document `_documents` names
         for contact_id, marks in touches.items():
             self.repo.record_touches(writes, contact_id, marks)
         for company_id, at in companies.items():
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
-            self.repo.note_unlinked(writes, email, activity_ids)
+            noted = self.state.unlinked.get(email, 0)
+            if noted is None:
+                continue  # its list already says `overflow`
+            if noted < UNLINKED_IDS_MAX:
+                self.repo.note_unlinked(writes, email, activity_ids)
+                self.state.unlinked[email] = noted + len(activity_ids)
+            else:
+                self.repo.note_unlinked(writes, email, activity_ids, overflow=True)
+                self.state.unlinked[email] = None
         self.state.noted.update(unlinked)
-        self.repo.put_activities(writes, activities, holders=[self.mailbox])  # field-level: see module doc
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
             a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
@@ -309,15 +420,29 @@ class SyncWriter:
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(COMMITTERS, thread_name_prefix="commit")
         self._slots.acquire()
-        future = self._pool.submit(self._commit, writes)
+        future = self._pool.submit(self._commit, writes, chunk)
         future.add_done_callback(lambda _: self._slots.release())
         self._pending.append(future)
         for activity in chunk:
             self.state.in_flight[activity.id] = future
 
-    def _commit(self, writes: RecordingWriteSet) -> None:
-        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`)."""
-        committed = self.repo.commit_recorded(writes)
+    def _commit(self, writes: RecordingWriteSet, chunk: list[Activity]) -> None:
+        """One atomic commit (several only for a lone activity too big for one: `Repository.commit_recorded`).
+
+        Refused for good (InvalidArgument): the chunk's activities one by one, skipping those refused.
+        """
+        try:
+            committed = self.repo.commit_recorded(writes)
+        except core_exceptions.InvalidArgument:
+            committed = 0
+            for activity in chunk:  # every row is placed already, so this places nothing again
+                try:
+                    committed += self.repo.commit_recorded(self._chunk_writes([activity]))
+                except core_exceptions.InvalidArgument as exc:
+                    with self._committed_lock:
+                        self.counts.skipped += 1
+                    log.warning("activity skipped mailbox=%s activity=%s held_id=%s reason=%s", self.mailbox,
+                                activity.id, activity.holders.get(self.mailbox), type(exc).__name__)
         with self._committed_lock:
             self._committed += committed
 
@@ -348,23 +473,33 @@ class SyncWriter:
         participants = list(item.participants)
         holders = {self.mailbox: item.held_id}
         created_at = None
+        placed: dict[str, str] = {}
+        if old is not None and item.kind == ActivityKind.EMAIL:
+            # the same message has the same subject, snippet and time in every mailbox: the first stands
+            item = dataclasses.replace(item, subject=old.subject, snippet=old.snippet, at=old.at,
+                                       end_at=old.end_at)
         if old is not None:
+            placed = dict(old.timeline_buckets)
             contact_ids = old.contact_ids + [c for c in contact_ids if c not in old.contact_ids]
             known = {p.email for p in old.participants}
             participants = old.participants + [p for p in item.participants if p.email not in known]
             self.team.arrange_participants(participants)
             holders = {**old.holders, self.mailbox: item.held_id}
             unchanged = (holders == old.holders and contact_ids == old.contact_ids
-                         and len(participants) == len(old.participants)
+                         and len(participants) == len(old.participants) and old.private == item.private
                          and (old.subject, old.at, old.end_at) == (item.subject, item.at, item.end_at))
             if unchanged:
                 return None
             created_at = old.created_at
         companies = sorted({self.state.company_of.get(c) or "" for c in contact_ids} - {""})  # see module doc
-        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject=item.subject,
+        private = item.private or (old is not None and old.private)  # one holder's private copy keeps it private
+        if private:
+            participants = [dataclasses.replace(p, name="") for p in participants]
+        activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject="" if private else item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key)
+                            external_key=item.external_key, evidence=(old.evidence if old else "") or item.evidence,
+                            timeline_buckets=placed, private=private)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
             activity.created_at = created_at
@@ -402,6 +537,22 @@ class SyncWriter:
             self._pool = None
 
 
+def settle_contacts(state: TenantState) -> int:
+    """After a pass: the contacts it linked get their order-independent name and owner, and the job-change
+    flags of their names go to the older jobs (`Repository.settle_synced_contacts`, `settle_job_changes`;
+    rules in `models.precedence`); the contacts changed.
+
+    It runs after every write of the pass, so of two processes settling the
+    same people, the later one sees both passes' contacts and activities.
+    """
+    with state.lock:  # emptied in place: a worker's refreshed state shares the dict (`SyncRun.refresh`)
+        seen = dict(state.names_seen)
+        state.names_seen.clear()
+    if not seen:
+        return 0
+    return state.repo.settle_synced_contacts(seen) + state.repo.settle_job_changes(seen)
+
+
 def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
     """Link contacts sync created to activities other mailboxes stored before they existed.
 
@@ -426,15 +577,11 @@ def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
     noted = repo.unlinked_activity_ids(by_email)
     touches: dict[str, list[Touch]] = collections.defaultdict(list)
     companies: dict[str, dt.datetime] = {}
-    changed = []
+    changed, links = [], []
     for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
         linked = list(dict.fromkeys(by_email[p.email] for p in activity.participants if p.email in by_email))
+        links.append((activity, linked))
         added = [c for c in linked if c not in activity.contact_ids]
-        # every holder touches the contact: a holder in another process may have linked it already, but
-        # only for its own mailbox (touches are `Maximum`s: recording them again changes nothing)
-        for contact_id in linked:
-            for rep in activity.holders:
-                touches[contact_id].append(Touch(activity.at, activity.kind, rep))
         if not added:
             continue
         activity.contact_ids = activity.contact_ids + added
@@ -443,12 +590,19 @@ def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
         for company_id in activity.company_ids:
             companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:
+        # new links only (holders are their mailboxes'); places the new rows first
+        repo.put_activities(batch, changed, holders=())
+        # every holder touches the contact: a holder in another process may have linked it already, but
+        # only for its own mailbox (touches are `Maximum`s: recording them again changes nothing)
+        for activity, linked in links:
+            for contact_id in linked:
+                for rep in activity.holders:
+                    touches[contact_id].append(Touch(activity.at, activity.kind, rep,
+                                                     activity.timeline_buckets.get(contact_id)))
         for contact_id, marks in touches.items():
             repo.record_touches(batch, contact_id, marks)
         for company_id, at in companies.items():
             repo.record_company_activity(batch, company_id, at)
-        for activity in changed:
-            repo.put_activity(batch, activity, holders=())  # new links only: holders are their mailboxes'
         batch.commit()
         for email in noted:
             repo.forget_unlinked(batch, email)

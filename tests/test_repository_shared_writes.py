@@ -6,12 +6,13 @@ who share a thread do: nothing either writes may lose what the other wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
 
 from models.domain import Activity, Participant
-from models.repository import Repository, activity_id_for, month_of
+from models.repository import EXCLUSION_KEYS, Repository, TimelinePlacement, activity_id_for, month_of
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 ANN, BOB, CAT = "ann@example.com", "bob@example.com", "cat@example.com"
@@ -94,3 +95,28 @@ def test_a_release_by_one_of_two_holders_rewrites_the_timeline_row_with_the_hold
 
     repo.release_activities(BOB, [shared({}, []).id])
     assert rows(repo, "c-pat") == {shared({}, []).id: [ANN]}
+
+
+def test_a_release_rewrites_the_row_in_the_bucket_it_was_placed_in_and_keeps_privacy_and_exclusion_keys(repo):
+    placement = TimelinePlacement(repo, part_rows=1)  # one row a part: the shared one goes to the month's second
+    filler = Activity(id=activity_id_for("<filler@acme.co.uk>"), kind="email", at=T0, subject="Earlier",
+                      participants=[Participant(email="pat@acme.co.uk", role="from")], contact_ids=["c-pat"],
+                      holders={ANN: "m-filler"}, external_key="<filler@acme.co.uk>")
+    ann = dataclasses.replace(shared({ANN: "m-ann"}, ["c-pat"]), private=True, subject="")
+    for activity in (filler, ann):
+        with repo.batch() as batch:
+            repo.put_activities(batch, [activity], placement, holders=[ANN])
+    bucket = ann.timeline_buckets["c-pat"]
+    assert bucket != month_of(T0)
+    # Bob's writer read what was stored (the bucket it is placed in) and writes his holder only
+    bob = dataclasses.replace(shared({BOB: "m-bob"}, ["c-pat"]), private=True, subject="",
+                              timeline_buckets=dict(repo.get_activity(ann.id).timeline_buckets))
+    write(repo, bob, BOB)
+
+    assert repo.release_activities(BOB, [ann.id]) == 1
+    row = json.loads(repo.timeline_ref("c-pat", bucket).get().to_dict()["entries"][ann.id])
+    assert row["holders"] == [ANN] and row["private"] is True
+    assert ann.id not in rows(repo, "c-pat")  # nothing written to the month's first bucket
+    kept = repo.get_activity(ann.id)
+    assert kept.holders == {ANN: "m-ann"} and kept.private and kept.timeline_buckets == {"c-pat": bucket}
+    assert repo.activity_ref(ann.id).get().to_dict()[EXCLUSION_KEYS]

@@ -196,3 +196,19 @@ def test_the_level_an_admin_sets_is_what_a_teammate_sees(addon, repo, admin, tea
     assert ("Admin pricing" in shown) is subject and ("admin discount" in shown) is snippet
     mine = texts(card_of(addon.action("open_contact", params={"contact_id": jane.id})))
     assert "Admin pricing" in mine and "admin discount" in mine  # a rep always sees all of their own
+
+
+def test_the_admin_chooses_which_gmail_tabs_are_never_imported(addon, repo, admin):
+    card = card_of(addon.action("admin"))
+    boxes = [w["selectionInput"] for s in card["sections"] for w in s["widgets"]
+             if w.get("selectionInput", {}).get("name") == "skipped_categories"]
+    assert [i["value"] for i in boxes[0]["items"] if i["selected"]] == ["promotions", "social", "forums"]
+    policy = {"privacy_level": "subject", "auto_create": "outbound"}
+    addon.action("admin_policy", inputs={**policy, "skipped_categories": {"stringInputs": {"value": ["social"]}}})
+    assert repo.get_settings().skipped_categories == ["social"]
+    addon.action("admin_policy", inputs=policy)  # nothing checked: Google sends no input, every tab is imported
+    assert repo.get_settings().skipped_categories == []
+    spam = {"stringInputs": {"value": ["spam"]}}
+    refused = addon.action("admin_policy", inputs={**policy, "skipped_categories": spam})
+    assert "Gmail tabs are promotions, social, forums, updates." in texts(card_of(refused))
+    assert repo.get_settings().skipped_categories == []

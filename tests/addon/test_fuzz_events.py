@@ -230,7 +230,8 @@ def test_hostile_events_never_get_a_5xx_a_traceback_or_a_write(addon, google, fi
             for card in cards_in(response.get_json()):
                 valid_card(card)
         before = after
-    assert CASES >= 500 and seen.get(200, 0) > 100 and seen.get(400, 0) > 30 and seen.get(401, 0) > 100, seen
+    # enough of every answer that the run tried each layer (a tenth accepted: a new action shifts the draws)
+    assert CASES >= 500 and seen.get(200, 0) > CASES // 10 and seen.get(400, 0) > 30 and seen.get(401, 0) > 100, seen
     assert tracebacks(caplog.records) == []
     assert "unexpected error" not in caplog.text
     forged = [r.getMessage()[:200] for r in caplog.records if r.name.startswith("addon") and "\n" in r.getMessage()]

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -261,6 +263,28 @@ def test_calendar_event_shows_a_brief_for_each_external_attendee(demo, browser):
     missing = [email for email, name in zip(emails, names, strict=True) if not mentioned(email, name, text)]
     assert missing == [], f"no brief for {missing}:\n{card_text(browser)}"
     screenshot(browser, "calendar-event-card.png")
+
+
+def preview_api(demo, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(demo.url + path, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=UI_TIMEOUT_SECONDS) as response:
+        return json.loads(response.read())
+
+
+def test_a_secondary_domain_rep_sees_the_team_history_and_a_departed_rep_is_named_so(demo):
+    assert "marked departed, history kept" in demo.output
+    leaver = re.search(r"(\S+) leaves after the first sync", demo.output).group(1)
+    newcomer = next(rep for rep in preview_api(demo, "api/reps")["reps"] if rep.startswith("lena.fischer@emea-"))
+    sent = preview_api(demo, "api/messages?rep=" + urllib.parse.quote(newcomer))["messages"]
+    assert sent
+
+    answer = preview_api(demo, "api/send", {"rep": newcomer, "hostApp": "GMAIL", "trigger": "gmail",
+                                            "context": {"messageId": sent[0]["id"]}})
+
+    assert answer["status"] == 200  # the user token's hd is the primary domain; her address is on the secondary
+    card = json.dumps(answer["body"])
+    assert f"{leaver} (former teammate)" in card
 
 
 def test_ctrl_c_stops_every_process_and_a_second_run_starts_cleanly(demo):

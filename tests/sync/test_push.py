@@ -123,11 +123,13 @@ def test_a_calendar_notification_is_checked_against_its_channel_and_a_wrong_toke
     watch = tenant_repo.get_watch(rep)
     client = create_app(sync_config).test_client()
     headers = {"X-Goog-Channel-ID": watch.channel_id, "X-Goog-Resource-State": "exists",
-               "X-Goog-Channel-Token": f"{rep}:{watch.channel_token}"}
+               "X-Goog-Channel-Token": f"{tenant_repo.tenant}:{rep}:{watch.channel_token}"}
 
-    for wrong in ({"X-Goog-Channel-Token": f"{rep}:not-the-secret"}, {"X-Goog-Channel-Token": ""},
+    for wrong in ({"X-Goog-Channel-Token": f"{tenant_repo.tenant}:{rep}:not-the-secret"},
+                  {"X-Goog-Channel-Token": ""},
+                  {"X-Goog-Channel-Token": f"another.example:{rep}:{watch.channel_token}"},
                   {"X-Goog-Channel-ID": "sidecar-another-channel"},
-                  {"X-Goog-Channel-Token": f"{simulator.reps[1]}:{watch.channel_token}"}):
+                  {"X-Goog-Channel-Token": f"{tenant_repo.tenant}:{simulator.reps[1]}:{watch.channel_token}"}):
         assert client.post("/push/calendar", headers={**headers, **wrong}).status_code == 403
     assert pull(queue, push_settings.sync_subscription, wait=1) == []
 
@@ -137,7 +139,8 @@ def test_a_calendar_notification_is_checked_against_its_channel_and_a_wrong_toke
         SyncRequest(rep, "push")]
 
 
-def test_a_calendar_change_posts_a_channel_notification_with_googles_headers(services, simulator, push_settings):
+def test_a_calendar_change_posts_a_channel_notification_with_googles_headers(services, simulator, push_settings,
+                                                                              tenant_repo):
     rep = simulator.reps[0]
     received: list[dict] = []
     from werkzeug.serving import make_server
@@ -162,8 +165,8 @@ def test_a_calendar_change_posts_a_channel_notification_with_googles_headers(ser
     finally:
         server.shutdown()
     assert [r["X-Goog-Resource-State"] for r in received] == ["sync", "exists"]
-    assert all(r["X-Goog-Channel-Token"].startswith(rep + ":") and r["X-Goog-Channel-Id"].startswith("sidecar-")
-               for r in received)
+    assert all(r["X-Goog-Channel-Token"].startswith(f"{tenant_repo.tenant}:{rep}:")
+               and r["X-Goog-Channel-Id"].startswith("sidecar-") for r in received)
 
 
 def test_a_user_suspended_in_the_directory_stops_being_synced_and_their_history_stays(services, simulator,
@@ -172,7 +175,7 @@ def test_a_user_suspended_in_the_directory_stops_being_synced_and_their_history_
     sync_run(services).run(reps)
     held = len(tenant_repo.activities_held_by(reps[0]))
     assert held
-    simulator.suspend(reps[0])
+    simulator.suspend_user(reps[0])
     directory = dataclasses.replace(services.config, users=())  # the mailboxes come from the Directory
     dispatcher = Dispatcher(services.repository, services.google_service, directory, queue,
                             services.leader_leases(), threading.Event())
