@@ -118,6 +118,28 @@ def set_policy(req: Request) -> dict:
     return show(req, "Policy saved")
 
 
+ATTENTION_LIMITS = {"waiting_on_us_days": (1, 30), "waiting_on_them_days": (1, 60),
+                    "cold_after_days": (7, 365)}  # what a threshold may be; beyond, the signal means nothing
+
+
+@action("admin_attention")
+@admin_only
+def set_attention(req: Request) -> dict:
+    """The tenant's "Needs attention" thresholds (models.signals.Thresholds), each a whole number in its range."""
+    typed = {name: text(req, name).strip() for name in ATTENTION_LIMITS}
+    settings = fresh(req)
+    for name, (low, high) in ATTENTION_LIMITS.items():
+        if not typed[name].isdigit() or not low <= int(typed[name]) <= high:
+            return show(req, error=f"Each threshold is a whole number: {name.replace('_', ' ')} from {low} to {high}.",
+                        inputs=typed)
+    for name in ATTENTION_LIMITS:
+        setattr(settings, name, int(typed[name]))
+    save(req, settings)
+    log.info("admin attention tenant=%s rep=%s %s", req.identity.tenant, req.rep,
+             " ".join(f"{k}={v}" for k, v in typed.items()))
+    return show(req, "Thresholds saved")
+
+
 def check_exclusion(req: Request, raw: str) -> str:
     """An address or a registrable domain (or a subdomain of one), never the team's own."""
     if not raw.strip().lstrip("@"):

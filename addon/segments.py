@@ -18,13 +18,14 @@ from cards.segments import segment_card, segment_form
 from models import rules
 from models import segments as model
 from models.addresses import company_domain, registrable_domain
-from models.domain import Segment, parse_lifecycle_stage, utcnow
+from models.domain import SEGMENT_SIGNALS, Segment, parse_lifecycle_stage, utcnow
 
+STRENGTH_MAX = 100  # relationship strength is 0-100 (models.signals)
 ACTIVITY_DAYS_HINT = f"Days is a whole number from 1 to {model.ACTIVITY_DAYS_MAX}."
 
 
 def form_values(req: Request) -> dict[str, str]:
-    names = ["name", "tag", "stage", "owner", "company", "activity_mode", "activity_days"]
+    names = ["name", "tag", "stage", "owner", "company", "activity_mode", "activity_days", "signal", "strength"]
     names += ["custom." + d.key for d in req.settings.custom_fields if d.applies_to == "contact"]
     return {name: text(req, name) for name in names}
 
@@ -62,6 +63,19 @@ def build_segment(req: Request, values: dict[str, str]) -> Segment:
         segment.activity_mode, segment.activity_days = mode, int(days)
     elif days:
         raise Invalid("Choose \u201cNo touch\u201d or \u201cTouched\u201d for the days to apply.")
+    signal, strength = values.get("signal", ""), values.get("strength", "")
+    if signal:
+        if signal not in SEGMENT_SIGNALS:
+            raise Invalid("Choose a relationship signal from the list.")
+        if segment.activity_mode:
+            raise Invalid("Filter on last activity or on a relationship signal, not both.")
+        if signal == "strength":
+            if not strength.isdigit() or not 0 <= int(strength) <= STRENGTH_MAX:
+                raise Invalid(f"Strength is a whole number from 0 to {STRENGTH_MAX}.")
+            segment.strength_at_least = int(strength)
+        segment.signal = signal
+    elif strength:
+        raise Invalid("Choose \u201cStrength at least\u201d for the strength to apply.")
     for definition in req.settings.custom_fields:
         raw = values.get("custom." + definition.key, "")
         if definition.applies_to == "contact" and raw:

@@ -18,6 +18,7 @@ from bench.common import fmt, percentiles
 from devtools.firestore_emulator import FirestoreEmulator
 from models.domain import Activity, Company, Contact, Participant
 from models.repository import Repository, Touch, activity_id_for, connect, contact_id_for, contact_to_doc
+from models.signals import EMAIL, OURS, THEIRS, Exchange, thread_key
 
 log = logging.getLogger(__name__)
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
@@ -58,7 +59,10 @@ def seed(repo: Repository, activities: int) -> str:
                 subject=f"Subject {n}", snippet="a snippet of the message " * 4, direction="inbound",
                 participants=[Participant(email="rep@example.com", role="to")], contact_ids=[cid],
                 holders={"rep@example.com": f"{n:016x}"}))
-            touches.setdefault(cid, []).append(Touch(at, "email", "rep@example.com"))
+            # with what sync records of it (models.signals): the card computes the signals from these
+            exchange = Exchange(at, EMAIL, THEIRS if n % 2 else OURS, ("rep@example.com",), thread_key(f"t{n // 4}"))
+            touches.setdefault(cid, []).append(Touch(at, "email", "rep@example.com", activity_id_for(f"<{n}@bench>"),
+                                                     exchange.encode()))
         for cid, marks in touches.items():
             repo.record_touches(writer, cid, marks)
     return target

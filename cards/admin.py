@@ -134,6 +134,15 @@ def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, err
         paragraph(muted("The level is a ceiling: a rep can keep a thread, or everything with one person, to "
                         "who and when; private calendar events show teammates only a meeting and its time.")),
         *private_count_widgets(private_counts or {}),
+        # in this section, whose header list the admin card keeps: the thresholds are policy too
+        paragraph(bold("Needs attention") + " " + muted("when a contact shows there and in signal segments")),
+        text_input("waiting_on_us_days", "Waiting on us after (working days)",
+                   typed.get("waiting_on_us_days", str(settings.waiting_on_us_days))),
+        text_input("waiting_on_them_days", "Waiting on them after (working days)",
+                   typed.get("waiting_on_them_days", str(settings.waiting_on_them_days))),
+        text_input("cold_after_days", "Going cold after at least (days)",
+                   typed.get("cold_after_days", str(settings.cold_after_days))),
+        button_list(button("Save thresholds", viewer.act("admin_attention"), filled=True)),
     ], header="Privacy and auto-create"))
 
     exclusions: list[Widget] = [

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from cards.people import Person, Viewer
+from cards.relationship import relationship_widgets, signals_for
 from cards.timeline import fmt_date, timeline_row
 from cards.widgets import (
     Widget,
@@ -81,7 +82,9 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
         decorated_text(bold(contact.display_name), top_label=contact.title or None, bottom_label=company or None,
                        icon="PERSON", button_=button("Open", viewer.act("open_contact", contact_id=contact.id))),
         decorated_text(esc(", ".join(contact.emails)), icon="EMAIL"),
-        decorated_text(esc(contact.owner or "Unassigned"), top_label="Owner", icon="MULTIPLE_PEOPLE"),
+        decorated_text(esc(viewer.teammate(contact.owner) if contact.owner else "Unassigned"), top_label="Owner",
+                       bottom_label=contact.owner if contact.owner and contact.owner not in viewer.teammate(
+                           contact.owner) else None, icon="MULTIPLE_PEOPLE"),
         decorated_text(esc(LIFECYCLE_STAGES.get(contact.lifecycle_stage, contact.lifecycle_stage)),
                        top_label="Lifecycle stage", icon="STAR"),
         decorated_text(esc(", ".join(contact.tags)) or muted("No tags"), top_label="Tags", icon="BOOKMARK"),
@@ -107,6 +110,7 @@ def contact_widgets(person: Person, viewer: Viewer) -> list[Widget]:
         quick.append(button("Company", viewer.act("open_company", domain=contact.company_id)))
     widgets.append(button_list(*quick))
     widgets.extend(duplicate_widgets(contact, person.duplicates, viewer))
+    widgets.extend(relationship_widgets(contact, viewer))
     widgets.extend(also_in_touch(contact, viewer))
     widgets.append(divider())
     widgets.append(privacy_buttons(contact, viewer))
@@ -203,10 +207,11 @@ def merge_card(kept: Contact, other: Contact, conflicts: list[tuple[str, Any, An
 
 
 def contact_row(contact: Contact, viewer: Viewer) -> Widget:
-    """One clickable line for a contact in a list (home page, segments)."""
+    """One clickable line for a contact in a list (home page, segments), with its last activity (past only)."""
     bottom = contact.primary_email
-    if contact.last_activity_at:
-        bottom += f" · {fmt_date(contact.last_activity_at, viewer.tz)}"
+    last = signals_for(contact, viewer).last_activity_at
+    if last:
+        bottom += f" · {fmt_date(last, viewer.tz)}"
     return decorated_text(esc(contact.display_name), top_label=contact.title or contact.company_id or None,
                           bottom_label=bottom, icon="PERSON",
                           on_action=viewer.act("open_contact", contact_id=contact.id))
@@ -237,23 +242,37 @@ def also_in_touch(contact: Contact, viewer: Viewer) -> list[Widget]:
         return []
     widgets = [paragraph(bold("Also in touch"))]
     for at, rep in others:
-        widgets.append(decorated_text(esc(viewer.teammate(rep)), bottom_label=f"Last touch {fmt_date(at, viewer.tz)}",
-                                      icon="MULTIPLE_PEOPLE"))
+        shown = viewer.teammate(rep)  # its address under a name (a departed rep's says it already)
+        widgets.append(decorated_text(esc(shown), top_label=rep if rep not in shown else None,
+                                      bottom_label=f"Last touch {fmt_date(at, viewer.tz)}", icon="MULTIPLE_PEOPLE"))
     return widgets
 
 
 def timeline_widgets(contact_id: str, entries: list[TimelineEntry], next_cursor: str | None,
-                     viewer: Viewer, replace: bool = False, contact: Contact | None = None) -> list[Widget]:
-    """The rows, newest first, and "Show more" (which opens the timeline card, then pages inside it).
+                     viewer: Viewer, replace: bool = False, contact: Contact | None = None,
+                     now: dt.datetime | None = None) -> list[Widget]:
+    """"Upcoming" (soonest first) above the past rows (newest first), and "Show more" (which opens the
+    timeline card, then pages inside it). What is upcoming is decided now, so a meeting that passes
+    moves down without a sync.
 
     `contact` carries what reps made private with this person (models.rep_privacy)."""
-    widgets = [paragraph(bold("Team timeline"))]
-    if not entries:
-        widgets.append(paragraph(muted("Nothing yet.")))
+    now = now or dt.datetime.now(dt.UTC)
     level = viewer.settings.privacy_level
-    widgets.extend(timeline_row(entry, viewer.rep, level, viewer.tz, viewer.settings.departed_reps,
-                                private=hidden_from(entry, contact, viewer.rep))
-                   for entry in entries)
+
+    def row(entry: TimelineEntry) -> Widget:
+        return timeline_row(entry, viewer.rep, level, viewer.tz, viewer.teammate,
+                            private=hidden_from(entry, contact, viewer.rep))
+
+    upcoming = sorted((e for e in entries if e.at > now), key=lambda e: (e.at, e.activity_id))
+    past = [e for e in entries if e.at <= now]
+    widgets: list[Widget] = []
+    if upcoming:
+        widgets.append(paragraph(bold("Upcoming")))
+        widgets.extend(row(entry) for entry in upcoming)
+    widgets.append(paragraph(bold("Team timeline")))
+    if not past:
+        widgets.append(paragraph(muted("Nothing yet.")))
+    widgets.extend(row(entry) for entry in past)
     if next_cursor:
         more = viewer.act("show_more", contact_id=contact_id, cursor=next_cursor, replace="1" if replace else None)
         widgets.append(button_list(button("Show more", more)))

@@ -48,5 +48,9 @@ class Viewer:
         return action(self.actions + action_name, parameters)
 
     def teammate(self, rep: str) -> str:
-        """How a card names a rep: a departed one says so, so no card points at someone who left."""
-        return f"{rep} {FORMER_TEAMMATE}" if rep in self.settings.departed_reps else rep
+        """How a card names a rep: by name when sync learnt it (`Settings.rep_name`); a departed one says so,
+        with the address, so no card points at someone who left ("Ann Lee · ann@x.com (former teammate)")."""
+        name = self.settings.rep_names.get(rep)
+        if rep in self.settings.departed_reps:
+            return f"{name} · {rep} {FORMER_TEAMMATE}" if name else f"{rep} {FORMER_TEAMMATE}"
+        return name or rep

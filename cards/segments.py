@@ -21,7 +21,7 @@ from cards.widgets import (
     selection_input,
     text_input,
 )
-from models.domain import LIFECYCLE_STAGES, Contact, Segment
+from models.domain import LIFECYCLE_STAGES, SEGMENT_SIGNALS, Contact, Segment
 from models.segments import describe
 
 ANY = ""  # the dropdown value meaning "no filter on this"
@@ -66,6 +66,11 @@ def segment_form(viewer: Viewer, error: str | None = None, values: dict[str, str
                                                            ("Touched in the last…", "active")],
                         values.get("activity_mode", ANY)),
         text_input("activity_days", "Days", values.get("activity_days", ""), hint="e.g. 30"),
+        selection_input("signal", "Relationship", [("Any", ANY)] + [(label.capitalize() + ("…" if key == "strength"
+                                                                                             else ""), key)
+                                                                 for key, label in SEGMENT_SIGNALS.items()],
+                        values.get("signal", ANY)),
+        text_input("strength", "Strength (0-100)", values.get("strength", ""), hint="e.g. 60"),
     ]
     for definition in viewer.settings.custom_fields:
         if definition.applies_to != "contact":

@@ -9,7 +9,7 @@ Notes and logged calls are written for the team and always shown.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable
 
 from cards.widgets import Widget, decorated_text, esc, muted
 from models.domain import DEFAULT_PRIVACY_LEVEL, INBOUND, OUTBOUND, ActivityKind, TimelineEntry
@@ -44,11 +44,9 @@ def visible_text(entry: TimelineEntry, viewer: str, level: str | None) -> tuple[
     return "", ""
 
 
-def whose(entry: TimelineEntry, viewer: str, departed: Collection[str] = ()) -> str:
-    """Whose entry this is; a rep who left is named as a former teammate (their history stays visible)."""
-    def named(rep: str) -> str:
-        return f"{rep} {FORMER_TEAMMATE}" if rep in departed else rep
-
+def whose(entry: TimelineEntry, viewer: str, named: Callable[[str], str] = str) -> str:
+    """Whose row it is: "you", or the teammates holding it as `named` shows a rep (`Viewer.teammate`: by name
+    when sync learnt it, a rep who left as a former teammate; their history stays visible)."""
     if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
         return "you" if entry.author == viewer else (named(entry.author) if entry.author else "a teammate")
     if viewer in entry.holders:
@@ -57,12 +55,12 @@ def whose(entry: TimelineEntry, viewer: str, departed: Collection[str] = ()) -> 
 
 
 def timeline_row(entry: TimelineEntry, viewer: str, level: str | None, tz: dt.tzinfo,
-                 departed: Collection[str] = (), private: bool = False) -> Widget:
+                 named: Callable[[str], str] = str, private: bool = False) -> Widget:
     """`private`: a rep made this email private (models.rep_privacy): who and when only, whatever `level`."""
     subject, snippet = visible_text(entry, viewer, "metadata" if private else level)
     arrow = {INBOUND: "from", OUTBOUND: "to"}.get(entry.direction or "", "with")
     top = (f"{KIND_LABELS.get(entry.kind, entry.kind)} · {fmt_datetime(entry.at, tz)} · "
-           f"{whose(entry, viewer, departed)}")
+           f"{whose(entry, viewer, named)}")
     if entry.kind in (ActivityKind.NOTE, ActivityKind.CALL):
         text = esc(snippet) or muted("(empty)")
         snippet = ""

@@ -30,6 +30,7 @@ from models.merge import scan_address_conflicts
 from models.reassign import reassign_contacts
 from models.repository import Repository, connect
 from models.segments import get_segment
+from models.signals import rebuild_signals
 
 log = logging.getLogger("models")
 
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     exporter.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     duplicates = commands.add_parser("duplicates", help="list addresses held by two contacts (a full scan)")
     duplicates.add_argument("--tenant", required=True)
+    signals = commands.add_parser("signals", help="rebuild every contact's relationship signals from its "
+                                                  "activities (a full scan: after an upgrade)")
+    signals.add_argument("--tenant", required=True)
     reassign = commands.add_parser("reassign", help="hand a (departed) rep's contacts to teammates; resumable: "
                                                     "run the same command again after an interruption")
     reassign.add_argument("--tenant", required=True)
@@ -92,6 +96,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             return _import(repo, args, parser)
         if args.command == "export":
             return _export(repo, args)
+        if args.command == "signals":
+            print(f"rebuilt the signals of {rebuild_signals(repo)} contacts", file=sys.stderr)
+            return EXIT_OK
         if args.command == "reassign":
             return _reassign(repo, args, parser)
         return _duplicates(repo)

@@ -171,10 +171,21 @@ class Settings:
     internal_domains: list[str] = dataclasses.field(default_factory=list)
     custom_fields: list[CustomFieldDefinition] = dataclasses.field(default_factory=list)
     admins: list[str] = dataclasses.field(default_factory=list)
+    # "Needs attention" thresholds (issue 17; defaults in models.signals): working days unanswered, days silent
+    waiting_on_us_days: int = 2
+    waiting_on_them_days: int = 5
+    cold_after_days: int = 30
+    # rep mailbox -> display name, from the From header of their own mail (`Repository.record_rep_name`);
+    # kept beside the settings by sync, never edited on the admin card
+    rep_names: dict[str, str] = dataclasses.field(default_factory=dict)
     skipped_categories: list[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_SKIPPED_CATEGORIES))
     # reps who left (suspended or deleted in the Directory, or marked by an admin): kept by sync and the
     # admin actions through `Repository.mark_departed`/`mark_returned`, never by `save_settings`
     departed_reps: list[str] = dataclasses.field(default_factory=list)
+
+    def rep_name(self, rep: str) -> str:
+        """How a teammate is shown: their name when sync learnt it, else their address."""
+        return self.rep_names.get(rep) or rep
 
     def field_definition(self, key: str, applies_to: str = "contact") -> CustomFieldDefinition | None:
         for definition in self.custom_fields:
@@ -184,6 +195,9 @@ class Settings:
 
 
 SEGMENT_ACTIVITY_MODES = ("inactive", "active")  # "no touch in N days" / "touched in the last N days"
+# relationship signals a segment may filter on (issue 17; models.signals), with what a rep reads
+SEGMENT_SIGNALS = {"waiting_on_us": "waiting on us", "waiting_on_them": "waiting on them",
+                   "going_cold": "going cold", "strength": "strength at least"}
 
 
 @dataclasses.dataclass
@@ -193,7 +207,9 @@ class Segment:
     `tag`, `lifecycle_stage`, `owner`, `company_id` and each `custom` value are
     equalities; `activity_days` with `activity_mode` "inactive" means no touch
     in that many days (contacts never touched included), "active" a touch
-    within them. `count`/`counted_at` cache the last count (see models.segments).
+    within them. `signal` filters on a relationship signal (`SEGMENT_SIGNALS`; "strength"
+    with `strength_at_least`), one range a query: never with an activity window.
+    `count`/`counted_at` cache the last count (see models.segments).
     """
 
     id: str
@@ -205,6 +221,8 @@ class Segment:
     activity_mode: str | None = None
     activity_days: int | None = None
     custom: dict[str, Any] = dataclasses.field(default_factory=dict)
+    signal: str | None = None
+    strength_at_least: int | None = None
     count: int | None = None
     counted_at: dt.datetime | None = None
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
@@ -243,6 +261,8 @@ class Contact:
     # bucket -> {"rows": rows placed there, "lo"/"hi": epoch seconds of its oldest/newest row}
     # (`models.repository`: how the reader finds the newest rows without reading every part)
     timeline_parts: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    # activity id -> what that email or meeting says of the relationship (models.signals, sync-maintained)
+    exchanges: dict[str, str] = dataclasses.field(default_factory=dict)
     # privacy a rep controls (models.rep_privacy): reps who made everything with this person private, and
     # thread keys (a normalised subject's hash) -> the reps who made that thread private
     private_reps: list[str] = dataclasses.field(default_factory=list)
@@ -312,6 +332,7 @@ class Activity:
     end_at: dt.datetime | None = None
     external_key: str | None = None  # Message-ID header, or iCalUID + start
     created_at: dt.datetime = dataclasses.field(default_factory=utcnow)
+    utc_offset: int | None = None  # minutes east of UTC of an email's Date header (the sender's time zone)
     # what identifies an email beyond its sender-written Message-ID (`sync.gmail.message_evidence`):
     # a copy whose evidence differs is another message, never merged into this one
     evidence: str = ""

@@ -62,6 +62,7 @@ from models.repository import (
     contact_to_doc,
     month_of,
 )
+from models.signals import thresholds_of
 
 log = logging.getLogger(__name__)
 
@@ -340,6 +341,9 @@ def merge_contacts(repo: Repository, keep_id: str, merge_id: str, *,
     # 4. company samples
     _fix_company_samples(repo, kept, other)
     hook("company")
+
+    # what segments query of the kept contact's signals (issue 17), before the alias ends the merge
+    repo.refresh_signals([kept.id], thresholds_of(repo.get_settings()))
 
     # 5. alias last: from here on everything reaching the merged id lands on the kept one
     with repo.batch() as writer:

@@ -31,7 +31,7 @@ import re
 
 from models.domain import ActivityKind, Contact, TimelineEntry
 
-REPLY_PREFIXES = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|sv|wg|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+REPLY_PREFIXES = re.compile(r"^\s*(?:(?:re|fw|fwd|aw|sv|vs|wg|tr|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 THREAD_KEY_LENGTH = 16  # hex digits of the normalised subject's SHA-256: a map key on the contact
 
 
@@ -41,7 +41,8 @@ def thread_subject(subject: str) -> str:
 
 
 def thread_key(subject: str) -> str | None:
-    """The key a thread is marked under; None for an email without a subject (mark the person instead)."""
+    """The key of an email's thread, the same in every teammate's mailbox (Gmail thread ids are not); None
+    for an email without a subject. What a rep marks private and what `models.signals` groups replies by."""
     normalised = thread_subject(subject)
     return hashlib.sha256(normalised.encode()).hexdigest()[:THREAD_KEY_LENGTH] if normalised else None
 

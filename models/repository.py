@@ -162,6 +162,15 @@ from models.domain import (
 from models.leases import Lease, LeaseDocuments, Leases, LeaseState
 from models.precedence import best_name, current_job, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
+from models.signals import (
+    OPEN_THREAD_DAYS,
+    Thresholds,
+    expired_exchanges,
+    merged_exchanges,
+    of_contact,
+    stored_fields,
+    waiting_cutoff,
+)
 from models.watches import Watch
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
@@ -174,6 +183,7 @@ MESSAGE_INDEX_BUCKETS = 16  # ~600 Gmail ids a bucket per 10,000 messages; at mo
 COMPANY_CONTACT_SAMPLE = 25  # how many contact ids a company keeps for its card
 UNLINKED_IDS_MAX = 2_000  # activity ids an `unlinked/{email}` list keeps (~60 KB) before it says `overflow`
 TIMELINE_BUCKETS_PER_READ = 3  # months fetched per get_all while filling a timeline page
+NEXT_MONTH_DAYS = 31  # from any day, 31 days later is in the next calendar month
 # Rows a timeline bucket takes before the month spills into its next part. A row is at most ~3.2 KB
 # (`_entry_doc`'s bounds), so a full part stays under 0.7 MiB, leaving room for concurrent writers'
 # overfill under Firestore's 1 MiB document limit; a typical row (~400 B) makes a part ~80 KB.
@@ -192,7 +202,9 @@ _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
 # A contact's fields only sync's counters set (`record_touches`): an edit, an import, a merge or
 # sync's own contact creation writes a contact without them, so it never resets what was raised.
 # The reps' privacy marks (`set_person_private`, `set_thread_private`) are written by transforms only, too.
-SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "timeline_parts", "private_reps", "private_threads")
+SIGNAL_FIELDS = ("awaiting_us_at", "awaiting_them_at", "cold_at", "next_meeting_at", "strength")  # models.signals
+SYNC_ONLY_FIELDS = (*_EPOCH_FIELDS, "touches", "timeline_months", "timeline_parts", "exchanges", "private_reps",
+                    "private_threads")
 _KIND_COUNTERS = {ActivityKind.EMAIL: ("last_email_at",), ActivityKind.MEETING: ("last_meeting_at",)}
 
 
@@ -393,8 +405,15 @@ def _progress_of(snapshot, rep: str) -> Mailbox | None:
 
 
 def _settings_of(root_snapshot) -> Settings:
-    """The settings a tenant's root document holds (defaults when it does not exist)."""
-    return settings_from_doc((root_snapshot.to_dict() or {}).get("settings") if root_snapshot.exists else None)
+    """The settings a tenant's root document holds (defaults when it does not exist).
+
+    The teammates' names sync learnt (`rep_names`, beside `settings` so that saving
+    the admin's settings never overwrites them) come with them.
+    """
+    data = (root_snapshot.to_dict() or {}) if root_snapshot.exists else {}
+    settings = settings_from_doc(data.get("settings"))
+    settings.rep_names = {unquote(rep): name for rep, name in (data.get("rep_names") or {}).items()}
+    return settings
 
 
 def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -456,11 +475,17 @@ class HomeView:
 
 @dataclasses.dataclass(frozen=True)
 class Touch:
-    """One activity's mark on a contact: when, what kind, and which rep (None for notes and calls)."""
+    """One activity's mark on a contact: when, what kind, and which rep (None for notes and calls).
+
+    `exchange` is what the activity says of the relationship (`models.signals.Exchange.encode`),
+    kept on the contact under `activity_id`.
+    """
 
     at: dt.datetime
     kind: str
     rep: str | None = None
+    activity_id: str | None = None
+    exchange: str | None = None
     bucket: str | None = None  # the timeline bucket its row is in, when known (else its month's first)
 
 
@@ -689,8 +714,17 @@ class Repository:
 
     def save_settings(self, settings: Settings) -> None:
         data = dataclasses.asdict(settings)
+        data.pop("rep_names")  # sync's, beside the settings (`record_rep_name`)
         data.pop("departed_reps")  # kept by mark_departed / mark_returned only (a transform, never a stale copy)
         self.root.set({"settings": data}, merge=True, **self._rpc)
+
+    def record_rep_name(self, writer: WriteSet, rep: str, name: str) -> None:
+        """Remember how a teammate is called (their own From name; the Directory's `name.fullName` would do too).
+
+        A field-level merge of `rep_names.{rep}` on the tenant's root document, which
+        every card already reads for the settings: showing names costs no read.
+        """
+        writer.set(self.root, {"rep_names": {doc_id(rep): name}}, merge=True)
 
     # --- contacts -----------------------------------------------------------------------
 
@@ -865,15 +899,23 @@ class Repository:
             self.remove_from_company_sample(writer, contact.company_id, contact.id)
         writer.delete(self.contact_ref(contact.id))
 
-    def record_touches(self, writer: WriteSet, contact_id: str, touches: Iterable[Touch]) -> None:
+    def record_touches(self, writer: WriteSet, contact_id: str, touches: Iterable[Touch],
+                       now: dt.datetime | None = None) -> None:
         """Raise a contact's counters to what `touches` show, in one write (never lowers; safe to repeat).
 
         Every `put_activity` for a contact must be followed by this for the same
-        activities: it is what lists the contact's timeline months.
+        activities: it is what lists the contact's timeline months. Only what has
+        happened by `now` raises "last" counters: an upcoming meeting is kept in
+        `exchanges` (with each touch's), from which the cards tell past from
+        upcoming when they are read (`models.signals`). Each exchange is a
+        field-level merge under its activity id, so concurrent writers and
+        reruns write the same value.
         """
+        now = now or utcnow()
         latest: dict[str, float] = {}
         reps: dict[str, float] = {}
         firsts: dict[str, float] = {}
+        exchanges: dict[str, str] = {}
         months = set()
         spans: dict[str, list[float]] = {}
         for touch in touches:
@@ -882,23 +924,84 @@ class Repository:
             months.add(bucket)
             span = spans.setdefault(bucket, [epoch, epoch])
             span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
+            if touch.activity_id and touch.exchange:
+                exchanges[touch.activity_id] = touch.exchange
+            exchanged = bool(touch.rep) and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING)
+            if exchanged:  # an upcoming meeting too: the owner never depends on when sync ran
+                firsts[doc_id(touch.rep)] = min(firsts.get(doc_id(touch.rep), epoch), epoch)
+            if touch.at > now:
+                continue
             fields = ["last_activity_at", *_KIND_COUNTERS.get(touch.kind, ())]
             for name in fields:
                 latest[name] = max(latest.get(name, epoch), epoch)
-            if touch.rep and touch.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
+            if exchanged:
                 reps[doc_id(touch.rep)] = max(reps.get(doc_id(touch.rep), epoch), epoch)
-                firsts[doc_id(touch.rep)] = min(firsts.get(doc_id(touch.rep), epoch), epoch)
         if not months:
             return
         data: dict[str, Any] = {name: firestore.Maximum(value) for name, value in latest.items()}
         if reps:
             data["touches"] = {rep: firestore.Maximum(value) for rep, value in reps.items()}
-            # each rep's first exchange: what `settle_synced_contacts` picks the owner by
+        if firsts:  # each rep's first exchange: what `settle_synced_contacts` picks the owner by
             data["first_touches"] = {rep: firestore.Minimum(value) for rep, value in firsts.items()}
         data["timeline_months"] = firestore.ArrayUnion(sorted(months))
         data["timeline_parts"] = {bucket: {"lo": firestore.Minimum(lo), "hi": firestore.Maximum(hi)}
                                   for bucket, (lo, hi) in spans.items()}
+        if exchanges:
+            data["exchanges"] = exchanges
         writer.set(self.contact_ref(contact_id), data, merge=True)
+
+    def refresh_signals(self, contact_ids: Iterable[str], thresholds: Thresholds,
+                        now: dt.datetime | None = None) -> int:
+        """Bring what contacts keep of their signals up to date with their exchanges; the writes made.
+
+        Sync calls it after a pass for the contacts it touched and those whose
+        next meeting has passed (`contacts_with_passed_meetings`). It writes the
+        moments segments query (`models.signals.stored_fields`) where they
+        changed, raises "last" counters to what has now happened (a meeting
+        that passed), as `Maximum` transforms, and drops exchanges older than
+        `models.signals.EXCHANGE_HORIZON_DAYS` (no signal reads them). Each write is conditional on the
+        contact being unchanged since it was read (`_commit_unless_stale`),
+        so a concurrent sync's exchanges are never overwritten with values
+        computed without them: the batch is planned again from a fresh read.
+        """
+        now = now or utcnow()
+        ids = list(dict.fromkeys(contact_ids))
+        written = 0
+        for start in range(0, len(ids), FIRESTORE_BATCH_MAX):
+            refs = [self.contact_ref(c) for c in ids[start:start + FIRESTORE_BATCH_MAX]]
+            for _ in range(WRITE_ATTEMPTS):
+                batch, count = self.client.batch(), 0
+                for snapshot in self.get_all(refs):
+                    contact = contact_from_doc(snapshot)
+                    if contact.merged_into:
+                        continue
+                    signals = of_contact(contact, now, thresholds)
+                    stored = snapshot.to_dict()
+                    data: dict[str, Any] = {k: v for k, v in stored_fields(signals).items() if stored.get(k) != v}
+                    for name in _EPOCH_FIELDS:
+                        at = getattr(signals, name)
+                        if at is not None and (stored.get(name) is None or at.timestamp() > stored[name]):
+                            data[name] = firestore.Maximum(at.timestamp())
+                    for activity_id in expired_exchanges(contact.exchanges, now):  # keeps the map bounded
+                        data[FieldPath("exchanges", activity_id).to_api_repr()] = firestore.DELETE_FIELD
+                    if data:
+                        batch.update(snapshot.reference, data,
+                                     option=self.client.write_option(last_update_time=snapshot.update_time))
+                        count += 1
+                if not count or self._commit_unless_stale(batch):
+                    written += count
+                    break
+        return written
+
+    def rebuild_exchanges(self, contact_id: str, exchanges: Mapping[str, str]) -> None:
+        """Replace a contact's whole `exchanges` map (`models.signals.rebuild_signals`: an admin repair)."""
+        self.contact_ref(contact_id).update({"exchanges": dict(exchanges)}, **self._rpc)
+
+    def contacts_with_passed_meetings(self, now: dt.datetime | None = None) -> list[str]:
+        """Contacts whose next meeting has started since their signals were refreshed (a query: sync only)."""
+        query = self.root.collection("contacts").where(
+            filter=FieldFilter("next_meeting_at", "<=", to_epoch(now or utcnow())))
+        return [s.id for s in self._stream(query.select([]))]
 
     def record_company_activity(self, writer: WriteSet, company_id: str, at: dt.datetime) -> None:
         """Raise a company's `last_activity_at` to `at` (a `Maximum`, like a contact's counters)."""
@@ -1031,6 +1134,9 @@ class Repository:
             bucket = activity.timeline_buckets.get(contact_id) or month_of(activity.at)
             writer.set(self.timeline_ref(contact_id, bucket), {"entries": {activity.id: firestore.DELETE_FIELD}},
                        merge=True)
+            if activity.kind in (ActivityKind.EMAIL, ActivityKind.MEETING):
+                writer.set(self.contact_ref(contact_id), {"exchanges": {activity.id: firestore.DELETE_FIELD}},
+                           merge=True)
         for mailbox, held_id in activity.holders.items() if activity.kind == ActivityKind.EMAIL else ():
             writer.delete(self.message_ref(mailbox, held_id))
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
@@ -1248,6 +1354,10 @@ class Repository:
             data["timeline_months"] = firestore.ArrayUnion([note_month])
         if other.touches:
             data["touches"] = {doc_id(rep): firestore.Maximum(to_epoch(at)) for rep, at in other.touches.items()}
+        exchanges = merged_exchanges(kept.exchanges, other.exchanges)
+        changed = {aid: raw for aid, raw in exchanges.items() if kept.exchanges.get(aid) != raw}
+        if changed:  # field by field, so what sync adds meanwhile stays
+            data["exchanges"] = changed
         if other.private_reps:  # what a rep made private with the merged person stays private
             data["private_reps"] = firestore.ArrayUnion(other.private_reps)
         if other.private_threads:
@@ -1304,6 +1414,8 @@ class Repository:
                 q = q.where(filter=FieldFilter(field, "==", value))
         for key, value in sorted(segment.custom.items()):
             q = q.where(filter=FieldFilter(f"custom.{key}", "==", value))
+        if segment.signal:
+            return self._signal_query(q, segment, now or utcnow())
         if segment.activity_mode in SEGMENT_ACTIVITY_MODES and segment.activity_days:
             cutoff = to_epoch((now or utcnow()) - dt.timedelta(days=segment.activity_days))
             if segment.activity_mode == "inactive":
@@ -1314,6 +1426,28 @@ class Repository:
                 q = q.where(filter=FieldFilter("last_activity_at", ">=", cutoff))
                 q = q.order_by("last_activity_at", direction=firestore.Query.DESCENDING)
         return q
+
+    def _signal_query(self, q, segment: Segment, now: dt.datetime):
+        """A segment's signal filter: a range on the moment the contact keeps (`refresh_signals`), compared
+        with `now` and the tenant's thresholds here, so a contact enters the segment as time passes."""
+        if segment.activity_mode and segment.activity_days:
+            raise ValueError("a segment filters on a signal or on last activity, not both")
+        if segment.signal == "strength":
+            q = q.where(filter=FieldFilter("strength", ">=", int(segment.strength_at_least or 0)))
+            return q.order_by("strength", direction=firestore.Query.DESCENDING)
+        settings = self.get_settings()
+        if segment.signal in ("waiting_on_us", "waiting_on_them"):
+            field = "awaiting_us_at" if segment.signal == "waiting_on_us" else "awaiting_them_at"
+            days = settings.waiting_on_us_days if segment.signal == "waiting_on_us" else settings.waiting_on_them_days
+            cutoff = waiting_cutoff(now, days)
+        elif segment.signal == "going_cold":
+            field, cutoff = "cold_at", now
+        else:
+            raise ValueError(f"unknown segment signal {segment.signal!r}")
+        q = q.where(filter=FieldFilter(field, "<=", to_epoch(cutoff)))
+        if field != "cold_at":  # a conversation silent for long is closed (models.signals.OPEN_THREAD_DAYS)
+            q = q.where(filter=FieldFilter(field, ">=", to_epoch(now - dt.timedelta(days=OPEN_THREAD_DAYS))))
+        return q.order_by(field, direction=firestore.Query.ASCENDING)  # the longest waiting first
 
     def segment_contacts(self, segment: Segment, after: str | None, size: int,
                          now: dt.datetime | None = None) -> list[Contact]:
@@ -1759,6 +1893,12 @@ class Repository:
     def clear_pending_link(self, writer: WriteSet, contact_id: str) -> None:
         writer.set(self.contact_ref(contact_id), {"link_pending": firestore.DELETE_FIELD}, merge=True)
 
+    def activities_of_contact(self, contact_id: str) -> list[Activity]:
+        """Every activity linked to a contact (a query: repairs and tests, never a card)."""
+        query = self.root.collection("activities").where(filter=FieldFilter("contact_ids", "array_contains",
+                                                                            contact_id))
+        return [activity_from_doc(s) for s in self._stream(query)]
+
     def activities_held_by(self, mailbox: str, held_ids: Iterable[str] | None = None) -> list[Activity]:
         """Activities a mailbox holds: those with these Gmail/Calendar ids there, or all of them."""
         field = FieldPath("holders", doc_id(mailbox)).to_api_repr()
@@ -1836,8 +1976,8 @@ class Repository:
         """
         root, recorded = self.root, self.message_ref(rep, message_id)
         indexed, own = self.message_index_ref(rep, message_id), self.mailbox_ref(rep)
-        fields = ["settings", "activity_id", "subject", "participants", FieldPath("ids", message_id).to_api_repr(),
-                  *MAILBOX_PROGRESS_FIELDS]
+        fields = ["settings", "rep_names", "activity_id", "subject", "participants",
+                  FieldPath("ids", message_id).to_api_repr(), *MAILBOX_PROGRESS_FIELDS]
         found = {s.reference.path: s for s in self.get_all([root, recorded, indexed, own], field_paths=fields)}
         settings = _settings_of(found[root.path]) if root.path in found else Settings()
         view = MessageView(settings, None, mailbox=_progress_of(found.get(own.path), rep))
@@ -1880,7 +2020,9 @@ class Repository:
         contact_ids = list(dict.fromkeys([*guessed, *linked]))
         company_ids = list(dict.fromkeys([*(d for d in domains.values() if d),
                                           *(activity.company_ids if activity is not None else [])]))
-        months = recent_months(now or utcnow(), TIMELINE_BUCKETS_PER_READ)
+        now = now or utcnow()
+        # next month too: a meeting booked there heads the timeline ("Upcoming"), read in the same round trip
+        months = [month_of(now + dt.timedelta(days=NEXT_MONTH_DAYS)), *recent_months(now, TIMELINE_BUCKETS_PER_READ)]
         prefetched = list(dict.fromkeys(linked if activity is not None else guessed))
         buckets: dict[str, dict[str, dict[str, str]]] = {cid: {m: {} for m in months} for cid in prefetched}
         refs = ([self.email_ref(e) for e in emails] + [self.contact_ref(c) for c in contact_ids]

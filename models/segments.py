@@ -12,7 +12,12 @@ null` to leave merge aliases out, and for an activity window a range on
 `last_activity_at` ordered by it ("inactive": longest-neglected first, never
 touched first of all; "active": most recent first). Without a window the order
 is the document id, which needs no composite index (equality-only queries are
-served by merging single-field indexes). With a window, `firestore.indexes.json`
+served by merging single-field indexes). A relationship signal (issue 17: waiting
+on us or on them, going cold, strength at least N) is a range on the moment the
+contact keeps of it (`Repository.refresh_signals`), compared with now and the
+tenant's thresholds when the query runs, ordered by it, with the same
+`(field, moment)` indexes shipped; a segment has a signal or an activity window,
+never both (one range a query). With a window, `firestore.indexes.json`
 ships one `(field, last_activity_at)` index per standard filter field, which
 Firestore's index merging combines for any mix of them. A custom-field value
 combined with an activity window needs its own `(custom.<key>,
@@ -36,7 +41,7 @@ import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from models.domain import LIFECYCLE_STAGES, Contact, Segment, utcnow
+from models.domain import LIFECYCLE_STAGES, SEGMENT_SIGNALS, Contact, Segment, utcnow
 from models.repository import Repository, new_id
 
 PAGE_SIZE = 20  # contacts on one page of a segment's list
@@ -84,6 +89,10 @@ def describe(segment: Segment) -> str:
         parts.append(f"no touch in {segment.activity_days} days")
     elif segment.activity_days and segment.activity_mode == "active":
         parts.append(f"touched in the last {segment.activity_days} days")
+    if segment.signal == "strength":
+        parts.append(f"strength at least {segment.strength_at_least or 0}")
+    elif segment.signal:
+        parts.append(SEGMENT_SIGNALS.get(segment.signal, segment.signal))
     parts.extend(f"{key} = {value}" for key, value in sorted(segment.custom.items()))
     return " · ".join(parts) or "every contact"
 

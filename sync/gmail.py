@@ -133,6 +133,16 @@ def is_bulk(headers: dict[str, str]) -> bool:
                 or (auto and auto != "no"))
 
 
+def date_offset(headers: dict[str, str]) -> int | None:
+    """The Date header's offset from UTC in minutes (the sender's time zone), None when absent or unparsable."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(headers.get("date") or "")
+    except (TypeError, ValueError, IndexError):
+        return None
+    offset = parsed.utcoffset() if parsed.tzinfo is not None else None
+    return int(offset.total_seconds() // 60) if offset is not None else None
+
+
 def message_time(headers: dict[str, str], internal_date: str | None) -> dt.datetime:
     """The Date header (the same in every mailbox holding the mail), else Gmail's internalDate."""
     raw = headers.get("date")
@@ -184,7 +194,8 @@ def parse_message(message: dict, mailbox: str,
     return Item(external_key=key, activity_id=activity_id_for(key), kind=ActivityKind.EMAIL, held_id=message["id"],
                 at=message_time(headers, message.get("internalDate")), subject=subject,
                 snippet=html.unescape(message.get("snippet") or ""), participants=participants,
-                bulk=is_bulk(headers), evidence=message_evidence(participants, headers, subject),
+                bulk=is_bulk(headers), utc_offset=date_offset(headers),
+                evidence=message_evidence(participants, headers, subject),
                 address_text=tuple(headers[h] for h, _ in ADDRESS_HEADERS if headers.get(h)))
 
 

@@ -32,6 +32,7 @@ class Item:
     end_at: dt.datetime | None = None
     bulk: bool = False  # mailing list, newsletter, auto-submitted
     declined: frozenset[str] = frozenset()  # attendees who declined (not "met with")
+    utc_offset: int | None = None  # an email's Date header offset, minutes east of UTC (models.signals)
     evidence: str = ""  # an email's sender, Date header and subject, digested (`sync.gmail.message_evidence`)
     # the address headers (or attendee addresses) as written: exclusions check every address they name,
     # the ones parsing dropped (`pät@…`, a trailing dot) too (`Team.excludes`)

@@ -43,7 +43,7 @@ from sync.directory import Workspace, mark_departures, read_workspace, record_wo
 from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
-from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, settle_contacts
+from sync.writer import CHUNK_WRITES_MAX, SyncWriter, TenantState, link_pending, refresh_signals, settle_contacts
 
 log = logging.getLogger(__name__)
 
@@ -194,19 +194,29 @@ class SyncRun:
                 with old.lock:  # the writers touch `in_flight` under it; landed commits need no waiting
                     for activity_id in [a for a, commit in old.in_flight.items() if commit.done()]:
                         del old.in_flight[activity_id]
-                # the names seen are one dict too: a sync of the old state still adds to what `link` settles
+                # the names seen and the contacts touched are shared too: a sync of the old state still adds
+                # to what `link` settles and refreshes
                 fresh.lock, fresh.in_flight, fresh.names_seen = old.lock, old.in_flight, old.names_seen
                 fresh.noted = old.noted
+                fresh.touched = old.touched
                 self._tenants[tenant] = fresh
 
     def link(self, tenant: str) -> None:
-        """Link contacts this run created to what other mailboxes stored before they existed, then settle
-        the names and owners of the contacts its syncs saw by `models.precedence`, whatever their order.
+        """Link contacts this run created to what other mailboxes stored before they existed, settle the
+        names and owners of the contacts its syncs saw by `models.precedence`, whatever their order, then
+        refresh the signals' moments of the contacts whose exchanges changed (issue 17: what segments query).
 
         The settle step moves no cursor and needs no lease: each contact is
         rewritten with a conditional write on the version it read (another
         process settling the same people retries on the newer one), so two
         processes settling at once converge on the same result.
+
+        Signals come last: they are computed from a contact's `exchanges`,
+        which linking adds to (a contact created this run gets the exchanges
+        other mailboxes stored before it existed). Settling reads and writes
+        none of what signals read, but both rewrite contacts conditionally on
+        the version they read: run last, the refresh plans on versions no
+        later step of this pass changes, so neither has to plan again.
         """
         state = self.tenant(tenant)
         with state.lock:
@@ -214,6 +224,8 @@ class SyncRun:
             self.link_writes += link_pending(state.repo, noted)
             state.noted -= noted
         settle_contacts(state)
+        with state.lock:
+            self.link_writes += refresh_signals(state)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.

@@ -74,7 +74,7 @@ from collections.abc import Iterable
 from google.api_core import exceptions as core_exceptions
 
 from models.addresses import company_domain, name_key, name_parts
-from models.domain import Activity, ActivityKind, Company, Contact, Participant
+from models.domain import Activity, ActivityKind, Company, Contact, Participant, utcnow
 from models.precedence import name_rank
 from models.repository import (
     COMPANY_CONTACT_SAMPLE,
@@ -87,6 +87,7 @@ from models.repository import (
     month_of,
 )
 from models.rules import company_name_for
+from models.signals import exchange_code, is_internal_to, thresholds_of
 from models.writes import RecordingWriteSet
 from sync.linking import Item, Team
 
@@ -114,6 +115,7 @@ class TenantState:
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
         self.noted: set[str] = set()  # addresses noted unlinked this run: `link_pending` checks them again
+        self.touched: set[str] = set()  # contact ids whose exchanges this run changed (`refresh_signals`)
         # address without a contact -> ids its `unlinked` list holds (None: it says `overflow`)
         self.unlinked: dict[str, int | None] = {}
         self.placement = repo.timeline_placement()  # used under `lock`
@@ -163,6 +165,7 @@ class SyncWriter:
         self._pending: list[concurrent.futures.Future] = []
         self._committed = 0  # writes of chunk commits that succeeded
         self._committed_lock = threading.Lock()
+        self._named = False  # the rep's own name was recorded this run
 
     @property
     def writes(self) -> int:
@@ -188,6 +191,7 @@ class SyncWriter:
         if not kept:
             return
         kept.sort(key=lambda i: (i.at, i.activity_id))  # a chunk then spans a short time: fewer buckets
+        self._note_own_name(kept)
         with self.state.lock:
             self._lookup({p.email for item in kept for p in self.team.external(item)})
             self._create_contacts(kept)
@@ -197,6 +201,16 @@ class SyncWriter:
                     if contact_id:
                         self.state.note_name(contact_id, self.mailbox, person.name, person.email)
             self._write_activities(kept)
+
+    def _note_own_name(self, items: list[Item]) -> None:
+        """The rep's display name from the From header of their own mail, once a run (`record_rep_name`)."""
+        if self._named:
+            return
+        name = next((p.name for item in items for p in item.participants
+                     if p.role == "from" and p.email == self.mailbox and p.name), "")
+        if name:
+            self._named = True
+            self.repo.record_rep_name(self.batch, self.mailbox, name)
 
     def _lookup(self, emails: set[str]) -> None:
         missing = [e for e in emails if e not in self.state.contacts]
@@ -384,17 +398,20 @@ class SyncWriter:
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
         unlinked: dict[str, list[str]] = collections.defaultdict(list)
+        now = utcnow()
         for activity in activities:
-            for contact_id in activity.contact_ids:
-                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox,
-                                                 activity.timeline_buckets.get(contact_id)))
+            for contact_id in activity.contact_ids:  # with what it says of the relationship (models.signals)
+                exchange = exchange_code(activity, contact_id, self.state.contacts.get, self.team.is_internal, now)
+                touches[contact_id].append(Touch(activity.at, activity.kind, self.mailbox, activity.id, exchange,
+                                                 bucket=activity.timeline_buckets.get(contact_id)))
             for company_id in activity.company_ids:
                 companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
             for person in self.team.external_participants(activity.participants):
                 if not self.state.contacts.get(person.email) and not self.team.is_role(person.email):
                     unlinked[person.email].append(activity.id)
+        self.state.touched.update(touches)
         for contact_id, marks in touches.items():
-            self.repo.record_touches(writes, contact_id, marks)
+            self.repo.record_touches(writes, contact_id, marks, now)
         for company_id, at in companies.items():
             self.repo.record_company_activity(writes, company_id, at)
         for email, activity_ids in unlinked.items():
@@ -498,7 +515,8 @@ class SyncWriter:
         activity = Activity(id=item.activity_id, kind=item.kind, at=item.at, subject="" if private else item.subject,
                             snippet=item.snippet, participants=participants, contact_ids=contact_ids,
                             company_ids=companies, holders=holders, end_at=item.end_at,
-                            external_key=item.external_key, evidence=(old.evidence if old else "") or item.evidence,
+                            external_key=item.external_key, utc_offset=item.utc_offset,
+                            evidence=(old.evidence if old else "") or item.evidence,
                             timeline_buckets=placed, private=private)
         activity.direction = self.team.direction_of(activity.participants, item.kind)
         if created_at is not None:
@@ -512,9 +530,11 @@ class SyncWriter:
         self.drain()
         with self.state.lock:
             self.batch.commit()
-            held = [activity.id for activity in activities if self.mailbox in activity.holders]
+            held = [activity for activity in activities if self.mailbox in activity.holders]
             # decided where it is stored, in a transaction: another process may hold them too (module doc)
-            self.counts.removed += self.repo.release_activities(self.mailbox, held)
+            self.counts.removed += self.repo.release_activities(self.mailbox, [a.id for a in held])
+            for activity in held:  # their signals are refreshed (an activity removed takes its exchanges)
+                self.state.touched.update(activity.contact_ids)
 
     def release_held(self, held_ids: list[str], kind: str) -> None:
         """Release the activities holding these Gmail message or Calendar event ids here."""
@@ -535,6 +555,20 @@ class SyncWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+
+
+def refresh_signals(state: TenantState) -> int:
+    """After a pass: what the contacts it touched keep of their signals, and those whose meeting passed.
+
+    Returns the Firestore writes made (none when nothing changed: a no-op pass
+    costs one query, for meetings that have passed).
+    """
+    repo, now = state.repo, utcnow()
+    contact_ids = state.touched | set(state.created) | set(repo.contacts_with_passed_meetings(now))
+    state.touched.clear()  # in place, under the caller's lock: a worker's refreshed state shares the set
+    if not contact_ids:
+        return 0
+    return repo.refresh_signals(sorted(contact_ids), thresholds_of(repo.get_settings()), now)
 
 
 def settle_contacts(state: TenantState) -> int:
@@ -578,6 +612,8 @@ def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
     touches: dict[str, list[Touch]] = collections.defaultdict(list)
     companies: dict[str, dt.datetime] = {}
     changed, links = [], []
+    settings, now = repo.get_settings(), utcnow()
+    internal = is_internal_to([repo.tenant, *settings.internal_domains])
     for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
         linked = list(dict.fromkeys(by_email[p.email] for p in activity.participants if p.email in by_email))
         links.append((activity, linked))
@@ -593,14 +629,16 @@ def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
         # new links only (holders are their mailboxes'); places the new rows first
         repo.put_activities(batch, changed, holders=())
         # every holder touches the contact: a holder in another process may have linked it already, but
-        # only for its own mailbox (touches are `Maximum`s: recording them again changes nothing)
+        # only for its own mailbox (touches are `Maximum`s, exchanges one field each: recording them again
+        # changes nothing)
         for activity, linked in links:
-            for contact_id in linked:
+            for contact_id in linked:  # with what it says of the relationship (models.signals)
+                exchange = exchange_code(activity, contact_id, by_email.get, internal, now)
                 for rep in activity.holders:
-                    touches[contact_id].append(Touch(activity.at, activity.kind, rep,
-                                                     activity.timeline_buckets.get(contact_id)))
+                    touches[contact_id].append(Touch(activity.at, activity.kind, rep, activity.id, exchange,
+                                                     bucket=activity.timeline_buckets.get(contact_id)))
         for contact_id, marks in touches.items():
-            repo.record_touches(batch, contact_id, marks)
+            repo.record_touches(batch, contact_id, marks, now)
         for company_id, at in companies.items():
             repo.record_company_activity(batch, company_id, at)
         batch.commit()
