@@ -217,6 +217,7 @@ DEFAULT_BACKFILL_TOPIC = "sidecar-backfill"
 DEFAULT_BACKFILL_SUBSCRIPTION = "sidecar-backfill-workers"
 DEFAULT_DEAD_LETTER_TOPIC = "sidecar-sync-dead-letter"
 DEFAULT_DEAD_LETTER_SUBSCRIPTION = "sidecar-sync-dead-letter"
+DEFAULT_GMAIL_PUSH_SUBSCRIPTION = "sidecar-gmail-push"
 # Pub/Sub: a dead-letter policy takes 5 to 100 delivery attempts
 DEFAULT_MAX_DELIVERIES, MIN_MAX_DELIVERIES, MAX_MAX_DELIVERIES = 5, 5, 100
 DEFAULT_WORKER_MAILBOXES = 4  # sync requests a worker holds at once (its flow control)
@@ -235,6 +236,12 @@ class PubSubConfig:
     dead_letter_subscription: str = DEFAULT_DEAD_LETTER_SUBSCRIPTION
     max_deliveries: int = DEFAULT_MAX_DELIVERIES
     worker_mailboxes: int = DEFAULT_WORKER_MAILBOXES
+    # push (issue 14 point 5): Gmail's users.watch publishes to this topic (Gmail needs publish rights on it),
+    # pulled from this subscription; Calendar channels post to this HTTPS URL (the web app's /push/calendar)
+    gmail_push_topic: str | None = None
+    gmail_push_subscription: str = DEFAULT_GMAIL_PUSH_SUBSCRIPTION
+    calendar_push_url: str | None = None
+    push_service_account: str | None = None  # who signs Pub/Sub push requests to /push/gmail (OIDC), if pushed
 
     @property
     def distributed(self) -> bool:
@@ -257,6 +264,11 @@ class PubSubConfig:
                                                   DEFAULT_DEAD_LETTER_SUBSCRIPTION),
             max_deliveries=max_deliveries,
             worker_mailboxes=_int(env, "SIDECAR_WORKER_MAILBOXES", DEFAULT_WORKER_MAILBOXES),
+            gmail_push_topic=_pubsub_name(env, "SIDECAR_GMAIL_PUSH_TOPIC", None),
+            gmail_push_subscription=_pubsub_name(env, "SIDECAR_GMAIL_PUSH_SUBSCRIPTION",
+                                                 DEFAULT_GMAIL_PUSH_SUBSCRIPTION),
+            calendar_push_url=_url(env, "SIDECAR_CALENDAR_PUSH_URL", https_only=True),
+            push_service_account=_email(env, "SIDECAR_PUSH_SERVICE_ACCOUNT"),
         )
 
 

@@ -12,3 +12,6 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(triggers.bp)
     app.register_blueprint(actions.bp)
+    from addon import push  # issue 14: Calendar channel (and Gmail push) notifications
+
+    app.register_blueprint(push.bp)

@@ -81,6 +81,8 @@ def _dispatch(sim, route, parts, body, request) -> Response:
     if route == ("POST", "revoke"):
         sim.revoke(body["mailbox"])
         return _ok()
+    if route == ("GET", "push"):
+        return _ok({"notifications": dict(sim.push.notifications), "posts": dict(sim.push.posts)})
     if route == ("POST", "restore"):
         sim.restore(body["mailbox"])
         return _ok()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 
 from . import errors
 from .world import UTC, Calendar, Event, as_datetime
@@ -286,7 +287,34 @@ def get_event(call) -> dict:
     raise errors.calendar_not_found()
 
 
+CHANNEL_LIFETIME_MS = 7 * 24 * 3600 * 1000  # the lifetime a channel gets when it asks for none (or more)
+
+
+def watch_events(call) -> dict:
+    """events.watch: a web-hook channel on the caller's calendar (`gsim.push`)."""
+    body = call.json or {}
+    if body.get("type") not in ("web_hook", "webhook") or not body.get("id") or not body.get("address"):
+        raise calendar_bad_request("A channel needs an id, type web_hook and an address.", "required")
+    now_ms = int(time.time() * 1000)
+    expiration = min(int(body.get("expiration") or now_ms + CHANNEL_LIFETIME_MS), now_ms + CHANNEL_LIFETIME_MS)
+    if call.world.push is None:
+        raise calendar_bad_request("Push notifications are not enabled on this simulator.", "pushNotSupported")
+    channel = call.world.push.watch_calendar(call.calendar.owner, body["id"], body["address"], body.get("token"),
+                                             expiration)
+    return {"kind": "api#channel", "id": channel.id, "resourceId": channel.resource_id,
+            "resourceUri": channel.resource_uri, "token": channel.token, "expiration": str(expiration)}
+
+
+def stop_channel(call) -> None:
+    body = call.json or {}
+    if call.world.push is None or not call.world.push.stop_channel(body.get("id", ""), body.get("resourceId")):
+        raise errors.calendar_not_found()
+    return None
+
+
 HANDLERS = {
     "calendar.events.list": list_events,
     "calendar.events.get": get_event,
+    "calendar.events.watch": watch_events,
+    "calendar.channels.stop": stop_channel,
 }

@@ -203,14 +203,15 @@ class Generator:
         domain = self.spec.domain
         self.reps: list[Person] = []
         used = set()
-        for _ in range(self.spec.reps):
-            while True:
+        for index in range(self.spec.reps):
+            for _ in range(NAME_TRIES):
                 first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
                 if (first, last) not in used:
-                    used.add((first, last))
                     break
+            suffix = "" if (first, last) not in used else str(index)  # past the name pairs: a numbered twin
+            used.add((first, last))
             self.reps.append(
-                Person(first, last, f"{first}.{last}@{domain}".lower(), "plain", None, "Account Executive")
+                Person(first, last, f"{first}.{last}{suffix}@{domain}".lower(), "plain", None, "Account Executive")
             )
         self.colleagues = [
             Person("Priya", "Shah", f"priya.shah@{domain}", "plain", None, "Sales Engineer"),
@@ -600,6 +601,9 @@ def generate(spec: Spec) -> World:
 
 
 ASCII_FALLBACKS = str.maketrans({"ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "đ": "d"})
+
+
+NAME_TRIES = 200  # draws for an unused first/last pair before a rep gets a numbered address (big worlds)
 
 
 def ascii_fold(text: str) -> str:

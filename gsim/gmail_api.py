@@ -414,11 +414,15 @@ def watch(call) -> dict:
         )
     box = call.mailbox
     box.watch_expiration = int(time.time() * 1000) + WATCH_LIFETIME_MS
+    if call.world.push is not None:
+        call.world.push.watch_gmail(box.address, topic)
     return {"historyId": str(box.history_id), "expiration": str(box.watch_expiration)}
 
 
 def stop(call) -> None:
     call.mailbox.watch_expiration = None
+    if call.world.push is not None:
+        call.world.push.stop_gmail(call.mailbox.address)
     return None
 
 

@@ -245,7 +245,7 @@ class Server:
             if call.mailbox is None:
                 raise errors.ApiError(400, "Mail service not enabled", "failedPrecondition")
         elif route.api == "calendar":
-            calendar_id = path_params["calendarId"]
+            calendar_id = path_params.get("calendarId", "primary")  # channels.stop names no calendar
             owner = (grant.subject or "").lower()
             if calendar_id != "primary" and calendar_id.lower() != owner:
                 raise errors.calendar_not_found()

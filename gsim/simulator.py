@@ -13,7 +13,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 import quotas
 
-from . import generator, oauth, quota, tokens
+from . import generator, oauth, push, quota, tokens
 from .server import Server
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class Simulator:
         is the generator's mix of conversations (see gsim/README.md)."""
         self.spec = generator.Spec(seed, domain, reps, companies, messages, events, days, now, thread_mix)
         self.world = generator.generate(self.spec)
+        self.push = self.world.push = push.Push()  # users.watch and events.watch deliveries (gsim.push)
         self.oauth = oauth.OAuthServer(self.world.is_active_user)
         self.service_account = self.oauth.register(f"sidecar-sync@{project_id}.iam.gserviceaccount.com", project_id)
         self.id_tokens = tokens.IdTokenSigner()
@@ -229,6 +230,7 @@ class Simulator:
         self.faults.fail_next(count, status)
 
     def set_latency(self, ms: int) -> None:
+        """Every API call waits this long before it is answered (an injectable per-call latency)."""
         self.faults.latency_ms = ms
 
     def set_quota(self, units_per_minute: int | None = None, api: str = "gmail", error_status: int | None = None,

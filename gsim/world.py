@@ -250,6 +250,15 @@ class World:
         # and aliases by the domain they alias (the primary is `domain`)
         self.secondary_domains: list[str] = []
         self.domain_aliases: dict[str, str] = {}
+        self.push = None  # gsim.push.Push: told of every change a watch notifies (the Simulator sets it)
+
+    def _mail_changed(self, mailbox: Mailbox) -> None:
+        if self.push is not None:
+            self.push.mail_changed(mailbox.address, mailbox.history_id)
+
+    def _calendar_changed(self, calendars) -> None:
+        if self.push is not None:
+            self.push.calendar_changed([c.owner for c in calendars])
 
     # -- accounts -----------------------------------------------------------
     def add_user(self, user: User) -> None:
@@ -337,6 +346,7 @@ class World:
             else:
                 box.history_id += 1
                 message.history_id = box.oldest_history_id = box.history_id
+            self._mail_changed(box)
             return message
 
     def delete_message(self, mailbox: str, message_id: str) -> int:
@@ -344,7 +354,9 @@ class World:
         with self.lock:
             box = self.mailbox(mailbox)
             message = box.remove(message_id)
-            return box.record("messageDeleted", message)
+            history_id = box.record("messageDeleted", message)
+            self._mail_changed(box)
+            return history_id
 
     def modify_labels(self, mailbox: str, message_id: str, add: list[str] = (), remove: list[str] = ()) -> int:
         with self.lock:
@@ -415,6 +427,7 @@ class World:
             for calendar in self.calendars_of(event):
                 calendar.event_ids.add(event.id)
                 calendar.touch(event.id)
+            self._calendar_changed(self.calendars_of(event))
             return event
 
     def event_in(self, calendar_owner: str, event_id: str) -> Event:
@@ -439,6 +452,7 @@ class World:
             for calendar in before | set(self.calendars_of(event)):
                 calendar.event_ids.add(event.id)
                 calendar.touch(event.id)
+            self._calendar_changed(before | set(self.calendars_of(event)))
             return event
 
     def cancel_event(self, mailbox: str, event_id: str, instance_start: dt.datetime | dt.date | None = None) -> Event:
@@ -456,6 +470,7 @@ class World:
                 event.cancelled_instances[key] = now
             for calendar in self.calendars_of(event):
                 calendar.touch(key)
+            self._calendar_changed(self.calendars_of(event))
             return event
 
     def invalidate_sync_tokens(self, mailbox: str) -> None:

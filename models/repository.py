@@ -177,6 +177,7 @@ from models.signals import (
     stored_fields,
     waiting_cutoff,
 )
+from models.watches import Watch
 from models.writes import FIRESTORE_BATCH_MAX, BufferedWriteSet, RecordingWriteSet, Write, WriteSet
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,8 @@ TIMELINE_ROW_COUNTERPART_MAX = 100
 WRITE_ATTEMPTS = 5  # a conditional write planned again when its reads went stale (a transaction's default)
 RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backoff
 RETRY_MULTIPLIER = 1.3  # and its growth
+RELEASE_CHUNK = 20  # activities one release transaction decides (a removal writes a few documents each)
+RELEASE_ATTEMPTS = 10  # a release transaction retried on contention, at most
 
 # Fields stored as epoch seconds so `Maximum` transforms can merge them (see module doc).
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
@@ -336,6 +339,36 @@ def activity_to_doc(activity: Activity) -> dict[str, Any]:
     data["addresses"] = sorted({p.email for p in activity.participants})
     data[EXCLUSION_KEYS] = exclusion_keys(p.email for p in activity.participants)
     return data
+
+
+def activity_merge(activity: Activity, holders: Iterable[str] | None = None) -> dict[str, Any]:
+    """An activity as a field-level merge two processes can write at once (issue 14 point 3).
+
+    Holders merge one map field each (`holders.{mailbox}`): only those named
+    in `holders` (all when None), so a writer never rewrites, nor brings back,
+    another mailbox's holder. Linked contacts and companies are `ArrayUnion`s:
+    two writers each add theirs; where each contact's row is placed
+    (`timeline_buckets`) merges one map field per contact. The rest (subject,
+    time, participants, direction, evidence, privacy, exclusion keys, ...) is
+    what every holder reads from the same message or event.
+    """
+    data = activity_to_doc(activity)
+    if holders is not None:
+        wanted = {doc_id(mailbox) for mailbox in holders}
+        data["holders"] = {key: held for key, held in data["holders"].items() if key in wanted}
+        if not data["holders"]:
+            del data["holders"]  # a merge of an empty map would clear the others (a note has none at all)
+    if not data["timeline_buckets"]:
+        del data["timeline_buckets"]  # likewise: another writer's placed rows stay recorded
+    for field in ("contact_ids", "company_ids"):
+        data[field] = _array_union(data[field])
+    return data
+
+
+def _array_union(values: list) -> Any:
+    """`ArrayUnion(values)`; for no values, one that leaves a stored array as it is and makes a missing one []
+    (Firestore's `ArrayRemove` of a value never stored: an `ArrayUnion` must have values)."""
+    return firestore.ArrayUnion(values) if values else firestore.ArrayRemove([""])
 
 
 def activity_from_doc(snapshot) -> Activity:
@@ -1036,31 +1069,37 @@ class Repository:
         refs = [self.activity_ref(aid) for aid in dict.fromkeys(activity_ids)]
         return {s.id: activity_from_doc(s) for s in self.get_all(refs)}
 
-    def put_activity(self, writer: WriteSet, activity: Activity) -> None:
+    def put_activity(self, writer: WriteSet, activity: Activity, holders: Iterable[str] | None = None) -> None:
         """Write an activity and its row on each linked contact's timeline, through `writer`.
 
-        Pair it with `record_touches` for the same contacts (see there). A new
-        row's bucket costs one read of its contacts (`TimelinePlacement`).
+        A field-level merge (`activity_merge`): `holders` names the holders it
+        writes (None: all the activity names). Pair it with `record_touches`
+        for the same contacts (see there). A new row's bucket costs one read of
+        its contacts (`TimelinePlacement`).
         """
-        self.put_activities(writer, [activity])
+        self.put_activities(writer, [activity], holders=holders)
 
     def timeline_placement(self) -> TimelinePlacement:
         """Where new timeline rows go; a writer of many activities keeps one (sync: one per tenant and run)."""
         return TimelinePlacement(self)
 
     def put_activities(self, writer: WriteSet, activities: Iterable[Activity],
-                       placement: TimelinePlacement | None = None) -> None:
+                       placement: TimelinePlacement | None = None, holders: Iterable[str] | None = None) -> None:
         """`put_activity` for many: one write per activity and per timeline bucket.
 
-        Rows of one contact's bucket merge into a single field-level merge of
-        `entries` (the same result as writing them one by one) that counts the
-        new ones (`rows`, an `Increment`); a contact whose rows went to a
-        month's later part gets one more write listing it and widening its
-        span (a month's first bucket is `record_touches`'s). New rows are placed by
-        `placement` (a fresh one, which reads the contacts, when None).
-        Sync's bulk writes use this. Pair it with `record_touches` in the same way.
+        Each activity is a field-level merge (`activity_merge`) naming only
+        `holders` (None: all it names); sync's bulk writes name the one holder
+        they write (its mailbox). Rows of one contact's bucket merge into a
+        single field-level merge of `entries` (the same result as writing them
+        one by one) that counts the new ones (`rows`, an `Increment`); a
+        contact whose rows went to a month's later part gets one more write
+        listing it and widening its span (a month's first bucket is
+        `record_touches`'s). New rows are placed by `placement` (a fresh one,
+        which reads the contacts, when None), and the activity records where
+        (`timeline_buckets`). Pair it with `record_touches` in the same way.
         """
         activities = list(activities)
+        holders = None if holders is None else tuple(holders)
         placed = (placement or TimelinePlacement(self)).place(activities)
         rows: dict[tuple[str, str], dict[str, str]] = {}
         added: dict[tuple[str, str], int] = {}
@@ -1077,7 +1116,7 @@ class Repository:
                 span = parts.setdefault(contact_id, {}).setdefault(bucket, [epoch, epoch])
                 span[0], span[1] = min(span[0], epoch), max(span[1], epoch)
         for activity in activities:
-            writer.set(self.activity_ref(activity.id), activity_to_doc(activity))
+            writer.set(self.activity_ref(activity.id), activity_merge(activity, holders), merge=True)
         for key, entries in rows.items():
             data: dict[str, Any] = {"entries": entries}
             if added[key]:
@@ -1122,6 +1161,49 @@ class Repository:
             writer.set(self.message_index_ref(mailbox, held_id), {"ids": {held_id: firestore.DELETE_FIELD}},
                        merge=True)
         writer.delete(self.activity_ref(activity.id))
+
+    def release_activities(self, mailbox: str, activity_ids: Iterable[str]) -> int:
+        """Drop `mailbox` from these activities' holders; the activities nobody holds then are removed.
+
+        Safe across processes (issue 14 point 3): one transaction per
+        `RELEASE_CHUNK` activities reads what is stored and decides there, so a
+        holder another process added meanwhile keeps its activity, and two
+        holders letting go at once cannot both leave it behind, holderless.
+        An activity still held elsewhere loses one map field
+        (`holders.{mailbox}`, a merge); the last holder's release is
+        `remove_activity`. Returns how many activities this mailbox released.
+        """
+        ids = list(dict.fromkeys(activity_ids))
+        released = 0
+        for start in range(0, len(ids), RELEASE_CHUNK):
+            released += self._release_chunk(mailbox, ids[start:start + RELEASE_CHUNK])
+        return released
+
+    def _release_chunk(self, mailbox: str, activity_ids: list[str]) -> int:
+        @firestore.transactional
+        def release(transaction) -> int:
+            count = 0
+            refs = [self.activity_ref(aid) for aid in activity_ids]
+            for snapshot in transaction.get_all(refs):
+                if not snapshot.exists:
+                    continue
+                activity = activity_from_doc(snapshot)
+                if mailbox not in activity.holders:
+                    continue
+                count += 1
+                if set(activity.holders) - {mailbox}:
+                    transaction.set(snapshot.reference, {"holders": {doc_id(mailbox): firestore.DELETE_FIELD}},
+                                    merge=True)
+                    del activity.holders[mailbox]  # its timeline rows name the holders left, as read here
+                    row = {"entries": {activity.id: _entry_doc(TimelineEntry.of(activity))}}
+                    for contact_id in activity.contact_ids:  # each row where it was placed (`TimelinePlacement`)
+                        bucket = activity.timeline_buckets.get(contact_id) or month_of(activity.at)
+                        transaction.set(self.timeline_ref(contact_id, bucket), row, merge=True)
+                else:
+                    self.remove_activity(transaction, activity)
+            return count
+
+        return release(self.client.transaction(max_attempts=RELEASE_ATTEMPTS))
 
     def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
                            to_id: str, buckets: Mapping[str, str] | None = None) -> None:
@@ -1621,7 +1703,8 @@ class Repository:
         return {by_id[s.id]: list(s.get("contact_ids") or []) for s in self.get_all([self.name_ref(k) for k in keys])}
 
     def put_synced_contact(self, writer: WriteSet, contact: Contact, name_key: str | None = None,
-                           new_company: Company | None = None, in_sample: bool = True) -> None:
+                           new_company: Company | None = None, in_sample: bool = True,
+                           seen_at: float | None = None) -> None:
         """A contact sync creates, with its address, name and search indexes and company, through `writer`.
 
         A field merge that leaves the counters alone, so a rerun (or a second
@@ -1629,11 +1712,16 @@ class Repository:
         never resets what `record_touches` already raised. `in_sample`: whether
         it joins its company's sample of contact ids; the caller, which counts
         them, says no once the sample holds `COMPANY_CONTACT_SAMPLE` (an
-        `ArrayUnion` cannot stop at a size itself).
+        `ArrayUnion` cannot stop at a size itself). `seen_at` (epoch), the
+        latest activity the contact is created for, raises `last_activity_at`
+        already: another process judging a job change by it reads it with the
+        contact, not only once the activity's chunk landed.
         """
         data = contact_to_doc(contact)
         for name in SYNC_ONLY_FIELDS:
             data.pop(name)
+        if seen_at is not None:
+            data["last_activity_at"] = firestore.Maximum(seen_at)
         if contact.job_change is None:
             data.pop("job_change")
         else:
@@ -2153,6 +2241,35 @@ class Repository:
     def mailbox_leases(self) -> list[LeaseState]:
         """Every mailbox lease of the tenant, held or released, for `sync status`."""
         return self._leases.held()
+
+    # --- watches: a mailbox's push watches and the last push seen (models/watches.py) -------------
+
+    def _watch_ref(self, mailbox: str):
+        return self.root.collection("watches").document(doc_id(mailbox))
+
+    def get_watch(self, mailbox: str) -> Watch | None:
+        snapshot = self._get(self._watch_ref(mailbox))
+        return Watch(**_known(Watch, snapshot.to_dict())) if snapshot.exists else None
+
+    def list_watches(self) -> dict[str, Watch]:
+        """Every stored watch of the tenant, by mailbox."""
+        found = (Watch(**_known(Watch, s.to_dict())) for s in self._stream(self.root.collection("watches")))
+        return {watch.mailbox: watch for watch in found}
+
+    def save_watch(self, watch: Watch, fields: Iterable[str]) -> None:
+        """Write these fields of the watch (a merge: renewals and pushes never overwrite each other)."""
+        data = {name: getattr(watch, name) for name in fields}
+        self._watch_ref(watch.mailbox).set({"mailbox": watch.mailbox, **data}, merge=True, **self._rpc)
+
+    def record_push(self, mailbox: str, history_id: int | None = None, skipped: bool = False) -> None:
+        """A push notification seen for the mailbox: when, its history id (the newest), counted."""
+        data: dict[str, Any] = {"mailbox": mailbox, "last_push_at": firestore.SERVER_TIMESTAMP,
+                                "pushes": firestore.Increment(1)}
+        if history_id is not None:
+            data["last_push_history_id"] = firestore.Maximum(history_id)
+        if skipped:
+            data["skipped_pushes"] = firestore.Increment(1)
+        self._watch_ref(mailbox).set(data, merge=True, **self._rpc)
 
 
 

@@ -36,17 +36,20 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from config import ConfigError, PubSubConfig, log_format
+from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import LeaseState
 from models.progress import import_percent
+from models.watches import Watch
 from sync import logs, schedule
 from sync.api import MailboxError
 from sync.directory import read_workspace
 from sync.gmail import FETCH_GROUP
 from sync.leasing import LEASE_TTL_SECONDS
-from sync.runner import SyncRun, configured_mailboxes, lease_states, status_rows
+from sync.runner import SyncRun, configured_mailboxes, current_workspace, lease_states, status_rows
 from sync.writer import CHUNK_WRITES_MAX
 from wiring import Services
 
@@ -177,7 +180,9 @@ def distributed(services: Services, command: str, tuning: dict | None = None) ->
         stop = threading.Event()
         _on_signals(stop)
         if command == "worker":
-            work = Worker(repository, services.google_service, services.config, queue, stop, tuning).run
+            unary = tuning.pop("unary_pull", False)
+            worker = Worker(repository, services.google_service, services.config, queue, stop, tuning)
+            work = functools.partial(worker.run, unary)
         else:
             work = Dispatcher(repository, services.google_service, services.config, queue,
                               services.leader_leases(), stop).run
@@ -223,13 +228,29 @@ def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
     return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
 
 
-def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None) -> list[str]:
+def _watch(watch: Watch | None, now: dt.datetime) -> str:
+    """How long the mailbox's push watches last yet: `gmail 6d cal 5d`, `-` without any."""
+    if watch is None:
+        return "-"
+    parts = [f"{name} {_left(at, now)}" for name, at in (("gmail", watch.gmail_expires_at),
+                                                         ("cal", watch.channel_expires_at)) if at]
+    return " ".join(parts) or "-"
+
+
+def _left(at: dt.datetime, now: dt.datetime) -> str:
+    return "expired" if at <= now else _age(now - (at - now))
+
+
+def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None,
+                 watches: dict[str, Watch] | None = None) -> list[str]:
     now = utcnow()
-    leases = leases or {}
-    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "BACKFILL", "LAST ERROR")
+    leases, watches = leases or {}, watches or {}
+    header = ("MAILBOX", "STATE", "LAST SUCCESS", "CURSOR AGE", "LEASE", "BACKFILL", "WATCH", "LAST PUSH",
+              "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), _lease(leases.get(m.email), now), _backfill(m),
+             _age(m.cursor_at), _lease(leases.get(m.email), now), _backfill(m), _watch(watches.get(m.email), now),
+             _age(watches[m.email].last_push_at) if m.email in watches else "-",
              m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -243,10 +264,41 @@ def status(services: Services) -> int:
     if not mailboxes:
         log.error("set SIDECAR_USERS or SIDECAR_ADMIN_EMAIL to name the tenant")
         return EXIT_CONFIG
-    rows = status_rows(services.repository, mailboxes)
-    for line in status_table(rows, lease_states(services.repository, rows)):
+    workspace = current_workspace(config, services.google_service)  # the tenant of a rep on another domain
+    tenant_of = workspace.tenant_of if workspace is not None else email_domain
+    rows = status_rows(services.repository, mailboxes, tenant_of)
+    watches = {}
+    for tenant in sorted({tenant_of(m.email) for m in rows}):
+        watches.update(services.repository(tenant).list_watches())
+    for line in status_table(rows, lease_states(services.repository, rows, tenant_of), watches):
         _out(line)
+    settings = PubSubConfig.from_env()
+    if settings.distributed:
+        _out(queue_depth(services, settings))
     return EXIT_OK
+
+
+def queue_depth(services: Services, settings: PubSubConfig) -> str:
+    """The sync subscriptions' backlog, from Cloud Monitoring's num_undelivered_messages (not on the emulator)."""
+    if settings.emulator_host:
+        return "queue depth: not reported by the Pub/Sub emulator"
+    try:
+        from google.cloud import monitoring_v3
+    except ImportError:
+        return "queue depth: install google-cloud-monitoring to read it (or see the subscriptions in the console)"
+    project = services.config.google_cloud_project
+    client = monitoring_v3.MetricServiceClient()
+    now = time.time()
+    interval = monitoring_v3.TimeInterval(end_time={"seconds": int(now)}, start_time={"seconds": int(now) - 300})
+    depths = []
+    for name in (settings.sync_subscription, settings.backfill_subscription, settings.dead_letter_subscription):
+        series = client.list_time_series(request={
+            "name": f"projects/{project}", "interval": interval,
+            "filter": 'metric.type="pubsub.googleapis.com/subscription/num_undelivered_messages" AND '
+                      f'resource.labels.subscription_id="{name}"'})
+        points = [p.value.int64_value for s in series for p in s.points[:1]]
+        depths.append(f"{name}={points[0] if points else '?'}")
+    return "queue depth: " + " ".join(depths)
 
 
 def _positive(text: str) -> int:
@@ -276,7 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     once_parser.add_argument("--user", action="append", default=[], metavar="EMAIL")
     commands.add_parser("status", help="a table of mailboxes and their health")
     commands.add_parser("setup", help="create the Pub/Sub topics and subscriptions (idempotent)")
-    commands.add_parser("worker", parents=[tuning], help="sync the mailboxes the sync subscriptions deliver")
+    worker_parser = commands.add_parser("worker", parents=[tuning],
+                                        help="sync the mailboxes the sync subscriptions deliver")
+    worker_parser.add_argument("--unary-pull", action="store_true",
+                               help="pull with unary calls instead of streams (what a kill -9 leaves is redelivered)")
     commands.add_parser("dispatch", parents=[bounded],
                         help="publish due, new and orphaned mailboxes (one active instance)")
     args = parser.parse_args(argv)
@@ -299,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         tuned = {"fetch_group": args.fetch_group, "chunk_writes_max": args.chunk_writes,
                  "lease_ttl_seconds": float(args.lease_ttl), "firestore_deadline": args.firestore_deadline}
         if args.command == "worker":
-            return distributed(services, args.command, tuned)
+            return distributed(services, args.command, {**tuned, "unary_pull": args.unary_pull})
         return once(services, args.user, tuned) if args.command == "once" else run(services, tuned)
     except ConfigError as exc:
         log.error("configuration error: %s", exc)

@@ -17,7 +17,12 @@
   lease) publishes on a jittered cadence the mailboxes that are due, new
   (to the backfill topic) or whose holder died (lease expired), and picks up
   new and departed users from the Directory on every cycle (a departed user is
-  simply no longer published; their history stays).
+  no longer published and their mailbox is marked `departed`; their history stays).
+
+Both file a mailbox under its Workspace tenant, the primary domain for a rep on
+a secondary domain or alias (`sync.directory`, read as SIDECAR_ADMIN_EMAIL: the
+dispatcher every cycle, a worker whenever its caches start over; a failed read
+keeps the last Workspace).
 
 The requests are JSON, `{"mailbox": ..., "reason": ...}`, with the mailbox
 also as an attribute for filtering and logs.
@@ -25,6 +30,7 @@ also as an attribute for filtering and logs.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import json
@@ -41,8 +47,18 @@ from config import Config, PubSubConfig
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
 from models.leases import Fenced, Leases
+from models.repository import Repository
+from sync.directory import Workspace, mark_departures
 from sync.leasing import LEASE_TTL_SECONDS, new_owner
-from sync.runner import MailboxResult, RepositoryFactory, ServiceFactory, SyncRun, configured_mailboxes
+from sync.push import GmailNotifications, Watches
+from sync.runner import (
+    MailboxResult,
+    RepositoryFactory,
+    ServiceFactory,
+    SyncRun,
+    configured_mailboxes,
+    current_workspace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +71,8 @@ DISPATCH_TICK_MAX_SECONDS = 10.0  # ...and at least this often, which also renew
 DISPATCH_JITTER = 0.2  # a mailbox is due after 80-100% of the interval, so they spread out
 LEADER_TTL_SECONDS = 30.0  # a dead dispatcher is replaced after this long
 DISPATCHER = "dispatcher"
+UNARY_PULL_TIMEOUT = 10.0  # seconds a unary pull call may take
+UNARY_IDLE_SECONDS = 0.2  # a unary-pull worker's pause when nothing came
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -101,7 +119,7 @@ class Queue:
         """Create what is missing; returns what was created (nothing on a second run)."""
         s = self.settings
         created = []
-        for topic in (s.sync_topic, s.backfill_topic, s.dead_letter_topic):
+        for topic in (s.sync_topic, s.backfill_topic, s.dead_letter_topic, *filter(None, [s.gmail_push_topic])):
             try:
                 self.publisher.create_topic(name=self.topic(topic))
                 created.append(self.topic(topic))
@@ -114,7 +132,9 @@ class Queue:
         for subscription, topic, policies in (
                 (s.sync_subscription, s.sync_topic, {"dead_letter_policy": dead_letter, "retry_policy": retry}),
                 (s.backfill_subscription, s.backfill_topic, {"dead_letter_policy": dead_letter, "retry_policy": retry}),
-                (s.dead_letter_subscription, s.dead_letter_topic, {})):
+                (s.dead_letter_subscription, s.dead_letter_topic, {}),
+                *([(s.gmail_push_subscription, s.gmail_push_topic, {"retry_policy": retry})]
+                  if s.gmail_push_topic else [])):
             try:
                 self.subscriber.create_subscription(request={
                     "name": self.subscription(subscription), "topic": self.topic(topic),
@@ -129,6 +149,10 @@ class Queue:
         topic = self.settings.backfill_topic if backfill else self.settings.sync_topic
         return self.publisher.publish(self.topic(topic), request.encode(), mailbox=request.mailbox,
                                       reason=request.reason)
+
+    def request_sync(self, mailbox: str, reason: str = "push") -> None:
+        """Publish a sync request for a mailbox and wait until Pub/Sub has it (push notifications)."""
+        self.publish(SyncRequest(mailbox, reason)).result()
 
     def close(self) -> None:
         self.publisher.stop()
@@ -159,16 +183,30 @@ class Worker:
             run.link(run.tenant_of(mailbox))
         return result
 
+    def tenant_of(self, mailbox: str) -> str:
+        """The tenant the mailbox is filed under (`SyncRun.tenant_of`, with the Workspace the worker read)."""
+        return self._checkout().tenant_of(mailbox)
+
+    def sync_now(self, mailbox: str) -> None:
+        """A Gmail notification's sync, on the notification's own lane: it never waits behind a pass's
+        requests on the sync subscription (bench/scale.py measured p50 44 s when it did). A mailbox being
+        synced is marked dirty (coalesced); one that fails goes to the sync topic, retried from there."""
+        result = self.sync(mailbox)
+        if not result.synced and result.state != MailboxState.REVOKED:
+            self.queue.request_sync(mailbox)
+
     def _checkout(self) -> SyncRun:
         """The one `SyncRun` of the worker, so mailboxes synced at once share each tenant's `TenantState`
         (its lock, which makes reading and rewriting an activity atomic within the process, and its commits
         in flight), as a pass's mailboxes do; its caches start over once a sync interval (`SyncRun.refresh`)."""
         with self._lock:
             if self._run is None:
+                workspace = current_workspace(self.config, self.google_service)
                 self._run = SyncRun(self.repository, self.google_service, self.config, self.stop,
-                                    wait_for_lease=False, **self.tuning)
+                                    wait_for_lease=False, workspace=workspace, **self.tuning)
                 self._born = time.monotonic()
             elif time.monotonic() - self._born > self.config.sync_interval_seconds:
+                self._run.workspace = current_workspace(self.config, self.google_service, self._run.workspace)
                 self._run.refresh()
                 self._born = time.monotonic()
             return self._run
@@ -196,12 +234,17 @@ class Worker:
         except ValueError:
             message.ack()
             return
-        if mark_failed(self.repository, request.mailbox, self.ttl_seconds, self.queue.settings.max_deliveries):
+        if mark_failed(self.repository(self.tenant_of(request.mailbox)), request.mailbox, self.ttl_seconds,
+                       self.queue.settings.max_deliveries):
             message.ack()
         else:
             message.nack()  # leased right now: its holder is syncing it; try again later
 
-    def run(self) -> None:
+    def run(self, unary: bool = False) -> None:
+        """Pull until `stop`: StreamingPull (the default), or unary pulls (`unary`, see `_run_unary`)."""
+        if unary:
+            self._run_unary()
+            return
         s = self.queue.settings
         subscriber = self.queue.subscriber
         futures = [
@@ -212,6 +255,11 @@ class Worker:
             subscriber.subscribe(self.queue.subscription(s.dead_letter_subscription), self.handle_dead_letter,
                                  flow_control=pubsub_v1.types.FlowControl(max_messages=1)),
         ]
+        if s.gmail_push_topic:  # Gmail notifications pulled here become sync requests (sync.push)
+            notifications = GmailNotifications(self.repository, self.sync_now, self.tenant_of)
+            futures.append(subscriber.subscribe(self.queue.subscription(s.gmail_push_subscription),
+                                                notifications.handle,
+                                                flow_control=pubsub_v1.types.FlowControl(max_messages=10)))
         log.info("worker started subscription=%s mailboxes=%d", s.sync_subscription, s.worker_mailboxes)
         self.stop.wait()
         for future in futures:
@@ -224,9 +272,93 @@ class Worker:
         log.info("worker stopped state=stopped")
 
 
-def mark_failed(repository: RepositoryFactory, email: str, ttl_seconds: float, attempts: int) -> bool:
-    """Mark a dead-lettered mailbox failed, with its last error, under its lease; False while it is leased."""
-    repo = repository(email_domain(email))
+    def _run_unary(self) -> None:
+        """Unary `pull` calls instead of streams: what a worker killed with -9 leaves is only unacked messages,
+        which Pub/Sub redelivers after their ack deadline (the emulator, 0.8.20, never releases a killed
+        StreamingPull stream and keeps delivering to it). Deadlines of messages in progress are extended."""
+        s = self.queue.settings
+        subscriber, queue = self.queue.subscriber, self.queue
+        lanes = [(queue.subscription(s.sync_subscription), self.handle, s.worker_mailboxes),
+                 (queue.subscription(s.backfill_subscription), self.handle, BACKFILLS_PER_WORKER),
+                 (queue.subscription(s.dead_letter_subscription), self.handle_dead_letter, 1)]
+        if s.gmail_push_topic:
+            notifications = GmailNotifications(self.repository, self.sync_now, self.tenant_of)
+            lanes.append((queue.subscription(s.gmail_push_subscription), notifications.handle, 10))
+        busy: dict[str, str] = {}  # ack id -> its subscription, for messages being handled
+        lock = threading.Lock()
+        pool = concurrent.futures.ThreadPoolExecutor(sum(most for _, _, most in lanes), thread_name_prefix="pull")
+        log.info("worker started subscription=%s mailboxes=%d pull=unary", s.sync_subscription, s.worker_mailboxes)
+
+        def lane(path: str, handler, most: int) -> None:
+            """One subscription's pulls, on a thread of its own: a pull that waits never delays another lane."""
+            while not self.stop.is_set():
+                with lock:
+                    free = most - sum(1 for sub in busy.values() if sub == path)
+                if free <= 0:
+                    self.stop.wait(UNARY_IDLE_SECONDS)
+                    continue
+                try:
+                    response = subscriber.pull(subscription=path, max_messages=free, timeout=UNARY_PULL_TIMEOUT,
+                                               return_immediately=True)
+                except exceptions.GoogleAPICallError as exc:
+                    log.debug("pull failed error=%s", type(exc).__name__)
+                    self.stop.wait(UNARY_IDLE_SECONDS)
+                    continue
+                for received in response.received_messages:
+                    message = _Pulled(subscriber, path, received)
+                    with lock:
+                        busy[received.ack_id] = path
+
+                    def work(message=message):
+                        try:
+                            handler(message)
+                        finally:
+                            with lock:
+                                busy.pop(message.ack_id, None)
+
+                    pool.submit(work)
+                if not response.received_messages:
+                    self.stop.wait(UNARY_IDLE_SECONDS)
+
+        threads = [threading.Thread(target=lane, args=spec, name="lane", daemon=True) for spec in lanes]
+        for thread in threads:
+            thread.start()
+        while not self.stop.wait(ACK_DEADLINE_SECONDS / 3):  # the deadlines of messages being handled
+            with lock:
+                held = list(busy.items())
+            for ack_id, path in held:
+                try:
+                    subscriber.modify_ack_deadline(subscription=path, ack_ids=[ack_id],
+                                                   ack_deadline_seconds=ACK_DEADLINE_SECONDS)
+                except exceptions.GoogleAPICallError:
+                    pass
+        for thread in threads:
+            thread.join(timeout=UNARY_PULL_TIMEOUT + 1)
+        pool.shutdown(wait=True)
+        log.info("worker stopped state=stopped")
+
+
+class _Pulled:
+    """A message from a unary pull, with the streaming client's `ack`/`nack` face."""
+
+    def __init__(self, subscriber, subscription: str, received):
+        self._subscriber, self._subscription = subscriber, subscription
+        self.ack_id = received.ack_id
+        self.data = received.message.data
+        self.message_id = received.message.message_id
+        self.delivery_attempt = received.delivery_attempt or None
+
+    def ack(self) -> None:
+        self._subscriber.acknowledge(subscription=self._subscription, ack_ids=[self.ack_id])
+
+    def nack(self) -> None:
+        self._subscriber.modify_ack_deadline(subscription=self._subscription, ack_ids=[self.ack_id],
+                                             ack_deadline_seconds=0)
+
+
+def mark_failed(repo: Repository, email: str, ttl_seconds: float, attempts: int) -> bool:
+    """Mark a dead-lettered mailbox failed (in `repo`, its tenant's), with its last error, under its lease;
+    False while it is leased."""
     lease = repo.acquire_lease(email, new_owner(), ttl_seconds)
     if lease is None:
         return False
@@ -256,17 +388,37 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.interval = dt.timedelta(seconds=config.sync_interval_seconds)
         self.published: dict[str, dt.datetime] = {}  # mailbox -> when this dispatcher last published it
+        self._stored: dict[str, Mailbox] = {}  # the stored mailboxes of the current cycle
+        self.workspace: Workspace | None = None  # as the Directory listed it last (module doc)
+        self.watches = Watches(repository, google_service, config.google_cloud_project, queue.settings,
+                               self.tenant_of)
+
+    def tenant_of(self, email: str) -> str:
+        """The tenant a mailbox is filed under (`SyncRun.tenant_of`), by the Workspace read last."""
+        return self.workspace.tenant_of(email) if self.workspace is not None else email_domain(email)
+
+    def mailboxes(self) -> list[str]:
+        """The mailboxes to publish: SIDECAR_USERS, else the Workspace's active users, without departed reps
+        (the Directory's departures are marked `departed` on the way: `sync.directory.mark_departures`)."""
+        self.workspace = workspace = current_workspace(self.config, self.google_service, self.workspace)
+        if workspace is None:
+            return configured_mailboxes(self.config, self.google_service)
+        emails = list(self.config.users) or list(workspace.active)
+        departed = set(mark_departures(self.repository(workspace.primary), workspace)) | set(workspace.departed)
+        return [e for e in emails if e.lower() not in departed]
 
     def cycle(self, now: dt.datetime | None = None) -> list[SyncRequest]:
         """Publish every mailbox that is new, due or orphaned by a dead holder; returns what was published."""
         now = now or utcnow()
-        emails = configured_mailboxes(self.config, self.google_service)
+        emails = self.mailboxes()
+        self._stored = {}
         wanted: list[tuple[SyncRequest, bool]] = []
-        for tenant in sorted({email_domain(e) for e in emails}):
+        for tenant in sorted({self.tenant_of(e) for e in emails}):
             repo = self.repository(tenant)
             stored = {m.email: m for m in repo.list_mailboxes()}
+            self._stored.update(stored)
             leases = {lease.name: lease for lease in repo.mailbox_leases()}
-            for email in (e for e in emails if email_domain(e) == tenant):
+            for email in (e for e in emails if self.tenant_of(e) == tenant):
                 lease, mailbox = leases.get(email), stored.get(email)
                 if lease is not None and lease.owner:
                     if lease.expires_at > now:
@@ -287,6 +439,9 @@ class Dispatcher:
             published.append(request)
         for future in futures:
             future.result()
+        if self.watches.enabled:  # push watches of the mailboxes synced so far (a new one is watched once it is)
+            synced = {e for e, mailbox in self._stored.items() if mailbox.history_id}
+            self.watches.renew([e for e in emails if e in synced], now)
         if published:
             log.info("dispatched mailboxes=%d new=%d due=%d requeued=%d", len(published),
                      *(sum(r.reason == k for r in published) for k in ("new", "due", "requeue")))

@@ -39,7 +39,7 @@ from models.repository import Repository
 from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
 from sync.calendar import CalendarSync
-from sync.directory import Workspace, mark_departures, record_workspace
+from sync.directory import Workspace, mark_departures, read_workspace, record_workspace
 from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
 from sync.leasing import LEASE_TTL_SECONDS, Heartbeat, new_owner
 from sync.linking import Team
@@ -105,6 +105,24 @@ def configured_mailboxes(config: Config, google_service: ServiceFactory) -> list
             return found
 
 
+def current_workspace(config: Config, google_service: ServiceFactory,
+                      last: Workspace | None = None) -> Workspace | None:
+    """The Workspace as SIDECAR_ADMIN_EMAIL's Directory lists it (None without an admin); when it cannot be
+    read, `last`: a long-lived process (worker, dispatcher) never files a mailbox under another tenant
+    for one failed read."""
+    if not config.admin_email:
+        return None
+    return read_workspace(config.admin_email, google_service) or last
+
+
+def without_departed(repo: Repository, workspace: Workspace, mailboxes: list[str]) -> list[str]:
+    """The mailboxes to sync: not a departed rep's, whom this marks `departed` (`sync.directory.mark_departures`,
+    `repo` being the Workspace's primary tenant's)."""
+    departed = set(mark_departures(repo, workspace))
+    return [m for m in mailboxes if m.lower() not in departed and (
+        workspace.is_active(m) or workspace.tenant_of(m) != workspace.primary)]
+
+
 class SyncRun:
     """One pass: `run(mailboxes)` returns a result per mailbox (see the module doc for what it is given).
 
@@ -154,9 +172,7 @@ class SyncRun:
 
     def run(self, mailboxes: list[str]) -> list[MailboxResult]:
         if self.workspace is not None:  # departed reps are not synced; their mailboxes say so (sync.directory)
-            departed = set(mark_departures(self.tenant(self.workspace.primary).repo, self.workspace))
-            mailboxes = [m for m in mailboxes if m.lower() not in departed and (
-                self.workspace.is_active(m) or self.workspace.tenant_of(m) != self.workspace.primary)]
+            mailboxes = without_departed(self.tenant(self.workspace.primary).repo, self.workspace, mailboxes)
         workers = max(1, min(self.config.sync_concurrency, len(mailboxes)))
         learn_send_as(self, mailboxes)  # every alias is the team's before any mailbox links a message
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="sync") as pool:
@@ -173,7 +189,8 @@ class SyncRun:
         Syncs in progress keep the state they started with; the next ones look
         up again what other processes created since. Both share the lock and
         `in_flight` (pruned of the commits that landed), so an activity is
-        still read and rewritten by one of them at a time.
+        still read and rewritten by one of them at a time, and what `link`
+        takes up (the names seen, the addresses noted unlinked).
         """
         with self._lock:
             for tenant, old in self._tenants.items():
@@ -185,6 +202,7 @@ class SyncRun:
                 # the names seen and the contacts touched are shared too: a sync of the old state still adds
                 # to what `link` settles and refreshes
                 fresh.lock, fresh.in_flight, fresh.names_seen = old.lock, old.in_flight, old.names_seen
+                fresh.noted = old.noted
                 fresh.touched = old.touched
                 self._tenants[tenant] = fresh
 
@@ -207,7 +225,9 @@ class SyncRun:
         """
         state = self.tenant(tenant)
         with state.lock:
-            self.link_writes += link_pending(state.repo)
+            noted = set(state.noted)
+            self.link_writes += link_pending(state.repo, noted)
+            state.noted -= noted
         settle_contacts(state)
         with state.lock:
             self.link_writes += refresh_signals(state)
@@ -346,18 +366,20 @@ class SyncRun:
         return result
 
 
-def status_rows(repository: RepositoryFactory, mailboxes: list[str]) -> list[Mailbox]:
-    """The stored Mailbox of each tenant the configured mailboxes belong to."""
-    tenants = sorted({email_domain(m) for m in mailboxes})
+def status_rows(repository: RepositoryFactory, mailboxes: list[str],
+                tenant_of: Callable[[str], str] = email_domain) -> list[Mailbox]:
+    """The stored Mailbox of each tenant the configured mailboxes belong to (`tenant_of`: `SyncRun.tenant_of`)."""
+    tenants = sorted({tenant_of(m) for m in mailboxes})
     rows = []
     for tenant in tenants:
         rows.extend(repository(tenant).list_mailboxes())
     return sorted(rows, key=lambda m: m.email)
 
 
-def lease_states(repository: RepositoryFactory, mailboxes: list[Mailbox]) -> dict[str, LeaseState]:
+def lease_states(repository: RepositoryFactory, mailboxes: list[Mailbox],
+                 tenant_of: Callable[[str], str] = email_domain) -> dict[str, LeaseState]:
     """The lease of each listed mailbox that has one (held, expired or released), by address."""
     found = {}
-    for tenant in sorted({email_domain(m.email) for m in mailboxes}):
+    for tenant in sorted({tenant_of(m.email) for m in mailboxes}):
         found.update({lease.name: lease for lease in repository(tenant).mailbox_leases()})
     return found

@@ -34,10 +34,17 @@ activity on that contact's company, the same way on every run and from every
 mailbox. A contact without a company adds none.
 
 Mailboxes of one tenant syncing at once share a `TenantState`: its lock makes
-"read the stored activities, then write them" atomic within the process, so
-two reps holding the same thread never overwrite each other's holder, and
+"read the stored activities, then write them" atomic within the process, and
 its caches spare repeated lookups of the same addresses. It also keeps the
 tenant's `TimelinePlacement` (which part of a busy month a new row goes to).
+Across processes (workers syncing reps who share a thread) nothing is
+read-then-overwritten: an activity is a field-level merge that writes only
+this mailbox's holder (`holders.{mailbox}`) and adds linked contacts and
+companies as `ArrayUnion`s and its rows' buckets one map field each, counters
+are `Maximum` transforms, timeline rows and indexes merge one map field each;
+releasing what a mailbox no longer holds is the one transaction
+(`Repository.release_activities`), which deletes an activity only when it
+reads that no other holder is left.
 
 What a sender writes never rewrites another rep's copy (SPEC §9). An email is
 found by its Message-ID, but merged into a stored activity only when the
@@ -62,6 +69,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+from collections.abc import Iterable
 
 from google.api_core import exceptions as core_exceptions
 
@@ -104,6 +112,7 @@ class TenantState:
         self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
         self.created: list[str] = []  # contact ids created this run
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
+        self.noted: set[str] = set()  # addresses noted unlinked this run: `link_pending` checks them again
         self.touched: set[str] = set()  # contact ids whose exchanges this run changed (`refresh_signals`)
         # address without a contact -> ids its `unlinked` list holds (None: it says `overflow`)
         self.unlinked: dict[str, int | None] = {}
@@ -219,10 +228,12 @@ class SyncWriter:
 
     def _create_contacts(self, items: list[Item]) -> None:
         planned: dict[str, Participant] = {}  # the best-ranked name this group shows (`_better_name`)
+        latest: dict[str, float] = {}  # each new contact's latest activity in the group (epoch), stored at creation
         for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
             for person in self.team.creatable(item):
                 if self.state.contacts.get(person.email):
                     continue
+                latest[person.email] = item.at.timestamp()
                 if person.email not in planned or self._better_name(person, planned[person.email]):
                     planned[person.email] = person
         if not planned:
@@ -246,7 +257,8 @@ class SyncWriter:
             sampled = self.state.sampled.get(contact.company_id or "", 0)
             self.state.sampled[contact.company_id or ""] = sampled + 1
             self.repo.put_synced_contact(self.batch, contact, key, new_company,
-                                         in_sample=sampled < COMPANY_CONTACT_SAMPLE)
+                                         in_sample=sampled < COMPANY_CONTACT_SAMPLE,
+                                         seen_at=latest[contact.primary_email])
             self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
             self.state.company_of[contact.id] = contact.company_id
@@ -337,7 +349,8 @@ class SyncWriter:
     def _chunk_writes(self, activities: list[Activity]) -> RecordingWriteSet:
         """Every write a chunk makes: counters per contact and company, buckets, unlinked notes, activities."""
         writes = RecordingWriteSet()  # exactly one write per document `_documents` names
-        self.repo.put_activities(writes, activities, self.state.placement)  # places new rows first
+        # places new rows first; field-level, naming this mailbox's holder only (module doc)
+        self.repo.put_activities(writes, activities, self.state.placement, holders=[self.mailbox])
         touches: dict[str, list[Touch]] = collections.defaultdict(list)
         companies: dict[str, dt.datetime] = {}
         unlinked: dict[str, list[str]] = collections.defaultdict(list)
@@ -367,6 +380,7 @@ class SyncWriter:
             else:
                 self.repo.note_unlinked(writes, email, activity_ids, overflow=True)
                 self.state.unlinked[email] = None
+        self.state.noted.update(unlinked)
         # the Gmail card finds a synced message by its Gmail id with one get (Repository.get_message)
         self.repo.record_synced_messages(writes, self.mailbox, {
             a.holders[self.mailbox]: a.id for a in activities if a.kind == ActivityKind.EMAIL})
@@ -472,18 +486,11 @@ class SyncWriter:
         self.drain()
         with self.state.lock:
             self.batch.commit()
-            for activity in activities:
-                if self.mailbox not in activity.holders:
-                    continue
-                remaining = {k: v for k, v in activity.holders.items() if k != self.mailbox}
-                if remaining:
-                    activity.holders = remaining
-                    self.repo.put_activity(self.batch, activity)
-                else:  # still naming this mailbox, so its Gmail-id index entry goes too
-                    self.repo.remove_activity(self.batch, activity)
-                    self.state.touched.update(activity.contact_ids)
-                self.counts.removed += 1
-            self.batch.commit()
+            held = [activity for activity in activities if self.mailbox in activity.holders]
+            # decided where it is stored, in a transaction: another process may hold them too (module doc)
+            self.counts.removed += self.repo.release_activities(self.mailbox, [a.id for a in held])
+            for activity in held:  # their signals are refreshed (an activity removed takes its exchanges)
+                self.state.touched.update(activity.contact_ids)
 
     def release_held(self, held_ids: list[str], kind: str) -> None:
         """Release the activities holding these Gmail message or Calendar event ids here."""
@@ -536,14 +543,23 @@ def settle_contacts(state: TenantState) -> int:
     return state.repo.settle_synced_contacts(seen) + settle_job_changes(state.repo, state.team, seen)
 
 
-def link_pending(repo: Repository) -> int:
+def link_pending(repo: Repository, noted: Iterable[str] = ()) -> int:
     """Link contacts sync created to activities other mailboxes stored before they existed.
 
     Runs after a pass's mailboxes have all finished. The flag `link_pending` is
     cleared only after the links are committed, so a crash leaves it to redo.
+    `noted` are the addresses this process noted unlinked: another process may
+    have created their contact (and run its own `link_pending`) between this
+    one's look-up and its note, so they are looked up again: of two processes,
+    one of the two always sees the other's contact or note.
     Returns the number of Firestore writes it made.
     """
     pending = repo.contacts_pending_links()
+    known = {email for contact in pending for email in contact.emails}
+    late = repo.contact_ids_by_email([e for e in noted if e not in known])
+    if late:
+        pending += [c for cid, c in repo.get_contacts(set(late.values())).items()
+                    if cid not in {p.id for p in pending}]
     if not pending:
         return 0
     by_email = {email: contact.id for contact in pending for email in contact.emails}
@@ -551,24 +567,28 @@ def link_pending(repo: Repository) -> int:
     noted = repo.unlinked_activity_ids(by_email)
     touches: dict[str, list[Touch]] = collections.defaultdict(list)
     companies: dict[str, dt.datetime] = {}
-    changed = []
+    changed, links = [], []
     settings, now = repo.get_settings(), utcnow()
     internal = is_internal_to([repo.tenant, *settings.internal_domains])
     for activity in repo.get_activities(aid for ids in noted.values() for aid in ids).values():
-        added = [by_email[p.email] for p in activity.participants
-                 if p.email in by_email and by_email[p.email] not in activity.contact_ids]
-        added = list(dict.fromkeys(added))
+        linked = list(dict.fromkeys(by_email[p.email] for p in activity.participants if p.email in by_email))
+        links.append((activity, linked))
+        added = [c for c in linked if c not in activity.contact_ids]
         if not added:
             continue
         activity.contact_ids = activity.contact_ids + added
         activity.company_ids = sorted(set(activity.company_ids) | {company_of[c] for c in added if company_of[c]})
-        changed.append((activity, added))
+        changed.append(activity)
         for company_id in activity.company_ids:
             companies[company_id] = max(companies.get(company_id, activity.at), activity.at)
     with repo.batch() as batch:
-        repo.put_activities(batch, [activity for activity, _ in changed])  # places the new rows first
-        for activity, added in changed:
-            for contact_id in added:  # with what it says of the relationship (models.signals)
+        # new links only (holders are their mailboxes'); places the new rows first
+        repo.put_activities(batch, changed, holders=())
+        # every holder touches the contact: a holder in another process may have linked it already, but
+        # only for its own mailbox (touches are `Maximum`s, exchanges one field each: recording them again
+        # changes nothing)
+        for activity, linked in links:
+            for contact_id in linked:  # with what it says of the relationship (models.signals)
                 exchange = exchange_code(activity, contact_id, by_email.get, internal, now)
                 for rep in activity.holders:
                     touches[contact_id].append(Touch(activity.at, activity.kind, rep, activity.id, exchange,

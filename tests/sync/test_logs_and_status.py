@@ -70,3 +70,19 @@ def test_status_shows_who_holds_a_lease_and_for_how_long():
     assert "worker-1/4242 4" in a  # 44 or 45 s left
     assert "expired (worker-2/77)" in b
     assert c.split()[4] == "-"
+
+
+def test_status_shows_how_long_the_push_watches_last_and_the_last_push():
+    from models.watches import Watch
+
+    now = dt.datetime.now(dt.UTC)
+    boxes = [Mailbox("a@example.com", state="ok"), Mailbox("b@example.com", state="ok")]
+    watches = {"a@example.com": Watch("a@example.com", gmail_expires_at=now + dt.timedelta(days=6, hours=1),
+                                      channel_expires_at=now - dt.timedelta(minutes=1),
+                                      last_push_at=now - dt.timedelta(seconds=30))}
+
+    header, a, b = status_table(boxes, {}, watches)
+
+    assert "WATCH" in header and "LAST PUSH" in header
+    assert "gmail 6d cal expired" in a and " 30s " in f" {a} ".replace("  ", " ")
+    assert b.split()[4:7] == ["-", "-", "-"]
