@@ -38,6 +38,9 @@ def raw_write_rate(client, docs: int = 5000) -> float:
     return docs / (time.perf_counter() - start)
 
 
+TOUCH_COMMIT_CONTACTS = 20  # contacts' touches a commit: Firestore refuses a request over 4 MiB
+
+
 def seed(repo: Repository, activities: int) -> str:
     """A tenant with `activities` emails over many contacts; returns the target contact's email."""
     contacts = max(2, activities // CONTACTS_PER_TENANT_SHARE)
@@ -63,8 +66,11 @@ def seed(repo: Repository, activities: int) -> str:
             exchange = Exchange(at, EMAIL, THEIRS if n % 2 else OURS, ("rep@example.com",), thread_key(f"t{n // 4}"))
             touches.setdefault(cid, []).append(Touch(at, "email", "rep@example.com", activity_id_for(f"<{n}@bench>"),
                                                      exchange.encode()))
-        for cid, marks in touches.items():
-            repo.record_touches(writer, cid, marks)
+    items = list(touches.items())
+    for start in range(0, len(items), TOUCH_COMMIT_CONTACTS):  # each carries its contact's exchanges: small commits
+        with repo.batch() as writer:
+            for cid, marks in items[start:start + TOUCH_COMMIT_CONTACTS]:
+                repo.record_touches(writer, cid, marks)
     return target
 
 

@@ -43,6 +43,10 @@ from models.domain import INBOUND, INTERNAL, OUTBOUND, Activity, ActivityKind, C
 from models.rep_privacy import thread_key
 
 EXCHANGE_HORIZON_DAYS = 400  # older mail and meetings are not recorded: no signal looks back further than a year
+# The newest exchanges a contact keeps (about 100 KB of its document, which the card reads): a correspondent of
+# thousands of emails a month must not grow the contact toward Firestore's 1 MiB limit. Signals read no more
+# than these, whether computed from the stored map or from scratch, so both ways agree.
+EXCHANGES_MAX = 1_500
 SIGNAL_WINDOW_DAYS = 365  # strength and going cold look at the last year
 RESPONSE_WINDOW_DAYS = 180  # response rate: the team's outbound emails of the last 180 days
 REPLY_WITHIN_DAYS = 7  # an answer counts when it comes within 7 days in the same thread
@@ -133,13 +137,23 @@ def exchanges_from_activities(activities: Iterable[Activity], contact_id: str, e
             exchange = exchange_of(activity, own.__contains__, is_internal, now)
             if exchange is not None:
                 found[activity.id] = exchange.encode()
-    return found
+    return newest_exchanges(found)
+
+
+def newest_exchanges(exchanges: Mapping[str, str]) -> Mapping[str, str]:
+    """The newest `EXCHANGES_MAX` of a contact's exchanges, by time and then activity id (what it keeps)."""
+    if len(exchanges) <= EXCHANGES_MAX:
+        return exchanges
+    kept = sorted(exchanges, key=lambda aid: (int(exchanges[aid].split("|", 1)[0]), aid), reverse=True)
+    return {aid: exchanges[aid] for aid in kept[:EXCHANGES_MAX]}
 
 
 def expired_exchanges(exchanges: Mapping[str, str], now: dt.datetime) -> list[str]:
-    """Activity ids of exchanges older than `EXCHANGE_HORIZON_DAYS`, which sync would not record today."""
+    """Activity ids of exchanges older than `EXCHANGE_HORIZON_DAYS`, which sync would not record today, and
+    of those beyond the newest `EXCHANGES_MAX`, which no signal reads."""
     horizon = (now - dt.timedelta(days=EXCHANGE_HORIZON_DAYS)).timestamp()
-    return sorted(aid for aid, raw in exchanges.items() if int(raw.split("|", 1)[0]) < horizon)
+    kept = newest_exchanges(exchanges)
+    return sorted(aid for aid, raw in exchanges.items() if int(raw.split("|", 1)[0]) < horizon or aid not in kept)
 
 
 _STRONGER = {THEIRS: 3, OURS: 2, COPIED: 1, "": 0}
@@ -257,7 +271,8 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
       once there are `BEST_TIME_MIN_REPLIES` of them (on ties, the window opening
       at the busiest hour, then the earliest).
     """
-    items = [Exchange.decode(v) for v in exchanges.values()] if isinstance(exchanges, Mapping) else list(exchanges)
+    items = ([Exchange.decode(v) for v in newest_exchanges(exchanges).values()] if isinstance(exchanges, Mapping)
+             else list(exchanges))
     items.sort(key=lambda e: (e.at, e.kind, e.direction, e.thread, e.reps))
     past = [e for e in items if e.at <= now]
     signals = Signals()

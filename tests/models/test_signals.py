@@ -7,6 +7,7 @@ import datetime as dt
 from models.domain import Activity, Participant
 from models.signals import (
     EMAIL,
+    EXCHANGES_MAX,
     MEETING,
     OURS,
     THEIRS,
@@ -14,7 +15,9 @@ from models.signals import (
     Thresholds,
     compute,
     exchange_of,
+    expired_exchanges,
     merged_exchanges,
+    newest_exchanges,
     strength,
     thread_key,
     working_days_between,
@@ -131,3 +134,12 @@ def test_the_team_s_mail_counts_as_to_the_person_only_when_they_are_in_to():
     internal = lambda address: address.endswith("@team.example")  # noqa: E731
     assert exchange_of(mail, {"bob@client.example"}.__contains__, internal, NOW).direction == OURS
     assert exchange_of(mail, {"ann@client.example"}.__contains__, internal, NOW).direction == "c"
+
+
+def test_a_contact_keeps_only_its_newest_exchanges_and_signals_read_no_more():
+    """A correspondent of thousands of emails a month must not grow the contact document without bound."""
+    many = {f"a{n:06d}": theirs(NOW - days(n / 100), thread=f"t{n}").encode() for n in range(EXCHANGES_MAX + 300)}
+    kept = newest_exchanges(many)
+    assert len(kept) == EXCHANGES_MAX and "a000000" in kept and f"a{EXCHANGES_MAX:06d}" not in kept
+    assert set(expired_exchanges(many, NOW)) == set(many) - set(kept)
+    assert compute(many, NOW) == compute(kept, NOW)  # the stored map and the pruned one say the same
