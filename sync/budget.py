@@ -11,8 +11,9 @@ without a transaction (the emulator stalls on contended ones):
   per API, per bucket of `window / buckets_per_window` seconds and per Pacific
   day, each split in `shards` (a process writes its own shard, so no document
   takes more than one process's writes);
-- a process spends from a *grant*, a block of `grant_share` of the minute's
-  budget (2%: 24,000 Gmail units at 1,200,000 a minute), reserved by one batch
+- a process spends from a *grant* of at most `grant_share` of the minute's
+  budget (2%: 24,000 Gmail units at 1,200,000 a minute; twice what its last
+  grant saw spent, so an idle process holds little), reserved by one batch
   that `Increment`s its bucket and its day (the unspent rest of the previous
   grant given back in the same batch), then read back: when the buckets the
   sliding minute can reach (a grant is spent within `grant_seconds`) or the day
@@ -27,11 +28,11 @@ without a transaction (the emulator stalls on contended ones):
   later pass or day. At the day's limit every grant is refused with
   `DailyBudgetSpent`: nothing crosses it, nothing retries `dailyLimitExceeded`.
 
-Writes: one commit a grant (two when withdrawn), so a process syncing at the
-whole project rate commits about 1 / `grant_share` = 50 times a minute; one
-syncing a mailbox at the 2026 per-user rate (6,000 units a minute) about once
-every four minutes. Reads: one `get_all` of the reachable buckets' and the day's
-shards per grant.
+Writes: one commit a grant (two when withdrawn). A grant lives one bucket (5 s
+of Google's minute), so a process that spends without pause commits at most
+12 times a minute per API below 288,000 units a minute, and spend / 24,000
+times above (50 at the whole project rate); an idle process, never. Reads: one
+`get_all` of the reachable buckets' (16 of them) and the day's shards per grant.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ BUCKETS_PER_WINDOW = 12  # a usage bucket: the window (Google's minute) / this
 SHARDS = 4
 HEADROOM = 0.98  # as `sync.api.QUOTA_HEADROOM`: a clock step never tips a budget over
 WINDOW_MARGIN_SECONDS = 1.0  # as `sync.api.QUOTA_WINDOW_MARGIN_SECONDS`
+GRANT_START_CALLS = 4  # a process's first grant: this many calls like the first, then grown (`_next_grant`)
 OPEN_CACHE_SECONDS = 5.0  # `open_for_backfill` reads the day at most this often
 
 
@@ -146,12 +148,19 @@ class ProjectBudget:
                 if grant is not None and grant.expires > self.wall_clock() and grant.left >= units:
                     grant.left -= units
                     return
-                asked = max(units, int(minute * self.grant_share)) if asked is None else units
+                asked = self._next_grant(api, units, minute) if asked is None else units
                 if self._reserve(api, asked, units, priority > 0):
                     self._grants[api].left -= units
                     return
                 if asked == units:  # a smaller grant is tried at once, a refused minimum a bucket later
                     stop.wait(self.bucket_seconds / 2)
+
+    def _next_grant(self, api: str, units: int, minute: int) -> int:
+        """The size of the next grant: twice what the last one saw spent (so an idle process holds little of
+        the minute and a busy one grows to the full block in a few grants), at least `units`."""
+        last = self._grants[api]
+        spent = GRANT_START_CALLS * units if last is None else last.units - last.left
+        return max(units, min(int(minute * self.grant_share), 2 * spent))
 
     def _reserve(self, api: str, units: int, minimum: int, backfill: bool) -> bool:
         now = self.wall_clock()
@@ -163,7 +172,8 @@ class ProjectBudget:
         if old is not None and old.left:  # the unspent rest goes back where it was counted
             for ref in old.refs:
                 batch.set(ref, {"units": firestore.Increment(-old.left)}, merge=True)
-        self._grants[api] = None
+            old.units -= old.left
+            old.left = 0
         for ref in mine:
             batch.set(ref, {"units": firestore.Increment(units)}, merge=True)
         batch.commit()
@@ -182,6 +192,7 @@ class ProjectBudget:
         daily = self.quota.per_project_day(api)
         day_limit = daily * HEADROOM * (self.backfill_day_share if backfill else 1.0)
         over_day = bool(daily) and day_used > day_limit
+        self._grants[api] = dataclasses.replace(old, refs=()) if old is not None else None  # (given back)
         if minute_used <= self.quota.per_project_minute(api) * HEADROOM and not over_day:
             self._grants[api] = _Grant(units, units, now + self.grant_seconds, mine)
             return True

@@ -170,6 +170,8 @@ class SyncRun:
             if self.stop.is_set() or not any(r.state == MailboxState.OK for r in results):
                 break  # stopped, or nothing synced (an unreachable store would only make each call wait)
             self.link(tenant)
+        if self.project_budget is not None:
+            self.project_budget.close()  # what the grants left unspent goes back to the project's day
         return results
 
     def refresh(self) -> None:
