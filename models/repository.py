@@ -2361,3 +2361,9 @@ def _entry_from_doc(activity_id: str, raw: str) -> TimelineEntry:
     data = json.loads(raw)
     data["at"] = dt.datetime.fromisoformat(data["at"])
     return TimelineEntry(activity_id=activity_id, **_known(TimelineEntry, data))
+
+
+def quota_usage(client: firestore.Client):
+    """The project's quota usage documents by name (`sync.budget`): `sidecar/quota/usage/{name}`, outside every
+    tenant, since Google meters the budgets per Cloud project. Returns name -> document reference."""
+    return client.collection("sidecar").document("quota").collection("usage").document

@@ -8,7 +8,8 @@ Every Gmail or Calendar call sync makes goes through `MailboxApi.call` or
   price, so no cost is written here) and wait for room in the mailbox's own
   quota window and in the process's project window (`QuotaWindow`: the same
   sliding minute Google meters, so a full sync runs close to the quota bound
-  without provoking 429s);
+  without provoking 429s), or, given a `sync.budget.ProjectBudget`, in the
+  project's budgets shared by every process through Firestore;
 - fetch metadata in batches of messages.get, or of threads.get for the
   threads where one call costs less than their listed messages one by one
   (`get_messages`, `order_by_thread`);
@@ -235,7 +236,7 @@ class MailboxApi:
     """
 
     def __init__(self, mailbox: str, service_factory: Callable, api_root: str | None, quota: QuotaProfile,
-                 stop: threading.Event | None = None, rng: random.Random | None = None):
+                 stop: threading.Event | None = None, rng: random.Random | None = None, budget=None):
         self.mailbox = mailbox
         self.api_root = api_root
         self.stop = stop or threading.Event()
@@ -247,7 +248,9 @@ class MailboxApi:
         self._owner = threading.get_ident()
         self._local = threading.local()  # a fetch worker's own Gmail HTTP connection
         self.calendar_quota = QuotaWindow(quota.per_user_minute("calendar"), quota.window_seconds, self.stop)
-        self._project = {api: project_window(api, quota.per_project_minute(api), quota.window_seconds)
+        self.budget = budget  # a sync.budget.ProjectBudget: the project's budgets across processes
+        self._project = {api: None if budget is not None else
+                         project_window(api, quota.per_project_minute(api), quota.window_seconds)
                          for api in ("gmail", "calendar")}
         self.stats = CallStats()
 
@@ -284,11 +287,20 @@ class MailboxApi:
             raise Stopped()
 
     def _spend(self, api: str, units: int, priority: int = 0) -> None:
-        """Wait for room in the mailbox's window (`QuotaWindow` priorities), then in the project's."""
+        """Wait for room in the mailbox's window (`QuotaWindow` priorities), then in the project's (raising
+        `sync.budget.BackfillPaused` or `DailyBudgetSpent` past the day's shares)."""
         (self.gmail_quota if api == "gmail" else self.calendar_quota).acquire(units, priority=priority)
         project = self._project[api]
         if project is not None:
             project.acquire(units, self.stop)
+        if self.budget is not None:
+            self.budget.spend(api, units, priority, self.stop)
+            if self.stop.is_set():
+                raise Stopped()
+
+    def open_for_backfill(self) -> bool:
+        """Whether a backfill group may start now (below the day's backfill share of the project budget)."""
+        return self.budget is None or self.budget.open_for_backfill("gmail")
 
     def call(self, request, units: int | None = None, api: str | None = None) -> dict:
         """Execute one request, paced and retried; HttpErrors no retry fixes propagate.

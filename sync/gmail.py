@@ -71,6 +71,7 @@ from models.addresses import decode_words, parse_address_list
 from models.domain import GMAIL_CATEGORIES, ActivityKind, Mailbox, Participant, utcnow
 from models.repository import activity_id_for
 from sync.api import MailboxApi, order_by_thread, status_of
+from sync.budget import BackfillPaused
 from sync.linking import Item
 from sync.writer import SyncWriter
 
@@ -294,10 +295,30 @@ class GmailSync:
         cuts = [*range(start, recent_end, group), *range(max(start, recent_end), len(ordered), group),
                 len(ordered)]
         groups = ((ordered[first:end], ordered[max(first, end - CURSOR_IDS):end])
-                  for first, end in itertools.pairwise(cuts))
-        next_incremental = time.monotonic() + BACKFILL_SLICE_SECONDS
+                  for first, end in itertools.pairwise(cuts)
+                  if self.api.open_for_backfill())  # past the day's backfill share no group starts (sync.budget)
         spent = self.api.gmail_quota.total
         done = start
+        try:
+            done = self._backfill_groups(mailbox, ordered, groups, enough, done, spent, deadline)
+        except BackfillPaused as paused:  # a group's grant refused past the day's share: resume later
+            log.info("backfill paused mailbox=%s reason=%s", mailbox.email, paused)
+            return
+        if done < len(ordered):
+            if not self.api.open_for_backfill():
+                log.info("backfill paused mailbox=%s reason=daily backfill share reached", mailbox.email)
+            return
+        if mailbox.backfill_resync:
+            self._release_gone(mailbox, set(ordered))
+        mailbox.backfill_done_at, mailbox.backfill_seconds_left = utcnow(), 0.0
+        self._checkpoint(mailbox)
+        log.info("backfill done mailbox=%s listed=%d stored=%d units=%d", mailbox.email,
+                 mailbox.backfill_listed, mailbox.backfill_stored, mailbox.backfill_units)
+
+    def _backfill_groups(self, mailbox: Mailbox, ordered: list[str], groups, enough: threading.Event, done: int,
+                         spent: int, deadline: float | None) -> int:
+        """Store each fetched group and checkpoint it (`backfill`); returns how many listed ids are done."""
+        next_incremental = time.monotonic() + BACKFILL_SLICE_SECONDS
         for fetched in self._fetched(groups, enough):
             self._store(fetched.items)
             self.writer.drain()
@@ -319,14 +340,7 @@ class GmailSync:
                 mailbox.history_id = self.incremental(mailbox.history_id)  # new mail is never held up
                 self._checkpoint(mailbox)
                 next_incremental = time.monotonic() + BACKFILL_SLICE_SECONDS
-        if done < len(ordered):
-            return
-        if mailbox.backfill_resync:
-            self._release_gone(mailbox, set(ordered))
-        mailbox.backfill_done_at, mailbox.backfill_seconds_left = utcnow(), 0.0
-        self._checkpoint(mailbox)
-        log.info("backfill done mailbox=%s listed=%d stored=%d units=%d", mailbox.email,
-                 mailbox.backfill_listed, mailbox.backfill_stored, mailbox.backfill_units)
+        return done
 
     def _backfill_query(self, mailbox: Mailbox, since: dt.datetime | None = None) -> str:
         """The window (or its part from `since`), up to the backfill's start (later mail is incremental

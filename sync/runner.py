@@ -38,6 +38,7 @@ from models.leases import Fenced, Lease, LeaseState
 from models.repository import Repository
 from quotas import QuotaProfile
 from sync.api import MailboxApi, MailboxError, Stopped, classify
+from sync.budget import ProjectBudget
 from sync.calendar import CalendarSync
 from sync.directory import Workspace, mark_departures, read_workspace, record_workspace
 from sync.gmail import FETCH_GROUP, MESSAGES_PAGE_MAX, GmailSync
@@ -136,7 +137,7 @@ class SyncRun:
                  chunk_writes_max: int = CHUNK_WRITES_MAX, quota: QuotaProfile | None = None,
                  lease_ttl_seconds: float = LEASE_TTL_SECONDS, wait_for_lease: bool = True,
                  workspace: Workspace | None = None, backfill_seconds: float | None = None,
-                 list_page: int = MESSAGES_PAGE_MAX):
+                 list_page: int = MESSAGES_PAGE_MAX, project_budget: ProjectBudget | None = None):
         self.repository = repository
         self.google_service = google_service
         self.config = config
@@ -152,6 +153,7 @@ class SyncRun:
         self._tenants: dict[str, TenantState] = {}
         self.send_as_learned: set[str] = set()  # mailboxes and tenants whose send-as aliases are known (sync.people)
         self.send_as_fetched: dict[str, list[str]] = {}  # mailbox -> aliases fetched, stored by its own sync
+        self.project_budget = project_budget  # the project's budgets across processes (sync.budget); built on first use
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
         self._lock = threading.Lock()
 
@@ -165,6 +167,13 @@ class SyncRun:
                     settings = repo.get_settings()  # its domains are internal from this pass on
                 self._tenants[tenant] = TenantState(repo, Team(tenant, settings))
             return self._tenants[tenant]
+
+    def budget(self, repo) -> ProjectBudget:
+        """The process's share of the project's budgets (`sync.budget`), one for every mailbox of this run."""
+        with self._lock:
+            if self.project_budget is None:
+                self.project_budget = ProjectBudget(repo.client, self.quota)
+            return self.project_budget
 
     def tenant_of(self, email: str) -> str:
         """The tenant a mailbox is filed under: its Workspace's primary domain (SPEC §4), else its own domain."""
@@ -181,6 +190,8 @@ class SyncRun:
             if self.stop.is_set() or not any(r.state == MailboxState.OK for r in results):
                 break  # stopped, or nothing synced (an unreachable store would only make each call wait)
             self.link(tenant)
+        if self.project_budget is not None:
+            self.project_budget.close()  # what the grants left unspent goes back to the project's day
         return results
 
     def refresh(self) -> None:
@@ -297,7 +308,7 @@ class SyncRun:
         config = self.config
         with Heartbeat(repo, lease, self.stop) as heartbeat:
             api = MailboxApi(email, self.google_service, config.google_api_root,
-                             self.quota, heartbeat.halt)
+                             self.quota, heartbeat.halt, budget=self.budget(repo))
             writer = SyncWriter(state, email, chunk_writes_max=self.chunk_writes_max)
             gmail = GmailSync(api, writer, config.backfill_days, fetch_group=self.fetch_group,
                               checkpoint=heartbeat.checkpoint, list_page=self.list_page)
