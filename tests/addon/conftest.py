@@ -26,8 +26,13 @@ MAX_SECTIONS = MAX_WIDGETS = 100  # Google's card limits
 
 @pytest.fixture(scope="session")
 def google():
-    """One simulator for the session: a tiny seeded Workspace at example.com; tests add what they need."""
-    sim = Simulator(seed=5, domain=TENANT, reps=3, companies=2, messages=5, events=2).start()
+    """One simulator for the session: a tiny seeded Workspace at example.com; tests add what they need.
+
+    Its per-user Gmail budget is off: the fuzz test alone sends hundreds of Gmail cards for one rep within
+    a minute, whose API fallback would spend that rep's minute for the tests after it (quota enforcement
+    has its own tests, in tests/gsim and tests/sync).
+    """
+    sim = Simulator(seed=5, domain=TENANT, reps=3, companies=2, messages=5, events=2, quota_units_per_minute=0).start()
     yield sim
     sim.stop()
 
