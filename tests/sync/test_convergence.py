@@ -21,6 +21,23 @@ SUBPROCESS_TIMEOUT_SECONDS = 120
 SYNC_ONCE = [sys.executable, "-m", "sync", "once", *SMALL_BATCHES_ARGS]
 
 
+def kill_sync_midway(simulator, tenant_repo: Repository, env: dict) -> None:
+    """Start `python -m sync once` and SIGKILL it once some of its chunks are committed (most are not)."""
+    simulator.set_latency(20)  # slow enough to be caught in the middle
+    process = subprocess.Popen(SYNC_ONCE, cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_SECONDS
+    activities = tenant_repo.root.collection("activities")
+    while time.monotonic() < deadline and process.poll() is None:
+        if sum(1 for _ in activities.select([]).stream()) >= KILL_AFTER_ACTIVITIES:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the sync finished before it could be killed; slow the simulator more"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    simulator.set_latency(0)
+
+
 def test_injected_faults_leave_the_fault_free_state(services, simulator, tenant_repo, twin):
     simulator.set_faults(rate=0.10, statuses=(500, 503, 429))
 
@@ -36,19 +53,7 @@ def test_injected_faults_leave_the_fault_free_state(services, simulator, tenant_
 def test_a_sync_killed_mid_run_and_run_again_leaves_the_uninterrupted_state(
         simulator, tenant_repo, sync_env, twin):
     env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT)}
-    simulator.set_latency(20)  # slow enough to be caught in the middle
-    process = subprocess.Popen(SYNC_ONCE, cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_SECONDS
-    activities = tenant_repo.root.collection("activities")
-    while time.monotonic() < deadline and process.poll() is None:
-        if sum(1 for _ in activities.select([]).stream()) >= KILL_AFTER_ACTIVITIES:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the sync finished before it could be killed; slow the simulator more"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    simulator.set_latency(0)
+    kill_sync_midway(simulator, tenant_repo, env)
 
     rerun = subprocess.run(SYNC_ONCE, cwd=ROOT, env=env, capture_output=True,
                            text=True, timeout=SUBPROCESS_TIMEOUT_SECONDS)

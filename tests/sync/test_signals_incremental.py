@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import subprocess
-import time
 
 from models.domain import utcnow
 from models.merge import merge_contacts
 from models.repository import Repository
 from models.signals import compute, exchanges_from_activities, is_internal_to, rebuild_signals
 from tests.sync.conftest import sync_run
-from tests.sync.test_convergence import KILL_AFTER_ACTIVITIES, ROOT, SUBPROCESS_TIMEOUT_SECONDS, SYNC_ONCE
+from tests.sync.test_convergence import ROOT, SUBPROCESS_TIMEOUT_SECONDS, SYNC_ONCE, kill_sync_midway
 
 
 def assert_incremental_equals_scratch(repo: Repository) -> int:
@@ -80,18 +78,7 @@ def test_signals_kept_by_sync_equal_the_signals_from_scratch(services, simulator
 def test_signals_after_a_sync_killed_mid_run_and_run_again_equal_the_signals_from_scratch(
         simulator, tenant_repo, sync_env):
     env = {**os.environ, **sync_env, "PYTHONPATH": str(ROOT)}
-    simulator.set_latency(20)  # slow enough to be caught in the middle
-    process = subprocess.Popen(SYNC_ONCE, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_SECONDS
-    activities = tenant_repo.root.collection("activities")
-    while time.monotonic() < deadline and process.poll() is None:
-        if sum(1 for _ in activities.select([]).stream()) >= KILL_AFTER_ACTIVITIES:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the sync finished before it could be killed; slow the simulator more"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    simulator.set_latency(0)
+    kill_sync_midway(simulator, tenant_repo, env)
 
     rerun = subprocess.run(SYNC_ONCE, cwd=ROOT, env=env, capture_output=True, text=True,
                            timeout=SUBPROCESS_TIMEOUT_SECONDS)
