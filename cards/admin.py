@@ -37,7 +37,7 @@ from models.domain import (
     Settings,
     utcnow,
 )
-from models.health import ATTENTION_MAX, SyncHealth, age, held, lease_label, watch_label
+from models.health import ATTENTION_MAX, SyncHealth, age, counted, held, lease_label, watch_label
 from models.progress import import_label, tenant_import_label, time_left_label
 
 PRIVACY_LABELS = {
@@ -110,7 +110,7 @@ def queue_line(sync: SyncHealth, distributed: bool, now: dt.datetime) -> str:
     if distributed:
         return f"{bold('Sync queue')} {esc('no measurement yet: is python -m sync dispatch running?')}"
     return (f"{bold('Sync')} {esc('single process (python -m sync run): no queue')}; "
-            f"{sync.leases_held(now)} {'lease' if sync.leases_held(now) == 1 else 'leases'} held")
+            f"{counted(sync.leases_held(now), 'lease')} held")
 
 
 def sync_labels(sync: SyncHealth, email: str, now: dt.datetime) -> list[str]:

@@ -77,8 +77,8 @@ class QueueHealth:
     def summary(self, now: dt.datetime) -> str:
         """One line for `sync status` and the admin card."""
         oldest = f" (oldest {age(self.oldest_waiting_at, now)})" if self.oldest_waiting_at else ""
-        line = (f"{self.waiting} waiting for a worker{oldest}, {self.backfills_waiting} backfills waiting, "
-                f"{self.dead_lettered} dead-lettered, {self.leases_held} leases held; "
+        line = (f"{self.waiting} waiting for a worker{oldest}, {counted(self.backfills_waiting, 'backfill')} "
+                f"waiting, {self.dead_lettered} dead-lettered, {counted(self.leases_held, 'lease')} held; "
                 f"measured by the dispatcher {age(self.recorded_at, now)} ago")
         if self.stale(now):
             line += " (stale: is python -m sync dispatch running?)"
@@ -170,3 +170,8 @@ def watch_label(watch: Watch | None, now: dt.datetime) -> str:
     parts = [f"{name} {'expired' if at <= now else age(at, now)}"
              for name, at in (("gmail", watch.gmail_expires_at), ("cal", watch.channel_expires_at)) if at]
     return " ".join(parts) or "-"
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 lease`, `2 leases`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -69,7 +69,7 @@ def test_distributed_sync_shows_the_queue_the_dispatcher_measured(addon, repo, a
                                          dead_lettered=1, mailboxes=9))
     text = texts(sync_section(addon))
     assert "3 waiting for a worker (oldest 4" in text  # 40 or 41 s
-    assert "1 backfills waiting, 1 dead-lettered, 2 leases held; measured by the dispatcher " in text
+    assert "1 backfill waiting, 1 dead-lettered, 2 leases held; measured by the dispatcher " in text
     assert "stale" not in text
 
     repo.record_queue_health(QueueHealth(recorded_at=now - dt.timedelta(hours=1), mailboxes=9))
