@@ -457,12 +457,19 @@ class Dispatcher:
 
     def record_health(self, tenant: str, emails: list[str], stored: dict[str, Mailbox],
                       leases: dict[str, LeaseState], now: dt.datetime) -> None:
-        """Store the tenant's queue health when it changed or its record is due a refresh (models.health)."""
+        """Store the tenant's queue health when it changed or its record is due a refresh (models.health).
+
+        A failed write is logged and tried again next cycle: the measurement never holds up dispatching.
+        """
         health = measure(emails, stored, leases, self.published, self.backfills, now)
         last = self.health.get(tenant)
         if health.same_as(last) and (now - last.recorded_at).total_seconds() < HEALTH_REFRESH_SECONDS:
             return
-        self.repository(tenant).record_queue_health(health)
+        try:
+            self.repository(tenant).record_queue_health(health)
+        except exceptions.GoogleAPIError as exc:
+            log.warning("queue health not recorded tenant=%s error=%s", tenant, type(exc).__name__)
+            return
         self.health[tenant] = health
 
     def _due(self, mailbox: Mailbox, now: dt.datetime) -> bool:
