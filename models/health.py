@@ -77,8 +77,8 @@ class QueueHealth:
     def summary(self, now: dt.datetime) -> str:
         """One line for `sync status` and the admin card."""
         oldest = f" (oldest {age(self.oldest_waiting_at, now)})" if self.oldest_waiting_at else ""
-        line = (f"{self.waiting} waiting for a worker{oldest}, {counted(self.backfills_waiting, 'backfill')} "
-                f"waiting, {self.dead_lettered} dead-lettered, {counted(self.leases_held, 'lease')} held; "
+        line = (f"{counted(self.waiting, 'sync')} and {counted(self.backfills_waiting, 'backfill')} waiting for "
+                f"a worker{oldest}, {self.dead_lettered} dead-lettered, {counted(self.leases_held, 'lease')} held; "
                 f"measured by the dispatcher {age(self.recorded_at, now)} ago")
         if self.stale(now):
             line += " (stale: is python -m sync dispatch running?)"

@@ -68,8 +68,8 @@ def test_distributed_sync_shows_the_queue_the_dispatcher_measured(addon, repo, a
                                          oldest_waiting_at=now - dt.timedelta(seconds=40), leases_held=2,
                                          dead_lettered=1, mailboxes=9))
     text = texts(sync_section(addon))
-    assert "3 waiting for a worker (oldest 4" in text  # 40 or 41 s
-    assert "1 backfill waiting, 1 dead-lettered, 2 leases held; measured by the dispatcher " in text
+    assert "3 syncs and 1 backfill waiting for a worker (oldest 4" in text  # 40 or 41 s
+    assert "1 dead-lettered, 2 leases held; measured by the dispatcher " in text
     assert "stale" not in text
 
     repo.record_queue_health(QueueHealth(recorded_at=now - dt.timedelta(hours=1), mailboxes=9))
