@@ -28,7 +28,8 @@ from addon.actions.forms import Invalid, check_teammate, text
 from addon.context import Request
 from cards import admin as admin_cards
 from cards import responses
-from cards.admin import LISTS, admin_card, not_admin_card
+from cards.admin import LISTS, MAILBOXES_SHOWN, admin_card, not_admin_card
+from config import PubSubConfig
 from models import rules
 from models.addresses import EMAIL_MAX_LENGTH, domain_matches, exclusion_entry, fold, registrable_domain
 from models.domain import (
@@ -68,10 +69,15 @@ def admin_only(handler: Callable[[Request], dict]) -> Handler:
 
 def show(req: Request, notification: str | None = None, error: str | None = None,
          inputs: dict[str, str] | None = None, push: bool = False) -> dict:
-    # list_mailboxes is a query (one document per rep): fine for the admin card, never on a rep's card
-    mailboxes = req.repo.list_mailboxes()
-    counts = req.repo.private_counts(m.email for m in mailboxes)
-    card = admin_card(req.settings, mailboxes, req.viewer, error=error, inputs=inputs, private_counts=counts)
+    """The admin card: `admin_view` is one query bounded by what the card can show (one document per rep,
+    never behind a rep's card) and one `get_all` (leases, watches, the queue's health); `private_counts` one more.
+
+    Distributed or not is this process's SIDECAR_SYNC_TOPIC (the web service sets it for `/push/calendar`).
+    """
+    view = req.repo.admin_view(MAILBOXES_SHOWN)
+    counts = req.repo.private_counts(view.emails())
+    card = admin_card(req.settings, view.mailboxes, req.viewer, error=error, inputs=inputs, private_counts=counts,
+                      sync=view, distributed=PubSubConfig.from_env().distributed)
     return responses.push_card(card, notification) if push else responses.update_card(card, notification or error)
 
 

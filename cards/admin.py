@@ -4,11 +4,13 @@ every action it offers re-checks admin rights on the server (`addon.admin`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from cards.people import Viewer
 from cards.timeline import fmt_datetime
 from cards.widgets import (
+    MAX_WIDGETS,
     Widget,
     bold,
     button,
@@ -33,7 +35,9 @@ from models.domain import (
     MailboxState,
     Segment,
     Settings,
+    utcnow,
 )
+from models.health import ATTENTION_MAX, SyncHealth, age, counted, held, lease_label, watch_label
 from models.progress import import_label, tenant_import_label, time_left_label
 
 PRIVACY_LABELS = {
@@ -53,13 +57,21 @@ LISTS = (
     ("machine_addresses", "Machine senders, never contacts", "An address, a domain, or a pattern such as *-bot@*"),
     ("free_mail_domains", "Free-mail domains, never companies", "e.g. a regional provider: familia-post.pt"),
 )
+SYNC_SUMMARY_WIDGETS = 3  # the queue line, the tenant's import and "the first N mailboxes"
+# Rows the sync section lists: Google's widgets a section, less the summary lines and the failed mailboxes the
+# dispatcher names (listed too when they are not among the first ones: `Repository.admin_view`).
+MAILBOXES_SHOWN = MAX_WIDGETS - SYNC_SUMMARY_WIDGETS - ATTENTION_MAX
 TYPE_LABELS = {"text": "Text", "number": "Number", "date": "Date", "select": "Single select"}
 APPLIES_LABELS = {"contact": "Contacts", "company": "Companies"}
 
 
-def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
+def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer, sync: SyncHealth | None = None,
+                    distributed: bool = False, now: dt.datetime | None = None) -> list[Widget]:
+    """One row a mailbox; with `sync` (`Repository.admin_view`), the queue's line first and each row's lease,
+    push watch and last push (its mailboxes keep their order: failed ones first)."""
+    now = now or utcnow()
     rows: list[Widget] = []
-    for mailbox in sorted(mailboxes, key=lambda m: m.email):
+    for mailbox in (sync.mailboxes if sync is not None else sorted(mailboxes, key=lambda m: m.email)):
         healthy = mailbox.state in (MailboxState.OK, MailboxState.SYNCING, MailboxState.NEW)
         state = esc(mailbox.state) if healthy else f'<font color="#B3261E"><b>{esc(mailbox.state)}</b></font>'
         bottom = f"Last success {fmt_datetime(mailbox.last_success_at, viewer.tz)}"
@@ -73,12 +85,48 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer) -> list[Widget]:
             act = button("Reassign contacts", viewer.act("admin_reassign_form", email=mailbox.email))
         else:
             act = button("Mark departed", viewer.act("admin_departure", email=mailbox.email))
+            if sync is not None:
+                bottom = " · ".join([bottom, *sync_labels(sync, mailbox.email, now)])
         rows.append(decorated_text(f"{esc(mailbox.email)} · {state}", bottom_label=bottom, icon="EMAIL",
                                    button_=act))
-    total = tenant_import_label(mailboxes)
+    total = tenant_import_label(sync.mailboxes if sync is not None else mailboxes)
     if total:
         rows.insert(0, paragraph(f"History import: {esc(total)}"))
-    return rows or [paragraph(muted("No mailbox has synced yet. Run python -m sync once."))]
+    if not rows:
+        rows = [paragraph(muted("No mailbox has synced yet. Run python -m sync once."))]
+    if sync is not None:
+        rows.insert(0, paragraph(queue_line(sync, distributed, now)))
+        if sync.more:
+            rows.append(paragraph(muted(f"The first {MAILBOXES_SHOWN} mailboxes, failed ones first; "
+                                        "python -m sync status lists every one.")))
+    return rows
+
+
+def queue_line(sync: SyncHealth, distributed: bool, now: dt.datetime) -> str:
+    """The queue's depth as the dispatcher measured it (`models.health`), or "single process" without one."""
+    queue = sync.queue
+    if queue is not None and (distributed or not queue.stale(now)):  # a stale one outside distributed mode:
+        return f"{bold('Sync queue')} {esc(queue.summary(now))}"  # left by a deployment that has moved on
+    if distributed:
+        return f"{bold('Sync queue')} {esc('no measurement yet: is python -m sync dispatch running?')}"
+    return (f"{bold('Sync')} {esc('single process (python -m sync run): no queue')}; "
+            f"{counted(sync.leases_held(now), 'lease')} held")
+
+
+def sync_labels(sync: SyncHealth, email: str, now: dt.datetime) -> list[str]:
+    """A row's lease (who syncs it now, for how long yet), push watch expiry and last push, where there are any."""
+    labels = []
+    lease = sync.leases.get(email)
+    if lease is not None and lease.owner:
+        labels.append(f"syncing now ({lease_label(lease, now)} left)" if held(lease, now)
+                      else f"lease {lease_label(lease, now)}")
+    watch = sync.watches.get(email)
+    if watch is not None:
+        if watch_label(watch, now) != "-":
+            labels.append(f"watch {watch_label(watch, now)}")
+        if watch.last_push_at is not None:
+            labels.append(f"last push {age(watch.last_push_at, now)} ago")
+    return labels
 
 
 def reassign_form(rep: str, departed_by: str | None, segments: list[Segment], viewer: Viewer,
@@ -119,15 +167,19 @@ def private_count_widgets(counts: dict[str, dict[str, int]]) -> list[Widget]:
 
 def admin_card(settings: Settings, mailboxes: list[Mailbox], viewer: Viewer, error: str | None = None,
                inputs: dict[str, str] | None = None,
-               private_counts: dict[str, dict[str, int]] | None = None) -> dict[str, Any]:
+               private_counts: dict[str, dict[str, int]] | None = None, sync: SyncHealth | None = None,
+               distributed: bool = False, now: dt.datetime | None = None) -> dict[str, Any]:
     """`inputs` carries what the admin typed back into the form when it was refused; `private_counts`
-    what each rep made private (`Repository.private_counts`)."""
+    what each rep made private (`Repository.private_counts`); `sync` the mailboxes with their leases, watches
+    and the queue (`Repository.admin_view`, which then replaces `mailboxes`), `distributed` whether this
+    deployment runs the sync on Pub/Sub (SIDECAR_SYNC_TOPIC)."""
     typed = inputs or {}
     top: list[Widget] = [error_text(error)] if error else []
     sections = []
     if top:
         sections.append(section(top))
-    sections.append(section(mailbox_widgets(mailboxes, viewer), header="Mailboxes and sync health"))
+    sections.append(section(mailbox_widgets(mailboxes, viewer, sync, distributed, now),
+                            header="Mailboxes and sync health"))
 
     sections.append(section([
         selection_input("privacy_level", "What teammates see of another rep's email",

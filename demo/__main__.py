@@ -2,15 +2,28 @@
 
 Order of start (each step waits until the previous one answers):
 
-1. the Firestore emulator (its own process group, `devtools.firestore_emulator`);
+1. the Firestore emulator and the Pub/Sub emulator (each its own process group,
+   `devtools.firestore_emulator`, `devtools.pubsub_emulator`);
 2. the Google API simulator with a seeded sales team, served from this process
-   (a thread: it holds no child process, so nothing of it can outlive us);
+   (a thread: it holds no child process, so nothing of it can outlive us); its
+   Gmail watches publish to the Pub/Sub emulator (PUBSUB_EMULATOR_HOST, set in
+   this process for the simulator's publisher);
 3. `python -m sync once` for every rep: the first sync, so the cards have history;
    the team has a rep on a secondary domain (one tenant across the Workspace's
    domains) and a rep who then leaves (suspended in the Directory: a second,
    one-mailbox pass marks them departed, their history stays) — see `team_changes`;
-4. the web backend, `gunicorn 'demo.wsgi:build_app()'` (the add-on plus the preview);
-5. `python -m sync run`, the daemon, which keeps syncing what the simulator adds.
+   the first rep is made an admin, so the preview can open the admin card;
+4. `python -m sync setup`: the sync's topics and subscriptions, Gmail's push topic included;
+5. the web backend, `gunicorn 'demo.wsgi:build_app()'` (the add-on, its push endpoints and the preview);
+6. the distributed sync: `python -m sync dispatch` and two `python -m sync worker`s. The
+   dispatcher sets up every mailbox's Gmail watch (`users.watch` on the push topic) and
+   Calendar channel (to the web backend's `/push/calendar`) at its first cycle; the demo
+   waits until the simulator holds every Gmail watch. From then on, mail the preview's
+   "Deliver a new email" has the simulator deliver is pushed to a worker and is on the
+   card within seconds; polling every `--sync-interval` stays the safety net.
+
+`--single-process` runs the small-team mode instead: no Pub/Sub, `python -m sync run`
+(the daemon) in place of steps 4 and 6, new mail on the card at its next pass.
 
 Every child runs in a new session (its own process group). SIGINT or SIGTERM, or any
 child dying, stops every group (SIGTERM, then SIGKILL after a grace period) and waits
@@ -36,6 +49,7 @@ import urllib.request
 from pathlib import Path
 
 from devtools.firestore_emulator import EmulatorError, FirestoreEmulator, free_port, stop_group
+from devtools.pubsub_emulator import PubSubEmulator
 
 log = logging.getLogger("demo")
 
@@ -48,12 +62,19 @@ DEFAULT_SEED = 7
 DEFAULT_REPS = 3
 DEFAULT_MESSAGES = 300  # per rep: "a few hundred messages and meetings each"
 DEFAULT_EVENTS = 120
-DEFAULT_SYNC_INTERVAL_SECONDS = 60  # the daemon's interval in the demo: new simulator mail shows up within a minute
+# How often a mailbox is synced without push (the dispatcher's cadence; the daemon's with --single-process):
+# pushed mail is on the card within seconds, anything else within a minute.
+DEFAULT_SYNC_INTERVAL_SECONDS = 60
 FIRST_SYNC_TIMEOUT_SECONDS = 600
 READY_TIMEOUT_SECONDS = 60  # gunicorn boots in a couple of seconds; the rest is margin on a busy machine
 STOP_GRACE_SECONDS = 10  # SIGTERM first (the daemon checkpoints), then SIGKILL
 POLL_SECONDS = 0.2
 PREVIEW_PATH = "/demo/"
+SYNC_TOPIC = "sidecar-sync"  # distributed mode's topics (the other names are config's defaults)
+GMAIL_PUSH_TOPIC = "sidecar-gmail-push"
+WORKERS = 2  # `python -m sync worker` processes: the issue's "two workers"
+SETUP_TIMEOUT_SECONDS = 60  # `sync setup` creates a handful of topics and subscriptions
+WATCH_TIMEOUT_SECONDS = 60  # the dispatcher's first cycle watches every mailbox: seconds, with margin
 
 
 class DemoError(RuntimeError):
@@ -141,6 +162,8 @@ class Demo:
         self.run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="sidecar-demo-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.emulator: FirestoreEmulator | None = None
+        self.pubsub: PubSubEmulator | None = None
+        self.distributed = not args.single_process
         self.simulator = None
         self.secondary_rep = ""
         self.children: list[Child] = []
@@ -156,6 +179,13 @@ class Demo:
         self.emulator = FirestoreEmulator(log_path=self.run_dir / "firestore-emulator.log")
         self.emulator.start()
         say(f"  Firestore emulator        {self.emulator.host}  ({time.monotonic() - step:.1f}s)")
+        if self.distributed:
+            step = time.monotonic()
+            self.pubsub = PubSubEmulator(log_path=self.run_dir / "pubsub-emulator.log")
+            self.pubsub.start()
+            # the simulator's Gmail watches publish from this process, with the client library, which reads it
+            os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub.host
+            say(f"  Pub/Sub emulator          {self.pubsub.host}  ({time.monotonic() - step:.1f}s)")
 
         step = time.monotonic()
         self.simulator = self._start_simulator()
@@ -184,12 +214,17 @@ class Demo:
         else:
             say(f"  first sync done  ({time.monotonic() - step:.1f}s)")
         self.simulator.suspend_user(leaver)
-        marking = self._spawn("sync-departure", [sys.executable, "-m", "sync", "once", "--user",
-                                                 self.simulator.reps[0]], env)
-        marking.wait(FIRST_SYNC_TIMEOUT_SECONDS)
-        marking.stop()
-        self.children.remove(marking)
+        self._run_to_end("sync-departure", [sys.executable, "-m", "sync", "once", "--user", self.simulator.reps[0]],
+                         env, FIRST_SYNC_TIMEOUT_SECONDS)
         say(f"  {leaver} suspended in the Directory: marked departed, history kept")
+        make_admin(env, self.simulator.domain, self.simulator.reps[0])
+        say(f"  admin card                {self.simulator.reps[0]} is an admin (home page: Open admin settings)")
+        if self.distributed:
+            code = self._run_to_end("sync-setup", [sys.executable, "-m", "sync", "setup"], env, SETUP_TIMEOUT_SECONDS)
+            if code != 0:
+                raise DemoError(f"python -m sync setup exited with {code} (log: {self.run_dir / 'sync-setup.log'})")
+            say(f"  Pub/Sub topics            python -m sync setup: {SYNC_TOPIC}, {GMAIL_PUSH_TOPIC}, backfill, "
+                "dead letters")
 
         step = time.monotonic()
         web = self._spawn("web", [
@@ -200,8 +235,19 @@ class Demo:
         self._wait_http(web, self.public_url + PREVIEW_PATH)
         say(f"  web backend (gunicorn)    {self.public_url}  ({time.monotonic() - step:.1f}s)")
 
-        self._spawn("sync-daemon", [sys.executable, "-m", "sync", "run"], env)
-        say(f"  sync daemon               python -m sync run, every {self.args.sync_interval}s")
+        if self.distributed:
+            step = time.monotonic()
+            self._spawn("sync-dispatch", [sys.executable, "-m", "sync", "dispatch"], env)
+            for n in range(1, WORKERS + 1):
+                self._spawn(f"sync-worker-{n}", [sys.executable, "-m", "sync", "worker"], env)
+            say(f"  sync on Pub/Sub           python -m sync dispatch (each mailbox every {self.args.sync_interval}s "
+                f"as the safety net) and {WORKERS} x python -m sync worker")
+            watched = self._wait_watches()
+            say(f"  push                      Gmail watches of {watched} mailboxes on {GMAIL_PUSH_TOPIC}, Calendar "
+                f"channels to {self.public_url}/push/calendar  ({time.monotonic() - step:.1f}s)")
+        else:
+            self._spawn("sync-daemon", [sys.executable, "-m", "sync", "run"], env)
+            say(f"  sync daemon               python -m sync run, every {self.args.sync_interval}s")
         say("")
         say(f"Preview ready in {time.monotonic() - began:.0f}s: {self.public_url}{PREVIEW_PATH}")
         say("Press Ctrl-C to stop everything.")
@@ -223,6 +269,9 @@ class Demo:
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
+        if self.pubsub is not None:
+            self.pubsub.stop()
+            self.pubsub = None
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -258,12 +307,44 @@ class Demo:
             "SIDECAR_DEMO": "1",
             "PYTHONUNBUFFERED": "1",
         })
+        if self.distributed:
+            env.update({
+                "PUBSUB_EMULATOR_HOST": self.pubsub.host,
+                "SIDECAR_SYNC_TOPIC": SYNC_TOPIC,
+                "SIDECAR_GMAIL_PUSH_TOPIC": GMAIL_PUSH_TOPIC,
+                "SIDECAR_CALENDAR_PUSH_URL": self.public_url + "/push/calendar",
+                "SIDECAR_LOG_FORMAT": "text",  # the log files are for people here; Cloud Logging reads json
+            })
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str], stdout_path: Path | None = None) -> Child:
         child = Child(name, argv, env, self.run_dir / f"{name}.log", stdout_path)
         self.children.append(child)
         return child.start()
+
+    def _run_to_end(self, name: str, argv: list[str], env: dict[str, str], timeout: float) -> int:
+        """A command that finishes (a pass, the setup): its exit code, once its whole group is gone."""
+        child = self._spawn(name, argv, env)
+        code = child.wait(timeout)
+        child.stop()  # reaps it, and anything it left in its group
+        self.children.remove(child)
+        return code
+
+    def _wait_watches(self) -> int:
+        """Wait until the simulator holds a Gmail watch of every synced mailbox (the dispatcher's first cycle)."""
+        wanted = {*self.simulator.reps, self.secondary_rep}
+        deadline = time.monotonic() + WATCH_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            for child in self.children:
+                if child.exited() is not None:
+                    raise DemoError(f"{child.name} exited with {child.exited()} (log: {child.log_path})")
+            with self.simulator.push.lock:
+                watched = wanted & set(self.simulator.push.gmail_topics)
+            if watched == wanted:
+                return len(watched)
+            time.sleep(POLL_SECONDS)
+        raise DemoError(f"the dispatcher did not watch every mailbox in {WATCH_TIMEOUT_SECONDS}s "
+                        f"(log: {self.run_dir / 'sync-dispatch.log'})")
 
     @staticmethod
     def _wait_http(child: Child, url: str) -> None:
@@ -312,6 +393,22 @@ def team_changes(sim) -> tuple[str, str]:
     return newcomer, leaver
 
 
+def make_admin(env: dict[str, str], tenant: str, rep: str) -> None:
+    """Add `rep` to the tenant's admins (`Settings.admins`), so the preview's first rep can open the admin card
+    (the operator's SIDECAR_ADMIN_EMAIL, the Directory admin, is not one of the preview's reps)."""
+    from models.repository import Repository, connect  # only when the demo runs
+
+    client = connect(env["GOOGLE_CLOUD_PROJECT"], env["FIRESTORE_EMULATOR_HOST"])
+    try:
+        repo = Repository(client, tenant)
+        settings = repo.get_settings()
+        if rep not in settings.admins:
+            settings.admins.append(rep)
+            repo.save_settings(settings)
+    finally:
+        client.close()
+
+
 def _port_free(port: int) -> bool:
     """Free to listen on, as gunicorn binds (SO_REUSEADDR: connections closing in TIME_WAIT don't count)."""
     with socket.socket() as sock:
@@ -332,7 +429,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=DEFAULT_MESSAGES, help="messages per rep")
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="calendar events per rep")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--sync-interval", type=int, default=DEFAULT_SYNC_INTERVAL_SECONDS)
+    parser.add_argument("--sync-interval", type=int, default=DEFAULT_SYNC_INTERVAL_SECONDS,
+                        help="seconds between two syncs of a mailbox without push (the safety net)")
+    parser.add_argument("--single-process", action="store_true",
+                        help="the small-team mode: python -m sync run, no Pub/Sub, no push")
     parser.add_argument("--run-dir", help="where logs and the simulator's key file go (default: a temp folder)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the run folder after a clean stop")
     return parser.parse_args(argv)

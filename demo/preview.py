@@ -13,11 +13,19 @@ goes back to the page unchanged, with the event that was sent (tokens masked).
 Gmail's web client sends message and thread ids as `msg-f:<decimal>` and
 `thread-f:<decimal>`; the preview does the same, so that form is what the demo
 exercises.
+
+"Deliver a new email" (`/demo/api/deliver`) has the simulator deliver a message
+from an external contact to the rep, through its admin API (`POST
+/_sim/messages`), as mail arriving at Gmail would: the mailbox's history moves,
+its Gmail watch publishes a notification to Pub/Sub, a worker syncs the mailbox,
+and the page refreshes the open card until the message is on it. Nothing here
+writes to Firestore: what the card shows is what sync stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import logging
 import threading
 import time
@@ -51,6 +59,9 @@ DEMO_TIME_ZONE = "America/Los_Angeles"
 DEMO_LOCALE = "en"
 TRIGGER_PATHS = {"homepage": "/addon/homepage", "gmail": "/addon/gmail/message", "calendar": "/addon/calendar/event"}
 MASK = "<signed by the simulator>"
+DELIVERED_SUBJECT = "Quick question about your proposal"  # + the time, so each delivery is told apart on the card
+DELIVERED_BODY = "Hi, could we go over the pricing tiers on a call this week? Thanks!"
+ADDRESS_MAX = 254  # RFC 5321: the longest address a path holds
 
 bp = Blueprint("demo_preview", __name__, url_prefix="/demo")
 
@@ -159,6 +170,30 @@ class Workspace:
     def event(self, rep: str, event_id: str) -> dict:
         calendar = self._service(rep, "calendar", "v3")
         return calendar.events().get(calendarId="primary", eventId=event_id).execute()
+
+    def deliver(self, rep: str, sender: str, name: str) -> dict:
+        """Have the simulator deliver a new email from `sender` to the rep now (module doc); what it made."""
+        at = dt.datetime.now(dt.UTC)
+        subject = f"{DELIVERED_SUBJECT} ({at:%H:%M:%S})"
+        response = self._http.post(self.api_root + "_sim/messages", timeout=SIM_TIMEOUT_SECONDS, json={
+            "mailbox": rep, "sender": email.utils.formataddr((name, sender)), "to": [rep], "subject": subject,
+            "body": DELIVERED_BODY})
+        response.raise_for_status()
+        made = response.json()
+        log.info("preview delivered rep=%s message=%s", rep, made["id"])
+        return {"id": made["id"], "threadId": made["threadId"], "subject": subject, "from": sender,
+                "deliveredAt": at.isoformat()}
+
+    def external(self, address: str) -> str:
+        """`address` normalised, if it is one address outside the demo team's domains; else PreviewError."""
+        found = email.utils.getaddresses([address or ""])
+        sender = found[0][1].strip().lower() if len(found) == 1 else ""
+        local, _, domain = sender.rpartition("@")
+        if not local or "." not in domain or len(sender) > ADDRESS_MAX or any(c.isspace() for c in sender):
+            raise PreviewError(f"{address!r} is not an email address")
+        if domain in {rep.partition("@")[2] for rep in self.reps}:
+            raise PreviewError("the new email comes from someone outside the team: open a customer's message")
+        return sender
 
     # -- what Google sends ---------------------------------------------------------------
     def build_event(self, rep: str, host_app: str, context: dict, endpoint: str, form_inputs: dict | None = None,
@@ -370,3 +405,16 @@ def send():
     status, answer, elapsed = ws.send(target, event)
     return jsonify(status=status, body=answer, ms=round(elapsed), path=urllib.parse.urlsplit(
         ws.backend_url(target)).path, event=masked(event))
+
+
+@bp.post("/api/deliver")
+def deliver():
+    """Body: `{rep, from, name?}`: the simulator delivers a new email from `from` (outside the team) to the rep."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "the body must be a JSON object")
+    ws = workspace()
+    rep = ws.rep(body.get("rep"))
+    sender = ws.external(body.get("from") if isinstance(body.get("from"), str) else "")
+    name = " ".join(body["name"].split())[:ADDRESS_MAX] if isinstance(body.get("name"), str) else ""
+    return jsonify(ws.deliver(rep, sender, "" if name.lower() == sender else name))

@@ -156,12 +156,14 @@ class Leases:
 
     def held(self) -> list[LeaseState]:
         """Every lease document, held or not (a handful per tenant: one per mailbox)."""
-        found = []
-        for snapshot in self.documents.all():
-            data = snapshot.to_dict()
-            expires = _expiry(snapshot.update_time, data.get("ttl_seconds") or 0) if data.get("owner") else None
-            found.append(LeaseState(snapshot.id, data.get("owner"), int(data.get("fence") or 0), expires))
-        return sorted(found, key=lambda s: s.name)
+        return sorted((lease_state(snapshot) for snapshot in self.documents.all()), key=lambda s: s.name)
+
+
+def lease_state(snapshot) -> LeaseState:
+    """What a lease document's snapshot says: its holder, fence and expiry (server time), for status views."""
+    data = snapshot.to_dict()
+    expires = _expiry(snapshot.update_time, data.get("ttl_seconds") or 0) if data.get("owner") else None
+    return LeaseState(snapshot.id, data.get("owner"), int(data.get("fence") or 0), expires)
 
 
 def _expiry(written_at: dt.datetime, ttl_seconds: float) -> dt.datetime:

@@ -30,6 +30,8 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
                                              retry creates nothing more (`add_activity_once`)
       reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
+      leases/{email}, watches/{email}        a mailbox's lease (`models.leases`), its push watches
+      health/queue                           the sync queue as the dispatcher last measured it (`models.health`)
 
 Why this shape: a card must cost a handful of reads whatever the tenant's size,
 and the emulator scans whole collections on queries. So a contact is found by
@@ -50,8 +52,9 @@ What the rest of the code asks for:
   sync stored), `people_view` (the people of a message or event: address
   index, contacts, companies and their newest timeline months in one
   `get_all`, which `timeline(buckets=...)` reuses), `home_view` (settings and
-  the rep's segments). A Gmail card for recent synced mail costs three round
-  trips and no Google API call.
+  the rep's segments), `admin_view` (the admin card's mailboxes, bounded, with
+  their leases, watches and the queue's health). A Gmail card for recent
+  synced mail costs three round trips and no Google API call.
 - Named write operations that take a `models.writes.WriteSet` (a batch, a
   recording for sync's chunks and tests), so the caller
   chooses what commits together: `put_activity(ies)`, `remove_activity` (the
@@ -165,7 +168,8 @@ from models.domain import (
     TimelineEntry,
     utcnow,
 )
-from models.leases import Lease, LeaseDocuments, Leases, LeaseState
+from models.health import QueueHealth, SyncHealth
+from models.leases import Lease, LeaseDocuments, Leases, LeaseState, lease_state
 from models.precedence import NAME_SOURCE_RANK, best_name, first_owner, name_rank
 from models.search import MAX_RESULTS, SearchHit, SearchIndex
 from models.signals import (
@@ -2270,6 +2274,62 @@ class Repository:
         if skipped:
             data["skipped_pushes"] = firestore.Increment(1)
         self._watch_ref(mailbox).set(data, merge=True, **self._rpc)
+
+    # --- sync health: the queue as the dispatcher measured it (models/health.py), the admin card's view ---
+
+    def _queue_health_ref(self):
+        return self.root.collection("health").document("queue")
+
+    def record_queue_health(self, health: QueueHealth) -> None:
+        """The dispatcher's measurement, written whole: only the leading dispatcher writes it (models.health)."""
+        self._queue_health_ref().set(dataclasses.asdict(health), **self._rpc)
+
+    def queue_health(self) -> QueueHealth | None:
+        """The tenant's last measurement, or None where no dispatcher ever ran (single-process sync)."""
+        return _queue_health_of(self._get(self._queue_health_ref()))
+
+    def admin_view(self, shown: int) -> SyncHealth:
+        """What the admin card shows of sync, bounded whatever the tenant's size: one limited query and one
+        `get_all`, plus one more `get_all` only when a failed mailbox the dispatcher named is not listed.
+
+        The first `shown` mailboxes (by address), each with its lease and its push watch, and the queue's
+        last measurement; the failed or revoked mailboxes that measurement names come first.
+        """
+        listed = [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes").limit(shown + 1))]
+        view = SyncHealth(mailboxes=listed[:shown], more=len(listed) > shown)
+        health_ref = self._queue_health_ref()
+        self._admin_extras(view, [m.email for m in view.mailboxes], [health_ref])
+        missing = [e for e in (view.queue.attention if view.queue else []) if e not in view.emails()]
+        if missing:
+            self._admin_extras(view, missing, [self.mailbox_ref(e) for e in missing])
+        first = set(view.queue.attention if view.queue else ())
+        view.mailboxes.sort(key=lambda m: (m.email not in first, m.email))
+        return view
+
+    def _admin_extras(self, view: SyncHealth, emails: list[str], more_refs: list) -> None:
+        """One `get_all`: the leases and watches of `emails`, and `more_refs` (the queue's health, mailboxes)."""
+        leases = {self._leases.documents.lease(doc_id(e)).path: e for e in emails}
+        watches = {self._watch_ref(e).path: e for e in emails}
+        health_path = self._queue_health_ref().path
+        refs = [*more_refs, *(self._leases.documents.lease(doc_id(e)) for e in emails),
+                *(self._watch_ref(e) for e in emails)]
+        for snapshot in self.get_all(refs):
+            path = snapshot.reference.path
+            if path == health_path:
+                view.queue = _queue_health_of(snapshot)
+            elif path in leases:
+                view.leases[leases[path]] = lease_state(snapshot)
+            elif path in watches:
+                view.watches[watches[path]] = Watch(**_known(Watch, snapshot.to_dict()))
+            else:
+                view.mailboxes.append(mailbox_from_doc(snapshot))
+
+
+def _queue_health_of(snapshot) -> QueueHealth | None:
+    if snapshot is None or not snapshot.exists:
+        return None
+    return QueueHealth(**_known(QueueHealth, snapshot.to_dict()))
+
 
 
 

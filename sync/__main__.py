@@ -4,7 +4,8 @@
   or SIGINT, then stops after the pass in progress has checkpointed.
 - `once`: one pass, one line per mailbox; exit 0 when every mailbox synced, 1 otherwise.
 - `status`: a table of the mailboxes: state, last success, cursor age, who holds its lease, backfill progress,
-  last error.
+  push watch expiry, last push, last error; then the queue's depth (`queue_lines`: the dispatcher's measurement
+  per tenant, `models.health`), or "single process" when the sync is not distributed.
 - `setup`, `worker`, `dispatch`: the distributed sync on Pub/Sub (`sync.pubsub`),
   on when SIDECAR_SYNC_TOPIC is set: create the topics and subscriptions, run a
   worker, run the dispatcher.
@@ -41,6 +42,7 @@ import time
 from config import ConfigError, PubSubConfig, log_format
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
+from models.health import age, lease_label, watch_label
 from models.leases import LeaseState
 from models.progress import import_percent
 from models.watches import Watch
@@ -192,13 +194,7 @@ def distributed(services: Services, command: str, tuning: dict | None = None) ->
 
 
 def _age(at: dt.datetime | None) -> str:
-    if at is None:
-        return "-"
-    seconds = int((utcnow() - at).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return age(at, utcnow())
 
 
 def _backfill(m: Mailbox) -> str:
@@ -219,28 +215,6 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
 
 
-def _lease(lease: LeaseState | None, now: dt.datetime) -> str:
-    """Who holds the mailbox's lease and for how long yet: `host/pid 42s`, `expired`, or `-`."""
-    if lease is None or not lease.owner:
-        return "-"
-    if lease.expires_at <= now:
-        return f"expired ({lease.owner.rsplit('/', 1)[0]})"
-    return f"{lease.owner.rsplit('/', 1)[0]} {int((lease.expires_at - now).total_seconds())}s"
-
-
-def _watch(watch: Watch | None, now: dt.datetime) -> str:
-    """How long the mailbox's push watches last yet: `gmail 6d cal 5d`, `-` without any."""
-    if watch is None:
-        return "-"
-    parts = [f"{name} {_left(at, now)}" for name, at in (("gmail", watch.gmail_expires_at),
-                                                         ("cal", watch.channel_expires_at)) if at]
-    return " ".join(parts) or "-"
-
-
-def _left(at: dt.datetime, now: dt.datetime) -> str:
-    return "expired" if at <= now else _age(now - (at - now))
-
-
 def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None = None,
                  watches: dict[str, Watch] | None = None) -> list[str]:
     now = utcnow()
@@ -249,7 +223,8 @@ def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None 
               "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), _lease(leases.get(m.email), now), _backfill(m), _watch(watches.get(m.email), now),
+             _age(m.cursor_at), lease_label(leases.get(m.email), now), _backfill(m),
+             watch_label(watches.get(m.email), now),
              _age(watches[m.email].last_push_at) if m.email in watches else "-",
              m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
@@ -268,24 +243,38 @@ def status(services: Services) -> int:
     tenant_of = workspace.tenant_of if workspace is not None else email_domain
     rows = status_rows(services.repository, mailboxes, tenant_of)
     watches = {}
-    for tenant in sorted({tenant_of(m.email) for m in rows}):
+    tenants = sorted({tenant_of(m) for m in mailboxes} | {tenant_of(m.email) for m in rows})
+    for tenant in tenants:
         watches.update(services.repository(tenant).list_watches())
     for line in status_table(rows, lease_states(services.repository, rows, tenant_of), watches):
         _out(line)
-    settings = PubSubConfig.from_env()
-    if settings.distributed:
-        _out(queue_depth(services, settings))
+    for line in queue_lines(services, PubSubConfig.from_env(), tenants):
+        _out(line)
     return EXIT_OK
 
 
-def queue_depth(services: Services, settings: PubSubConfig) -> str:
-    """The sync subscriptions' backlog, from Cloud Monitoring's num_undelivered_messages (not on the emulator)."""
-    if settings.emulator_host:
-        return "queue depth: not reported by the Pub/Sub emulator"
+def queue_lines(services: Services, settings: PubSubConfig, tenants: list[str]) -> list[str]:
+    """The queue's depth: per tenant as the dispatcher measured it (`models.health`), and on real Pub/Sub
+    Cloud Monitoring's backlog of the subscriptions; "single process" when the sync is not distributed."""
+    if not settings.distributed:
+        return ["queue: single process (python -m sync run syncs every mailbox itself; no Pub/Sub queue)"]
+    now = utcnow()
+    lines = []
+    for tenant in tenants:
+        health = services.repository(tenant).queue_health()
+        lines.append(f"queue {tenant}: " + (health.summary(now) if health else
+                                             "no measurement yet (is python -m sync dispatch running?)"))
+    if not settings.emulator_host:  # the emulator has no Monitoring API
+        lines.append(monitoring_backlog(services, settings))
+    return lines
+
+
+def monitoring_backlog(services: Services, settings: PubSubConfig) -> str:
+    """The sync subscriptions' backlog, from Cloud Monitoring's num_undelivered_messages (real Pub/Sub only)."""
     try:
         from google.cloud import monitoring_v3
     except ImportError:
-        return "queue depth: install google-cloud-monitoring to read it (or see the subscriptions in the console)"
+        return "queue backlog: install google-cloud-monitoring to read it (or see the subscriptions in the console)"
     project = services.config.google_cloud_project
     client = monitoring_v3.MetricServiceClient()
     now = time.time()
@@ -298,7 +287,7 @@ def queue_depth(services: Services, settings: PubSubConfig) -> str:
                       f'resource.labels.subscription_id="{name}"'})
         points = [p.value.int64_value for s in series for p in s.points[:1]]
         depths.append(f"{name}={points[0] if points else '?'}")
-    return "queue depth: " + " ".join(depths)
+    return "queue backlog (Cloud Monitoring): " + " ".join(depths)
 
 
 def _positive(text: str) -> int:

@@ -46,7 +46,8 @@ from google.protobuf import duration_pb2
 from config import Config, PubSubConfig
 from models.addresses import email_domain
 from models.domain import Mailbox, MailboxState, utcnow
-from models.leases import Fenced, Leases
+from models.health import DEAD_LETTERED, HEALTH_REFRESH_SECONDS, QueueHealth, measure
+from models.leases import Fenced, Leases, LeaseState
 from models.repository import Repository
 from sync.directory import Workspace, mark_departures
 from sync.leasing import LEASE_TTL_SECONDS, new_owner
@@ -365,7 +366,7 @@ def mark_failed(repo: Repository, email: str, ttl_seconds: float, attempts: int)
     mailbox = repo.get_mailbox(email) or Mailbox(email=email)
     last = f"; last error: {mailbox.last_error}" if mailbox.last_error else ""
     mailbox.state = MailboxState.FAILED
-    mailbox.last_error, mailbox.last_error_at = f"sync request dead-lettered after {attempts} attempts{last}", utcnow()
+    mailbox.last_error, mailbox.last_error_at = f"{DEAD_LETTERED} after {attempts} attempts{last}", utcnow()
     try:
         repo.commit_cursors(mailbox, lease)
     except Fenced:
@@ -388,6 +389,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.interval = dt.timedelta(seconds=config.sync_interval_seconds)
         self.published: dict[str, dt.datetime] = {}  # mailbox -> when this dispatcher last published it
+        self.backfills: set[str] = set()  # mailboxes last published to the backfill topic
+        self.health: dict[str, QueueHealth] = {}  # tenant -> the queue's health as last recorded (models.health)
         self._stored: dict[str, Mailbox] = {}  # the stored mailboxes of the current cycle
         self.workspace: Workspace | None = None  # as the Directory listed it last (module doc)
         self.watches = Watches(repository, google_service, config.google_cloud_project, queue.settings,
@@ -413,11 +416,13 @@ class Dispatcher:
         emails = self.mailboxes()
         self._stored = {}
         wanted: list[tuple[SyncRequest, bool]] = []
+        seen = {}  # tenant -> what this cycle read of it, for the queue's health
         for tenant in sorted({self.tenant_of(e) for e in emails}):
             repo = self.repository(tenant)
             stored = {m.email: m for m in repo.list_mailboxes()}
             self._stored.update(stored)
             leases = {lease.name: lease for lease in repo.mailbox_leases()}
+            seen[tenant] = (stored, leases)
             for email in (e for e in emails if self.tenant_of(e) == tenant):
                 lease, mailbox = leases.get(email), stored.get(email)
                 if lease is not None and lease.owner:
@@ -436,9 +441,12 @@ class Dispatcher:
                 continue  # already queued this interval
             futures.append(self.queue.publish(request, backfill))
             self.published[request.mailbox] = now
+            (self.backfills.add if backfill else self.backfills.discard)(request.mailbox)
             published.append(request)
         for future in futures:
             future.result()
+        for tenant, (stored, leases) in seen.items():
+            self.record_health(tenant, [e for e in emails if self.tenant_of(e) == tenant], stored, leases, now)
         if self.watches.enabled:  # push watches of the mailboxes synced so far (a new one is watched once it is)
             synced = {e for e, mailbox in self._stored.items() if mailbox.history_id}
             self.watches.renew([e for e in emails if e in synced], now)
@@ -446,6 +454,23 @@ class Dispatcher:
             log.info("dispatched mailboxes=%d new=%d due=%d requeued=%d", len(published),
                      *(sum(r.reason == k for r in published) for k in ("new", "due", "requeue")))
         return published
+
+    def record_health(self, tenant: str, emails: list[str], stored: dict[str, Mailbox],
+                      leases: dict[str, LeaseState], now: dt.datetime) -> None:
+        """Store the tenant's queue health when it changed or its record is due a refresh (models.health).
+
+        A failed write is logged and tried again next cycle: the measurement never holds up dispatching.
+        """
+        health = measure(emails, stored, leases, self.published, self.backfills, now)
+        last = self.health.get(tenant)
+        if health.same_as(last) and (now - last.recorded_at).total_seconds() < HEALTH_REFRESH_SECONDS:
+            return
+        try:
+            self.repository(tenant).record_queue_health(health)
+        except exceptions.GoogleAPIError as exc:
+            log.warning("queue health not recorded tenant=%s error=%s", tenant, type(exc).__name__)
+            return
+        self.health[tenant] = health
 
     def _due(self, mailbox: Mailbox, now: dt.datetime) -> bool:
         if mailbox.last_attempt_at is None:

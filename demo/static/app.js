@@ -5,15 +5,23 @@
  * event Google would send; the answer's navigations drive a card stack exactly like
  * Gmail's (pushCard, updateCard, pop, popToRoot, popToCard) and notifications show as a
  * toast. Card buttons send their action with the card's form inputs and parameters.
+ *
+ * "Deliver a new email" asks the server (/demo/api/deliver) to have the simulator deliver a message
+ * from the open message's contact to the rep, then refreshes the open card every couple of seconds
+ * until the new subject is on it (push -> Pub/Sub -> a sync worker -> Firestore -> the card).
  */
 (function () {
   "use strict";
 
   const $ = (id) => document.getElementById(id);
+  const DELIVERY_REFRESH_MS = 2000;   // how often the open card is asked again after a delivery
+  const DELIVERY_WAIT_MS = 60000;     // then the page stops asking and says so
   const page = {
     rep: null,
     host: "GMAIL",
     context: {},        // {messageId} or {eventId} of the open item; {} on the home page
+    message: null,      // the open message's summary (Gmail), for "Deliver a new email"
+    delivered: null,    // the last delivery: {subject, deliveredAt, onCardMs} once the card shows it
     stack: [],          // card stack, top last
     errors: [],         // backend errors seen (status >= 400 or an unusable answer)
     requests: 0,
@@ -160,6 +168,7 @@
     showReading(m.subject, [["From", m.from + " <" + m.fromAddress + ">"], ["To", m.to], ["Date", fmtDate(m.date, true)]],
       unescape(m.snippet) + " …");
     page.context = { messageId: m.id };
+    page.message = m;
     trigger("gmail");
   }
 
@@ -167,6 +176,7 @@
     showReading(e.summary, [["When", fmtDate(e.start, !e.allDay) + " – " + fmtDate(e.end, !e.allDay)],
       ["Organizer", e.organizer || ""], ["Guests", e.attendees.join(", ")]]);
     page.context = { eventId: e.id };
+    page.message = null;
     trigger("calendar");
   }
 
@@ -277,6 +287,56 @@
     }
   }
 
+  // -- a new email, through the simulator ----------------------------------------------------------
+  function firstAddress(header) {
+    const first = (header || "").split(",")[0];
+    const angle = first.match(/<([^>]+)>/);
+    return { address: (angle ? angle[1] : first).trim(), name: angle ? first.replace(/<.*>/, "").replace(/"/g, "").trim() : "" };
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  async function deliver() {
+    const m = page.message;
+    if (page.host !== "GMAIL" || !m || page.context.messageId !== m.id) {
+      notice("Open a message from a customer first: the new email comes from them.", "info");
+      return;
+    }
+    const sent = (m.labels || []).includes("SENT");
+    const contact = sent ? firstAddress(m.to) : { address: m.fromAddress, name: m.from };
+    const button = $("deliver");
+    button.disabled = true;
+    try {
+      const made = await api("api/deliver", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ rep: page.rep, from: contact.address, name: contact.name }),
+      });
+      const began = Date.now();
+      page.delivered = { subject: made.subject, deliveredAt: made.deliveredAt, onCardMs: null };
+      notice("Delivered “" + made.subject + "” from " + made.from + ": waiting for sync…");
+      while (Date.now() - began < DELIVERY_WAIT_MS) {
+        await sleep(DELIVERY_REFRESH_MS);
+        if (page.context.messageId !== m.id) return;  // the rep opened something else: stop refreshing
+        await trigger("gmail");
+        if ($("card-host").textContent.includes(made.subject)) {
+          page.delivered.onCardMs = Date.now() - began;
+          notice("On the card " + (page.delivered.onCardMs / 1000).toFixed(1) + " s after delivery (Gmail watch → Pub/Sub → sync worker → card)");
+          loadList();
+          return;
+        }
+        notice("Delivered “" + made.subject + "”: waiting for sync… " + Math.round((Date.now() - began) / 1000) + " s");
+      }
+      notice("Not on the card after " + DELIVERY_WAIT_MS / 1000 + " s: see the sync workers' logs", "error");
+    } catch (err) {
+      notice("Delivery failed: " + err.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // -- wiring ----------------------------------------------------------------------------------
   function setHost(host) {
     page.host = host;
@@ -300,6 +360,7 @@
       loadList();
     });
     $("home").addEventListener("click", () => trigger("homepage"));
+    $("deliver").addEventListener("click", deliver);
     $("back").addEventListener("click", () => {
       page.stack.pop();
       render();

@@ -1,7 +1,9 @@
 """The README's demo, for real: `python -m demo` as a subprocess, driven in headless Chromium, then Ctrl-C.
 
 One demo serves the module (starting it is the slow part): the browser walks the
-rep's path through the preview, saving the screenshots the README shows, then
+rep's path through the preview, saving the screenshots the README shows; a new
+email delivered through the preview reaches the open card by push (the
+simulator's Gmail watch, the Pub/Sub emulator, the demo's sync workers); then
 the last test sends SIGINT and checks that not one process of the demo's tree
 is left, and that a second run on the same port starts cleanly.
 """
@@ -33,12 +35,16 @@ SCREENSHOTS = Path(os.environ.get("SIDECAR_SCREENSHOT_DIR", REPO_ROOT / "docs" /
 # Small enough to start fast, big enough that every card has a history.
 DEMO_ARGS = ("--reps", "2", "--messages", "80", "--events", "30", "--sync-interval", "300", "--workers", "2")
 READY = re.compile(r"Preview ready in \d+s: (\S+)")
+PREVIEW_PATH = "/demo/"
 START_TIMEOUT_SECONDS = 180  # acceptance: the preview answers within 3 minutes
 STOP_TIMEOUT_SECONDS = 60
 UI_TIMEOUT_SECONDS = 30
 FREE_MAIL = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.co.uk", "icloud.com", "proton.me")
 ROLE_WORDS = ("noreply", "no-reply", "newsletter", "digest", "notifications", "winner", "alert", "sales-leaders")
 SCREENSHOT_MAX_HEIGHT = 2000
+# Generous, never a measure of speed: the notification, a worker's sync and the card on a busy 2-core machine.
+DELIVERY_TIMEOUT_SECONDS = 120
+CANDIDATE_MESSAGES = 8  # customer messages tried for one whose contact card has a timeline
 
 
 class DemoRun:
@@ -178,16 +184,16 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
+def is_customer(sender: str, rep_domain: str) -> bool:
+    """Someone at a customer company: not the team, not free mail, not a robot."""
+    local, _, domain = sender.lower().partition("@")
+    return not (domain == rep_domain or domain in FREE_MAIL or any(word in local for word in ROLE_WORDS))
+
+
 def customer_rows(driver, rep_domain: str):
     """Messages from people at customer companies: not the team, not free mail, not robots."""
-    rows = []
-    for row in driver.find_elements("css selector", ".msg-row"):
-        sender = (row.get_attribute("data-from") or "").lower()
-        local, _, domain = sender.partition("@")
-        if domain == rep_domain or domain in FREE_MAIL or any(word in local for word in ROLE_WORDS):
-            continue
-        rows.append(row)
-    return rows
+    return [row for row in driver.find_elements("css selector", ".msg-row")
+            if is_customer(row.get_attribute("data-from") or "", rep_domain)]
 
 
 def mentioned(email: str, name: str, text: str) -> bool:
@@ -285,6 +291,71 @@ def test_a_secondary_domain_rep_sees_the_team_history_and_a_departed_rep_is_name
     assert answer["status"] == 200  # the user token's hd is the primary domain; her address is on the secondary
     card = json.dumps(answer["body"])
     assert f"{leaver} (former teammate)" in card
+
+
+def open_message(demo, rep: str, message_id: str) -> dict:
+    """The Gmail card of one of the rep's messages, as the preview gets it from the backend."""
+    answer = preview_api(demo, "api/send", {"rep": rep, "hostApp": "GMAIL", "trigger": "gmail",
+                                            "context": {"messageId": message_id}})
+    assert answer["status"] == 200, answer
+    return answer["body"]
+
+
+def contact_card(answer: dict) -> bool:
+    """A known contact's card: its timeline and its Add note button (an unknown sender's offers Add as contact)."""
+    text = json.dumps(answer)
+    return '"Add note"' in text and "timeline" in text.lower()
+
+
+def test_a_new_email_delivered_through_the_preview_reaches_the_open_card_by_push(demo):
+    """The demo's own pieces: the preview asks the simulator to deliver, its Gmail watch publishes to the Pub/Sub
+    emulator, a `python -m sync worker` syncs the mailbox, and the open card, asked again, shows the email."""
+    assert re.search(r"Gmail watches of \d+ mailboxes", demo.output), demo.output
+    rep = preview_api(demo, "api/reps")["reps"][0]
+    messages = preview_api(demo, "api/messages?rep=" + urllib.parse.quote(rep))["messages"]
+    customers = [m for m in messages if is_customer(m["fromAddress"], rep.partition("@")[2])]
+    opened, card = next(((m, card) for m in customers[:CANDIDATE_MESSAGES]
+                         if contact_card(card := open_message(demo, rep, m["id"]))), (None, None))
+    assert opened is not None, "no customer message opened a contact card with a timeline"
+
+    made = preview_api(demo, "api/deliver", {"rep": rep, "from": opened["fromAddress"], "name": opened["from"]})
+
+    assert made["from"] == opened["fromAddress"].lower() and made["subject"] not in json.dumps(card)
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_SECONDS
+    while made["subject"] not in json.dumps(card):
+        assert time.monotonic() < deadline, f"{made['subject']!r} not on the card in {DELIVERY_TIMEOUT_SECONDS}s"
+        time.sleep(1)
+        card = open_message(demo, rep, opened["id"])
+    assert made["id"] in {m["id"] for m in preview_api(
+        demo, "api/messages?rep=" + urllib.parse.quote(rep))["messages"]}  # and in the rep's mailbox
+
+    # the admin card (the first rep is an admin in the demo) shows the queue, the lease and the push just seen
+    base = demo.url.rsplit(PREVIEW_PATH, 1)[0]
+    admin = preview_api(demo, "api/send", {"rep": rep, "hostApp": "GMAIL", "trigger": "action",
+                                           "function": base + "/addon/action/admin"})
+    text = json.dumps(admin["body"])
+    assert admin["status"] == 200 and "Sync queue" in text and "measured by the dispatcher" in text, text
+    assert "last push " in text and "watch gmail " in text
+
+
+def test_the_preview_button_delivers_a_new_email_and_refreshes_the_open_card_until_it_shows(demo, browser):
+    click_and_wait(browser, browser.find_element("id", "tab-mail"))
+    wait(browser, lambda: browser.find_elements("css selector", ".msg-row"), "the message list")
+    rep = browser.execute_script("return window.previewState.rep;")
+    for row in customer_rows(browser, rep.partition("@")[2])[:CANDIDATE_MESSAGES]:
+        click_and_wait(browser, row)
+        if "timeline" in card_text(browser).lower():
+            break
+    else:
+        pytest.fail("no customer message opened a contact card with a timeline:\n" + card_text(browser))
+
+    browser.find_element("id", "deliver").click()
+
+    delivered = wait(browser, lambda: browser.execute_script(
+        "const d = window.previewState.delivered; return d && d.onCardMs !== null ? d : null;"),
+        "the delivered email on the open card", timeout=DELIVERY_TIMEOUT_SECONDS)
+    assert delivered["subject"] in card_text(browser)
+    idle_panel(browser)
 
 
 def test_ctrl_c_stops_every_process_and_a_second_run_starts_cleanly(demo):

@@ -56,3 +56,20 @@ def test_demo_entry_point_serves_the_preview_page(monkeypatch, tmp_path):
     refused = client.post("/demo/api/send", json={"hostApp": "GMAIL", "trigger": "action",
                                                   "function": "https://evil.example.com/addon/action/x"})
     assert refused.status_code == 400 and "not an endpoint of this add-on" in refused.json["error"]
+
+
+def test_deliver_takes_one_address_from_outside_the_team_before_it_reaches_the_simulator(monkeypatch, tmp_path):
+    key = tmp_path / "key.json"
+    key.write_text("{}")
+    for name, value in {**WEB, "SIDECAR_DEMO": "1", "GOOGLE_APPLICATION_CREDENTIALS": str(key),
+                        "SIDECAR_GOOGLE_API_ROOT": "http://127.0.0.1:9/"}.items():  # nothing listens there
+        monkeypatch.setenv(name, value)
+    client = wsgi.build_app().test_client()
+    teammate = client.post("/demo/api/deliver", json={"from": "Bob <bob@example.com>"})
+    assert teammate.status_code == 400 and "outside the team" in teammate.json["error"]
+    for bad in ("not an address", "a@b.test, c@d.test", "", 42):
+        refused = client.post("/demo/api/deliver", json={"from": bad})
+        assert refused.status_code == 400 and "is not an email address" in refused.json["error"], bad
+    assert client.post("/demo/api/deliver", json={"rep": "eve@evil.test", "from": "x@y.test"}).status_code == 400
+    unreachable = client.post("/demo/api/deliver", json={"from": "pat@customer.test"})
+    assert unreachable.status_code == 502  # the simulator is down: said so, never a 500 page
