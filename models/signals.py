@@ -37,6 +37,7 @@ import datetime as dt
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 from models.addresses import is_internal
 from models.domain import INBOUND, INTERNAL, OUTBOUND, Activity, ActivityKind, Contact, Settings, utcnow
@@ -69,9 +70,13 @@ THEIRS, OURS, COPIED = "i", "o", "c"
 Internal = Callable[[str], bool]
 
 
-@dataclasses.dataclass(frozen=True)
-class Exchange:
-    """One email or meeting as it bears on one contact (see the module doc for the stored form)."""
+class Exchange(NamedTuple):
+    """One email or meeting as it bears on one contact (see the module doc for the stored form).
+
+    A named tuple, not a frozen dataclass: a card decodes every exchange of a
+    contact on each open (up to `EXCHANGES_MAX`), and a frozen dataclass costs
+    several times as much to make.
+    """
 
     at: dt.datetime
     kind: str  # EMAIL or MEETING
@@ -89,7 +94,7 @@ class Exchange:
     def decode(cls, raw: str) -> Exchange:
         at, kind, direction, reps, thread, offset = raw.split("|")
         return cls(dt.datetime.fromtimestamp(int(at), dt.UTC), kind, direction,
-                   tuple(r for r in reps.split(",") if r), thread, int(offset) if offset else None)
+                   tuple(filter(None, reps.split(","))), thread, int(offset) if offset else None)
 
 
 def exchange_of(activity: Activity, is_theirs: Callable[[str], bool], is_internal: Internal,
