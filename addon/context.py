@@ -207,6 +207,11 @@ class TriggerThreads:
         self._idle = 0  # threads that will take the next task without being started (each put has a taker)
         self._idle_max = idle_max
 
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for the next trigger."""
+        return self._idle
+
     def run(self, task: Callable[[], None]) -> None:
         with self._lock:
             start = self._idle == 0
