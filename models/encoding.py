@@ -239,7 +239,7 @@ def decode_value(value, client):
         fields = value.map_value.fields
         if len(fields) == 1 or "__type__" in fields:
             return _helpers.decode_dict(fields, client)
-        return {key: decode_value(item, client) for key, item in fields.items()}
+        return decode_fields(fields, client)
     if kind == "double_value":
         return value.double_value
     if kind == "integer_value":
@@ -255,6 +255,16 @@ def decode_value(value, client):
     return _helpers.decode_value(value, client)
 
 
+def decode_fields(fields, client) -> dict:
+    """A document's (or a map's) fields, a string without a call of its own: the large maps the
+    repository reads (a contact's exchanges, a timeline part's rows) are maps of strings."""
+    decoded = {}
+    for key, item in fields.items():
+        is_string = item.WhichOneof("value_type") == "string_value"
+        decoded[key] = item.string_value if is_string else decode_value(item, client)
+    return decoded
+
+
 def batch_get(client, refs: list, field_paths: list[str] | None = None, **rpc) -> Iterator[Document]:
     """The existing documents among `refs`, in one BatchGetDocuments call (what `Client.get_all` sends)."""
     by_path = {ref._document_path: ref for ref in refs}
@@ -268,5 +278,4 @@ def batch_get(client, refs: list, field_paths: list[str] | None = None, **rpc) -
         raw = _BatchGetResponse.pb(response)
         if raw.WhichOneof("result") == "found":
             found = raw.found
-            yield Document(by_path[found.name], {key: decode_value(value, client) for key, value in
-                                                 found.fields.items()}, found)
+            yield Document(by_path[found.name], decode_fields(found.fields, client), found)
