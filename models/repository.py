@@ -119,6 +119,12 @@ up in time for the add-on to answer Google (`deadline_options`). That is why
 creating and saving a contact are a read and a conditional commit rather than
 a transaction: google-cloud-firestore offers no per-call setting for a
 transaction's begin and commit.
+
+What a read costs in the process, since a Gmail card is mostly reads: batched
+reads (`get_all`) are decoded straight from the protobuf, once
+(`models.encoding.batch_get`), and streamed calls run on the reading thread
+(`connect`'s `_CallerStreamsTransport`); a timeline page decodes only the rows
+it shows.
 """
 
 from __future__ import annotations
