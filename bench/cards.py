@@ -16,6 +16,7 @@ every request must answer 200 with the card.
 
     .venv/bin/python -m bench.cards [--large 100000] [--loads 300] [--burst 200] [--models 2x8,2x32]
     .venv/bin/python -m bench.cards --burst-only --bursts 2   # the burst section alone, briefly
+    .venv/bin/python -m bench.cards --no-burst                # the single-request section alone
 
 Seeding 100,000 activities takes a few minutes at ~1,600 writes/s; pass a
 smaller `--large` (e.g. 20000) for a quicker run.
@@ -195,6 +196,8 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=BURSTS)
     parser.add_argument("--models", default="", help='"WORKERSxTHREADS,..." (default: gunicorn.conf.py\'s)')
     parser.add_argument("--burst-only", action="store_true", help="skip the single-request section")
+    parser.add_argument("--no-burst", action="store_true",
+                        help="skip the burst section (comparing single-request figures, e.g. with an older checkout)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with FirestoreEmulator() as emulator, Simulator(reps=1, companies=1, messages=1, events=1) as google:
@@ -225,6 +228,8 @@ def main() -> None:
             ratio = results[args.large]["p95"] / results[args.small]["p95"]
             print(f"p95 ratio {args.large}/{args.small}: {ratio:.2f}x (target <= 1.5x, p95 < 100 ms); "
                   f"peak RSS {peak_rss_mb():.0f} MB")
+        if args.no_burst:
+            return
         body, headers = event(google, f"t{args.small}.example.com")
         env = server_env(emulator, google, project)
         log_path = Path(tempfile.gettempdir()) / "bench-cards-gunicorn.log"

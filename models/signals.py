@@ -35,8 +35,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import operator
 import statistics
 from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 from models.addresses import is_internal
 from models.domain import INBOUND, INTERNAL, OUTBOUND, Activity, ActivityKind, Contact, Settings, utcnow
@@ -69,9 +71,13 @@ THEIRS, OURS, COPIED = "i", "o", "c"
 Internal = Callable[[str], bool]
 
 
-@dataclasses.dataclass(frozen=True)
-class Exchange:
-    """One email or meeting as it bears on one contact (see the module doc for the stored form)."""
+class Exchange(NamedTuple):
+    """One email or meeting as it bears on one contact (see the module doc for the stored form).
+
+    A named tuple, not a frozen dataclass: a card decodes every exchange of a
+    contact on each open (up to `EXCHANGES_MAX`), and a frozen dataclass costs
+    several times as much to make.
+    """
 
     at: dt.datetime
     kind: str  # EMAIL or MEETING
@@ -88,8 +94,12 @@ class Exchange:
     @classmethod
     def decode(cls, raw: str) -> Exchange:
         at, kind, direction, reps, thread, offset = raw.split("|")
-        return cls(dt.datetime.fromtimestamp(int(at), dt.UTC), kind, direction,
-                   tuple(r for r in reps.split(",") if r), thread, int(offset) if offset else None)
+        return _make(cls, (_from_epoch(int(at), dt.UTC), kind, direction, tuple(filter(None, reps.split(","))),
+                           thread, int(offset) if offset else None))
+
+
+_make = tuple.__new__  # what a named tuple's own constructor calls, without its Python frame
+_from_epoch = dt.datetime.fromtimestamp
 
 
 def exchange_of(activity: Activity, is_theirs: Callable[[str], bool], is_internal: Internal,
@@ -273,7 +283,7 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
     """
     items = ([Exchange.decode(v) for v in newest_exchanges(exchanges).values()] if isinstance(exchanges, Mapping)
              else list(exchanges))
-    items.sort(key=lambda e: (e.at, e.kind, e.direction, e.thread, e.reps))
+    items.sort(key=_ORDER)
     past = [e for e in items if e.at <= now]
     signals = Signals()
     emails = [e for e in past if e.kind == EMAIL]
@@ -283,7 +293,8 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
     signals.next_meeting_at = next((e.at for e in items if e.kind == MEETING and e.at > now), None)
     signals.last_activity_at = max((t for t in (signals.last_email_at, signals.last_meeting_at) if t), default=None)
     _conversation(signals, [e for e in emails if e.direction in (THEIRS, OURS)], now, thresholds)
-    window = [e for e in past if e.at >= now - dt.timedelta(days=SIGNAL_WINDOW_DAYS)]
+    window_start = now - dt.timedelta(days=SIGNAL_WINDOW_DAYS)
+    window = [e for e in past if e.at >= window_start]
     signals.strength = strength(window, now)
     reps = sorted({r for e in window for r in e.reps})
     signals.strength_by_rep = {rep: strength([e for e in window if rep in e.reps], now) for rep in reps}
@@ -299,6 +310,9 @@ def compute(exchanges: Mapping[str, str] | Iterable[Exchange], now: dt.datetime,
         signals.going_cold = now > signals.cold_at
     signals.best_hours = best_hours([e for e in emails if e.direction == THEIRS])
     return signals
+
+
+_ORDER = operator.attrgetter("at", "kind", "direction", "thread", "reps")  # how `compute` orders exchanges
 
 
 def _conversation(signals: Signals, emails: list[Exchange], now: dt.datetime, thresholds: Thresholds) -> None:
@@ -363,7 +377,9 @@ def strength(exchanges: list[Exchange], now: dt.datetime) -> int:
 
 def best_hours(replies: list[Exchange]) -> tuple[int, int] | None:
     """Their usual reply window in their local time, or None below `BEST_TIME_MIN_REPLIES` known offsets."""
-    hours = [(e.at + dt.timedelta(minutes=e.utc_offset)).hour for e in replies if e.utc_offset is not None]
+    known = [e for e in replies if e.utc_offset is not None]
+    shift = {offset: dt.timedelta(minutes=offset) for offset in {e.utc_offset for e in known}}  # few time zones
+    hours = [(e.at + shift[e.utc_offset]).hour for e in known]
     if len(hours) < BEST_TIME_MIN_REPLIES:
         return None
     counts = [hours.count(h) for h in range(24)]

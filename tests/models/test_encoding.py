@@ -9,6 +9,7 @@ from google.api_core.datetime_helpers import DatetimeWithNanoseconds
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import firestore
 from google.cloud.firestore_v1 import _helpers
+from google.cloud.firestore_v1.vector import Vector
 
 from models import encoding
 from models.domain import Activity, Participant
@@ -75,3 +76,36 @@ def test_sentinels_and_transforms_outside_a_merge_are_left_to_the_client(ref, da
 def test_what_a_merge_cannot_encode_is_left_to_the_client(ref, data):
     with pytest.raises(encoding.NotPlain):
         encoding.set_write(ref, data, merge=True)
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -7, 2.5, "", "Hé", b"\x00\x01", AT, DatetimeWithNanoseconds(2025, 1, 1, tzinfo=dt.UTC, nanosecond=7),
+    [], [1, "a", None, {"x": [2.0]}], {}, {"only": "one key"}, {"__type__": "__vector__", "value": [1.0, 2.0]},
+    {"a1": "1735689600|e|o|rep@example.com|3f2a|", "a2": "1735693200|e|i||3f2a|60", "n": {"lo": 1.5, "hi": 2}},
+    firestore.GeoPoint(1.5, -2.25), Vector([0.5, 1.5]),
+])
+def test_a_stored_value_decodes_as_the_client_decodes_it(value):
+    raw = _helpers.encode_value(value)
+
+    mine, theirs = encoding.decode_value(raw._pb, None), _helpers.decode_value(raw, None)
+
+    assert mine == theirs and type(mine) is type(theirs)
+
+
+def test_a_batch_read_gives_what_the_clients_get_all_gives(firestore_client):
+    docs = firestore_client.collection("tenants").document("example.com").collection("contacts")
+    stored = {"c1": {"emails": ["a@x.com"], "exchanges": {f"a{n}": f"{n}|e|o|r@example.com|t|" for n in range(50)},
+                     "touches": {"r%40example.com": 1.5}, "custom": {}, "at": AT, "n": 3, "merged_into": None},
+              "c2": {"entries": {"a1": '{"at":"2025-01-01T00:00:00+00:00"}'}, "rows": 1}}
+    for doc_id, data in stored.items():
+        docs.document(doc_id).set(data)
+    refs = [docs.document("c1"), docs.document("gone"), docs.document("c2")]
+
+    for mask in (None, ["emails", "n", "rows"]):
+        theirs = {s.reference.path: s.to_dict() for s in firestore_client.get_all(refs, field_paths=mask)
+                  if s.exists}
+        mine = list(encoding.batch_get(firestore_client, refs, field_paths=mask))
+
+        assert {d.reference.path: d.to_dict() for d in mine} == theirs and len(theirs) == 2
+        assert {d.id for d in mine} == {"c1", "c2"} and all(d.exists for d in mine)
+        assert all(d.reference in refs for d in mine)
