@@ -1,10 +1,13 @@
-"""A no-op sync stays cheap: the key is parsed once a process, tokens live as long as Google lets them."""
+"""A no-op sync stays cheap: the key is parsed once a process, tokens live as long as Google lets them,
+Resources are the process's and connections each thread's."""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 
+from google_clients import GMAIL_SCOPES
 from models.domain import MailboxState
 from tests.sync.conftest import sync_run
 
@@ -48,3 +51,23 @@ def test_a_token_google_no_longer_accepts_is_fetched_again(services, simulator):
 
     assert {r.state for r in results} == {MailboxState.OK}
     assert simulator.oauth.tokens_issued == 2 * issued
+
+
+def test_the_mailboxes_a_thread_syncs_share_its_connection_each_sending_as_itself(services, simulator):
+    first, second = simulator.reps[:2]
+    gmail = {rep: services.google_service("gmail", "v1", rep, GMAIL_SCOPES) for rep in (first, second)}
+    for service in gmail.values():
+        service.users().getProfile(userId="me").execute()
+
+    calls = simulator.counters()["by_mailbox"]
+    assert calls[first]["gmail.users.getProfile"]["calls"] == 1
+    assert calls[second]["gmail.users.getProfile"]["calls"] == 1
+    assert gmail[first]._http.credentials is not gmail[second]._http.credentials
+    assert gmail[first]._http.http is gmail[second]._http.http  # one keep-alive connection for the thread
+    elsewhere = []
+    thread = threading.Thread(target=lambda: elsewhere.append(
+        services.google_service("gmail", "v1", first, GMAIL_SCOPES)))
+    thread.start()
+    thread.join()
+    assert elsewhere[0]._http.http is not gmail[first]._http.http  # httplib2 is not thread-safe
+
