@@ -173,8 +173,11 @@ class SyncWriter:
         The tenant's exclusions are read again first (one get a group), so an
         exclusion an admin adds mid-run stops matching mail within a group; a
         group already being written when it is added can still land, and adding
-        the exclusion again purges it.
+        the exclusion again purges it. Nothing to store reads nothing (an
+        unchanged mailbox's calendar).
         """
+        if not items:
+            return
         self.team.update_exclusions(self.repo.get_settings().exclusions)
         kept = []
         for item in items:
