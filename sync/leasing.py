@@ -106,10 +106,11 @@ class Heartbeat:
                 log.warning("lease renewal failed mailbox=%s error=%s", self.lease.name, type(exc).__name__)
             due = time.monotonic() + interval
 
-    def commit(self, mailbox: Mailbox) -> None:
-        """The mailbox's cursors and state, fenced, and the lease released in the same commit."""
+    def commit(self, mailbox: Mailbox) -> bool:
+        """The mailbox's cursors and state, fenced, and the lease released in the same commit; whether the
+        mailbox was marked dirty since the lease was taken (`Repository.commit_cursors`)."""
         with self._lock:
-            self.repo.commit_cursors(mailbox, self.lease, release=True)
+            return self.repo.commit_cursors(mailbox, self.lease, release=True)
 
     def checkpoint(self, mailbox: Mailbox) -> None:
         """The mailbox's cursors so far, fenced, the lease kept (and renewed by the same commit)."""

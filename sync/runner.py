@@ -57,7 +57,8 @@ LEASED = "another sync holds its lease; it will go again"
 LEASE_LOST = "lease lost: another sync took the mailbox over"
 
 RepositoryFactory = Callable[[str], Repository]  # tenant -> its repository
-# (api, version, user acted as, scopes) -> a googleapiclient Resource, e.g. wiring.Services.google_service
+# (api, version, user acted as, scopes) -> a googleapiclient Resource or what acts as one
+# (`google_clients.Service`), e.g. wiring.Services.google_service
 ServiceFactory = Callable[[str, str, str | None, Sequence[str]], Any]
 
 
@@ -252,9 +253,15 @@ class SyncRun:
         worker instead marks the mailbox dirty and skips it, and the holder
         goes again when it lets go. The lease is tried once more after the
         mark, so a holder that let go in between is never left unaware. A
-        mailbox marked dirty while this attempt held it is synced again, at
-        most `DIRTY_RERUNS_MAX` times (the dispatcher's cadence is the net
-        under that).
+        mailbox marked dirty while this attempt held it (the commit that
+        releases the lease tells: `models.leases`) is synced again, at most
+        `DIRTY_RERUNS_MAX` times (the dispatcher's cadence is the net under
+        that).
+
+        Firestore round trips of an unchanged mailbox: three. One `get_all`
+        reads the lease, its dirty mark and the mailbox; one conditional write
+        takes the lease; one commit writes the mailbox, checks the fence and
+        the mark and releases the lease.
         """
         email = email.lower()
         try:
@@ -267,42 +274,45 @@ class SyncRun:
     def _sync_mailbox(self, email: str) -> MailboxResult:
         repo = self.tenant(self.tenant_of(email)).repo
         for _ in range(1 + DIRTY_RERUNS_MAX):
-            lease = self._acquire(repo, email)
+            lease, stored = self._acquire(repo, email)
             if lease is None:
-                stored = repo.get_mailbox(email)
                 state = stored.state if stored else MailboxState.NEW
                 if self.stop.is_set():  # stopped while waiting for the lease
                     return MailboxResult(email, state, error="stopped")
                 log.info("sync skipped mailbox=%s reason=leased", email)
                 return MailboxResult(email, state, skipped=LEASED)
-            result = self._sync_leased(email, lease)
-            if result.error or not repo.mailbox_dirty_since(lease):
+            result, dirty = self._sync_leased(email, lease, stored)
+            if result.error or not dirty:
                 return result
             log.info("sync again mailbox=%s reason=dirty", email)
         return result
 
-    def _acquire(self, repo: Repository, email: str) -> Lease | None:
-        lease = repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+    def _acquire(self, repo: Repository, email: str) -> tuple[Lease | None, Mailbox | None]:
+        """The mailbox's lease (None when another attempt holds it) and the stored mailbox, read together."""
+        lease, stored = repo.acquire_mailbox(email, new_owner(), self.lease_ttl_seconds)
         if lease is not None:
-            return lease
+            return lease, stored
         if not self.wait_for_lease:
             repo.mark_mailbox_dirty(email)
-            return repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+            return repo.acquire_mailbox(email, new_owner(), self.lease_ttl_seconds)
         log.info("sync waiting mailbox=%s reason=leased", email)
         while not self.stop.wait(LEASE_POLL_SECONDS):
-            lease = repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+            lease, stored = repo.acquire_mailbox(email, new_owner(), self.lease_ttl_seconds)
             if lease is not None:
-                return lease
-        return None
+                return lease, stored
+        return None, stored
 
-    def _sync_leased(self, email: str, lease: Lease) -> MailboxResult:
+    def _sync_leased(self, email: str, lease: Lease, stored: Mailbox | None) -> tuple[MailboxResult, bool]:
+        """Sync the mailbox under `lease` (`stored`: as read with it); the result, and whether it was marked
+        dirty meanwhile (the commit that releases the lease says so: `Repository.commit_cursors`)."""
         started = time.monotonic()
         learn_send_as(self, [email])  # a pass knows every mailbox's already; a worker, from each one's first sync
         state = self.tenant(self.tenant_of(email))
         repo = state.repo
-        mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        mailbox = stored or Mailbox(email=email)
         if mailbox.state == MailboxState.DEPARTED:  # the rep left (sync.directory): history kept, nothing synced
-            return MailboxResult(email, MailboxState.DEPARTED)
+            repo.release_lease(lease)  # at once, not at its expiry: nothing is synced
+            return MailboxResult(email, MailboxState.DEPARTED), False
         fetched = self.send_as_fetched.pop(email, None)
         mailbox.send_as = mailbox.send_as if fetched is None else fetched
         config = self.config
@@ -345,15 +355,16 @@ class SyncRun:
                 mailbox.counts = {"messages": result.messages, "events": result.events,
                                   "contacts_created": result.contacts_created, "removed": writer.counts.removed,
                                   "skipped": writer.counts.skipped}
+            dirty = False
             try:
                 writer.flush()  # everything the cursors cover lands before them
-                heartbeat.commit(mailbox)
+                dirty = heartbeat.commit(mailbox)
                 result.firestore_writes = 1 + heartbeat.checkpoints  # the mailbox document, each time
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
                 result.state, result.error = mailbox.state, LEASE_LOST
             except Exception as exc:  # the store failed as well: nothing more can be recorded
-                return self._unrecorded(result, exc, started)
+                return self._unrecorded(result, exc, started), False
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
@@ -362,7 +373,7 @@ class SyncRun:
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
-        return result
+        return result, dirty
 
 
     @staticmethod
