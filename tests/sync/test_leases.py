@@ -220,3 +220,17 @@ def test_the_mailbox_is_read_with_its_lease_and_says_its_state_when_another_hold
     assert other is None and seen.history_id == "42"
     assert repo.acquire_mailbox("new@example.com", "attempt-3", 60)[1] is None
 
+
+def test_every_lease_a_process_holds_is_kept_by_its_one_renewal_thread(services, simulator):
+    """Renewals of every lease held are one thread's (sync.leasing): syncs side by side, each longer than
+    its lease's ttl, all keep theirs."""
+    reps = simulator.reps[:2]
+    simulator.set_latency(400)
+    run = SyncRun(services.repository, services.google_service, services.config,
+                  lease_ttl_seconds=HEARTBEAT_TTL_SECONDS)
+
+    results = run.run(reps)
+    simulator.set_latency(0)
+
+    assert [(r.state, r.error) for r in results] == [("ok", None)] * len(reps)
+    assert all(r.seconds > HEARTBEAT_TTL_SECONDS and r.lease_writes > 2 for r in results)
