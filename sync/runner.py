@@ -51,6 +51,10 @@ log = logging.getLogger(__name__)
 
 DIRECTORY_PAGE_MAX = 500  # Directory users.list maxResults maximum
 DIRTY_RERUNS_MAX = 2  # syncs again of a mailbox marked dirty while it synced, per attempt
+# A long-lived run (a Pub/Sub worker links after every mailbox) looks at most this often for what it did not
+# leave itself: other processes' contacts still to link (an import's new addresses, a crash's leftovers) and
+# meetings that passed; what it created or noted itself is linked at once. A pass links once, and looks.
+LINK_SCAN_SECONDS = 60.0
 LEASE_POLL_SECONDS = 1.0  # how often a pass waiting for a leased mailbox tries again (one get each)
 LEASE_WRITES_A_SYNC = 2  # the acquisition, and the release that rides on the cursor commit
 LEASED = "another sync holds its lease; it will go again"
@@ -156,6 +160,7 @@ class SyncRun:
         self.send_as_fetched: dict[str, list[str]] = {}  # mailbox -> aliases fetched, stored by its own sync
         self.project_budget = project_budget  # the project's budgets across processes (sync.budget); built on first use
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
+        self._scanned: dict[str, tuple[float, int]] = {}  # tenant -> when `link` last looked, contacts created then
         self._lock = threading.Lock()
 
     def tenant(self, tenant: str) -> TenantState:
@@ -234,15 +239,28 @@ class SyncRun:
         none of what signals read, but both rewrite contacts conditionally on
         the version they read: run last, the refresh plans on versions no
         later step of this pass changes, so neither has to plan again.
+
+        What others left (contacts pending links, meetings passed) is looked
+        for by two queries, at most every `LINK_SCAN_SECONDS` in a long-lived
+        run, and at once when this run created contacts since it last looked
+        (they are pending links too); the first link of a run always looks.
+        An unchanged mailbox's link in a worker then costs no round trip.
         """
         state = self.tenant(tenant)
         with state.lock:
+            now, created = time.monotonic(), len(state.created)
+            last = self._scanned.get(tenant)
+            scan = last is None or now - last[0] >= LINK_SCAN_SECONDS or created != last[1]
             noted = set(state.noted)
-            self.link_writes += link_pending(state.repo, noted)
+            if scan or noted:  # a noted address is looked up again (`link_pending`)
+                self.link_writes += link_pending(state.repo, noted)
             state.noted -= noted
         settle_contacts(state)
         with state.lock:
-            self.link_writes += refresh_signals(state)
+            self.link_writes += refresh_signals(state, passed_meetings=scan)
+        if scan:  # once it looked without failing
+            with self._lock:
+                self._scanned[tenant] = (now, created)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.
