@@ -385,7 +385,13 @@ def activity_from_doc(snapshot) -> Activity:
 
 
 def mailbox_to_doc(mailbox: Mailbox) -> dict[str, Any]:
-    return dataclasses.asdict(mailbox)
+    """The mailbox's fields, its lists and maps copied one level (all they hold is plain values): what
+    `dataclasses.asdict` gives, without deep-copying every datetime (a no-op sync's mailbox, each time)."""
+    data = {}
+    for name in _field_names(Mailbox):
+        value = getattr(mailbox, name)
+        data[name] = list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+    return data
 
 
 def mailbox_from_doc(snapshot) -> Mailbox:
