@@ -324,7 +324,8 @@ class SyncRun:
         """Sync the mailbox under `lease` (`stored`: as read with it); the result, and whether it was marked
         dirty meanwhile (the commit that releases the lease says so: `Repository.commit_cursors`)."""
         started = time.monotonic()
-        learn_send_as(self, [email])  # a pass knows every mailbox's already; a worker, from each one's first sync
+        # a pass knows every mailbox's already; a worker, from each one's first sync (its stored aliases as read)
+        learn_send_as(self, [email], known={email: stored})
         state = self.tenant(self.tenant_of(email))
         repo = state.repo
         mailbox = stored or Mailbox(email=email)
