@@ -158,8 +158,11 @@ class Heartbeat:
                 self.done = True
                 self.halt.set()
                 return False
-            except exceptions.GoogleAPICallError as exc:  # transient: the next beat tries again
+            except (exceptions.GoogleAPICallError, exceptions.RetryError) as exc:  # the next beat tries again
                 log.warning("lease renewal failed mailbox=%s error=%s", self.lease.name, type(exc).__name__)
+                return True
+            except Exception:  # anything else, too: the one renewal thread keeps every other lease alive
+                log.exception("lease renewal failed mailbox=%s", self.lease.name)
                 return True
             self.renewals += 1
             return True
