@@ -38,6 +38,9 @@ class Services:
         self._client = None
         self._service_account: google_clients.ServiceAccount | None = None
         self._lock = threading.RLock()  # `firestore` and `service_account` read `config` while holding it
+        # each thread's Google connection (`google_service`); dropped with this object, so a test's
+        # Services never reaches a simulator that another test started on a reused port
+        self._connections = threading.local()
 
     @property
     def config(self) -> Config:
@@ -79,17 +82,26 @@ class Services:
                     self._service_account = google_clients.ServiceAccount(key_file)
         return self._service_account
 
-    def google_service(self, api: str, version: str, subject: str | None, scopes):
+    def google_service(self, api: str, version: str, subject: str | None, scopes) -> google_clients.Service:
         """A Google API client acting as `subject` by domain-wide delegation (sync).
 
-        Each call builds a fresh HTTP connection (httplib2 is not thread-safe, so
-        every mailbox's worker gets its own) around the credentials the process
-        keeps for that subject and scopes, token included.
+        The credentials are the ones the process keeps for that subject and
+        scopes, token included; the connection is the calling thread's
+        (httplib2 is not thread-safe, so every sync thread has its own, reused
+        by the mailboxes it syncs one after another); the Resources are the
+        process's (`google_clients.bound_service`). A client is used in the
+        thread that asked for it: `sync.api.MailboxApi` gives its other
+        threads connections of their own.
         """
         credentials = self.service_account.credentials(subject, scopes)
-        return google_clients.build_service(api, version, credentials, self.config.google_api_root)
+        connection = getattr(self._connections, "http", None)
+        if connection is None:
+            connection = self._connections.http = google_clients.new_connection()
+        return google_clients.bound_service(api, version, self.config.google_api_root,
+                                            google_clients.authorized_http(credentials, connection))
 
     def close(self) -> None:
+        self._connections = threading.local()  # this thread's connection closes once nothing holds it
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -13,7 +13,16 @@ from google_clients.credentials import (
     delegated_credentials,
     user_token_http,
 )
-from google_clients.endpoints import build_service, new_batch, twin_http
+from google_clients.endpoints import (
+    Service,
+    authorized_http,
+    bound_service,
+    build_service,
+    new_batch,
+    new_connection,
+    twin_http,
+)
 
-__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "ServiceAccount", "build_service",
-           "delegated_credentials", "new_batch", "twin_http", "user_token_http"]
+__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "Service", "ServiceAccount", "authorized_http",
+           "bound_service", "build_service", "delegated_credentials", "new_batch", "new_connection", "twin_http",
+           "user_token_http"]

@@ -21,10 +21,37 @@ once it is settled: googleapiclient fixes up each method's description in
 place the first time it builds that method (the same fix-up every time), so
 `_document` builds every method once, under its lock, before any caller sees
 the document, and after that nothing writes to it.
+
+Sync acts as thousands of mailboxes, and building a Resource costs more than a
+no-op sync may spend: googleapiclient makes every method of a resource (and
+its docstring, pretty-printing the request and response schemas) each time
+one is built, for Calendar's `events()` alone milliseconds of CPU. So
+`bound_service` does not build one per mailbox: it hands out a `Service`, a
+view of the process's one Resource tree per API, version and endpoint
+(`_Node`, each nested resource built once, on first use), that puts the
+mailbox's own connection on every request it makes (`HttpRequest.http`, the
+transport the request's `execute()` uses and a batch takes each part's
+credentials from). The shared Resources themselves hold `_Unbound`, which
+refuses to send anything: a request that missed its connection fails loudly
+instead of going out as nobody. A Resource's methods only read it (each call
+builds a new `HttpRequest`), so threads share the tree; googleapiclient's
+universe check is made against the shared tree's `_Unbound` (no credentials:
+the default universe, googleapis.com, which is where a service-account key's
+delegation acts). `build_service` still builds a whole Resource around one
+connection, for callers that make a single request (the add-on) and tests.
+
+Connections: `new_connection` is one httplib2 connection (not thread-safe:
+one thread uses it); a process that syncs keeps one per thread and wraps it
+in each mailbox's credentials (`authorized_http`), so the mailboxes a thread
+syncs one after another reuse its keep-alive connection instead of opening
+(against Google, handshaking TLS for) two new ones each. The simulator's
+server (werkzeug's) closes every connection after its response, so against
+it httplib2 reconnects per call and the benchmarks do not see this saving.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 
@@ -45,6 +72,8 @@ SETTLING_ENDPOINT = "https://settling.invalid/"  # the Resource that settles a d
 
 _documents: dict[tuple[str, str], dict] = {}
 _documents_lock = threading.Lock()
+_trees: dict[tuple[str, str, str], _Node] = {}  # (api, version, endpoint) -> the process's shared Resource tree
+_trees_lock = threading.Lock()
 
 
 def normalise_root(api_root: str) -> str:
@@ -85,15 +114,92 @@ def build_service(api: str, version: str, credentials, api_root: str, http=None)
     service_path, _ = _layout(api, version)
     endpoint = normalise_root(api_root) + service_path
     if http is None:
-        http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
+        http = authorized_http(credentials)
     return googleapiclient.discovery.build_from_document(
         _document(api, version), http=http, client_options={"api_endpoint": endpoint})
 
 
+def new_connection() -> httplib2.Http:
+    """One HTTP connection (keep-alive, per host), for one thread at a time (httplib2 is not thread-safe)."""
+    return httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS)
+
+
+def authorized_http(credentials, connection: httplib2.Http | None = None) -> google_auth_httplib2.AuthorizedHttp:
+    """`connection` (a new one when None) sending as `credentials`: a token on every request, refreshed on 401."""
+    return google_auth_httplib2.AuthorizedHttp(credentials, http=connection or new_connection())
+
+
 def twin_http(authorized):
     """A second HTTP connection with the same credentials, for another thread (httplib2 is not thread-safe)."""
-    return google_auth_httplib2.AuthorizedHttp(authorized.credentials,
-                                               http=httplib2.Http(timeout=HTTP_TIMEOUT_SECONDS))
+    return authorized_http(authorized.credentials)
+
+
+class _Unbound:
+    """The transport of the shared Resources (module doc): they build requests and never send one."""
+
+    def request(self, *args, **kwargs):
+        raise RuntimeError("a request of a shared Resource was sent without a user's connection")
+
+
+class _Node:
+    """One Resource of a shared tree, its nested resources built once, on first use (thread-safe)."""
+
+    def __init__(self, resource):
+        self.resource = resource
+        self._members: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def member(self, name: str):
+        """The nested resource `name` (a `_Node`) or the method `name` of this Resource."""
+        found = self._members.get(name)
+        if found is None:
+            with self._lock:
+                found = self._members.get(name)
+                if found is None:
+                    attribute = getattr(self.resource, name)
+                    # googleapiclient marks the methods that build a nested resource
+                    found = _Node(attribute()) if getattr(attribute, "__is_resource__", False) else attribute
+                    self._members[name] = found
+        return found
+
+
+class Service:
+    """A Resource acting as one user: `service.users().history().list(...)` as on a googleapiclient Resource,
+    each request carrying the user's connection (`http`); see the module doc."""
+
+    __slots__ = ("_node", "_http")
+
+    def __init__(self, node: _Node, http):
+        self._node = node
+        self._http = http  # the user's authorised connection (`MailboxApi` twins it for other threads)
+
+    def __getattr__(self, name: str):
+        member = self._node.member(name)
+        if isinstance(member, _Node):
+            return functools.partial(Service, member, self._http)
+        return functools.partial(_on_connection, member, self._http)
+
+
+def _on_connection(method, http, *args, **kwargs):
+    request = method(*args, **kwargs)
+    request.http = http  # the transport `execute()` uses, and where a batch takes the part's credentials
+    return request
+
+
+def _tree(api: str, version: str, endpoint: str) -> _Node:
+    with _trees_lock:
+        tree = _trees.get((api, version, endpoint))
+        if tree is None:
+            tree = _trees[(api, version, endpoint)] = _Node(googleapiclient.discovery.build_from_document(
+                _document(api, version), http=_Unbound(), client_options={"api_endpoint": endpoint}))
+        return tree
+
+
+def bound_service(api: str, version: str, api_root: str, http) -> Service:
+    """The process's Resource tree of an API under ``api_root``, sending through ``http`` (an authorised
+    connection, `authorized_http`): what a googleapiclient Resource does, without building one (module doc)."""
+    service_path, _ = _layout(api, version)
+    return Service(_tree(api, version, normalise_root(api_root) + service_path), http)
 
 
 def batch_uri(api: str, version: str, api_root: str) -> str:

@@ -28,15 +28,31 @@ commit: nobody else has moved the cursors in between.
 A notification for a leased mailbox marks it dirty instead (one document per
 name beside the lease, its server time overwritten: any number of marks
 coalesce into one); the holder sees, when it lets go, whether a mark landed
-after it acquired the lease, and syncs again. The mark lives apart from the
-lease because a write to the lease document would fence its holder out.
+after it read the lease to acquire it, and syncs again. The mark lives apart
+from the lease because a write to the lease document would fence its holder
+out. A marker marks first and tries the lease again after, so a holder that
+let go in between is never left unaware.
+
+Round trips. Acquiring reads the lease, its mark and whatever the caller
+reads with it (the repository: the mailbox document) in one `get_all`, then
+writes the lease: two. Letting go is the one commit that moves the cursors,
+and it also answers "was the mailbox marked meanwhile?" without another read:
+the release deletes the mark the acquisition read, preconditioned on its
+update time (or on its absence), so a mark that landed since makes the commit
+fail; it is then committed again without that check (the lease's own
+precondition cannot have failed the first time if it holds the second: only
+the holder writes the lease, and nothing of a failed commit lands), and the
+mark stays for the sync that follows. So either the release saw the mark, or
+the mark landed after the release, and its marker's next try takes the lease:
+never missed. A mark older than the acquisition is deleted with the release,
+which is what it asked for (the sync that followed it is done).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from google.api_core import exceptions
@@ -49,7 +65,8 @@ class Fenced(RuntimeError):
 
 @dataclasses.dataclass
 class Lease:
-    """A lease held: `fence` orders holders; `written_at` is the server time of the holder's last write."""
+    """A lease held: `fence` orders holders; `written_at` is the server time of the holder's last write;
+    `mark_seen` the update time of the dirty mark the acquisition read (None: there was none)."""
 
     name: str
     owner: str
@@ -57,6 +74,7 @@ class Lease:
     ttl_seconds: float
     acquired_at: dt.datetime
     written_at: dt.datetime
+    mark_seen: dt.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +111,23 @@ class Leases:
 
     def acquire(self, name: str, owner: str, ttl_seconds: float) -> Lease | None:
         """The lease for `owner`, or None while another holds it unexpired (or won the race for it)."""
+        return self.acquire_reading(name, owner, ttl_seconds)[0]
+
+    def acquire_reading(self, name: str, owner: str, ttl_seconds: float,
+                        also: Sequence[Any] = ()) -> tuple[Lease | None, list[Any]]:
+        """`acquire`, reading the documents `also` in the same round trip as the lease: (the lease or None,
+        their snapshots in that order, read before the lease was written)."""
+        ref, mark = self._ref(name), self.documents.dirty(name)
+        read = {snapshot.reference.path: snapshot for snapshot in self.client.get_all([ref, mark, *also])}
+        marked = read[mark.path]
+        lease = self._take(name, read[ref.path], owner, ttl_seconds)
+        if lease is not None:
+            lease.mark_seen = marked.update_time if marked.exists else None
+        return lease, [read[other.path] for other in also]
+
+    def _take(self, name: str, snapshot, owner: str, ttl_seconds: float) -> Lease | None:
+        """Write the lease for `owner` if `snapshot` (the lease as read) shows it free or expired."""
         ref = self._ref(name)
-        snapshot = ref.get()
         data = {"owner": owner, "ttl_seconds": ttl_seconds}
         try:
             if not snapshot.exists:
@@ -120,21 +153,49 @@ class Leases:
             raise Fenced(f"lease {lease.name} fence {lease.fence} was taken over") from exc
         lease.written_at = result.update_time
 
-    def commit_fenced(self, lease: Lease, writes: list[tuple[Any, dict]], release: bool = False) -> None:
+    def commit_fenced(self, lease: Lease, writes: list[tuple[Any, dict]], release: bool = False,
+                      add_set: Callable[[Any, Any, dict], None] | None = None) -> bool:
         """Commit `writes` (reference, whole document) atomically with a fence check, and release if asked.
 
         The lease document is updated in the same commit under the holder's
         precondition, so the writes land only while `lease` is still the
         current holder's; otherwise nothing lands and `Fenced` is raised.
+        Returns, when releasing, whether the name was marked dirty since the
+        lease was read to acquire it (module doc: the check rides on the
+        commit); False when keeping it. `add_set(batch, ref, data)` adds a
+        whole-document set (default: the client's `batch.set`).
         """
+        update = {"owner": None} if release else {"renewed_at": firestore.SERVER_TIMESTAMP}
+        if not release:
+            self._commit(lease, writes, update, add_set)
+            return False
+        mark = self.documents.dirty(lease.name)
+        unchanged = (self.client.write_option(exists=False) if lease.mark_seen is None
+                     else self.client.write_option(last_update_time=lease.mark_seen))
+        try:
+            self._commit(lease, writes, update, add_set, clear=(mark, unchanged))
+            return False
+        except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Conflict):
+            pass  # the mark moved, or the lease did: the lease's precondition alone tells which
+        self._commit(lease, writes, update, add_set)
+        return True
+
+    def _commit(self, lease: Lease, writes: list[tuple[Any, dict]], update: dict, add_set,
+                clear: tuple[Any, Any] | None = None) -> None:
         batch = self.client.batch()
         for ref, data in writes:
-            batch.set(ref, data)
-        update = {"owner": None} if release else {"renewed_at": firestore.SERVER_TIMESTAMP}
+            if add_set is None:
+                batch.set(ref, data)
+            else:
+                add_set(batch, ref, data)
+        if clear is not None:
+            batch.delete(clear[0], option=clear[1])
         batch.update(self._ref(lease.name), update, option=self._precondition(lease))
         try:
             results = batch.commit()
         except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
+            if clear is not None:
+                raise
             raise Fenced(f"lease {lease.name} fence {lease.fence} was taken over; commit refused") from exc
         lease.written_at = results[-1].update_time
 
@@ -146,7 +207,7 @@ class Leases:
             pass
 
     def dirty_since(self, lease: Lease) -> bool:
-        """True when the name was marked dirty after `lease` was acquired."""
+        """True when the name was marked dirty after `lease` was acquired (a read; a release answers it too)."""
         snapshot = self.documents.dirty(lease.name).get()
         return snapshot.exists and snapshot.update_time > lease.acquired_at
 

@@ -434,7 +434,13 @@ def activity_from_doc(snapshot) -> Activity:
 
 
 def mailbox_to_doc(mailbox: Mailbox) -> dict[str, Any]:
-    return dataclasses.asdict(mailbox)
+    """The mailbox's fields, its lists and maps copied one level (all they hold is plain values): what
+    `dataclasses.asdict` gives, without deep-copying every datetime (a no-op sync's mailbox, each time)."""
+    data = {}
+    for name in _field_names(Mailbox):
+        value = getattr(mailbox, name)
+        data[name] = list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+    return data
 
 
 def mailbox_from_doc(snapshot) -> Mailbox:
@@ -2275,17 +2281,32 @@ class Repository:
         """The mailbox's lease for `owner` (unique to one attempt), or None while another holds it."""
         return self._leases.acquire(doc_id(mailbox), owner, ttl_seconds)
 
+    def acquire_mailbox(self, email: str, owner: str, ttl_seconds: float) -> tuple[Lease | None, Mailbox | None]:
+        """`acquire_lease`, and the stored mailbox (None when it has none) read in the same round trip.
+
+        The mailbox is read with the lease, before the lease is written: the
+        write is conditional on the lease as read, and every cursor commit
+        writes the lease, so a lease won this way means no cursor moved since
+        that read. A mailbox read without the lease (None) still says its state.
+        """
+        lease, [snapshot] = self._leases.acquire_reading(doc_id(email), owner, ttl_seconds,
+                                                         also=[self.mailbox_ref(email)])
+        return lease, mailbox_from_doc(snapshot) if snapshot.exists else None
+
     def renew_lease(self, lease: Lease) -> None:
         """The heartbeat: extend the lease by its ttl; raises `Fenced` once another holder took it."""
         self._leases.renew(lease)
 
-    def commit_cursors(self, mailbox: Mailbox, lease: Lease, release: bool = True) -> None:
+    def commit_cursors(self, mailbox: Mailbox, lease: Lease, release: bool = True) -> bool:
         """Write the mailbox (its cursors and state) only if `lease` is still current, releasing it too.
 
         One commit holds the mailbox document and the fence check, so a
         worker that lost its lease never moves a cursor (`Fenced` is raised).
+        Returns, on release, whether the mailbox was marked dirty since the
+        lease was taken (the holder syncs again; `models.leases`: no extra read).
         """
-        self._leases.commit_fenced(lease, [(self.mailbox_ref(mailbox.email), mailbox_to_doc(mailbox))], release)
+        return self._leases.commit_fenced(lease, [(self.mailbox_ref(mailbox.email), mailbox_to_doc(mailbox))],
+                                          release, add_set=encoding.add_set)
 
     def release_lease(self, lease: Lease) -> None:
         self._leases.release(lease)

@@ -48,11 +48,11 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from models.addresses import name_key
-from models.domain import ActivityKind, Contact
+from models.domain import ActivityKind, Contact, Mailbox
 from models.precedence import current_job
 from models.repository import Repository
 from sync.api import MailboxApi, MailboxError, Stopped, classify
@@ -74,13 +74,14 @@ def send_as_addresses(api: MailboxApi) -> list[str]:
                    if entry.get("isPrimary") or entry.get("verificationStatus", SEND_AS_ACCEPTED) == SEND_AS_ACCEPTED})
 
 
-def learn_send_as(run, mailboxes: list[str]) -> None:
+def learn_send_as(run, mailboxes: list[str], known: Mapping[str, Mailbox | None] | None = None) -> None:
     """Give each tenant's Team every alias of its mailboxes before they link anything (see module doc).
 
     `run` is the `sync.runner.SyncRun`: a pass calls this for all its mailboxes before any syncs;
     a Pub/Sub worker, for each mailbox it has not met yet as it starts syncing it (an alias of a
     mailbox not met yet is the team's from that mailbox's first sync on). The stored aliases of
-    a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known);
+    a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known), a
+    mailbox's own from `known` when its caller has just read it (the worker: with its lease);
     the lists missing are fetched in parallel (as many at once as the pass syncs mailboxes). A
     mailbox whose list cannot be fetched, or a tenant whose stored lists cannot be read, is logged
     and left to its own sync, which meets the same failure and records it.
@@ -94,7 +95,9 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
         try:
             repo = run.tenant(tenant).repo
             if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
-                stored = {e: m for e in wanted if run.tenant_of(e) == tenant and (m := repo.get_mailbox(e))}
+                known = known or {}
+                stored = {e: m for e in wanted if run.tenant_of(e) == tenant
+                          and (m := known[e] if e in known else repo.get_mailbox(e))}
             else:
                 stored = {m.email: m for m in repo.list_mailboxes()}
         except Exception as exc:  # the store failed (unreachable): each mailbox's own sync meets and records it

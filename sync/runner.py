@@ -51,13 +51,18 @@ log = logging.getLogger(__name__)
 
 DIRECTORY_PAGE_MAX = 500  # Directory users.list maxResults maximum
 DIRTY_RERUNS_MAX = 2  # syncs again of a mailbox marked dirty while it synced, per attempt
+# A long-lived run (a Pub/Sub worker links after every mailbox) looks at most this often for what it did not
+# leave itself: other processes' contacts still to link (an import's new addresses, a crash's leftovers) and
+# meetings that passed; what it created or noted itself is linked at once. A pass links once, and looks.
+LINK_SCAN_SECONDS = 60.0
 LEASE_POLL_SECONDS = 1.0  # how often a pass waiting for a leased mailbox tries again (one get each)
 LEASE_WRITES_A_SYNC = 2  # the acquisition, and the release that rides on the cursor commit
 LEASED = "another sync holds its lease; it will go again"
 LEASE_LOST = "lease lost: another sync took the mailbox over"
 
 RepositoryFactory = Callable[[str], Repository]  # tenant -> its repository
-# (api, version, user acted as, scopes) -> a googleapiclient Resource, e.g. wiring.Services.google_service
+# (api, version, user acted as, scopes) -> a googleapiclient Resource or what acts as one
+# (`google_clients.Service`), e.g. wiring.Services.google_service
 ServiceFactory = Callable[[str, str, str | None, Sequence[str]], Any]
 
 
@@ -155,6 +160,7 @@ class SyncRun:
         self.send_as_fetched: dict[str, list[str]] = {}  # mailbox -> aliases fetched, stored by its own sync
         self.project_budget = project_budget  # the project's budgets across processes (sync.budget); built on first use
         self.link_writes = 0  # Firestore writes of the closing link pass (the benchmarks count them)
+        self._scanned: dict[str, tuple[float, int]] = {}  # tenant -> when `link` last looked, contacts created then
         self._lock = threading.Lock()
 
     def tenant(self, tenant: str) -> TenantState:
@@ -233,15 +239,28 @@ class SyncRun:
         none of what signals read, but both rewrite contacts conditionally on
         the version they read: run last, the refresh plans on versions no
         later step of this pass changes, so neither has to plan again.
+
+        What others left (contacts pending links, meetings passed) is looked
+        for by two queries, at most every `LINK_SCAN_SECONDS` in a long-lived
+        run, and at once when this run created contacts since it last looked
+        (they are pending links too); the first link of a run always looks.
+        An unchanged mailbox's link in a worker then costs no round trip.
         """
         state = self.tenant(tenant)
         with state.lock:
+            now, created = time.monotonic(), len(state.created)
+            last = self._scanned.get(tenant)
+            scan = last is None or now - last[0] >= LINK_SCAN_SECONDS or created != last[1]
             noted = set(state.noted)
-            self.link_writes += link_pending(state.repo, noted)
+            if scan or noted:  # a noted address is looked up again (`link_pending`)
+                self.link_writes += link_pending(state.repo, noted)
             state.noted -= noted
         settle_contacts(state)
         with state.lock:
-            self.link_writes += refresh_signals(state)
+            self.link_writes += refresh_signals(state, passed_meetings=scan)
+        if scan:  # once it looked without failing
+            with self._lock:
+                self._scanned[tenant] = (now, created)
 
     def sync_mailbox(self, email: str) -> MailboxResult:
         """Sync one mailbox under its lease: the one unit of work of `once`, `run` and a Pub/Sub worker.
@@ -252,9 +271,15 @@ class SyncRun:
         worker instead marks the mailbox dirty and skips it, and the holder
         goes again when it lets go. The lease is tried once more after the
         mark, so a holder that let go in between is never left unaware. A
-        mailbox marked dirty while this attempt held it is synced again, at
-        most `DIRTY_RERUNS_MAX` times (the dispatcher's cadence is the net
-        under that).
+        mailbox marked dirty while this attempt held it (the commit that
+        releases the lease tells: `models.leases`) is synced again, at most
+        `DIRTY_RERUNS_MAX` times (the dispatcher's cadence is the net under
+        that).
+
+        Firestore round trips of an unchanged mailbox: three. One `get_all`
+        reads the lease, its dirty mark and the mailbox; one conditional write
+        takes the lease; one commit writes the mailbox, checks the fence and
+        the mark and releases the lease.
         """
         email = email.lower()
         try:
@@ -267,42 +292,46 @@ class SyncRun:
     def _sync_mailbox(self, email: str) -> MailboxResult:
         repo = self.tenant(self.tenant_of(email)).repo
         for _ in range(1 + DIRTY_RERUNS_MAX):
-            lease = self._acquire(repo, email)
+            lease, stored = self._acquire(repo, email)
             if lease is None:
-                stored = repo.get_mailbox(email)
                 state = stored.state if stored else MailboxState.NEW
                 if self.stop.is_set():  # stopped while waiting for the lease
                     return MailboxResult(email, state, error="stopped")
                 log.info("sync skipped mailbox=%s reason=leased", email)
                 return MailboxResult(email, state, skipped=LEASED)
-            result = self._sync_leased(email, lease)
-            if result.error or not repo.mailbox_dirty_since(lease):
+            result, dirty = self._sync_leased(email, lease, stored)
+            if result.error or not dirty:
                 return result
             log.info("sync again mailbox=%s reason=dirty", email)
         return result
 
-    def _acquire(self, repo: Repository, email: str) -> Lease | None:
-        lease = repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+    def _acquire(self, repo: Repository, email: str) -> tuple[Lease | None, Mailbox | None]:
+        """The mailbox's lease (None when another attempt holds it) and the stored mailbox, read together."""
+        lease, stored = repo.acquire_mailbox(email, new_owner(), self.lease_ttl_seconds)
         if lease is not None:
-            return lease
+            return lease, stored
         if not self.wait_for_lease:
             repo.mark_mailbox_dirty(email)
-            return repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+            return repo.acquire_mailbox(email, new_owner(), self.lease_ttl_seconds)
         log.info("sync waiting mailbox=%s reason=leased", email)
         while not self.stop.wait(LEASE_POLL_SECONDS):
-            lease = repo.acquire_lease(email, new_owner(), self.lease_ttl_seconds)
+            lease, stored = repo.acquire_mailbox(email, new_owner(), self.lease_ttl_seconds)
             if lease is not None:
-                return lease
-        return None
+                return lease, stored
+        return None, stored
 
-    def _sync_leased(self, email: str, lease: Lease) -> MailboxResult:
+    def _sync_leased(self, email: str, lease: Lease, stored: Mailbox | None) -> tuple[MailboxResult, bool]:
+        """Sync the mailbox under `lease` (`stored`: as read with it); the result, and whether it was marked
+        dirty meanwhile (the commit that releases the lease says so: `Repository.commit_cursors`)."""
         started = time.monotonic()
-        learn_send_as(self, [email])  # a pass knows every mailbox's already; a worker, from each one's first sync
+        # a pass knows every mailbox's already; a worker, from each one's first sync (its stored aliases as read)
+        learn_send_as(self, [email], known={email: stored})
         state = self.tenant(self.tenant_of(email))
         repo = state.repo
-        mailbox = repo.get_mailbox(email) or Mailbox(email=email)
+        mailbox = stored or Mailbox(email=email)
         if mailbox.state == MailboxState.DEPARTED:  # the rep left (sync.directory): history kept, nothing synced
-            return MailboxResult(email, MailboxState.DEPARTED)
+            repo.release_lease(lease)  # at once, not at its expiry: nothing is synced
+            return MailboxResult(email, MailboxState.DEPARTED), False
         fetched = self.send_as_fetched.pop(email, None)
         mailbox.send_as = mailbox.send_as if fetched is None else fetched
         config = self.config
@@ -345,15 +374,16 @@ class SyncRun:
                 mailbox.counts = {"messages": result.messages, "events": result.events,
                                   "contacts_created": result.contacts_created, "removed": writer.counts.removed,
                                   "skipped": writer.counts.skipped}
+            dirty = False
             try:
                 writer.flush()  # everything the cursors cover lands before them
-                heartbeat.commit(mailbox)
+                dirty = heartbeat.commit(mailbox)
                 result.firestore_writes = 1 + heartbeat.checkpoints  # the mailbox document, each time
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
                 result.state, result.error = mailbox.state, LEASE_LOST
             except Exception as exc:  # the store failed as well: nothing more can be recorded
-                return self._unrecorded(result, exc, started)
+                return self._unrecorded(result, exc, started), False
         result.seconds = time.monotonic() - started
         result.api_calls = api.stats.calls
         result.failed_calls = api.stats.failed
@@ -362,7 +392,7 @@ class SyncRun:
         log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
                  f" reason={result.error!r}" if result.error else "")
-        return result
+        return result, dirty
 
 
     @staticmethod

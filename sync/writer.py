@@ -111,6 +111,7 @@ class TenantState:
         self.companies: set[str] = set()  # company ids known to exist
         self.sampled: dict[str, int] = {}  # company id -> contact ids its bounded sample holds
         self.created: list[str] = []  # contact ids created this run
+        self.created_refreshed = 0  # how many of `created` had their signals refreshed (`refresh_signals`)
         self.in_flight: dict[str, concurrent.futures.Future] = {}  # activity id -> the commit writing it
         self.noted: set[str] = set()  # addresses noted unlinked this run: `link_pending` checks them again
         self.touched: set[str] = set()  # contact ids whose exchanges this run changed (`refresh_signals`)
@@ -173,8 +174,11 @@ class SyncWriter:
         The tenant's exclusions are read again first (one get a group), so an
         exclusion an admin adds mid-run stops matching mail within a group; a
         group already being written when it is added can still land, and adding
-        the exclusion again purges it.
+        the exclusion again purges it. Nothing to store reads nothing (an
+        unchanged mailbox's calendar).
         """
+        if not items:
+            return
         self.team.update_exclusions(self.repo.get_settings().exclusions)
         kept = []
         for item in items:
@@ -513,15 +517,21 @@ class SyncWriter:
             self._pool = None
 
 
-def refresh_signals(state: TenantState) -> int:
-    """After a pass: what the contacts it touched keep of their signals, and those whose meeting passed.
+def refresh_signals(state: TenantState, passed_meetings: bool = True) -> int:
+    """After a pass (a worker: after each mailbox): what the contacts touched, and those created, since the
+    last refresh keep of their signals, and with `passed_meetings` those whose meeting passed (a query).
 
-    Returns the Firestore writes made (none when nothing changed: a no-op pass
-    costs one query, for meetings that have passed).
+    A contact created is refreshed once, after the link that gives it its
+    exchanges; later changes to it come as touches. Returns the Firestore
+    writes made (none when nothing changed: a no-op pass costs the query,
+    when asked for, and nothing else).
     """
     repo, now = state.repo, utcnow()
-    contact_ids = state.touched | set(state.created) | set(repo.contacts_with_passed_meetings(now))
+    contact_ids = state.touched | set(state.created[state.created_refreshed:])
+    if passed_meetings:
+        contact_ids |= set(repo.contacts_with_passed_meetings(now))
     state.touched.clear()  # in place, under the caller's lock: a worker's refreshed state shares the set
+    state.created_refreshed = len(state.created)
     if not contact_ids:
         return 0
     return repo.refresh_signals(sorted(contact_ids), thresholds_of(repo.get_settings()), now)

@@ -169,3 +169,68 @@ def test_a_long_lived_run_starts_its_caches_over_but_keeps_its_lock_and_commits_
     assert fresh is not old and fresh.contacts == {}
     assert fresh.lock is old.lock and fresh.in_flight is old.in_flight
     assert fresh.in_flight == {"pending": pending}
+
+
+def test_the_release_says_whether_the_mailbox_was_marked_dirty_while_it_was_held(repo):
+    """The dirty check rides on the commit that releases the lease (models.leases): a mark that landed
+    while the lease was held fails the first try of that commit, and the release says so; one from
+    before the lease was taken was answered by the sync that followed, and goes with the release."""
+    repo.mark_mailbox_dirty(REP)  # before any lease: the next sync answers it
+    first = repo.acquire_lease(REP, "attempt-1", 60)
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="1"), first) is False
+    assert not repo.mailbox_dirty_since(first)
+
+    second = repo.acquire_lease(REP, "attempt-2", 60)  # no mark stored now
+    repo.mark_mailbox_dirty(REP)
+    repo.mark_mailbox_dirty(REP)  # coalesced with the first
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="2"), second) is True
+    assert repo.get_mailbox(REP).history_id == "2"  # the cursors moved all the same
+    assert repo.mailbox_dirty_since(second)  # the mark stays for the sync that follows
+
+    third = repo.acquire_lease(REP, "attempt-3", 60)  # released by the second commit, the mark stored
+    assert third is not None
+    repo.mark_mailbox_dirty(REP)  # a newer mark than the one the acquisition read
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="3"), third) is True
+
+    fourth = repo.acquire_lease(REP, "attempt-4", 60)
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="4"), fourth, release=False) is False  # kept
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="5"), fourth) is False  # answered by this sync
+    assert repo.get_mailbox(REP).history_id == "5"
+
+
+def test_a_stale_holders_release_is_refused_even_when_the_mailbox_was_marked_dirty(repo):
+    stale = repo.acquire_lease(REP, "attempt-1", SHORT_TTL_SECONDS)
+    time.sleep(SHORT_TTL_SECONDS + 0.5)
+    current = repo.acquire_lease(REP, "attempt-2", 60)
+    repo.mark_mailbox_dirty(REP)
+
+    with pytest.raises(Fenced):  # never taken for "marked" when the lease is what moved
+        repo.commit_cursors(Mailbox(email=REP, history_id="999"), stale)
+    assert repo.get_mailbox(REP) is None
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="1"), current) is True
+
+
+def test_the_mailbox_is_read_with_its_lease_and_says_its_state_when_another_holds_it(repo):
+    repo.save_mailbox(Mailbox(email=REP, history_id="42"))
+    lease, stored = repo.acquire_mailbox(REP, "attempt-1", 60)
+    assert lease is not None and stored.history_id == "42"
+
+    other, seen = repo.acquire_mailbox(REP, "attempt-2", 60)
+
+    assert other is None and seen.history_id == "42"
+    assert repo.acquire_mailbox("new@example.com", "attempt-3", 60)[1] is None
+
+
+def test_every_lease_a_process_holds_is_kept_by_its_one_renewal_thread(services, simulator):
+    """Renewals of every lease held are one thread's (sync.leasing): syncs side by side, each longer than
+    its lease's ttl, all keep theirs."""
+    reps = simulator.reps[:2]
+    simulator.set_latency(400)
+    run = SyncRun(services.repository, services.google_service, services.config,
+                  lease_ttl_seconds=HEARTBEAT_TTL_SECONDS)
+
+    results = run.run(reps)
+    simulator.set_latency(0)
+
+    assert [(r.state, r.error) for r in results] == [("ok", None)] * len(reps)
+    assert all(r.seconds > HEARTBEAT_TTL_SECONDS and r.lease_writes > 2 for r in results)
