@@ -125,7 +125,7 @@ def _learn_stored(run, wanted: list[str]) -> list[str]:
             if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
                 stored = {e: m for e in mine if (m := repo.get_mailbox(e))}
             else:
-                stored = {m.email: m for m in repo.list_mailboxes()}
+                stored = repo.mailbox_send_as()
         except Exception as exc:  # the store failed (unreachable): each mailbox's own sync meets and records it
             log.warning("send-as aliases unread tenant=%s reason=%s", tenant, classify(exc).reason)
             continue
