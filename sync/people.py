@@ -114,6 +114,15 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
     run.send_as_learned.update(missing)
 
 
+def prime_send_as(run, mailboxes: list[str]) -> None:
+    """Read the stored aliases of these mailboxes' tenants now: a worker does before it pulls its first
+    request, so its first syncs wait on no list (in bench/scale.py they did, and so did the first new mail
+    timed for freshness). A mailbox with none stored is still fetched at its own first sync, never here:
+    every worker would fetch every new mailbox's."""
+    with _READING:
+        _learn_stored(run, sorted({m.lower() for m in mailboxes} - run.send_as_learned))
+
+
 def _learn_stored(run, wanted: list[str]) -> list[str]:
     """The stored aliases of the tenants of `wanted` (or of these mailboxes, where the tenant's are known)
     made the teams'; returns the mailboxes of `wanted` that have none stored (to fetch). Under `_READING`."""

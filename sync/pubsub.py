@@ -50,6 +50,7 @@ from models.leases import Fenced, Leases
 from models.repository import Repository
 from sync.directory import Workspace, mark_departures
 from sync.leasing import LEASE_TTL_SECONDS, new_owner
+from sync.people import prime_send_as
 from sync.push import GmailNotifications, Watches
 from sync.runner import (
     MailboxResult,
@@ -212,6 +213,16 @@ class Worker:
                 self._born = time.monotonic()
             return self._run
 
+    def prime(self) -> None:
+        """Before pulling: the send-as aliases stored for the tenants of the mailboxes it may be sent
+        (SIDECAR_USERS, else the Workspace's users), read once (`sync.people.prime_send_as`)."""
+        try:
+            run = self._checkout()
+            mailboxes = list(self.config.users) or (list(run.workspace.active) if run.workspace is not None else [])
+            prime_send_as(run, mailboxes)
+        except Exception as exc:  # noqa: BLE001 - the first syncs read them instead, and meet the failure themselves
+            log.warning("send-as aliases not read ahead error=%s", type(exc).__name__)
+
     def handle(self, message) -> None:
         """A sync request: ack once the mailbox's commit landed (or no retry can help), else nack."""
         try:
@@ -243,6 +254,7 @@ class Worker:
 
     def run(self, unary: bool = False) -> None:
         """Pull until `stop`: StreamingPull (the default), or unary pulls (`unary`, see `_run_unary`)."""
+        self.prime()
         if unary:
             self._run_unary()
             return
