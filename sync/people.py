@@ -49,11 +49,11 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from models.addresses import name_key
-from models.domain import ActivityKind, Contact
+from models.domain import ActivityKind, Contact, Mailbox
 from models.precedence import current_job
 from models.repository import Repository
 from sync.api import MailboxApi, MailboxError, Stopped, classify
@@ -76,7 +76,7 @@ def send_as_addresses(api: MailboxApi) -> list[str]:
                    if entry.get("isPrimary") or entry.get("verificationStatus", SEND_AS_ACCEPTED) == SEND_AS_ACCEPTED})
 
 
-def learn_send_as(run, mailboxes: list[str]) -> None:
+def learn_send_as(run, mailboxes: list[str], known: Mapping[str, Mailbox | None] | None = None) -> None:
     """Give each tenant's Team every alias of its mailboxes before they link anything (see module doc).
 
     `run` is the `sync.runner.SyncRun`: a pass calls this for all its mailboxes before any syncs;
@@ -84,7 +84,8 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
     mailbox not met yet is the team's from that mailbox's first sync on). The stored aliases of
     a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known: the
     tenant, and every mailbox that list showed with its aliases and a history id, so a worker
-    meeting them later reads nothing more; only a mailbox stored since costs it one get), by one
+    meeting them later reads nothing more; only a mailbox stored since costs it one get, none when
+    its caller has just read it and passes it in `known`, as the worker's lease does), by one
     thread of the process at a time (`_READING`: a worker's threads all start on new mailboxes at
     once, and bench/scale.py saw each of its 16 list every mailbox of the tenant); the lists
     missing are fetched in parallel (as many at once as the pass syncs mailboxes), outside that
@@ -99,7 +100,7 @@ def learn_send_as(run, mailboxes: list[str]) -> None:
         wanted = sorted({m.lower() for m in mailboxes} - run.send_as_learned)
         if not wanted:
             return
-        missing = _learn_stored(run, wanted)
+        missing = _learn_stored(run, wanted, known or {})
     if not missing:
         return
     aliases: dict[str, set[str]] = collections.defaultdict(set)
@@ -120,10 +121,10 @@ def prime_send_as(run, mailboxes: list[str]) -> None:
     timed for freshness). A mailbox with none stored is still fetched at its own first sync, never here:
     every worker would fetch every new mailbox's."""
     with _READING:
-        _learn_stored(run, sorted({m.lower() for m in mailboxes} - run.send_as_learned))
+        _learn_stored(run, sorted({m.lower() for m in mailboxes} - run.send_as_learned), {})
 
 
-def _learn_stored(run, wanted: list[str]) -> list[str]:
+def _learn_stored(run, wanted: list[str], known: Mapping[str, Mailbox | None]) -> list[str]:
     """The stored aliases of the tenants of `wanted` (or of these mailboxes, where the tenant's are known)
     made the teams'; returns the mailboxes of `wanted` that have none stored (to fetch). Under `_READING`."""
     missing, learned = [], []
@@ -132,16 +133,16 @@ def _learn_stored(run, wanted: list[str]) -> list[str]:
         try:
             repo = run.tenant(tenant).repo
             if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
-                stored = {e: m for e in mine if (m := repo.get_mailbox(e))}
+                stored = {e: m for e in mine if (m := known[e] if e in known else repo.get_mailbox(e))}
             else:
                 stored = repo.mailbox_send_as()
         except Exception as exc:  # the store failed (unreachable): each mailbox's own sync meets and records it
             log.warning("send-as aliases unread tenant=%s reason=%s", tenant, classify(exc).reason)
             continue
         run.tenant(tenant).team.add_own_addresses(sorted({a for m in stored.values() for a in (m.send_as or ())}))
-        known = {e for e, m in stored.items() if m.send_as is not None and m.history_id}
-        missing += [e for e in mine if e not in known]
-        learned += [tenant, *known]
+        covered = {e for e, m in stored.items() if m.send_as is not None and m.history_id}
+        missing += [e for e in mine if e not in covered]
+        learned += [tenant, *covered]
     run.send_as_learned.update(learned)
     return missing
 
