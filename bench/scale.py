@@ -13,7 +13,10 @@ too. The simulated Workspace has `--mailboxes` small mailboxes. Phases:
    once; mailboxes/s until the last "sync done", the speedup over N = 1, and
    the CPU seconds per mailbox of the workers, Firestore, Pub/Sub and the
    simulator (their process groups' CPU time from /proc), and the rate this
-   machine's cores could sustain at that cost (the CPU ceiling).
+   machine's cores could sustain at that cost (the CPU ceiling); also the
+   Google API calls and OAuth tokens each mailbox cost (the simulator's
+   counters: every worker meets every mailbox for the first time in a pass,
+   so it asks for its tokens too).
 3. Freshness, while a pass runs on the largest N: new messages delivered to
    random mailboxes, each timed from its delivery in the simulator to the
    moment `Repository.get_message` (what the Gmail card reads) finds it; p50
@@ -183,6 +186,7 @@ class Bench:
         workers = [self.worker(self.project, self.reps, f"{phase}-n{count}-{i}") for i in range(count)]
         paths = self.logs[-count:]
         time.sleep(3)  # workers up (imports, clients) before the clock starts
+        self.admin("POST", "counters/reset", {})
         before = self.groups(workers)
         started = time.monotonic()
         futures = [queue.publish(SyncRequest(email, "due")) for email in self.reps]
@@ -193,10 +197,14 @@ class Bench:
             time.sleep(0.5)
         elapsed = time.monotonic() - started
         after = self.groups(workers)
+        counters = self.admin("GET", "counters")
         for worker in workers:
             kill_group(worker)
         cpu = {name: (after[name] - before[name]) / len(self.reps) for name in before}
-        return {"n": count, "seconds": elapsed, "rate": len(self.reps) / elapsed, "cpu": cpu, "extra": extra}
+        google = {"calls": counters["total"]["calls"] / len(self.reps),  # API calls, then OAuth token requests
+                  "tokens": counters["tokens_issued"] / len(self.reps)}
+        return {"n": count, "seconds": elapsed, "rate": len(self.reps) / elapsed, "cpu": cpu, "extra": extra,
+                "google": google}
 
     def freshness(self, services: Services, messages: int):
         """Deliver messages to random mailboxes (about 5 a second) and time each until the card can read it."""
@@ -354,7 +362,9 @@ def main(argv=None) -> int:
             for count in [] if args.skip_noop else counts:
                 results.append(bench.noop_pass(count, queue))
                 r = results[-1]
-                print(f"N={count}: {r['rate']:.1f} mailboxes/s ({r['seconds']:.1f} s for {len(bench.reps)})")
+                print(f"N={count}: {r['rate']:.1f} mailboxes/s ({r['seconds']:.1f} s for {len(bench.reps)}); "
+                      f"per mailbox: {r['google']['calls']:.2f} Google API calls, "
+                      f"{r['google']['tokens']:.2f} OAuth tokens issued")
             base = results[0]["rate"] if results else 1
             cores = os.cpu_count()
             print(f"\nno-op pass, {len(bench.reps)} mailboxes, {args.latency_ms} ms per Google call:")

@@ -1641,6 +1641,12 @@ class Repository:
     def list_mailboxes(self) -> list[Mailbox]:
         return [mailbox_from_doc(s) for s in self._stream(self.root.collection("mailboxes"))]
 
+    def mailbox_send_as(self) -> dict[str, Mailbox]:
+        """Every mailbox with only its address, send-as aliases and history id (`sync.people.learn_send_as`):
+        three fields of each document, which a worker reads for its tenant once, not the whole of them."""
+        query = self.root.collection("mailboxes").select(["email", "send_as", "history_id"])
+        return {m.email: m for m in (mailbox_from_doc(s) for s in self._stream(query))}
+
     # --- bulk reassignment (#15; models.reassign): `reassignments/{op}` and its `chunks/{n}` --------
 
     def _reassignment_ref(self, op_id: str):

@@ -48,6 +48,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 EVIDENCE_ACTIVITIES_MAX = 200  # activities read per candidate for a job change's evidence (newest first)
 SEND_AS_ACCEPTED = "accepted"  # Gmail SendAs.verificationStatus of an alias that can send
+_READING = threading.Lock()  # one thread of the process reads stored aliases at a time (`learn_send_as`)
 
 
 # --- send-as aliases ----------------------------------------------------------------------------
@@ -80,33 +82,28 @@ def learn_send_as(run, mailboxes: list[str], known: Mapping[str, Mailbox | None]
     `run` is the `sync.runner.SyncRun`: a pass calls this for all its mailboxes before any syncs;
     a Pub/Sub worker, for each mailbox it has not met yet as it starts syncing it (an alias of a
     mailbox not met yet is the team's from that mailbox's first sync on). The stored aliases of
-    a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known), a
-    mailbox's own from `known` when its caller has just read it (the worker: with its lease);
-    the lists missing are fetched in parallel (as many at once as the pass syncs mailboxes). A
-    mailbox whose list cannot be fetched, or a tenant whose stored lists cannot be read, is logged
-    and left to its own sync, which meets the same failure and records it.
+    a tenant's mailboxes are read once a run (`run.send_as_learned` remembers who is known: the
+    tenant, and every mailbox that list showed with its aliases and a history id, so a worker
+    meeting them later reads nothing more; only a mailbox stored since costs it one get, none when
+    its caller has just read it and passes it in `known`, as the worker's lease does), by one
+    thread of the process at a time (`_READING`: a worker's threads all start on new mailboxes at
+    once, and bench/scale.py saw each of its 16 list every mailbox of the tenant); the lists
+    missing are fetched in parallel (as many at once as the pass syncs mailboxes), outside that
+    lock. A mailbox whose list cannot be fetched, or a tenant whose stored lists cannot be read, is
+    logged and left to its own sync, which meets the same failure and records it.
+
+    Aliases are fetched again only at a mailbox's full sync (a history id Gmail rejected): what
+    a rep adds later is the team's from then on. Decided so because a no-op pass must cost no
+    Google call beyond the two that look for changes, and aliases change rarely.
     """
-    wanted = sorted({m.lower() for m in mailboxes} - run.send_as_learned)
-    if not wanted:
+    with _READING:
+        wanted = sorted({m.lower() for m in mailboxes} - run.send_as_learned)
+        if not wanted:
+            return
+        missing = _learn_stored(run, wanted, known or {})
+    if not missing:
         return
     aliases: dict[str, set[str]] = collections.defaultdict(set)
-    missing = []
-    for tenant in sorted({run.tenant_of(m) for m in wanted}):
-        try:
-            repo = run.tenant(tenant).repo
-            if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
-                known = known or {}
-                stored = {e: m for e in wanted if run.tenant_of(e) == tenant
-                          and (m := known[e] if e in known else repo.get_mailbox(e))}
-            else:
-                stored = {m.email: m for m in repo.list_mailboxes()}
-        except Exception as exc:  # the store failed (unreachable): each mailbox's own sync meets and records it
-            log.warning("send-as aliases unread tenant=%s reason=%s", tenant, classify(exc).reason)
-            wanted = [e for e in wanted if run.tenant_of(e) != tenant]
-            continue
-        aliases[tenant].update(a for m in stored.values() for a in (m.send_as or ()))
-        missing += [e for e in wanted if run.tenant_of(e) == tenant and not (
-            e in stored and stored[e].send_as is not None and stored[e].history_id)]
     workers = max(1, min(run.config.sync_concurrency, len(missing)))
     with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="send-as") as pool:
         for email, found in zip(missing, pool.map(lambda e: _fetch_send_as(run, e), missing), strict=True):
@@ -115,7 +112,39 @@ def learn_send_as(run, mailboxes: list[str], known: Mapping[str, Mailbox | None]
                 aliases[run.tenant_of(email)].update(found)
     for tenant, found in aliases.items():
         run.tenant(tenant).team.add_own_addresses(sorted(found))
-    run.send_as_learned.update([*wanted, *aliases])
+    run.send_as_learned.update(missing)
+
+
+def prime_send_as(run, mailboxes: list[str]) -> None:
+    """Read the stored aliases of these mailboxes' tenants now: a worker does before it pulls its first
+    request, so its first syncs wait on no list (in bench/scale.py they did, and so did the first new mail
+    timed for freshness). A mailbox with none stored is still fetched at its own first sync, never here:
+    every worker would fetch every new mailbox's."""
+    with _READING:
+        _learn_stored(run, sorted({m.lower() for m in mailboxes} - run.send_as_learned), {})
+
+
+def _learn_stored(run, wanted: list[str], known: Mapping[str, Mailbox | None]) -> list[str]:
+    """The stored aliases of the tenants of `wanted` (or of these mailboxes, where the tenant's are known)
+    made the teams'; returns the mailboxes of `wanted` that have none stored (to fetch). Under `_READING`."""
+    missing, learned = [], []
+    for tenant in sorted({run.tenant_of(m) for m in wanted}):
+        mine = [e for e in wanted if run.tenant_of(e) == tenant]
+        try:
+            repo = run.tenant(tenant).repo
+            if tenant in run.send_as_learned:  # the tenant's stored aliases are known: only these mailboxes'
+                stored = {e: m for e in mine if (m := known[e] if e in known else repo.get_mailbox(e))}
+            else:
+                stored = repo.mailbox_send_as()
+        except Exception as exc:  # the store failed (unreachable): each mailbox's own sync meets and records it
+            log.warning("send-as aliases unread tenant=%s reason=%s", tenant, classify(exc).reason)
+            continue
+        run.tenant(tenant).team.add_own_addresses(sorted({a for m in stored.values() for a in (m.send_as or ())}))
+        covered = {e for e, m in stored.items() if m.send_as is not None and m.history_id}
+        missing += [e for e in mine if e not in covered]
+        learned += [tenant, *covered]
+    run.send_as_learned.update(learned)
+    return missing
 
 
 def _fetch_send_as(run, email: str) -> list[str] | None:
