@@ -141,6 +141,8 @@ import json
 import logging
 import operator
 import os
+import random
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -215,6 +217,8 @@ RETRY_INITIAL_SECONDS = 0.1  # the generated Firestore client's own first backof
 RETRY_MULTIPLIER = 1.3  # and its growth
 RELEASE_CHUNK = 20  # activities one release transaction decides (a removal writes a few documents each)
 RELEASE_ATTEMPTS = 10  # a release transaction retried on contention, at most
+RELEASE_ROUNDS = 5  # rounds of RELEASE_ATTEMPTS, apart by a random pause (`_release_chunk`)
+RELEASE_PAUSE_SECONDS = 1.0  # the longest pause between two rounds, times the round's number
 
 # Fields stored as epoch seconds so `Maximum` transforms can merge them (see module doc).
 _EPOCH_FIELDS = ("last_activity_at", "last_email_at", "last_meeting_at")
@@ -1269,7 +1273,19 @@ class Repository:
                     self.remove_activity(transaction, activity)
             return count
 
-        return release(self.client.transaction(max_attempts=RELEASE_ATTEMPTS))
+        # Holders letting go of one activity at once contend for it: the transactions retry in step and,
+        # on the emulator ("Transaction lock timeout"), can all use up their attempts together. Each new
+        # round starts after a random pause, so the contenders fall out of step; only an aborted
+        # transaction goes round again, any other failure is raised at once.
+        for round_ in range(1, RELEASE_ROUNDS):
+            try:
+                return release(self.client.transaction(max_attempts=RELEASE_ATTEMPTS))
+            except ValueError as exc:  # the client's "failed to commit in N attempts", from the last Aborted
+                if not isinstance(exc.__cause__, core_exceptions.Aborted):
+                    raise
+                log.warning("release contended mailbox=%s round=%d", mailbox, round_)
+                time.sleep(random.uniform(0, RELEASE_PAUSE_SECONDS * round_))
+        return release(self.client.transaction(max_attempts=RELEASE_ATTEMPTS))  # the last round raises
 
     def repoint_activities(self, writer: WriteSet, activities: Iterable[Activity], from_id: str,
                            to_id: str, buckets: Mapping[str, str] | None = None) -> None:
