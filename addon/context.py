@@ -103,12 +103,16 @@ def refuse(status: int, message: str):
     return jsonify(error=message), status
 
 
-def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | None = None):
+def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | None = None,
+                   budgeted: bool | None = None):
     """Decorate a view `(Request) -> response dict`; `kind` is "trigger" or "action" (the error envelope).
 
     `retry(req)` names the action URL and parameters an error card's Retry button runs.
-    A trigger runs within the app's `trigger_budget_seconds` (see `within_budget`).
+    A trigger runs within the app's `trigger_budget_seconds` (see `within_budget`); so does an
+    action that only reads (`budgeted=True`: the Retry that shows a trigger's card again).
     """
+    budgeted = kind == "trigger" if budgeted is None else budgeted
+
     def decorate(view: Callable[[Request], dict[str, Any]]):
         @functools.wraps(view)
         def endpoint(*args, **kwargs):
@@ -142,7 +146,7 @@ def addon_endpoint(kind: str, retry: Callable[[Request], tuple[str, dict]] | Non
                           config.google_api_root, admin_email=config.admin_email)
             again = functools.partial(retry or functools.partial(_same_again, path=path), req)
             try:
-                if kind == "trigger":
+                if budgeted:
                     budget = config.trigger_budget_seconds - (time.perf_counter() - started)
                     answer = within_budget(budget, functools.partial(view, req, *args, **kwargs),
                                            trigger_threads())

@@ -25,11 +25,16 @@ bp = Blueprint("addon_actions", __name__, url_prefix="/addon/action")
 
 Handler = Callable[[Request], dict]
 ACTIONS: dict[str, Handler] = {}
+READ_ONLY: set[str] = set()  # actions that only read: they run within a trigger's time budget
 
 
-def action(name: str):
+def action(name: str, read_only: bool = False):
+    """Register a handler; `read_only` ones are cut short like triggers (a write never is: a Retry could
+    write twice, see `addon.context.within_budget`)."""
     def register(handler: Handler) -> Handler:
         ACTIONS[name] = handler
+        if read_only:
+            READ_ONLY.add(name)
         return handler
     return register
 
@@ -39,9 +44,14 @@ def dispatch(name: str):
     handler = ACTIONS.get(name)
     if handler is None:
         return jsonify(error=f"unknown action {name!r}"), 400
-    return _run(handler)
+    return (_run_within_budget if name in READ_ONLY else _run)(handler)
 
 
 @addon_endpoint("action")
 def _run(req: Request, handler: Handler) -> dict:
+    return handler(req)
+
+
+@addon_endpoint("action", budgeted=True)
+def _run_within_budget(req: Request, handler: Handler) -> dict:
     return handler(req)

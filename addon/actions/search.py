@@ -16,9 +16,10 @@ SEARCH_RESULTS = 20
 SEARCH_NOTE = f"Matches the start of names, addresses and company domains; {SEARCH_RESULTS} results at most."
 
 
-@action("refresh")
+@action("refresh", read_only=True)
 def refresh(req: Request) -> dict:
-    """The Retry of an error card shown by a trigger: the trigger's card, as an update."""
+    """The Retry of an error card shown by a trigger: the trigger's card, as an update, within the
+    trigger's time budget (its reads can be as slow as the trigger's were)."""
     view = VIEWS.get(req.event.parameter("view"))
     if view is None:
         raise BadEvent("unknown view")

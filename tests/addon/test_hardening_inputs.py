@@ -163,6 +163,24 @@ def test_a_trigger_answers_an_error_card_with_retry_when_its_budget_is_spent(pro
     app.extensions["sidecar"].close()
 
 
+def test_the_retry_of_a_slow_trigger_is_held_to_the_same_budget(project_id, firestore_emulator, google, rep,
+                                                                silent_google):
+    app = create_app(app_config(project_id, firestore_emulator.host, google, google_api_root=silent_google,
+                                trigger_budget_seconds=1))
+    addon = AddonClient(app.test_client(), google, rep)
+    started = time.monotonic()
+    response = addon.action("refresh", params={"view": "gmail"},
+                            gmail={"messageId": "18c0ffee00000bad", "accessToken": "x"})
+    elapsed = time.monotonic() - started
+    card = response.get_json()["renderActions"]["action"]["navigations"][0]["updateCard"]
+    assert card["name"] == "error" and "took too long" in texts(card)
+    assert elapsed < 4, f"answered after {elapsed:.1f}s; the Gmail API alone waits 10 s"
+    retry = [b for w in card["sections"][0]["widgets"] for b in w.get("buttonList", {}).get("buttons", [])]
+    assert retry[0]["onClick"]["action"]["function"].endswith("/addon/action/refresh")
+    assert retry[0]["onClick"]["action"]["parameters"] == [{"key": "view", "value": "gmail"}]
+    app.extensions["sidecar"].close()
+
+
 @pytest.mark.parametrize("text", ["\ud800", "a note \udfff"])
 def test_half_a_surrogate_pair_is_a_400_not_a_failed_write(addon, jane, quiet, text):
     response = addon.action("add_note", params={"contact_id": jane.id}, inputs={"body": text})
