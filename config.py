@@ -253,6 +253,7 @@ class PubSubConfig:
         max_deliveries = _int(env, "SIDECAR_SYNC_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES, MIN_MAX_DELIVERIES)
         if max_deliveries > MAX_MAX_DELIVERIES:
             raise ConfigError(f"SIDECAR_SYNC_MAX_DELIVERIES must be at most {MAX_MAX_DELIVERIES}, got {max_deliveries}")
+        _push_needs_the_sync_topic(env)
         return cls(
             emulator_host=_text(env, "PUBSUB_EMULATOR_HOST"),
             sync_topic=_pubsub_name(env, "SIDECAR_SYNC_TOPIC", None),
@@ -270,6 +271,20 @@ class PubSubConfig:
             calendar_push_url=_url(env, "SIDECAR_CALENDAR_PUSH_URL", https_only=True),
             push_service_account=_email(env, "SIDECAR_PUSH_SERVICE_ACCOUNT"),
         )
+
+
+PUSH_SETTINGS = ("SIDECAR_GMAIL_PUSH_TOPIC", "SIDECAR_CALENDAR_PUSH_URL", "SIDECAR_PUSH_SERVICE_ACCOUNT")
+
+
+def _push_needs_the_sync_topic(env: Mapping[str, str]) -> None:
+    """Push turns notifications into requests on the sync topic: a push setting without it is a deployment
+    half configured (a web service whose /push endpoints could publish nowhere), refused at start."""
+    if _text(env, "SIDECAR_SYNC_TOPIC"):
+        return
+    for name in PUSH_SETTINGS:
+        if _text(env, name):
+            raise ConfigError(f"{name} is set but SIDECAR_SYNC_TOPIC is not: push needs the distributed sync's "
+                              "topic (set it to the same value on the web and sync services)")
 
 
 def _pubsub_name(env: Mapping[str, str], name: str, default: str | None) -> str | None:

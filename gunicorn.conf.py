@@ -6,7 +6,7 @@ names it (SPEC §4), rather than on the first request.
 
 import sys
 
-from config import Config, ConfigError
+from config import Config, ConfigError, PubSubConfig
 
 # Worker model (issue #12.12), sized from `python -m bench.cards --burst-only --models ...`: bursts of 200
 # concurrent Gmail cards on loopback against this file's gunicorn, p95 over 3 bursts, 1-6 runs each on
@@ -32,6 +32,7 @@ timeout = 60  # gunicorn kills a stuck worker; a trigger answers within SIDECAR_
 def on_starting(server):
     try:
         Config.from_env(web=True)
+        PubSubConfig.from_env()  # the push endpoints' and the admin card's (SIDECAR_SYNC_TOPIC, ...)
     except ConfigError as exc:
         sys.stderr.write(f"sidecar: configuration error: {exc}\n")
         sys.exit(2)

@@ -26,8 +26,9 @@ Layout (SPEC §6), everything under `tenants/{tenant}`:
                                              naming an address no contact held yet, linked when one is
                                              created (at most `UNLINKED_IDS_MAX`, then `overflow`)
       merges/{merged contact id}             the journal of a merge (`models.merge`)
-      requests/{hash of rep and request id}  {kind, id, rep, at}: what one card click created, so its
-                                             retry creates nothing more (`add_activity_once`)
+      requests/{hash of rep and request id}  {kind, id, rep, at, expires_at}: what one card click created, so
+                                             its retry creates nothing more (`add_activity_once`); deleted
+                                             by a Firestore TTL policy on `expires_at` (REQUEST_WINDOW)
       reps/{rep}                             {segments: {...}}: a rep's saved segments (`models.segments`)
       search/{prefix}, owners/{rep}/shards/{n}   the search and owner indexes (`models.search`)
       leases/{email}, watches/{email}        a mailbox's lease (`models.leases`), its push watches
@@ -316,6 +317,64 @@ def exclusion_keys(addresses: Iterable[str]) -> list[str]:
 def request_key(rep: str, request_id: str) -> str:
     """The document id of a card click's record (`Repository.add_activity_once`): rep and request id, hashed."""
     return "r" + hashlib.sha256(f"{rep}\n{request_id}".encode()).hexdigest()[:32]
+
+
+# A card click's request id is honoured this long after its form was built, and its record kept as long
+# (then deleted by Firestore's TTL policy on `expires_at`, README "Deploying"). Google retries a card action
+# within seconds and the error card's Retry repeats a click minutes later; a week also covers a form left
+# open in the sidebar over a long weekend. What that costs: one ~200-byte document a click, a week's worth.
+REQUEST_WINDOW = dt.timedelta(days=7)
+# The web service's instances are NTP-synced; an instance whose clock is this far behind Google's still finds
+# the record of a click it honours (the record outlives the window by this much).
+REQUEST_CLOCK_SKEW = dt.timedelta(minutes=5)
+REQUEST_ID_TIME_HEX = 8  # a request id: "r", the form's time (epoch seconds, 8 hex digits, good until 2106)...
+REQUEST_ID_RANDOM_HEX = 16  # ...and 64 random bits
+REQUEST_ID_LENGTH = 1 + REQUEST_ID_TIME_HEX + REQUEST_ID_RANDOM_HEX
+
+
+class RequestExpired(ValueError):
+    """A card click whose request id is outside its window (`request_open`): nothing is read or written for it."""
+
+
+def issue_request_id(now: dt.datetime | None = None) -> str:
+    """The id of one click on a form's button: "r", the time the form is built, random bits (see `request_open`)."""
+    seconds = int((now or utcnow()).timestamp())
+    return f"r{seconds:0{REQUEST_ID_TIME_HEX}x}{uuid.uuid4().hex[:REQUEST_ID_RANDOM_HEX]}"
+
+
+def request_issued_at(request_id: str) -> dt.datetime | None:
+    """When the request id's form was built; None for an id without a time (forms built before ids had one)."""
+    if len(request_id) != REQUEST_ID_LENGTH:
+        return None
+    return dt.datetime.fromtimestamp(int(request_id[1:1 + REQUEST_ID_TIME_HEX], 16), dt.UTC)
+
+
+def request_open(request_id: str, now: dt.datetime | None = None) -> bool:
+    """Whether a click with this request id is honoured now: within `REQUEST_WINDOW` of its form's time.
+
+    Why the window is read from the id and not from the record: the record is
+    what tells a retry from a new click, and Firestore's TTL deletes it at some
+    point after `expires_at`, not at it. A click is honoured only while its
+    record, if the first click wrote one, is certain to exist (it expires
+    `REQUEST_WINDOW + REQUEST_CLOCK_SKEW` after the form's time, and TTL never
+    deletes early), so whether an expired record is still there never changes
+    an answer. Decided: a click after the window (an old form, or one built
+    before ids carried a time) is refused with a card that says so and offers
+    the form again under a new id; it never creates a second note or contact.
+    """
+    issued = request_issued_at(request_id)
+    if issued is None:
+        return False
+    now = now or utcnow()
+    return issued - REQUEST_CLOCK_SKEW <= now < issued + REQUEST_WINDOW
+
+
+def request_expires_at(request_id: str) -> dt.datetime:
+    """The record's TTL time: after the last moment any instance honours the click (`request_open`)."""
+    issued = request_issued_at(request_id)
+    if issued is None:
+        raise RequestExpired("the request id carries no time")
+    return issued + REQUEST_WINDOW + REQUEST_CLOCK_SKEW
 
 
 def request_activity_id(rep: str, request_id: str) -> str:
@@ -840,7 +899,8 @@ class Repository:
         with that read (see `_claim_addresses`): the contact is created (the
         commit fails if it exists by then), so is each unclaimed address.
         `request` (rep, request id) is a card click's: its record is created in
-        the same commit, so the click's retry can tell it succeeded (`created_by_request`).
+        the same commit, so the click's retry can tell it succeeded (`created_by_request`);
+        `RequestExpired`, and nothing written, outside the click's window (`request_open`).
         """
         ref = self.contact_ref(contact.id)
         for _ in range(WRITE_ATTEMPTS):
@@ -1607,25 +1667,38 @@ class Repository:
         writer.delete(self.message_ref(mailbox, message_id))
 
     # --- card requests: what a card action creates, it creates once per click (#12) --------
-    # `requests/{key}`: {kind, id, rep, at}, keyed by a hash of the rep and the request id our card
-    # carried in its parameters (made where the form was built). Created in the same commit as what
-    # the click creates, on condition it does not exist: the same click posted again (Google's retry,
-    # the error card's Retry) finds it and writes nothing. One small document per thing created.
+    # `requests/{key}`: {kind, id, rep, at, expires_at}, keyed by a hash of the rep and the request id
+    # our card carried in its parameters (made where the form was built, `issue_request_id`). Created in
+    # the same commit as what the click creates, on condition it does not exist: the same click posted
+    # again (Google's retry, the error card's Retry) finds it and writes nothing. One small document per
+    # thing created, deleted by Firestore's TTL policy on `expires_at` (the README's `gcloud firestore
+    # fields ttls update`; the emulator never deletes it). A click outside its window is refused before
+    # anything is read or written (`RequestExpired`, `request_open`), so nothing relies on a record
+    # past its `expires_at` being there, or being gone.
 
     def _request_ref(self, rep: str, request_id: str):
         return self.root.collection("requests").document(request_key(rep, request_id))
 
+    @staticmethod
+    def _check_request(request_id: str) -> None:
+        if not request_open(request_id):
+            raise RequestExpired(f"request {request_id} is outside its {REQUEST_WINDOW.days}-day window")
+
     def _record_request(self, batch, rep: str, request_id: str, kind: str, created_id: str) -> None:
-        """In a Firestore batch (a conditional create: `WriteSet` has none), the click's record."""
+        """In a Firestore batch (a conditional create: `WriteSet` has none), the click's record; RequestExpired
+        outside its window."""
+        self._check_request(request_id)
         batch.create(self._request_ref(rep, request_id), {"kind": kind, "id": created_id, "rep": rep,
-                                                           "at": utcnow()})
+                                                           "at": utcnow(),
+                                                           "expires_at": request_expires_at(request_id)})
 
     def add_activity_once(self, activity: Activity, rep: str, request_id: str) -> bool:
         """A note or call from a card, written with its counters unless this click already wrote it.
 
         One commit: the request's record (created only if absent), the activity
         and its timeline rows, the counters (`add_activity`'s writes). False, and
-        nothing written, when the click's record exists. Give the activity
+        nothing written, when the click's record exists; `RequestExpired`, and
+        nothing written, outside the click's window (`request_open`). Give the activity
         `request_activity_id(rep, request_id)` so even a lost record cannot make two.
         """
         batch = self.client.batch()
@@ -1636,7 +1709,9 @@ class Repository:
         return self._commit_unless_stale(batch)
 
     def created_by_request(self, rep: str, request_id: str) -> str | None:
-        """The id of what a card click created (`create_contact(request=...)`, `add_activity_once`), or None."""
+        """The id of what a card click created (`create_contact(request=...)`, `add_activity_once`), or None;
+        RequestExpired outside the click's window (its record may be gone by then)."""
+        self._check_request(request_id)
         snapshot = self._get(self._request_ref(rep, request_id))
         return snapshot.get("id") if snapshot.exists else None
 

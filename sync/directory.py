@@ -21,6 +21,12 @@ A rep suspended, archived or deleted in the Directory has departed: they are
 not synced any more, their stored history stays, and their mailbox is marked
 `departed` (`mark_departures`). A rep reinstated in the Directory is synced
 again at the next pass, which sets its state from that run.
+
+Who reads it how often: a pass (`python -m sync once|run`) at its start; a
+Pub/Sub worker when its caches start over (once a sync interval); the
+dispatcher every `sync.pubsub.DIRECTORY_REFRESH_SECONDS` (5 minutes), not
+every tick, so a departure is acted on within that, and a Workspace of
+thousands of users costs the Directory tens of calls every few minutes.
 """
 
 from __future__ import annotations

@@ -148,8 +148,12 @@ def _learn_stored(run, wanted: list[str], known: Mapping[str, Mailbox | None]) -
 
 
 def _fetch_send_as(run, email: str) -> list[str] | None:
-    api = MailboxApi(email, run.google_service, run.config.google_api_root, run.quota, run.stop)
+    """The mailbox's send-as list, paid from the project's budget shared by every process (`sync.budget`), like
+    every other Gmail call of the run (`run.budget`); a budget that refuses it (the day spent) leaves it to the
+    mailbox's own sync, as any failure does."""
     try:
+        budget = run.budget(run.tenant(run.tenant_of(email)).repo)
+        api = MailboxApi(email, run.google_service, run.config.google_api_root, run.quota, run.stop, budget=budget)
         return send_as_addresses(api)
     except Stopped:
         return None

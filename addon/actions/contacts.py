@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 from addon.actions import Handler, action
 from addon.actions.forms import (
+    EXPIRED_REQUEST,
     Invalid,
     check_teammate,
     invalid,
     new_request_id,
     request_id_of,
+    request_usable,
     text,
     typed_custom_fields,
 )
@@ -38,7 +40,7 @@ from cards.people import Person
 from models import rules
 from models.addresses import company_domain, is_valid_email, name_parts, normalize_email
 from models.domain import Activity, ActivityKind, Contact, parse_lifecycle_stage, utcnow
-from models.repository import Conflict, NotFound, contact_id_for, new_id, request_activity_id
+from models.repository import Conflict, NotFound, RequestExpired, contact_id_for, new_id, request_activity_id
 
 
 def not_found() -> dict:
@@ -112,15 +114,20 @@ def show_more(req: Request, contact: Contact) -> dict:
 
 @action("add_contact")
 def add_contact(req: Request) -> dict:
-    """Create the contact; the same click posted again (a Retry) answers as the first did, adding nothing."""
+    """Create the contact; the same click posted again (a Retry) answers as the first did, adding nothing.
+
+    A click whose form is older than the request window is answered the form
+    again, under a new request id, saying so (`forms.EXPIRED_REQUEST`).
+    """
     email = normalize_email(req.event.parameter("email"))
     first, middle, last, title = (text(req, n) for n in ("first_name", "middle_name", "last_name", "title"))
     domain = company_domain(email, req.settings.free_mail_domains) or ""
     request_id = request_id_of(req)
+    usable = request_usable(request_id)
 
     def again(message: str) -> dict:
         return invalid(add_contact_form(email, first, middle, last, domain, req.viewer, error=message, title=title,
-                                        request_id=request_id or new_request_id()), message)
+                                        request_id=(request_id if usable else None) or new_request_id()), message)
 
     def exists() -> dict:
         if request_id is not None and req.repo.created_by_request(req.rep, request_id) == contact.id:
@@ -133,16 +140,22 @@ def add_contact(req: Request) -> dict:
         rules.check_person(first, middle, last, title)
     except Invalid as exc:
         return again(str(exc))
+    if not usable:
+        return again(EXPIRED_REQUEST)
     contact = Contact(id=contact_id_for(email), emails=[email], first_name=first, middle_name=middle, last_name=last,
                       title=title, company_id=domain or None, owner=req.rep, source="gmail_card")
-    if req.repo.find_contact_by_email(email) is not None:
-        return exists()
-    if domain and req.repo.get_company(domain) is None:
-        req.repo.save_company(rules.new_company(domain))
     try:
-        req.repo.create_contact(contact, request=(req.rep, request_id) if request_id else None)
-    except Conflict:
-        return exists()
+        if req.repo.find_contact_by_email(email) is not None:
+            return exists()
+        if domain and req.repo.get_company(domain) is None:
+            req.repo.save_company(rules.new_company(domain))
+        try:
+            req.repo.create_contact(contact, request=(req.rep, request_id) if request_id else None)
+        except Conflict:
+            return exists()
+    except RequestExpired:  # the window closed during this request
+        usable = False
+        return again(EXPIRED_REQUEST)
     return show_contact(req, contact, f"{contact.display_name} added")
 
 
@@ -218,22 +231,37 @@ def set_stage(req: Request, contact: Contact) -> dict:
 
 
 def _log(req: Request, contact: Contact, kind: ActivityKind) -> dict:
-    """Store the note or call once per click: its id and a conditional create follow the card's request id."""
+    """Store the note or call once per click: its id and a conditional create follow the card's request id.
+
+    A click whose form is older than the request window is answered the form
+    again, under a new request id, saying so (`forms.EXPIRED_REQUEST`).
+    """
     body = req.event.input("body") or ""
     request_id = request_id_of(req)
+    usable = request_usable(request_id)
+
+    def again(message: str) -> dict:
+        form = activity_form(contact, kind, req.viewer, error=message, body=body,
+                             request_id=(request_id if usable else None) or new_request_id())
+        return invalid(form, message)
+
     try:
         note = rules.check_note(body)
     except Invalid as exc:
-        form = activity_form(contact, kind, req.viewer, error=str(exc), body=body,
-                             request_id=request_id or new_request_id())
-        return invalid(form, str(exc))
+        return again(str(exc))
+    if not usable:
+        return again(EXPIRED_REQUEST)
     activity_id = request_activity_id(req.rep, request_id) if request_id else new_id("a")
     activity = Activity(id=activity_id, kind=kind, at=utcnow(), body=note, author=req.rep,
                         contact_ids=[contact.id], company_ids=[contact.company_id] if contact.company_id else [])
     if request_id is None:  # a form built before request ids: nothing to recognise a retry by
         req.repo.add_activity(activity, rep=None)
     else:
-        req.repo.add_activity_once(activity, req.rep, request_id)  # False: this click's note is stored already
+        try:
+            req.repo.add_activity_once(activity, req.rep, request_id)  # False: this click's note is stored already
+        except RequestExpired:  # the window closed during this request: nothing was written
+            usable = False
+            return again(EXPIRED_REQUEST)
     contact = req.repo.get_contact(contact.id)
     return show_contact(req, contact, "Note added" if kind == ActivityKind.NOTE else "Call logged")
 

@@ -14,12 +14,17 @@ from addon.context import Request
 from addon.events import BadEvent
 from cards import responses
 from models import rules
-from models.repository import new_id
+from models.repository import REQUEST_WINDOW, issue_request_id, request_open
 from models.rules import Invalid
 
-__all__ = ["Invalid", "check_teammate", "invalid", "new_request_id", "request_id_of", "text", "typed_custom_fields"]
+__all__ = ["EXPIRED_REQUEST", "Invalid", "check_teammate", "invalid", "new_request_id", "request_id_of",
+           "request_usable", "text", "typed_custom_fields"]
 
-REQUEST_ID_PATTERN = re.compile(r"^r[0-9a-f]{20}$")  # what `new_request_id` makes
+# What `new_request_id` makes ("r", 8 hex digits of time, 16 random), or, from a form built before request ids
+# carried their time, "r" and 20 random hex digits (honoured as expired: `models.repository.request_open`).
+REQUEST_ID_PATTERN = re.compile(r"^r(?:[0-9a-f]{20}|[0-9a-f]{24})$")
+EXPIRED_REQUEST = (f"This form was opened more than {REQUEST_WINDOW.days} days ago, so Sidecar cannot tell "
+                   "whether it was already sent. Check the timeline, then send it again if it is not there.")
 
 
 def text(req: Request, name: str) -> str:
@@ -59,9 +64,17 @@ def new_request_id() -> str:
 
     A handler that creates something does it once per request id (#12): the
     same click posted again (Google's retry, the error card's Retry, which
-    repeats the parameters) finds what the first one created.
+    repeats the parameters) finds what the first one created, for
+    `models.repository.REQUEST_WINDOW` after the form was built (the id
+    carries that time: `models.repository.issue_request_id`).
     """
-    return new_id("r")
+    return issue_request_id()
+
+
+def request_usable(request_id: str | None) -> bool:
+    """Whether a click's request id is still honoured (`models.repository.request_open`); a form without
+    one (built before request ids) is not refused here: its handler creates without one."""
+    return request_id is None or request_open(request_id)
 
 
 def request_id_of(req: Request) -> str | None:
