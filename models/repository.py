@@ -1876,7 +1876,9 @@ class Repository:
         it joins its company's sample of contact ids; the caller, which counts
         them, says no once the sample holds `COMPANY_CONTACT_SAMPLE` (an
         `ArrayUnion` cannot stop at a size itself). `seen_at` (epoch), the
-        latest activity the contact is created for, raises `last_activity_at`
+        latest activity the contact is created for that has happened (never an
+        upcoming meeting: `record_touches`' rule, so the value is the same
+        whichever mailbox creates the contact), raises `last_activity_at`
         already: another process judging a job change by it reads it with the
         contact, not only once the activity's chunk landed.
         """

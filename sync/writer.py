@@ -231,13 +231,24 @@ class SyncWriter:
             self.state.company_of[contact_id] = contact.company_id
 
     def _create_contacts(self, items: list[Item]) -> None:
+        """Create the contacts this group's creatable people lack, each with its latest activity so far.
+
+        `last_activity_at` at creation is the latest item of the group that has happened by now (an
+        upcoming meeting is not an activity yet: `Repository.record_touches`' rule). So it is never more
+        than what the touches of the contact's activities raise it to, whichever mailbox and group create
+        the contact: a contact first met in a rep's calendar holding a meeting next week, or in a
+        teammate's sent mail, ends with the same value (it used to keep the meeting's date when the
+        calendar came first, the fault-injected convergence test's rare failure).
+        """
         planned: dict[str, Participant] = {}  # the best-ranked name this group shows (`_better_name`)
-        latest: dict[str, float] = {}  # each new contact's latest activity in the group (epoch), stored at creation
+        latest: dict[str, float] = {}  # each new contact's latest past activity in the group (epoch)
+        now = utcnow()
         for item in sorted(items, key=lambda i: (i.at, i.activity_id)):
             for person in self.team.creatable(item):
                 if self.state.contacts.get(person.email):
                     continue
-                latest[person.email] = item.at.timestamp()
+                if item.at <= now:
+                    latest[person.email] = item.at.timestamp()
                 if person.email not in planned or self._better_name(person, planned[person.email]):
                     planned[person.email] = person
         if not planned:
@@ -262,7 +273,7 @@ class SyncWriter:
             self.state.sampled[contact.company_id or ""] = sampled + 1
             self.repo.put_synced_contact(self.batch, contact, key, new_company,
                                          in_sample=sampled < COMPANY_CONTACT_SAMPLE,
-                                         seen_at=latest[contact.primary_email])
+                                         seen_at=latest.get(contact.primary_email))
             self.state.placement.learn_new(contact.id)
             self.state.contacts[contact.primary_email] = contact.id
             self.state.company_of[contact.id] = contact.company_id

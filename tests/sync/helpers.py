@@ -60,3 +60,24 @@ def snapshot(repo: Repository) -> dict:
                                   for gmail_id, activity_id in (s.to_dict().get("ids") or {}).items()})
     return {"activities": activities, "contacts": contacts, "timelines": timelines, "companies": companies,
             "message_index": message_index}
+
+
+CONTACT_FIELDS = ("emails", "company_id", "last_activity_at", "touches", "job_change", "timeline_months")
+
+
+def differences(got: dict, want: dict) -> list[str]:
+    """Where two snapshots part, one line a document (a contact's by field name): what a failed convergence
+    assertion shows in full, where pytest's diff of the whole dicts is cut short."""
+    lines = []
+    for section in sorted(set(got) | set(want)):
+        mine, theirs = got.get(section, {}), want.get(section, {})
+        for key in sorted(set(mine) | set(theirs), key=repr):
+            a, b = mine.get(key, "<missing>"), theirs.get(key, "<missing>")
+            if a == b:
+                continue
+            if section == "contacts" and isinstance(a, tuple) and isinstance(b, tuple):
+                parted = {name: (x, y) for name, x, y in zip(CONTACT_FIELDS, a, b, strict=True) if x != y}
+                lines.append(f"contacts[{key}] emails={a[0]} {parted} (got, want)")
+            else:
+                lines.append(f"{section}[{key!r}]: got {a!r} want {b!r}")
+    return lines
