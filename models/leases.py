@@ -206,11 +206,6 @@ class Leases:
         except Fenced:
             pass
 
-    def dirty_since(self, lease: Lease) -> bool:
-        """True when the name was marked dirty after `lease` was acquired (a read; a release answers it too)."""
-        snapshot = self.documents.dirty(lease.name).get()
-        return snapshot.exists and snapshot.update_time > lease.acquired_at
-
     def mark_dirty(self, name: str) -> None:
         """Ask the holder to go again when it lets go; marks coalesce (the same document, overwritten)."""
         self.documents.dirty(name).set({"marked_at": firestore.SERVER_TIMESTAMP})

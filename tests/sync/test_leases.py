@@ -178,17 +178,16 @@ def test_the_release_says_whether_the_mailbox_was_marked_dirty_while_it_was_held
     repo.mark_mailbox_dirty(REP)  # before any lease: the next sync answers it
     first = repo.acquire_lease(REP, "attempt-1", 60)
     assert repo.commit_cursors(Mailbox(email=REP, history_id="1"), first) is False
-    assert not repo.mailbox_dirty_since(first)
 
-    second = repo.acquire_lease(REP, "attempt-2", 60)  # no mark stored now
+    second = repo.acquire_lease(REP, "attempt-2", 60)
+    assert second.mark_seen is None  # the release took the answered mark with it
     repo.mark_mailbox_dirty(REP)
     repo.mark_mailbox_dirty(REP)  # coalesced with the first
     assert repo.commit_cursors(Mailbox(email=REP, history_id="2"), second) is True
     assert repo.get_mailbox(REP).history_id == "2"  # the cursors moved all the same
-    assert repo.mailbox_dirty_since(second)  # the mark stays for the sync that follows
 
-    third = repo.acquire_lease(REP, "attempt-3", 60)  # released by the second commit, the mark stored
-    assert third is not None
+    third = repo.acquire_lease(REP, "attempt-3", 60)  # released by the second commit
+    assert third is not None and third.mark_seen is not None  # the mark stays for the sync that follows
     repo.mark_mailbox_dirty(REP)  # a newer mark than the one the acquisition read
     assert repo.commit_cursors(Mailbox(email=REP, history_id="3"), third) is True
 
