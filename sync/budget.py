@@ -60,6 +60,12 @@ HEADROOM = 0.98  # as `sync.api.QUOTA_HEADROOM`: a clock step never tips a budge
 WINDOW_MARGIN_SECONDS = 1.0  # as `sync.api.QUOTA_WINDOW_MARGIN_SECONDS`
 GRANT_START_CALLS = 4  # a process's first grant: this many calls like the first, then grown (`_next_grant`)
 OPEN_CACHE_SECONDS = 5.0  # `open_for_backfill` reads the day at most this often
+# A refused reservation tries again after a random share of a bucket, between these two (on average half a
+# bucket, as it always waited): processes that reserved at once all see each other's increments and all step
+# back, and waiting the same time they came back together and stepped back again, in step (two syncs sharing
+# a budget in tests/sync/test_project_budget.py took 30-240 s); drawn apart, the next one alone gets through.
+RETREAT_SHORTEST = 0.25
+RETREAT_LONGEST = 0.75
 
 
 class BudgetStopped(Stopped):
@@ -96,7 +102,8 @@ class ProjectBudget:
         self.grant_seconds = self.bucket_seconds  # a grant not spent by then is given back
         self.shards = shards
         self.wall_clock = wall_clock
-        self.shard = (rng or random.Random()).randrange(shards)
+        self.rng = rng or random.Random()
+        self.shard = self.rng.randrange(shards)
         self._document = quota_usage(client)
         self._locks = {api: threading.Lock() for api in ("gmail", "calendar")}
         self._grants: dict[str, _Grant | None] = {"gmail": None, "calendar": None}
@@ -152,8 +159,8 @@ class ProjectBudget:
                 if self._reserve(api, asked, units, priority > 0):
                     self._grants[api].left -= units
                     return
-                if asked == units:  # a smaller grant is tried at once, a refused minimum a bucket later
-                    stop.wait(self.bucket_seconds / 2)
+                if asked == units:  # a smaller grant is tried at once, a refused minimum after a retreat
+                    stop.wait(self.bucket_seconds * self.rng.uniform(RETREAT_SHORTEST, RETREAT_LONGEST))
 
     def _next_grant(self, api: str, units: int, minute: int) -> int:
         """The size of the next grant: twice what the last one saw spent (so an idle process holds little of
