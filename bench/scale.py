@@ -198,6 +198,8 @@ class Bench:
         elapsed = time.monotonic() - started
         after = self.groups(workers)
         counters = self.admin("GET", "counters")
+        if during:  # what `during` started ends before the workers stop (its messages may outlast a fast pass)
+            extra = extra()
         for worker in workers:
             kill_group(worker)
         cpu = {name: (after[name] - before[name]) / len(self.reps) for name in before}
@@ -379,7 +381,7 @@ def main(argv=None) -> int:
             services = bench.services(bench.project, bench.reps)
             fresh = bench.noop_pass(counts[-1], queue, during=lambda _: bench.freshness(services, args.fresh),
                                    phase="fresh")
-            times, missing = fresh["extra"]()
+            times, missing = fresh["extra"]
             cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [0] * 99
             print(f"\nfreshness during a pass (N={counts[-1]}): {len(times)} messages, p50 {cuts[49]:.2f} s, "
                   f"p95 {cuts[94]:.2f} s, max {max(times, default=0):.2f} s, never seen {missing}")
