@@ -71,6 +71,8 @@ from typing import Any
 from google.api_core import exceptions
 from google.cloud import firestore
 
+from models import encoding
+
 GROUP_MAX = 100  # members of a group read or commit: 3 writes each at most, within Firestore's 500 a commit
 ALONE = object()  # a group's answer to a member that is to do its part alone (module doc, "Together")
 
@@ -153,7 +155,7 @@ class Leases:
         refs = {}
         for ask in group:
             refs.update((ref.path, ref) for ref in (self._ref(ask.name), self.documents.dirty(ask.name), *ask.also))
-        read = {snapshot.reference.path: snapshot for snapshot in self.client.get_all(list(refs.values()))}
+        read = encoding.read_all(self.client, list(refs.values()))
         answers, takes, names = [], [], set()
         for ask in group:
             held, marked = read[self._ref(ask.name).path], read[self.documents.dirty(ask.name).path]

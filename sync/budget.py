@@ -47,6 +47,7 @@ import zoneinfo
 
 from google.cloud import firestore
 
+from models import encoding
 from models.repository import quota_usage
 from quotas import QuotaProfile
 from sync.api import Stopped
@@ -126,7 +127,12 @@ class ProjectBudget:
     def used_today(self, api: str = "gmail") -> int:
         day = self.day()
         refs = [self._document(self._day_name(api, day, s)) for s in range(self.shards)]
-        return sum((snap.to_dict() or {}).get("units", 0) for snap in self.client.get_all(refs) if snap.exists)
+        return sum(self._units(refs).values())
+
+    def _units(self, refs: list) -> dict[str, int]:
+        """The units counted in each existing document of `refs`, by id: one read, of that field alone,
+        decoded from the raw protobuf (`models.encoding.batch_get`: a grant reads some 60 of them)."""
+        return {doc.id: doc.to_dict().get("units", 0) for doc in encoding.batch_get(self.client, refs, ["units"])}
 
     def open_for_backfill(self, api: str = "gmail") -> bool:
         """Whether a backfill group may start: the day's usage is below the backfill share (cached briefly)."""
@@ -190,10 +196,7 @@ class ProjectBudget:
         minute_refs = [self._document(self._bucket_name(api, b, s))
                        for b in range(first, bucket + 1) for s in range(self.shards)]
         day_refs = [self._document(self._day_name(api, day, s)) for s in range(self.shards)]
-        used = {}
-        for snap in self.client.get_all(minute_refs + day_refs):
-            if snap.exists:
-                used[snap.reference.id] = (snap.to_dict() or {}).get("units", 0)
+        used = self._units(minute_refs + day_refs)
         minute_used = sum(used.get(ref.id, 0) for ref in minute_refs)
         day_used = sum(used.get(ref.id, 0) for ref in day_refs)
         daily = self.quota.per_project_day(api)
