@@ -200,6 +200,8 @@ class Bench:
             extra = extra()
         after = self.groups(workers)
         counters = self.admin("GET", "counters")
+        if during:  # what `during` started ends before the workers stop (its messages may outlast a fast pass)
+            extra = extra()
         for worker in workers:
             kill_group(worker)
         cpu = {name: (after[name] - before[name]) / len(self.reps) for name in before}

@@ -9,6 +9,7 @@ from google_clients.credentials import (
     CALENDAR_SCOPES,
     DIRECTORY_SCOPES,
     GMAIL_SCOPES,
+    SYNC_SCOPES,
     ServiceAccount,
     delegated_credentials,
     user_token_http,
@@ -23,6 +24,6 @@ from google_clients.endpoints import (
     twin_http,
 )
 
-__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "Service", "ServiceAccount", "authorized_http",
-           "bound_service", "build_service", "delegated_credentials", "new_batch", "new_connection", "twin_http",
-           "user_token_http"]
+__all__ = ["CALENDAR_SCOPES", "DIRECTORY_SCOPES", "GMAIL_SCOPES", "SYNC_SCOPES", "Service", "ServiceAccount",
+           "authorized_http", "bound_service", "build_service", "delegated_credentials", "new_batch", "new_connection",
+           "twin_http", "user_token_http"]

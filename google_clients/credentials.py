@@ -26,6 +26,13 @@ from google.oauth2 import service_account
 
 GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.readonly",)
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
+# What sync acts as a mailbox with, for Gmail and Calendar alike: one delegated token a mailbox, not one an API.
+# Every sync of a mailbox calls both, so each token cost a JWT signed and a token request (a worker meets most
+# mailboxes for the first time: bench/scale.py counted 2 tokens a mailbox); the admin grants the same two scopes
+# either way. Decided so, where the spec is silent: a tenant that granted only one of them has every mailbox
+# marked revoked (`unauthorized_client`) before any call, where the Gmail half used to sync first and the
+# Calendar half then marked it revoked all the same.
+SYNC_SCOPES = GMAIL_SCOPES + CALENDAR_SCOPES
 DIRECTORY_SCOPES = ("https://www.googleapis.com/auth/admin.directory.user.readonly",)
 
 
@@ -56,9 +63,29 @@ class ServiceAccount:
                 if self._key is None:
                     self._key = service_account.Credentials.from_service_account_file(self.key_file)
                 found = self._key.with_scopes(list(scopes))
-                found = found.with_subject(subject) if subject else found
+                if subject:
+                    found = _inline_boundary_lookup(found.with_subject(subject))
                 self._delegated[wanted] = found
             return found
+
+
+def _inline_boundary_lookup(credentials: service_account.Credentials) -> service_account.Credentials:
+    """Delegated credentials that look up their Regional Access Boundary inline, not on a thread of their own.
+
+    google-auth (2.62) looks up a service account's Regional Access Boundary
+    after the first token of each Credentials object, by default on a new
+    thread given a deep copy of the transport (the httplib2 connection); for
+    credentials acting as a user by delegation the lookup finds nothing to ask
+    (google-auth: the boundary "does not apply to Workspace User Accounts via
+    Domain-wide Delegation") and only sets a cooldown. Sync makes such
+    credentials for every mailbox, so that thread and copy were a share of a
+    no-op sync's CPU (py-spy, bench/scale.py's worker). The blocking mode is
+    google-auth's own switch (the gcloud CLI sets it; google-auth keeps its
+    contract backward compatible): the same lookup, in the calling thread.
+    Credentials of a google-auth without it are returned as they are.
+    """
+    inline = getattr(credentials, "_set_blocking_regional_access_boundary_lookup", None)
+    return inline() if inline is not None else credentials
 
 
 def delegated_credentials(key_file: str, subject: str | None, scopes: Sequence[str]) -> service_account.Credentials:

@@ -194,12 +194,13 @@ class Document:
     nested ones in place) and `get()` the stored value itself.
     """
 
-    __slots__ = ("reference", "_data", "_found")
+    __slots__ = ("reference", "_data", "_found", "read_time")
 
-    def __init__(self, reference, data: dict, found):
+    def __init__(self, reference, data: dict, found, read_time=None):
         self.reference = reference
         self._data = data
         self._found = found  # the raw `Document` message, for its times
+        self.read_time = read_time  # when the answer was read (`read_all`); None from `batch_get`
 
     exists = True  # `batch_get` yields only the documents that exist
 
@@ -265,17 +266,57 @@ def decode_fields(fields, client) -> dict:
     return decoded
 
 
-def batch_get(client, refs: list, field_paths: list[str] | None = None, **rpc) -> Iterator[Document]:
-    """The existing documents among `refs`, in one BatchGetDocuments call (what `Client.get_all` sends)."""
+class Absent:
+    """A document `read_all` found missing: what the client's snapshot of a missing document says."""
+
+    __slots__ = ("reference", "read_time")
+    exists = False
+    update_time = create_time = None
+
+    def __init__(self, reference, read_time):
+        self.reference, self.read_time = reference, read_time
+
+    @property
+    def id(self) -> str:
+        return self.reference.id
+
+    def to_dict(self) -> None:
+        return None
+
+
+def _batch_get(client, refs: list, field_paths: list[str] | None, rpc: dict):
+    """(reference by path, the raw responses) of one BatchGetDocuments call (what `Client.get_all` sends)."""
     by_path = {ref._document_path: ref for ref in refs}
     if not by_path:
-        return
+        return by_path, ()
     database = next(iter(by_path)).partition("/documents/")[0]  # "projects/{p}/databases/{d}"
     request = {"database": database, "documents": list(by_path),
                "mask": {"field_paths": list(field_paths)} if field_paths is not None else None}
-    for response in client._firestore_api.batch_get_documents(request=request, metadata=client._rpc_metadata,
-                                                              **rpc):
-        raw = _BatchGetResponse.pb(response)
+    responses = client._firestore_api.batch_get_documents(request=request, metadata=client._rpc_metadata, **rpc)
+    return by_path, (_BatchGetResponse.pb(response) for response in responses)
+
+
+def batch_get(client, refs: list, field_paths: list[str] | None = None, **rpc) -> Iterator[Document]:
+    """The existing documents among `refs`, in one BatchGetDocuments call (what `Client.get_all` sends)."""
+    by_path, responses = _batch_get(client, refs, field_paths, rpc)
+    for raw in responses:
         if raw.WhichOneof("result") == "found":
             found = raw.found
             yield Document(by_path[found.name], decode_fields(found.fields, client), found)
+
+
+def read_all(client, refs: list, **rpc) -> dict[str, Document | Absent]:
+    """Every one of `refs`, found (`Document`) or not (`Absent`), by its path (`reference.path`), each with the
+    read time of its answer (`read_time`, as the client's snapshots have it): `batch_get` for callers that
+    need the missing documents too (the leases: a lease never written is free)."""
+    by_path, responses = _batch_get(client, refs, None, rpc)
+    read: dict[str, Document | Absent] = {}
+    for raw in responses:
+        stamp = DatetimeWithNanoseconds.from_timestamp_pb(raw.read_time)
+        if raw.WhichOneof("result") == "found":
+            found = raw.found
+            document = Document(by_path[found.name], decode_fields(found.fields, client), found, stamp)
+        else:
+            document = Absent(by_path[raw.missing], stamp)
+        read[document.reference.path] = document
+    return read

@@ -46,17 +46,35 @@ mark stays for the sync that follows. So either the release saw the mark, or
 the mark landed after the release, and its marker's next try takes the lease:
 never missed. A mark older than the acquisition is deleted with the release,
 which is what it asked for (the sync that followed it is done).
+
+Together. A process syncing many mailboxes at once (a Pub/Sub worker: the
+requests of one pull start together) acquires and releases in groups
+(`_Group`): the acquisitions and releases asked for while one is in flight go
+out together as the next, one `get_all` and one commit for the group's
+acquisitions, one commit for its releases, instead of a round trip each. Each
+write in a group commit keeps its own precondition, and a commit lands whole
+or not at all: when any precondition fails (a lease someone else took first,
+a mark that landed, a holder fenced out), nothing of the group lands and each
+member does what it does alone, above, from what it read. A call that finds
+nothing in flight goes at once, alone: nothing waits to be grouped, so the
+protocol and its round trips are the ones above whenever calls are sparse.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import firestore
+
+from models import encoding
+
+GROUP_MAX = 100  # members of a group read or commit: 3 writes each at most, within Firestore's 500 a commit
+ALONE = object()  # a group's answer to a member that is to do its part alone (module doc, "Together")
 
 
 class Fenced(RuntimeError):
@@ -102,6 +120,8 @@ class Leases:
     def __init__(self, client: firestore.Client, documents: LeaseDocuments):
         self.client = client
         self.documents = documents
+        self._acquiring = _Group(self._acquire_together)
+        self._releasing = _Group(self._release_together)
 
     def _ref(self, name: str):
         return self.documents.lease(name)
@@ -117,32 +137,74 @@ class Leases:
                         also: Sequence[Any] = ()) -> tuple[Lease | None, list[Any]]:
         """`acquire`, reading the documents `also` in the same round trip as the lease: (the lease or None,
         their snapshots in that order, read before the lease was written)."""
-        ref, mark = self._ref(name), self.documents.dirty(name)
-        read = {snapshot.reference.path: snapshot for snapshot in self.client.get_all([ref, mark, *also])}
-        marked = read[mark.path]
-        lease = self._take(name, read[ref.path], owner, ttl_seconds)
+        ask = _Acquisition(name, owner, ttl_seconds, tuple(also))
+        answer = self._acquiring.run(ask)
+        if answer is ALONE:  # its group's read failed: alone, from the start
+            [answer] = self._acquire_together([ask])
+        lease, held, marked, others = answer
+        if lease is ALONE:
+            lease = self._take(name, held, owner, ttl_seconds)
         if lease is not None:
             lease.mark_seen = marked.update_time if marked.exists else None
-        return lease, [read[other.path] for other in also]
+        return lease, others
+
+    def _acquire_together(self, group: list[_Acquisition]) -> list[tuple]:
+        """One `get_all` for the group's leases, marks and documents, then one commit of the leases found free
+        (module doc). Each member's answer: (its lease, None while held, or ALONE: to take it alone from what
+        was read; the lease, mark and other snapshots as read)."""
+        refs = {}
+        for ask in group:
+            refs.update((ref.path, ref) for ref in (self._ref(ask.name), self.documents.dirty(ask.name), *ask.also))
+        read = encoding.read_all(self.client, list(refs.values()))
+        answers, takes, names = [], [], set()
+        for ask in group:
+            held, marked = read[self._ref(ask.name).path], read[self.documents.dirty(ask.name).path]
+            answers.append([ALONE, held, marked, [read[other.path] for other in ask.also]])
+            plan = self._plan_take(held, ask.owner, ask.ttl_seconds)
+            if plan is None:
+                answers[-1][0] = None
+            elif len(group) > 1 and ask.name not in names:  # a name asked twice: the second tries alone
+                takes.append((answers[-1], ask, plan))
+                names.add(ask.name)
+        if takes:
+            batch = self.client.batch()
+            for _, ask, (data, option) in takes:
+                if option is None:
+                    batch.create(self._ref(ask.name), data)
+                else:
+                    batch.update(self._ref(ask.name), data, option=option)
+            try:
+                results = batch.commit()
+            except (exceptions.Conflict, exceptions.FailedPrecondition):
+                return [tuple(answer) for answer in answers]  # each takes its own alone: one of them lost a race
+            for (answer, ask, (data, _)), result in zip(takes, results, strict=True):
+                answer[0] = Lease(ask.name, ask.owner, data["fence"], ask.ttl_seconds, result.update_time,
+                                  result.update_time)
+        return [tuple(answer) for answer in answers]
+
+    def _plan_take(self, snapshot, owner: str, ttl_seconds: float) -> tuple[dict, Any] | None:
+        """The lease document for `owner` and the write's precondition (None: a create) when `snapshot` (the
+        lease as read) shows it free or expired; None while another holds it."""
+        data = {"owner": owner, "ttl_seconds": ttl_seconds}
+        if not snapshot.exists:
+            return {**data, "fence": 1}, None
+        held = snapshot.to_dict()
+        if held.get("owner") and snapshot.read_time < _expiry(snapshot.update_time, held["ttl_seconds"]):
+            return None
+        return ({**data, "fence": int(held.get("fence") or 0) + 1},
+                self.client.write_option(last_update_time=snapshot.update_time))
 
     def _take(self, name: str, snapshot, owner: str, ttl_seconds: float) -> Lease | None:
         """Write the lease for `owner` if `snapshot` (the lease as read) shows it free or expired."""
-        ref = self._ref(name)
-        data = {"owner": owner, "ttl_seconds": ttl_seconds}
+        plan = self._plan_take(snapshot, owner, ttl_seconds)
+        if plan is None:
+            return None
+        (data, option), ref = plan, self._ref(name)
         try:
-            if not snapshot.exists:
-                fence = 1
-                result = ref.create({**data, "fence": fence})
-            else:
-                held = snapshot.to_dict()
-                if held.get("owner") and snapshot.read_time < _expiry(snapshot.update_time, held["ttl_seconds"]):
-                    return None
-                fence = int(held.get("fence") or 0) + 1
-                result = ref.update({**data, "fence": fence},
-                                    option=self.client.write_option(last_update_time=snapshot.update_time))
+            result = ref.create(data) if option is None else ref.update(data, option=option)
         except (exceptions.Conflict, exceptions.FailedPrecondition):
             return None  # another acquirer wrote first
-        return Lease(name, owner, fence, ttl_seconds, result.update_time, result.update_time)
+        return Lease(name, owner, data["fence"], ttl_seconds, result.update_time, result.update_time)
 
     def renew(self, lease: Lease) -> None:
         """Extend the lease by its ttl from now (the heartbeat); `Fenced` when another holds it."""
@@ -169,9 +231,11 @@ class Leases:
         if not release:
             self._commit(lease, writes, update, add_set)
             return False
+        together = self._releasing.run(_Release(lease, tuple(writes), add_set))
+        if together is not ALONE:
+            return together
         mark = self.documents.dirty(lease.name)
-        unchanged = (self.client.write_option(exists=False) if lease.mark_seen is None
-                     else self.client.write_option(last_update_time=lease.mark_seen))
+        unchanged = self._unmarked(lease)
         try:
             self._commit(lease, writes, update, add_set, clear=(mark, unchanged))
             return False
@@ -180,14 +244,46 @@ class Leases:
         self._commit(lease, writes, update, add_set)
         return True
 
-    def _commit(self, lease: Lease, writes: list[tuple[Any, dict]], update: dict, add_set,
-                clear: tuple[Any, Any] | None = None) -> None:
+    def _unmarked(self, lease: Lease):
+        """The precondition that the lease's dirty mark is as its acquisition read it (module doc)."""
+        return (self.client.write_option(exists=False) if lease.mark_seen is None
+                else self.client.write_option(last_update_time=lease.mark_seen))
+
+    def _release_together(self, group: list[_Release]) -> list:
+        """The group's cursor commits and releases in one commit, each with its checks (module doc): False
+        (not marked) for each when it landed; ALONE for each when a check failed, or for a group of one."""
+        if len(group) == 1 or len({member.lease.name for member in group}) < len(group):
+            return [ALONE] * len(group)  # alone; a name twice (a holder fenced out and the next) as well
         batch = self.client.batch()
+        at, written = [], 0  # where each member's lease update sits among the commit's writes (one write a call)
+        for member in group:
+            self._add_writes(batch, member.writes, member.add_set)
+            batch.delete(self.documents.dirty(member.lease.name), option=self._unmarked(member.lease))
+            batch.update(self._ref(member.lease.name), {"owner": None}, option=self._precondition(member.lease))
+            written += len(member.writes) + 2
+            at.append(written - 1)
+        try:
+            results = batch.commit()
+        except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Conflict):
+            return [ALONE] * len(group)
+        if len(results) != written:
+            raise RuntimeError(f"a group release wrote {len(results)} documents, not {written}")
+        for member, index in zip(group, at, strict=True):
+            member.lease.written_at = results[index].update_time
+        return [False] * len(group)
+
+    @staticmethod
+    def _add_writes(batch, writes, add_set) -> None:
         for ref, data in writes:
             if add_set is None:
                 batch.set(ref, data)
             else:
                 add_set(batch, ref, data)
+
+    def _commit(self, lease: Lease, writes: list[tuple[Any, dict]], update: dict, add_set,
+                clear: tuple[Any, Any] | None = None) -> None:
+        batch = self.client.batch()
+        self._add_writes(batch, writes, add_set)
         if clear is not None:
             batch.delete(clear[0], option=clear[1])
         batch.update(self._ref(lease.name), update, option=self._precondition(lease))
@@ -206,11 +302,6 @@ class Leases:
         except Fenced:
             pass
 
-    def dirty_since(self, lease: Lease) -> bool:
-        """True when the name was marked dirty after `lease` was acquired (a read; a release answers it too)."""
-        snapshot = self.documents.dirty(lease.name).get()
-        return snapshot.exists and snapshot.update_time > lease.acquired_at
-
     def mark_dirty(self, name: str) -> None:
         """Ask the holder to go again when it lets go; marks coalesce (the same document, overwritten)."""
         self.documents.dirty(name).set({"marked_at": firestore.SERVER_TIMESTAMP})
@@ -218,6 +309,69 @@ class Leases:
     def held(self) -> list[LeaseState]:
         """Every lease document, held or not (a handful per tenant: one per mailbox)."""
         return sorted((lease_state(snapshot) for snapshot in self.documents.all()), key=lambda s: s.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Acquisition:
+    name: str
+    owner: str
+    ttl_seconds: float
+    also: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class _Release:
+    lease: Lease
+    writes: tuple
+    add_set: Callable[[Any, Any, dict], None] | None
+
+
+class _Member:
+    __slots__ = ("item", "answer", "done")
+
+    def __init__(self, item):
+        self.item, self.answer, self.done = item, None, False
+
+
+class _Group:
+    """Calls made while one is in flight, made together as the next one (module doc, "Together").
+
+    `run(item)` returns `send`'s answer for `item`; `send(items)` makes one
+    call for all of them and answers each, in order. The caller that finds
+    nothing in flight sends at once with whatever is waiting (at most
+    `GROUP_MAX`); those that arrive meanwhile wait, and the first of them to
+    wake when it is done sends the next group. Should `send` raise, its caller
+    gets the error and the others of its group are answered ALONE.
+    """
+
+    def __init__(self, send: Callable[[list], list]):
+        self._send = send
+        self._ready = threading.Condition()
+        self._waiting: list[_Member] = []
+        self._sending = False
+
+    def run(self, item):
+        member = _Member(item)
+        with self._ready:
+            self._waiting.append(member)
+            while self._sending and not member.done:
+                self._ready.wait()
+            if member.done:
+                return member.answer
+            self._sending = True
+            others = [m for m in self._waiting if m is not member][:GROUP_MAX - 1]
+            group = [member, *others]
+            self._waiting = [m for m in self._waiting if m is not member and m not in others]
+        answers = None
+        try:
+            answers = self._send([m.item for m in group])
+        finally:
+            with self._ready:
+                for m, answer in zip(group, answers or [ALONE] * len(group), strict=True):
+                    m.answer, m.done = answer, True
+                self._sending = False
+                self._ready.notify_all()
+        return member.answer
 
 
 def lease_state(snapshot) -> LeaseState:

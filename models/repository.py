@@ -2414,10 +2414,6 @@ class Repository:
         """A sync request for a leased mailbox: its holder goes again when it lets go (marks coalesce)."""
         self._leases.mark_dirty(doc_id(mailbox))
 
-    def mailbox_dirty_since(self, lease: Lease) -> bool:
-        """True when the mailbox was marked dirty after `lease` was acquired."""
-        return self._leases.dirty_since(lease)
-
     def mailbox_leases(self) -> list[LeaseState]:
         """Every mailbox lease of the tenant, held or released, for `sync status`."""
         return self._leases.held()

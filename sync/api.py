@@ -259,7 +259,7 @@ class MailboxApi:
         """`users()` of Gmail and its resources by name, each built once and only when first used (building
         one costs more than a call: a no-op sync needs `history` alone)."""
         if self._gmail is None:
-            service = self._factory("gmail", "v1", self.mailbox, google_clients.GMAIL_SCOPES)
+            service = self._factory("gmail", "v1", self.mailbox, google_clients.SYNC_SCOPES)
             self._gmail_http = service._http
             self._owner = threading.get_ident()
             self._gmail = GmailResources(users=service.users())
@@ -268,7 +268,7 @@ class MailboxApi:
     @property
     def events(self):
         if self._calendar is None:
-            service = self._factory("calendar", "v3", self.mailbox, google_clients.CALENDAR_SCOPES)
+            service = self._factory("calendar", "v3", self.mailbox, google_clients.SYNC_SCOPES)
             self._calendar = service.events()
         return self._calendar
 

@@ -84,6 +84,8 @@ DISPATCHER = "dispatcher"
 UNARY_PULL_TIMEOUT = 10.0  # seconds a unary pull call may take
 UNARY_IDLE_SECONDS = 0.2  # a unary-pull worker's pause when nothing came...
 UNARY_IDLE_MAX_SECONDS = 1.0  # ...doubled after each empty pull up to this (a quiet lane, e.g. dead letters)
+ACK_FLUSH_SECONDS = 0.1  # a unary-pull worker's acks go out together, at most this long after their handler ended
+ACK_IDS_MAX = 1000  # ack ids in one acknowledge call, at most (the Pub/Sub client library's own batch size)
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -308,6 +310,7 @@ class Worker:
             lanes.append((queue.subscription(s.gmail_push_subscription), notifications.handle, 10))
         busy: dict[str, str] = {}  # ack id -> its subscription, for messages being handled
         lock = threading.Lock()
+        acks = _Acks(subscriber)
         pool = concurrent.futures.ThreadPoolExecutor(sum(most for _, _, most in lanes), thread_name_prefix="pull")
         log.info("worker started subscription=%s mailboxes=%d pull=unary", s.sync_subscription, s.worker_mailboxes)
 
@@ -335,7 +338,7 @@ class Worker:
                     self.stop.wait(UNARY_IDLE_SECONDS)
                     continue
                 for received in response.received_messages:
-                    message = _Pulled(subscriber, path, received)
+                    message = _Pulled(subscriber, path, received, acks)
                     with lock:
                         busy[received.ack_id] = path
 
@@ -356,7 +359,12 @@ class Worker:
         threads = [threading.Thread(target=lane, args=spec, name="lane", daemon=True) for spec in lanes]
         for thread in threads:
             thread.start()
-        while not self.stop.wait(ACK_DEADLINE_SECONDS / 3):  # the deadlines of messages being handled
+        extended = time.monotonic()
+        while not self.stop.wait(ACK_FLUSH_SECONDS):
+            acks.flush()
+            if time.monotonic() - extended < ACK_DEADLINE_SECONDS / 3:
+                continue
+            extended = time.monotonic()  # the deadlines of messages being handled
             held: dict[str, list[str]] = {}  # subscription -> ack ids: one call each
             with lock:
                 for ack_id, path in busy.items():
@@ -370,21 +378,58 @@ class Worker:
         for thread in threads:
             thread.join(timeout=UNARY_PULL_TIMEOUT + 1)
         pool.shutdown(wait=True)
+        acks.flush()  # what the last handlers acked
         log.info("worker stopped state=stopped")
 
 
-class _Pulled:
-    """A message from a unary pull, with the streaming client's `ack`/`nack` face."""
+class _Acks:
+    """A unary-pull worker's acks, sent together: one `acknowledge` call per subscription every
+    `ACK_FLUSH_SECONDS` (the worker's loop flushes them) instead of one per message.
 
-    def __init__(self, subscriber, subscription: str, received):
-        self._subscriber, self._subscription = subscriber, subscription
+    An ack was a call of its own for every mailbox synced, a share of a no-op
+    sync's CPU in the worker and in Pub/Sub (bench/scale.py). Its handler has
+    returned by the time the ack goes out, so its slot is free at once; the
+    message is no longer being extended either, and its deadline
+    (`ACK_DEADLINE_SECONDS`) is far longer than the wait. An ack lost with the
+    process (killed within that tenth of a second) or refused is redelivered
+    after its deadline, and the mailbox synced again: an unchanged one, a no-op
+    (Pub/Sub delivers at least once all the same).
+    """
+
+    def __init__(self, subscriber):
+        self._subscriber = subscriber
+        self._pending: dict[str, list[str]] = {}  # subscription -> ack ids not sent yet
+        self._lock = threading.Lock()
+
+    def add(self, subscription: str, ack_id: str) -> None:
+        with self._lock:
+            self._pending.setdefault(subscription, []).append(ack_id)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for subscription, ack_ids in pending.items():
+            for first in range(0, len(ack_ids), ACK_IDS_MAX):
+                chunk = ack_ids[first:first + ACK_IDS_MAX]
+                try:
+                    self._subscriber.acknowledge(subscription=subscription, ack_ids=chunk)
+                except exceptions.GoogleAPICallError as exc:  # redelivered after their deadline (class doc)
+                    log.warning("acks not sent subscription=%s messages=%d error=%s", subscription, len(chunk),
+                                type(exc).__name__)
+
+
+class _Pulled:
+    """A message from a unary pull, with the streaming client's `ack`/`nack` face (acks sent together: `_Acks`)."""
+
+    def __init__(self, subscriber, subscription: str, received, acks: _Acks):
+        self._subscriber, self._subscription, self._acks = subscriber, subscription, acks
         self.ack_id = received.ack_id
         self.data = received.message.data
         self.message_id = received.message.message_id
         self.delivery_attempt = received.delivery_attempt or None
 
     def ack(self) -> None:
-        self._subscriber.acknowledge(subscription=self._subscription, ack_ids=[self.ack_id])
+        self._acks.add(self._subscription, self.ack_id)
 
     def nack(self) -> None:
         self._subscriber.modify_ack_deadline(subscription=self._subscription, ack_ids=[self.ack_id],

@@ -38,7 +38,7 @@ import secrets
 from collections.abc import Callable
 
 from config import PubSubConfig
-from google_clients.credentials import CALENDAR_SCOPES, GMAIL_SCOPES
+from google_clients.credentials import SYNC_SCOPES
 from models.addresses import email_domain
 from models.domain import utcnow
 from models.watches import Watch
@@ -101,7 +101,7 @@ class Watches:
         if watched_at is not None and now - watched_at < GMAIL_WATCH_RENEW_AFTER and \
                 watch.gmail_expires_at is not None and watch.gmail_expires_at > now:
             return 0
-        gmail = self.google_service("gmail", "v1", watch.mailbox, GMAIL_SCOPES)
+        gmail = self.google_service("gmail", "v1", watch.mailbox, SYNC_SCOPES)
         answer = gmail.users().watch(userId="me", body={
             "topicName": f"projects/{self.project}/topics/{topic}"}).execute()  # no label filter: every change
         watch.gmail_watched_at = now
@@ -115,7 +115,7 @@ class Watches:
             return 0
         if watch.channel_expires_at is not None and watch.channel_expires_at - now > CHANNEL_RENEW_BEFORE:
             return 0
-        calendar = self.google_service("calendar", "v3", watch.mailbox, CALENDAR_SCOPES)
+        calendar = self.google_service("calendar", "v3", watch.mailbox, SYNC_SCOPES)
         secret = secrets.token_urlsafe(24)
         answer = calendar.events().watch(calendarId="primary", body={
             "id": "sidecar-" + secrets.token_hex(12), "type": "web_hook", "address": address,

@@ -109,3 +109,18 @@ def test_a_batch_read_gives_what_the_clients_get_all_gives(firestore_client):
         assert {d.reference.path: d.to_dict() for d in mine} == theirs and len(theirs) == 2
         assert {d.id for d in mine} == {"c1", "c2"} and all(d.exists for d in mine)
         assert all(d.reference in refs for d in mine)
+
+
+def test_reading_every_document_gives_what_the_clients_snapshots_say_missing_ones_included(firestore_client):
+    docs = firestore_client.collection("tenants").document("example.com").collection("leases")
+    docs.document("held").set({"owner": "host/1/abc", "ttl_seconds": 60.0, "fence": 3, "at": AT})
+    refs = [docs.document("held"), docs.document("never")]
+
+    theirs = {s.reference.path: s for s in firestore_client.get_all(refs)}
+    mine = encoding.read_all(firestore_client, refs)
+
+    assert set(mine) == set(theirs) == {ref.path for ref in refs}
+    for path, snapshot in theirs.items():
+        assert (mine[path].exists, mine[path].to_dict(), mine[path].update_time, mine[path].id) == (
+            snapshot.exists, snapshot.to_dict(), snapshot.update_time, snapshot.id)
+        assert mine[path].read_time is not None and mine[path].reference in refs

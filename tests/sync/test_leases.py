@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from models.domain import Mailbox
-from models.leases import Fenced
-from models.repository import Repository
+from models.leases import ALONE, Fenced, _Acquisition, _Group, _Release
+from models.repository import Repository, doc_id
 from sync.runner import LEASE_LOST, LEASED, SyncRun
 from tests.sync.conftest import SMALL_BATCHES_ARGS, reference, sync_run
 from tests.sync.helpers import snapshot
@@ -178,17 +178,16 @@ def test_the_release_says_whether_the_mailbox_was_marked_dirty_while_it_was_held
     repo.mark_mailbox_dirty(REP)  # before any lease: the next sync answers it
     first = repo.acquire_lease(REP, "attempt-1", 60)
     assert repo.commit_cursors(Mailbox(email=REP, history_id="1"), first) is False
-    assert not repo.mailbox_dirty_since(first)
 
-    second = repo.acquire_lease(REP, "attempt-2", 60)  # no mark stored now
+    second = repo.acquire_lease(REP, "attempt-2", 60)
+    assert second.mark_seen is None  # the release took the answered mark with it
     repo.mark_mailbox_dirty(REP)
     repo.mark_mailbox_dirty(REP)  # coalesced with the first
     assert repo.commit_cursors(Mailbox(email=REP, history_id="2"), second) is True
     assert repo.get_mailbox(REP).history_id == "2"  # the cursors moved all the same
-    assert repo.mailbox_dirty_since(second)  # the mark stays for the sync that follows
 
-    third = repo.acquire_lease(REP, "attempt-3", 60)  # released by the second commit, the mark stored
-    assert third is not None
+    third = repo.acquire_lease(REP, "attempt-3", 60)  # released by the second commit
+    assert third is not None and third.mark_seen is not None  # the mark stays for the sync that follows
     repo.mark_mailbox_dirty(REP)  # a newer mark than the one the acquisition read
     assert repo.commit_cursors(Mailbox(email=REP, history_id="3"), third) is True
 
@@ -234,3 +233,97 @@ def test_every_lease_a_process_holds_is_kept_by_its_one_renewal_thread(services,
 
     assert [(r.state, r.error) for r in results] == [("ok", None)] * len(reps)
     assert all(r.seconds > HEARTBEAT_TTL_SECONDS and r.lease_writes > 2 for r in results)
+
+
+def test_calls_made_while_one_is_in_flight_go_out_together_as_the_next():
+    """`models.leases._Group`: the first call goes at once, alone; those arriving meanwhile are one call."""
+    sent: list[list[str]] = []
+    first_in_flight, let_it_finish = threading.Event(), threading.Event()
+
+    def send(items: list[str]) -> list[str]:
+        sent.append(list(items))
+        if len(sent) == 1:
+            first_in_flight.set()
+            let_it_finish.wait(10)
+        return [item.upper() for item in items]
+
+    group = _Group(send)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        first = pool.submit(group.run, "a")
+        assert first_in_flight.wait(10)
+        later = [pool.submit(group.run, name) for name in "bcdef"]
+        deadline = time.monotonic() + 10
+        while len(group._waiting) < 5 and time.monotonic() < deadline:  # all five queued behind the first
+            time.sleep(0.01)
+        let_it_finish.set()
+        answers = [first.result(10), *(future.result(10) for future in later)]
+
+    assert answers == list("ABCDEF")  # each caller gets its own answer
+    assert sent[0] == ["a"] and sorted(sent[1]) == list("bcdef") and len(sent) == 2
+
+
+def test_a_group_of_acquisitions_takes_the_free_leases_in_one_commit_and_leaves_the_held_ones(repo):
+    free, released, held = "free@example.com", "released@example.com", "held@example.com"
+    repo.release_lease(repo.acquire_lease(released, "earlier", 60))
+    other = repo.acquire_lease(held, "another-worker", 60)
+    leases = repo._leases
+
+    answers = leases._acquire_together([_Acquisition(doc_id(free), "a", 60, ()),
+                                        _Acquisition(doc_id(released), "b", 60, ()),
+                                        _Acquisition(doc_id(held), "c", 60, ())])
+
+    taken = [answer[0] for answer in answers]
+    assert [(lease.owner, lease.fence) for lease in taken[:2]] == [("a", 1), ("b", 2)]
+    assert taken[2] is None and answers[2][1].to_dict()["owner"] == "another-worker"
+    assert repo.acquire_lease(free, "late", 60) is None and repo.acquire_lease(released, "late", 60) is None
+    repo.release_lease(other)
+    assert repo.acquire_lease(held, "next", 60).fence == other.fence + 1
+
+
+def test_a_name_asked_twice_in_one_group_goes_to_one_asker_only(repo):
+    leases = repo._leases
+    asks = [_Acquisition(doc_id(REP), "first", 60, ()), _Acquisition(doc_id(REP), "second", 60, ())]
+
+    [won, alone] = leases._acquire_together(asks)
+
+    assert won[0].owner == "first" and alone[0] is ALONE
+    assert leases._take(doc_id(REP), alone[1], "second", 60) is None  # alone, from what it read: taken since
+
+
+def test_a_group_of_releases_is_one_commit_unless_a_check_fails_then_each_releases_alone(repo):
+    names = ["a@example.com", "b@example.com", "c@example.com"]
+    leases = [repo.acquire_lease(name, f"attempt-{name}", 60) for name in names]
+    releases = [_Release(lease, ((repo.mailbox_ref(name), {"email": name, "history_id": "7"}),), None)
+                for name, lease in zip(names, leases, strict=True)]
+
+    assert repo._leases._release_together(releases) == [False, False, False]
+    assert [repo.get_mailbox(name).history_id for name in names] == ["7", "7", "7"]
+    again = [repo.acquire_lease(name, f"again-{name}", 60) for name in names]  # released
+    assert [lease.fence for lease in again] == [2, 2, 2]
+
+    repo.mark_mailbox_dirty(names[1])
+    marked = [_Release(lease, ((repo.mailbox_ref(name), {"email": name, "history_id": "8"}),), None)
+              for name, lease in zip(names, again, strict=True)]
+    assert repo._leases._release_together(marked) == [ALONE, ALONE, ALONE]  # nothing of the group landed
+    assert [repo.get_mailbox(name).history_id for name in names] == ["7", "7", "7"]
+    dirty = [repo.commit_cursors(Mailbox(email=name, history_id="8"), lease)
+             for name, lease in zip(names, again, strict=True)]
+    assert dirty == [False, True, False]  # alone, each says what it says alone
+    assert [repo.get_mailbox(name).history_id for name in names] == ["8", "8", "8"]
+
+
+def test_a_fenced_holder_in_a_group_of_releases_moves_no_cursor_and_the_others_land(repo):
+    stale = repo.acquire_lease(REP, "stale", SHORT_TTL_SECONDS)
+    time.sleep(SHORT_TTL_SECONDS + 0.5)
+    current = repo.acquire_lease(REP, "current", 60)
+    other = repo.acquire_lease("other@example.com", "other", 60)
+    group = [_Release(stale, ((repo.mailbox_ref(REP), {"email": REP, "history_id": "999"}),), None),
+             _Release(other, ((repo.mailbox_ref("other@example.com"),
+                               {"email": "other@example.com", "history_id": "5"}),), None)]
+
+    assert repo._leases._release_together(group) == [ALONE, ALONE]
+    with pytest.raises(Fenced):
+        repo.commit_cursors(Mailbox(email=REP, history_id="999"), stale)
+    assert repo.commit_cursors(Mailbox(email="other@example.com", history_id="5"), other) is False
+    assert repo.get_mailbox(REP) is None and repo.get_mailbox("other@example.com").history_id == "5"
+    assert repo.commit_cursors(Mailbox(email=REP, history_id="6"), current) is False

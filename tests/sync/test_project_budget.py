@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+import time
 
 import pytest
 
@@ -26,6 +27,9 @@ WINDOW_SECONDS = 3.0  # Google's minute, shortened on both sides
 USER_BUDGET = 400  # Gmail units a window per user
 PROJECT_BUDGET = 500  # per project: below two mailboxes syncing at their per-user rate
 DAILY = 100_000
+# the two runs sync about 4 windows' worth of units (a few seconds each); far longer means they stalled
+# each other (stepping back from the budget in step, sync.budget.RETREAT_SHORTEST), which is what fails
+RUNS_FINISH_SECONDS = 120
 
 
 @pytest.fixture
@@ -52,18 +56,26 @@ def test_two_processes_stay_within_the_project_budget_together(services, simulat
     # needs between a reservation and the call's arrival (at Google's real minute, a twelfth is 5 seconds)
     budgets = [ProjectBudget(services.firestore, profile, grant_share=0.2, buckets_per_window=3,
                              rng=random.Random(i)) for i in range(2)]
-    runs = [SyncRun(services.repository, services.google_service, services.config, quota=profile,
+    stop = threading.Event()
+    runs = [SyncRun(services.repository, services.google_service, services.config, stop, quota=profile,
                     project_budget=budget) for budget in budgets]
     results: list = [None, None]
 
     def go(i):
         results[i] = runs[i].run(halves[i])
 
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=go, args=(i,), daemon=True) for i in range(2)]
+    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, started + RUNS_FINISH_SECONDS - time.monotonic()))
+    if any(thread.is_alive() for thread in threads):
+        stop.set()  # the runs stop at their next call or wait, and let go of their leases
+        for thread in threads:
+            thread.join(RUNS_FINISH_SECONDS)
+        pytest.fail(f"the two runs sharing a project budget did not finish within {RUNS_FINISH_SECONDS} s "
+                    f"(refused reservations: {[budget.refused for budget in budgets]})")
 
     assert all(r.state == "ok" and r.failed_calls == 0 for rs in results for r in rs)
     counters = simulator.counters()
