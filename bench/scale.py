@@ -196,8 +196,6 @@ class Bench:
         while self.done_lines(paths) < len(self.reps):
             time.sleep(0.5)
         elapsed = time.monotonic() - started
-        if extra is not None:  # the workers keep serving until what ran beside the pass is measured
-            extra = extra()
         after = self.groups(workers)
         counters = self.admin("GET", "counters")
         if during:  # what `during` started ends before the workers stop (its messages may outlast a fast pass)
