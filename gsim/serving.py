@@ -26,6 +26,9 @@ What this server does, and decided where HTTP leaves room:
 - `ThreadingHTTP11Server.server_close` shuts every open connection down, so a
   stopped simulator is gone for clients that hold a kept connection too (they
   reconnect and meet a refused port, as they would a stopped server);
+- the request line and header fields are parsed here (`_Handler._parse_request`),
+  with `http.server`'s limits and answers: its own parser hands the header block
+  to the ``email`` package, a third of the simulator's CPU per request;
 - the application is a plain WSGI callable (`gsim.server.Server`), given the
   environ werkzeug's server built (``PATH_INFO`` percent-decoded and in WSGI's
   latin-1 form, headers with ``_`` in their name dropped, repeated ones joined),
@@ -113,11 +116,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         connection rules (HTTP/1.1 keeps the connection unless ``Connection: close``,
         HTTP/1.0 closes it unless ``keep-alive``) and ``Expect: 100-continue``.
         """
-        self.command, self.request_version = None, "HTTP/0.9"
+        self.command, self.request_version = None, "HTTP/1.0"  # the status line of an error answered below
         self.close_connection = True
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         if len(self.raw_requestline) > MAX_LINE:
-            self.requestline, self.request_version = "", "HTTP/1.0"
+            self.requestline = ""
             self.send_error(414)
             return False
         words = self.requestline.split()
@@ -311,12 +314,14 @@ class ThreadingHTTP11Server(socketserver.ThreadingMixIn, socketserver.TCPServer)
         self.app = app
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.accepted = 0  # connections accepted so far (tests: clients keep theirs)
         super().__init__((host, port), _Handler)
         self.server_port = self.server_address[1]  # the bound port when 0 asked for a free one
 
     def process_request(self, request, client_address) -> None:
         with self._connections_lock:
             self._connections.add(request)
+            self.accepted += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request) -> None:
