@@ -89,7 +89,7 @@ class Server:
             if path.startswith("_sim/"):
                 response = admin.handle(self.sim, request, path[len("_sim/") :])
             elif path == "token" and request.method == "POST":
-                return self.token(request, start_response)
+                return self.token(environ, start_response)
             elif path == "oauth2/v1/certs":
                 response = self.certs()
             elif path.startswith("robot/v1/metadata/x509/"):
@@ -99,9 +99,8 @@ class Server:
                 response = self.batch(request, BATCH_PATHS.get(path))
             else:
                 self.sim.faults.delay()
-                status, headers, body = self.call(
-                    request.method, path, request.args, request.headers, request.get_data()
-                )
+                status, headers, body = self.call(request.method, path, request.args, _credentials(environ),
+                                                  _body(environ))
                 if status != NO_CONTENT:
                     return answer(start_response, status, headers, body)
                 response = Response(body, status=status, headers=headers)
@@ -110,10 +109,10 @@ class Server:
         return response(environ, start_response)
 
     # -- accounts.google.com ------------------------------------------------------
-    def token(self, request: Request, start_response):
+    def token(self, environ, start_response):
         token_url = self.sim.url + "token"
         try:
-            body = self.sim.oauth.exchange(parse_form(request.get_data()), token_url)
+            body = self.sim.oauth.exchange(parse_form(_body(environ)), token_url)
         except TokenError as exc:
             self.sim.stats.bump("token_errors")
             log.info("token refused error=%s", exc.error)
@@ -261,6 +260,19 @@ class Server:
 def _error_triplet(error: errors.ApiError):
     headers = {"Content-Type": JSON_TYPE, "Vary": "Origin, X-Origin, Referer", **error.headers}
     return error.code, headers, json.dumps(error.body()).encode()
+
+
+def _body(environ) -> bytes:
+    """A request's body, as WSGI hands it over (what werkzeug's ``get_data`` returns, without its stream wrappers:
+    a twentieth of the simulator's CPU a call)."""
+    length = environ.get("CONTENT_LENGTH", "")
+    return environ["wsgi.input"].read(int(length)) if length.isdigit() else b""
+
+
+def _credentials(environ) -> dict[str, str]:
+    """The only request header an API call reads (`Server._authenticate`), without werkzeug's header view."""
+    value = environ.get("HTTP_AUTHORIZATION")
+    return {} if value is None else {"Authorization": value}
 
 
 def answer(start_response, status: int, headers: dict[str, str], body: bytes) -> list[bytes]:
