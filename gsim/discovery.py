@@ -43,6 +43,12 @@ def method(api: str, method_id: str) -> dict:
     return methods(api)[method_id]
 
 
+@functools.cache
+def parameters(api: str, method_id: str) -> dict[str, dict]:
+    """The query parameters a method accepts: the API's common ones and its own (read-only, shared)."""
+    return {**document(api).get("parameters", {}), **method(api, method_id).get("parameters", {})}
+
+
 def snake(name: str) -> str:
     return "".join("_" + ch.lower() if ch.isupper() else ch for ch in name)
 
@@ -56,13 +62,15 @@ class Params:
 
     def __init__(self, args, api: str, method_id: str, strict: bool = True):
         self.args = args
-        declared = {**document(api).get("parameters", {}), **method(api, method_id).get("parameters", {})}
+        declared = parameters(api, method_id)
         self.declared = declared
         if strict:
             for name in args:
                 if name not in declared:
                     raise errors.unknown_parameter(name)
         for name, spec in declared.items():
+            if name not in args:
+                continue  # no values: nothing to check (and no lookup that raises inside werkzeug's MultiDict)
             values = args.getlist(name)
             if len(values) > 1 and not spec.get("repeated"):
                 raise errors.bad_request(f"Parameter {name} is not repeated.", reason="invalid")
@@ -70,15 +78,22 @@ class Params:
                 if "enum" in spec and value not in spec["enum"]:
                     raise errors.invalid_parameter(snake(name), value, "TYPE_ENUM")
 
+    def _first(self, name: str) -> str | None:
+        """The parameter's first value, or None. Not ``args.get``: werkzeug's MultiDict answers a missing
+        key by raising and catching its BadRequestKeyError (an HTTPException, costly to build), and most
+        declared parameters are missing from most calls."""
+        values = self.args.getlist(name) if name in self.args else ()
+        return values[0] if values else None
+
     def str(self, name: str, default: str | None = None) -> str | None:
-        value = self.args.get(name)
+        value = self._first(name)
         return default if value in (None, "") else value
 
     def list(self, name: str) -> list[str]:
         return [value for value in self.args.getlist(name) if value != ""]
 
     def int(self, name: str, default: int, maximum: int | None = None) -> int:
-        raw = self.args.get(name)
+        raw = self._first(name)
         if raw in (None, ""):
             return default
         try:
@@ -90,7 +105,7 @@ class Params:
         return min(value, maximum) if maximum else value
 
     def bool(self, name: str, default: bool = False) -> bool:
-        raw = self.args.get(name)
+        raw = self._first(name)
         if raw in (None, ""):
             return default
         if raw.lower() not in ("true", "false"):

@@ -20,6 +20,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from werkzeug.datastructures import MultiDict
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
 from . import admin, batch, calendar_api, directory_api, discovery, errors, gmail_api
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CERTS_MAX_AGE = 19_800  # Google serves its certs with a Cache-Control max-age of several hours
 JSON_TYPE = "application/json; charset=UTF-8"
+NO_CONTENT = 204
 # API name -> (discovery path prefix relative to the root, batch path)
 API_PREFIXES = {"gmail": "", "calendar": "calendar/v3/", "directory": ""}
 BATCH_PATHS = {"batch/gmail/v1": "gmail", "batch/calendar/v3": "calendar", "batch/admin/directory_v1": "directory"}
@@ -87,7 +89,7 @@ class Server:
             if path.startswith("_sim/"):
                 response = admin.handle(self.sim, request, path[len("_sim/") :])
             elif path == "token" and request.method == "POST":
-                response = self.token(request)
+                return self.token(environ, start_response)
             elif path == "oauth2/v1/certs":
                 response = self.certs()
             elif path.startswith("robot/v1/metadata/x509/"):
@@ -97,27 +99,27 @@ class Server:
                 response = self.batch(request, BATCH_PATHS.get(path))
             else:
                 self.sim.faults.delay()
-                status, headers, body = self.call(
-                    request.method, path, request.args, request.headers, request.get_data()
-                )
+                status, headers, body = self.call(request.method, path, request.args, _credentials(environ),
+                                                  _body(environ))
+                if status != NO_CONTENT:
+                    return answer(start_response, status, headers, body)
                 response = Response(body, status=status, headers=headers)
         except admin.AdminError as exc:
             response = json_response({"error": str(exc)}, exc.status)
         return response(environ, start_response)
 
     # -- accounts.google.com ------------------------------------------------------
-    def token(self, request: Request) -> Response:
+    def token(self, environ, start_response):
         token_url = self.sim.url + "token"
         try:
-            body = self.sim.oauth.exchange(parse_form(request.get_data()), token_url)
+            body = self.sim.oauth.exchange(parse_form(_body(environ)), token_url)
         except TokenError as exc:
             self.sim.stats.bump("token_errors")
             log.info("token refused error=%s", exc.error)
-            return json_response(exc.body(), exc.status)
+            return answer(start_response, exc.status, {"Content-Type": JSON_TYPE}, json.dumps(exc.body()).encode())
         self.sim.stats.bump("tokens_issued")
-        response = json_response(body, 200)
-        response.headers["Cache-Control"] = "no-cache, no-store, max-age=0, must-revalidate"
-        return response
+        headers = {"Content-Type": JSON_TYPE, "Cache-Control": "no-cache, no-store, max-age=0, must-revalidate"}
+        return answer(start_response, 200, headers, json.dumps(body).encode())
 
     def certs(self) -> Response:
         response = json_response(self.sim.id_tokens.certs(), 200)
@@ -258,6 +260,32 @@ class Server:
 def _error_triplet(error: errors.ApiError):
     headers = {"Content-Type": JSON_TYPE, "Vary": "Origin, X-Origin, Referer", **error.headers}
     return error.code, headers, json.dumps(error.body()).encode()
+
+
+def _body(environ) -> bytes:
+    """A request's body, as WSGI hands it over (what werkzeug's ``get_data`` returns, without its stream wrappers:
+    a twentieth of the simulator's CPU a call)."""
+    length = environ.get("CONTENT_LENGTH", "")
+    return environ["wsgi.input"].read(int(length)) if length.isdigit() else b""
+
+
+def _credentials(environ) -> dict[str, str]:
+    """The only request header an API call reads (`Server._authenticate`), without werkzeug's header view."""
+    value = environ.get("HTTP_AUTHORIZATION")
+    return {} if value is None else {"Authorization": value}
+
+
+def answer(start_response, status: int, headers: dict[str, str], body: bytes) -> list[bytes]:
+    """Send a body built whole with its Content-Length, as werkzeug's `Response` would, without building one.
+
+    Werkzeug's Response (a Headers object, a header pass, a closing iterator) was a
+    tenth of the simulator's CPU per API call. Not for a 204 (werkzeug drops its
+    Content-Length and adds a default Content-Type: those go through `Response`).
+    The reason phrase is Google's (``404 Not Found``), not werkzeug's upper-cased one.
+    """
+    reason = errors.HTTP_REASON_PHRASES.get(status) or HTTP_STATUS_CODES.get(status, "Unknown")
+    start_response(f"{status} {reason}", [*headers.items(), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def json_response(body, status: int) -> Response:

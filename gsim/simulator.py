@@ -9,27 +9,16 @@ import os
 import pathlib
 import threading
 
-from werkzeug.serving import WSGIRequestHandler, make_server
-
 import quotas
 
 from . import generator, oauth, push, quota, tokens
 from .server import Server
+from .serving import ThreadingHTTP11Server
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT = "sidecar-sim"
 SHUTDOWN_POLL_SECONDS = 0.05  # socketserver's default 0.5 s makes every stop() (and test) half a second slower
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to our logger at DEBUG, not to stderr per call."""
-
-    def log_request(self, code="-", size="-"):
-        log.debug("%s %s", self.requestline, code)
-
-    def log(self, type, message, *args):  # noqa: A002 - werkzeug's signature
-        log.debug(message, *args)
 
 
 class Simulator:
@@ -79,8 +68,8 @@ class Simulator:
 
     # -- lifecycle ----------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
-        """Serve in a background thread (threaded: concurrent clients are fine)."""
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        """Serve in a background thread: HTTP/1.1 with kept connections, a thread each (gsim.serving)."""
+        self._server = ThreadingHTTP11Server(host, port, self.app)
         self.host, self.port = host, self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, name="gsim", daemon=True
@@ -91,7 +80,7 @@ class Simulator:
 
     def serve_forever(self, host: str = "127.0.0.1", port: int = 0, ready=None) -> None:
         """Serve in the calling thread (the CLI); ``ready(sim)`` runs once the port is bound."""
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._server = ThreadingHTTP11Server(host, port, self.app)
         self.host, self.port = host, self._server.server_port
         if ready:
             ready(self)
