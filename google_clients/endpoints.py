@@ -44,9 +44,9 @@ Connections: `new_connection` is one httplib2 connection (not thread-safe:
 one thread uses it); a process that syncs keeps one per thread and wraps it
 in each mailbox's credentials (`authorized_http`), so the mailboxes a thread
 syncs one after another reuse its keep-alive connection instead of opening
-(against Google, handshaking TLS for) two new ones each. The simulator's
-server (werkzeug's) closes every connection after its response, so against
-it httplib2 reconnects per call and the benchmarks do not see this saving.
+(against Google, handshaking TLS for) two new ones each. The simulator keeps
+connections alive as Google's front ends do (`gsim.serving`), so the
+benchmarks see this saving too.
 """
 
 from __future__ import annotations
