@@ -309,9 +309,18 @@ class Bench:
 
         return finish
 
-    def overlaps(self) -> tuple[int, int]:
-        """Overlapping sync intervals of one mailbox across every worker's log; (overlaps, intervals)."""
-        intervals: dict[str, list[tuple[float, float]]] = {}
+    def overlaps(self) -> tuple[int, int, int]:
+        """Overlapping syncs of one mailbox across every worker's log: (overlapping lease intervals, intervals,
+        overlapping log-line intervals).
+
+        A lease interval runs from the lease's acquisition commit to the commit that moved the cursors and
+        released it, server times the "sync done" line carries (`lease_held=`; a sync whose release was
+        refused has none, and counts by its log lines). The log lines alone ("sync start" written after the
+        acquisition, "sync done" after the release) can overlap by milliseconds when another worker takes
+        the mailbox the moment it is let go: printed apart, they are not two holders at once.
+        """
+        leased: dict[str, list[tuple[float, float]]] = {}
+        logged: dict[str, list[tuple[float, float]]] = {}
         for path in self.logs:
             open_at: dict[str, float] = {}
             for line in path.read_text().splitlines():
@@ -326,12 +335,20 @@ class Bench:
                 if message.startswith("sync start"):
                     open_at[mailbox] = at
                 elif message.startswith("sync done") and mailbox in open_at:
-                    intervals.setdefault(mailbox, []).append((open_at.pop(mailbox), at))
-        overlaps = 0
-        for spans in intervals.values():
-            spans.sort()
-            overlaps += sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
-        return overlaps, sum(len(s) for s in intervals.values())
+                    span = (open_at.pop(mailbox), at)
+                    logged.setdefault(mailbox, []).append(span)
+                    held = message.partition(" lease_held=")[2].split(" ", 1)[0]
+                    leased.setdefault(mailbox, []).append(
+                        tuple(float(t) for t in held.split("..")) if held else span)
+
+        def count(intervals: dict[str, list[tuple[float, float]]]) -> int:
+            overlaps = 0
+            for spans in intervals.values():
+                spans.sort()
+                overlaps += sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
+            return overlaps
+
+        return count(leased), sum(len(s) for s in leased.values()), count(logged)
 
     def kill(self) -> dict:
         """Kill -9 of a worker mid full sync; another finishes it; compared with one `sync once`."""
@@ -461,8 +478,9 @@ def main(argv=None) -> int:
             services.close()
             queue.close()
             killed = None if args.skip_kill else bench.kill()
-            overlaps, intervals = bench.overlaps()
-            print(f"overlapping syncs of one mailbox: {overlaps} among {intervals} logged lease intervals")
+            overlaps, intervals, by_lines = bench.overlaps()
+            print(f"overlapping syncs of one mailbox: {overlaps} among {intervals} logged lease intervals "
+                  f"(by the log lines' own times: {by_lines}, see Bench.overlaps)")
             if killed is None:
                 return 0
             print(f"kill -9 {args.kill_after:.0f} s into a full sync ({killed['activities']} activities): taken over "

@@ -374,10 +374,13 @@ class SyncRun:
                 mailbox.counts = {"messages": result.messages, "events": result.events,
                                   "contacts_created": result.contacts_created, "removed": writer.counts.removed,
                                   "skipped": writer.counts.skipped}
-            dirty = False
+            dirty, held = False, ""
             try:
                 writer.flush()  # everything the cursors cover lands before them
                 dirty = heartbeat.commit(mailbox)
+                # the lease's own interval, from its acquisition and release commits (server times): what
+                # `bench.scale` checks for overlaps, as this line is written after the release
+                held = f" lease_held={lease.acquired_at.timestamp():.6f}..{lease.written_at.timestamp():.6f}"
                 result.firestore_writes = 1 + heartbeat.checkpoints  # the mailbox document, each time
             except Fenced:
                 log.warning("cursor commit refused mailbox=%s fence=%d reason=lease lost", email, lease.fence)
@@ -389,9 +392,9 @@ class SyncRun:
         result.failed_calls = api.stats.failed
         result.firestore_writes += writer.writes
         result.lease_writes = LEASE_WRITES_A_SYNC + heartbeat.renewals + heartbeat.checkpoints
-        log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s",
+        log.info("sync done mailbox=%s state=%s messages=%d events=%d contacts_created=%d seconds=%.1f%s%s",
                  email, result.state, result.messages, result.events, result.contacts_created, result.seconds,
-                 f" reason={result.error!r}" if result.error else "")
+                 f" reason={result.error!r}" if result.error else "", held)
         return result, dirty
 
 

@@ -53,6 +53,9 @@ def test_sync_once_logs_only_json_lines_when_asked(simulator, sync_env):
     assert sorted(e["mailbox"] for e in finished) == sorted(simulator.reps)
     assert {e["tenant"] for e in finished} == {simulator.domain}
     assert {e["severity"] for e in finished} == {"INFO"}
+    for entry in finished:  # the lease's interval, acquisition to release (what bench.scale checks for overlaps)
+        acquired, released = map(float, entry["message"].split(" lease_held=")[1].split("..", 1))
+        assert acquired <= released
 
 
 def test_status_shows_who_holds_a_lease_and_for_how_long():
