@@ -7,8 +7,10 @@ import uuid
 
 import pytest
 
+from config import PubSubConfig
 from gsim import Simulator
 from models.repository import Repository
+from sync.pubsub import Queue
 from sync.runner import SyncRun
 from tests.sync.helpers import snapshot
 from wiring import Services
@@ -98,3 +100,13 @@ def reference(twin) -> dict:
     sim, services = twin
     sync_run(services).run(sim.reps)
     return snapshot(services.repository(sim.domain))
+
+
+@pytest.fixture
+def queue(pubsub_emulator, project_id, monkeypatch):
+    """The sync topic and its subscriptions on the Pub/Sub emulator, default settings (a module may override)."""
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
+    queue = Queue(project_id, PubSubConfig(emulator_host=pubsub_emulator.host, sync_topic="sidecar-sync"))
+    queue.setup()
+    yield queue
+    queue.close()

@@ -7,21 +7,9 @@ import dataclasses
 import datetime as dt
 import threading
 
-import pytest
-
-from config import PubSubConfig
 from models.domain import MailboxState, utcnow
-from sync.pubsub import DIRECTORY_REFRESH_SECONDS, DISPATCH_TICK_MAX_SECONDS, Dispatcher, Queue
+from sync.pubsub import DIRECTORY_REFRESH_SECONDS, DISPATCH_TICK_MAX_SECONDS, Dispatcher
 from tests.sync.conftest import sync_run
-
-
-@pytest.fixture
-def queue(pubsub_emulator, project_id, monkeypatch):
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
-    queue = Queue(project_id, PubSubConfig(emulator_host=pubsub_emulator.host, sync_topic="sidecar-sync"))
-    queue.setup()
-    yield queue
-    queue.close()
 
 
 def directory_calls(simulator) -> int:

@@ -7,14 +7,12 @@ import datetime as dt
 import re
 import threading
 
-import pytest
-
 from config import PubSubConfig
 from models.domain import Mailbox, MailboxState
 from models.health import DEAD_LETTERED, measure
 from models.leases import LeaseState
 from sync.__main__ import queue_lines
-from sync.pubsub import Dispatcher, Queue
+from sync.pubsub import Dispatcher
 from tests.sync.conftest import sync_run
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -47,15 +45,6 @@ def test_a_request_waits_from_its_publish_until_a_worker_takes_the_mailbox():
     assert health.summary(NOW) == ("1 sync and 1 backfill waiting for a worker (oldest 30s), 1 dead-lettered, "
                                    "1 lease held; measured by the dispatcher 0s ago")
     assert health.summary(NOW + dt.timedelta(hours=1)).endswith("(stale: is python -m sync dispatch running?)")
-
-
-@pytest.fixture
-def queue(pubsub_emulator, project_id, monkeypatch):
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.host)
-    queue = Queue(project_id, PubSubConfig(emulator_host=pubsub_emulator.host, sync_topic="sidecar-sync"))
-    queue.setup()
-    yield queue
-    queue.close()
 
 
 def test_the_dispatcher_records_what_it_published_until_a_worker_holds_it_and_status_prints_it(
