@@ -215,8 +215,7 @@ class Leases:
             raise Fenced(f"lease {lease.name} fence {lease.fence} was taken over") from exc
         lease.written_at = result.update_time
 
-    def commit_fenced(self, lease: Lease, writes: list[tuple[Any, dict]], release: bool = False,
-                      add_set: Callable[[Any, Any, dict], None] | None = None) -> bool:
+    def commit_fenced(self, lease: Lease, writes: list[tuple[Any, dict]], release: bool = False) -> bool:
         """Commit `writes` (reference, whole document) atomically with a fence check, and release if asked.
 
         The lease document is updated in the same commit under the holder's
@@ -224,24 +223,24 @@ class Leases:
         current holder's; otherwise nothing lands and `Fenced` is raised.
         Returns, when releasing, whether the name was marked dirty since the
         lease was read to acquire it (module doc: the check rides on the
-        commit); False when keeping it. `add_set(batch, ref, data)` adds a
-        whole-document set (default: the client's `batch.set`).
+        commit); False when keeping it. Each write is a whole-document set
+        (`encoding.add_set`).
         """
         update = {"owner": None} if release else {"renewed_at": firestore.SERVER_TIMESTAMP}
         if not release:
-            self._commit(lease, writes, update, add_set)
+            self._commit(lease, writes, update)
             return False
-        together = self._releasing.run(_Release(lease, tuple(writes), add_set))
+        together = self._releasing.run(_Release(lease, tuple(writes)))
         if together is not ALONE:
             return together
         mark = self.documents.dirty(lease.name)
         unchanged = self._unmarked(lease)
         try:
-            self._commit(lease, writes, update, add_set, clear=(mark, unchanged))
+            self._commit(lease, writes, update, clear=(mark, unchanged))
             return False
         except (exceptions.FailedPrecondition, exceptions.NotFound, exceptions.Conflict):
             pass  # the mark moved, or the lease did: the lease's precondition alone tells which
-        self._commit(lease, writes, update, add_set)
+        self._commit(lease, writes, update)
         return True
 
     def _unmarked(self, lease: Lease):
@@ -257,10 +256,8 @@ class Leases:
         batch = self.client.batch()
         at, written = [], 0  # where each member's lease update sits among the commit's writes (one write a call)
         for member in group:
-            self._add_writes(batch, member.writes, member.add_set)
-            batch.delete(self.documents.dirty(member.lease.name), option=self._unmarked(member.lease))
-            batch.update(self._ref(member.lease.name), {"owner": None}, option=self._precondition(member.lease))
-            written += len(member.writes) + 2
+            clear = (self.documents.dirty(member.lease.name), self._unmarked(member.lease))
+            written += self._add_commit(batch, member.lease, member.writes, {"owner": None}, clear)
             at.append(written - 1)
         try:
             results = batch.commit()
@@ -272,21 +269,21 @@ class Leases:
             member.lease.written_at = results[index].update_time
         return [False] * len(group)
 
-    @staticmethod
-    def _add_writes(batch, writes, add_set) -> None:
+    def _add_commit(self, batch, lease: Lease, writes, update: dict, clear: tuple[Any, Any] | None = None) -> int:
+        """Add to `batch` a holder's writes (whole-document sets), the deletion `clear` (its dirty mark and that
+        mark's precondition) and the lease's `update` under the holder's precondition; how many writes that is
+        (the lease's update is the last)."""
         for ref, data in writes:
-            if add_set is None:
-                batch.set(ref, data)
-            else:
-                add_set(batch, ref, data)
-
-    def _commit(self, lease: Lease, writes: list[tuple[Any, dict]], update: dict, add_set,
-                clear: tuple[Any, Any] | None = None) -> None:
-        batch = self.client.batch()
-        self._add_writes(batch, writes, add_set)
+            encoding.add_set(batch, ref, data)
         if clear is not None:
             batch.delete(clear[0], option=clear[1])
         batch.update(self._ref(lease.name), update, option=self._precondition(lease))
+        return len(writes) + (2 if clear is not None else 1)
+
+    def _commit(self, lease: Lease, writes: list[tuple[Any, dict]], update: dict,
+                clear: tuple[Any, Any] | None = None) -> None:
+        batch = self.client.batch()
+        self._add_commit(batch, lease, writes, update, clear)
         try:
             results = batch.commit()
         except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
@@ -323,7 +320,6 @@ class _Acquisition:
 class _Release:
     lease: Lease
     writes: tuple
-    add_set: Callable[[Any, Any, dict], None] | None
 
 
 class _Member:

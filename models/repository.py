@@ -2405,7 +2405,7 @@ class Repository:
         lease was taken (the holder syncs again; `models.leases`: no extra read).
         """
         return self._leases.commit_fenced(lease, [(self.mailbox_ref(mailbox.email), mailbox_to_doc(mailbox))],
-                                          release, add_set=encoding.add_set)
+                                          release)
 
     def release_lease(self, lease: Lease) -> None:
         self._leases.release(lease)
@@ -2425,11 +2425,11 @@ class Repository:
 
     def get_watch(self, mailbox: str) -> Watch | None:
         snapshot = self._get(self._watch_ref(mailbox))
-        return Watch(**_known(Watch, snapshot.to_dict())) if snapshot.exists else None
+        return _watch_of(snapshot) if snapshot.exists else None
 
     def list_watches(self) -> dict[str, Watch]:
         """Every stored watch of the tenant, by mailbox."""
-        found = (Watch(**_known(Watch, s.to_dict())) for s in self._stream(self.root.collection("watches")))
+        found = (_watch_of(s) for s in self._stream(self.root.collection("watches")))
         return {watch.mailbox: watch for watch in found}
 
     def save_watch(self, watch: Watch, fields: Iterable[str]) -> None:
@@ -2492,9 +2492,13 @@ class Repository:
             elif path in leases:
                 view.leases[leases[path]] = lease_state(snapshot)
             elif path in watches:
-                view.watches[watches[path]] = Watch(**_known(Watch, snapshot.to_dict()))
+                view.watches[watches[path]] = _watch_of(snapshot)
             else:
                 view.mailboxes.append(mailbox_from_doc(snapshot))
+
+
+def _watch_of(snapshot) -> Watch:
+    return Watch(**_known(Watch, snapshot.to_dict()))
 
 
 def _queue_health_of(snapshot) -> QueueHealth | None:

@@ -293,7 +293,7 @@ def test_a_name_asked_twice_in_one_group_goes_to_one_asker_only(repo):
 def test_a_group_of_releases_is_one_commit_unless_a_check_fails_then_each_releases_alone(repo):
     names = ["a@example.com", "b@example.com", "c@example.com"]
     leases = [repo.acquire_lease(name, f"attempt-{name}", 60) for name in names]
-    releases = [_Release(lease, ((repo.mailbox_ref(name), {"email": name, "history_id": "7"}),), None)
+    releases = [_Release(lease, ((repo.mailbox_ref(name), {"email": name, "history_id": "7"}),))
                 for name, lease in zip(names, leases, strict=True)]
 
     assert repo._leases._release_together(releases) == [False, False, False]
@@ -302,7 +302,7 @@ def test_a_group_of_releases_is_one_commit_unless_a_check_fails_then_each_releas
     assert [lease.fence for lease in again] == [2, 2, 2]
 
     repo.mark_mailbox_dirty(names[1])
-    marked = [_Release(lease, ((repo.mailbox_ref(name), {"email": name, "history_id": "8"}),), None)
+    marked = [_Release(lease, ((repo.mailbox_ref(name), {"email": name, "history_id": "8"}),))
               for name, lease in zip(names, again, strict=True)]
     assert repo._leases._release_together(marked) == [ALONE, ALONE, ALONE]  # nothing of the group landed
     assert [repo.get_mailbox(name).history_id for name in names] == ["7", "7", "7"]
@@ -317,9 +317,9 @@ def test_a_fenced_holder_in_a_group_of_releases_moves_no_cursor_and_the_others_l
     time.sleep(SHORT_TTL_SECONDS + 0.5)
     current = repo.acquire_lease(REP, "current", 60)
     other = repo.acquire_lease("other@example.com", "other", 60)
-    group = [_Release(stale, ((repo.mailbox_ref(REP), {"email": REP, "history_id": "999"}),), None),
+    group = [_Release(stale, ((repo.mailbox_ref(REP), {"email": REP, "history_id": "999"}),)),
              _Release(other, ((repo.mailbox_ref("other@example.com"),
-                               {"email": "other@example.com", "history_id": "5"}),), None)]
+                               {"email": "other@example.com", "history_id": "5"}),))]
 
     assert repo._leases._release_together(group) == [ALONE, ALONE]
     with pytest.raises(Fenced):
