@@ -193,10 +193,6 @@ def distributed(services: Services, command: str, tuning: dict | None = None) ->
         queue.close()
 
 
-def _age(at: dt.datetime | None) -> str:
-    return age(at, utcnow())
-
-
 def _backfill(m: Mailbox) -> str:
     """"done", or how far it got: percent, oldest date reached, messages stored, time left at the quota."""
     if m.backfill_since is None:
@@ -223,9 +219,9 @@ def status_table(mailboxes: list[Mailbox], leases: dict[str, LeaseState] | None 
               "LAST ERROR")
     rows = [(m.email, m.state,
              m.last_success_at.strftime("%Y-%m-%d %H:%M:%SZ") if m.last_success_at else "-",
-             _age(m.cursor_at), lease_label(leases.get(m.email), now), _backfill(m),
+             age(m.cursor_at, now), lease_label(leases.get(m.email), now), _backfill(m),
              watch_label(watches.get(m.email), now),
-             _age(watches[m.email].last_push_at) if m.email in watches else "-",
+             age(watches[m.email].last_push_at, now) if m.email in watches else "-",
              m.last_error if m.last_error and m.state != MailboxState.OK else "-")
             for m in mailboxes]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]

@@ -518,8 +518,9 @@ class Dispatcher:
             stored = {m.email: m for m in repo.list_mailboxes()}
             self._stored.update(stored)
             leases = {lease.name: lease for lease in repo.mailbox_leases()}
-            seen[tenant] = (stored, leases)
-            for email in (e for e in emails if self.tenant_of(e) == tenant):
+            mine = [e for e in emails if self.tenant_of(e) == tenant]
+            seen[tenant] = (mine, stored, leases)
+            for email in mine:
                 lease, mailbox = leases.get(email), stored.get(email)
                 if lease is not None and lease.owner:
                     if lease.expires_at > now:
@@ -541,8 +542,8 @@ class Dispatcher:
             published.append(request)
         for future in futures:
             future.result()
-        for tenant, (stored, leases) in seen.items():
-            self.record_health(tenant, [e for e in emails if self.tenant_of(e) == tenant], stored, leases, now)
+        for tenant, (mine, stored, leases) in seen.items():
+            self.record_health(tenant, mine, stored, leases, now)
         if self.watches.enabled:  # push watches of the mailboxes synced so far (a new one is watched once it is)
             synced = {e for e, mailbox in self._stored.items() if mailbox.history_id}
             self.watches.renew([e for e in emails if e in synced], now)
