@@ -26,10 +26,10 @@ from collections.abc import Callable
 from addon.actions import Handler, action
 from addon.actions.forms import Invalid, check_teammate, text
 from addon.context import Request
+from addon.push import pubsub_settings
 from cards import admin as admin_cards
 from cards import responses
 from cards.admin import LISTS, MAILBOXES_SHOWN, admin_card, not_admin_card
-from config import PubSubConfig
 from models import rules
 from models.addresses import EMAIL_MAX_LENGTH, domain_matches, exclusion_entry, fold, registrable_domain
 from models.domain import (
@@ -77,7 +77,7 @@ def show(req: Request, notification: str | None = None, error: str | None = None
     view = req.repo.admin_view(MAILBOXES_SHOWN)
     counts = req.repo.private_counts(view.emails())
     card = admin_card(req.settings, view.mailboxes, req.viewer, error=error, inputs=inputs, private_counts=counts,
-                      sync=view, distributed=PubSubConfig.from_env().distributed)
+                      sync=view, distributed=pubsub_settings().distributed)
     return responses.push_card(card, notification) if push else responses.update_card(card, notification or error)
 
 

@@ -59,7 +59,7 @@ def _state() -> dict:
     return current_app.extensions.setdefault("sidecar_push", {})
 
 
-def _settings() -> PubSubConfig:
+def pubsub_settings() -> PubSubConfig:
     """The Pub/Sub settings, read once (gunicorn.conf.py has already refused invalid ones at start)."""
     state = _state()
     if "settings" not in state:
@@ -74,12 +74,12 @@ def _queue():
         from sync.pubsub import Queue  # the web app imports Pub/Sub only when push reaches it
 
         services = current_app.extensions["sidecar"]
-        state["queue"] = Queue(services.config.google_cloud_project, _settings())
+        state["queue"] = Queue(services.config.google_cloud_project, pubsub_settings())
     return state["queue"]
 
 
 def _require_distributed() -> None:
-    if not _settings().distributed:
+    if not pubsub_settings().distributed:
         raise Unavailable("SIDECAR_SYNC_TOPIC is not set on the web service: a push has nowhere to go "
                           "(set it to the sync service's topic, app.yaml)")
 
@@ -103,7 +103,7 @@ def _push_verifier() -> Verifier:
     state = _state()
     if "verifier" not in state:
         config = current_app.extensions["sidecar"].config
-        account = _settings().push_service_account
+        account = pubsub_settings().push_service_account
         if not account:
             raise Unauthorized("no push service account is configured")
         state["verifier"] = Verifier(CertCache(config.google_certs_url), config.public_url, account,
