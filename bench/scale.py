@@ -187,9 +187,8 @@ class Bench:
         return {"worker": sum(group_cpu(w.pid) for w in workers), "firestore": group_cpu(self.firestore.process.pid),
                 "pubsub": group_cpu(self.pubsub.process.pid), "simulator": group_cpu(self.gsim.pid)}
 
-    def done_lines(self, paths: list[Path], offsets: dict[Path, int] | None = None) -> int:
+    def done_lines(self, paths: list[Path], offsets: dict[Path, int]) -> int:
         """"sync done" lines in the workers' logs (past `offsets`, the log sizes a pass started at)."""
-        offsets = offsets or {}
         return sum(_read_from(p, offsets.get(p, 0)).count('"sync done') for p in paths if p.exists())
 
     def last_done(self, paths: list[Path], offsets: dict[Path, int]) -> float:
@@ -234,8 +233,7 @@ class Bench:
         self.wait_ready(paths)
         result = self._timed_pass(count, workers, paths, queue, during)
         if during is not None:  # the workers stay up until every message delivered meanwhile was seen
-            outcome = result["extra"]()
-            result["extra"] = lambda: outcome
+            result["extra"] = result["extra"]()
         if warm:
             result["warm"] = self._timed_pass(count, workers, paths, queue, None)
         for worker in workers:
@@ -465,7 +463,7 @@ def main(argv=None) -> int:
             services = bench.services(bench.project, bench.reps)
             fresh = bench.noop_pass(counts[-1], queue, during=lambda _: bench.freshness(services, args.fresh),
                                    phase="fresh")
-            times, missing = fresh["extra"]()
+            times, missing = fresh["extra"]
             cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [0] * 99
             print(f"\nfreshness during a pass (N={counts[-1]}): {len(times)} messages, p50 {cuts[49]:.2f} s, "
                   f"p95 {cuts[94]:.2f} s, max {max(times, default=0):.2f} s, never seen {missing}")

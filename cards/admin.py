@@ -71,7 +71,8 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer, sync: SyncHealth |
     push watch and last push (its mailboxes keep their order: failed ones first)."""
     now = now or utcnow()
     rows: list[Widget] = []
-    for mailbox in (sync.mailboxes if sync is not None else sorted(mailboxes, key=lambda m: m.email)):
+    listed = sync.mailboxes if sync is not None else sorted(mailboxes, key=lambda m: m.email)
+    for mailbox in listed:
         healthy = mailbox.state in (MailboxState.OK, MailboxState.SYNCING, MailboxState.NEW)
         state = esc(mailbox.state) if healthy else f'<font color="#B3261E"><b>{esc(mailbox.state)}</b></font>'
         bottom = f"Last success {fmt_datetime(mailbox.last_success_at, viewer.tz)}"
@@ -89,7 +90,7 @@ def mailbox_widgets(mailboxes: list[Mailbox], viewer: Viewer, sync: SyncHealth |
                 bottom = " · ".join([bottom, *sync_labels(sync, mailbox.email, now)])
         rows.append(decorated_text(f"{esc(mailbox.email)} · {state}", bottom_label=bottom, icon="EMAIL",
                                    button_=act))
-    total = tenant_import_label(sync.mailboxes if sync is not None else mailboxes)
+    total = tenant_import_label(listed)
     if total:
         rows.insert(0, paragraph(f"History import: {esc(total)}"))
     if not rows:
@@ -122,8 +123,9 @@ def sync_labels(sync: SyncHealth, email: str, now: dt.datetime) -> list[str]:
                       else f"lease {lease_label(lease, now)}")
     watch = sync.watches.get(email)
     if watch is not None:
-        if watch_label(watch, now) != "-":
-            labels.append(f"watch {watch_label(watch, now)}")
+        watching = watch_label(watch, now)
+        if watching != "-":
+            labels.append(f"watch {watching}")
         if watch.last_push_at is not None:
             labels.append(f"last push {age(watch.last_push_at, now)} ago")
     return labels

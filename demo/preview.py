@@ -25,13 +25,12 @@ writes to Firestore: what the card shows is what sync stored.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import threading
 import time
 import urllib.parse
 import zoneinfo
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import formataddr, getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 import google.auth.transport.requests
@@ -176,7 +175,7 @@ class Workspace:
         at = dt.datetime.now(dt.UTC)
         subject = f"{DELIVERED_SUBJECT} ({at:%H:%M:%S})"
         response = self._http.post(self.api_root + "_sim/messages", timeout=SIM_TIMEOUT_SECONDS, json={
-            "mailbox": rep, "sender": email.utils.formataddr((name, sender)), "to": [rep], "subject": subject,
+            "mailbox": rep, "sender": formataddr((name, sender)), "to": [rep], "subject": subject,
             "body": DELIVERED_BODY})
         response.raise_for_status()
         made = response.json()
@@ -186,7 +185,7 @@ class Workspace:
 
     def external(self, address: str) -> str:
         """`address` normalised, if it is one address outside the demo team's domains; else PreviewError."""
-        found = email.utils.getaddresses([address or ""])
+        found = getaddresses([address or ""])
         sender = found[0][1].strip().lower() if len(found) == 1 else ""
         local, _, domain = sender.rpartition("@")
         if not local or "." not in domain or len(sender) > ADDRESS_MAX or any(c.isspace() for c in sender):
