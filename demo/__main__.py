@@ -201,16 +201,15 @@ class Demo:
         env = self._child_env()
         step = time.monotonic()
         say("  first sync                python -m sync once ...")
-        first_sync = self._spawn("sync-once", [sys.executable, "-m", "sync", "once"],
-                                 {**env, "SIDECAR_USERS": env["SIDECAR_USERS"] + "," + leaver},
-                                 stdout_path=self.run_dir / "sync-once.out")
-        code = first_sync.wait(FIRST_SYNC_TIMEOUT_SECONDS)
-        first_sync.stop()  # reaps it, and anything it left in its group
-        self.children.remove(first_sync)
-        for line in first_sync.stdout_path.read_text(errors="replace").splitlines():
+        printed = self.run_dir / "sync-once.out"
+        code = self._run_to_end("sync-once", [sys.executable, "-m", "sync", "once"],
+                                {**env, "SIDECAR_USERS": env["SIDECAR_USERS"] + "," + leaver},
+                                FIRST_SYNC_TIMEOUT_SECONDS, stdout_path=printed)
+        for line in printed.read_text(errors="replace").splitlines():
             say(f"      {line}")
         if code != 0:
-            say(f"  first sync exited with {code}; the cards may be missing history (log: {first_sync.log_path})")
+            say(f"  first sync exited with {code}; the cards may be missing history "
+                f"(log: {self.run_dir / 'sync-once.log'})")
         else:
             say(f"  first sync done  ({time.monotonic() - step:.1f}s)")
         self.simulator.suspend_user(leaver)
@@ -322,9 +321,10 @@ class Demo:
         self.children.append(child)
         return child.start()
 
-    def _run_to_end(self, name: str, argv: list[str], env: dict[str, str], timeout: float) -> int:
+    def _run_to_end(self, name: str, argv: list[str], env: dict[str, str], timeout: float,
+                    stdout_path: Path | None = None) -> int:
         """A command that finishes (a pass, the setup): its exit code, once its whole group is gone."""
-        child = self._spawn(name, argv, env)
+        child = self._spawn(name, argv, env, stdout_path)
         code = child.wait(timeout)
         child.stop()  # reaps it, and anything it left in its group
         self.children.remove(child)
